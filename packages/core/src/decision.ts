@@ -1,0 +1,124 @@
+import type { DegradeStep } from './degrade.js';
+import type { StoreError } from './errors.js';
+import type { CompiledLimit, Resource } from './limits.js';
+import type { Failure, StoreErrorPolicy } from './runner.js';
+import type { Charge, StoreResult } from './store.js';
+
+/** One limit as it stands for this caller. Amounts are in the limit's unit (USD for `cost`). */
+export interface LimitState {
+  name: string;
+  scope: string;
+  resource: Resource;
+  /** The tool a `toolCalls` limit counts, if it counts one tool. */
+  tool?: string;
+  /** The most the limit holds (for a token bucket, its burst). */
+  limit: number;
+  /** What is in use. For an admitted request, this request included. */
+  used: number;
+  /** What is left: `limit - used`, never below 0. */
+  remaining: number;
+  /** Epoch ms when everything in use now will have expired. */
+  resetAt: number;
+  /** The rolling window, in ms (absent for calendar and concurrency limits). */
+  windowMs?: number;
+  /** On a refusing limit: ms until it would admit the same demand (`Infinity` if it never can). */
+  retryAfterMs?: number;
+}
+
+/**
+ * Why a decision came out as it did.
+ * - `ok`: every limit admitted.
+ * - `limited`: a limit refused (see `deniedBy`).
+ * - `lease-cap`: the lease's own cap on steps or tool calls refused.
+ * - `released`: the lease was already released.
+ * - `timeout` / `store-error`: the store failed; `onStoreError` decided (see `fallback`).
+ */
+export type DecisionReason = 'ok' | 'limited' | 'lease-cap' | 'released' | 'timeout' | 'store-error';
+
+/** The outcome of evaluating every applicable limit at once. */
+export interface Decision {
+  allowed: boolean;
+  reason: DecisionReason;
+  /** 0 when allowed; otherwise ms until the same demand would pass (never 0; `Infinity` if it never can). */
+  retryAfterMs: number;
+  /** The limits that refused, most restrictive (longest wait) first. */
+  deniedBy: LimitState[];
+  /** Every limit the decision evaluated. Empty when the store failed and nothing was evaluated. */
+  limits: LimitState[];
+  /** When the store failed: what `onStoreError` did about it. */
+  fallback?: StoreErrorPolicy;
+  /** When the store failed: the error. */
+  error?: StoreError;
+}
+
+/** A decision on a request: also the tier and the degradation step to apply. */
+export interface RequestDecision extends Decision {
+  /** The caller's tier, when the limiter has tiers. */
+  tier?: string;
+  /** The degradation step for this request, when the policy has a ladder whose budget applies. */
+  degrade?: DegradeStep;
+}
+
+/** One applicable limit of one call, with the identity key it counts under. */
+export interface Applicable {
+  readonly limit: CompiledLimit;
+  readonly key: string;
+}
+
+/** Ms until `retryAt`, at least 1: a refusal always asks the caller to wait. */
+export function waitMs(retryAt: number, now: number): number {
+  return retryAt === Infinity ? Infinity : Math.max(1, Math.ceil(retryAt - now));
+}
+
+/** Turns a store result into limit states and the refusal summary. */
+export function evaluate(
+  applicable: readonly Applicable[],
+  charges: readonly Charge[],
+  result: StoreResult,
+  committed: boolean,
+): Pick<Decision, 'allowed' | 'reason' | 'retryAfterMs' | 'deniedBy' | 'limits'> {
+  const { now, readings } = result;
+  const limits: LimitState[] = new Array(readings.length);
+  const deniedBy: LimitState[] = [];
+  for (let i = 0; i < readings.length; i++) {
+    const { limit } = applicable[i]!;
+    const reading = readings[i]!;
+    const used = reading.used + (committed ? charges[i]!.amount : 0);
+    const { capacity } = limit;
+    const state: LimitState = {
+      name: limit.name,
+      scope: limit.scope,
+      resource: limit.resource,
+      limit: capacity / limit.unitScale,
+      used: used / limit.unitScale,
+      remaining: Math.max(0, capacity - used) / limit.unitScale,
+      resetAt: reading.resetAt,
+    };
+    if (limit.tool !== undefined) state.tool = limit.tool;
+    if (limit.windowMs !== undefined) state.windowMs = limit.windowMs;
+    if (reading.retryAt > now) {
+      state.retryAfterMs = waitMs(reading.retryAt, now);
+      deniedBy.push(state);
+    }
+    limits[i] = state;
+  }
+  if (deniedBy.length === 0) return { allowed: true, reason: 'ok', retryAfterMs: 0, deniedBy, limits };
+  deniedBy.sort((a, b) => b.retryAfterMs! - a.retryAfterMs!);
+  // Each limit's pass time only moves earlier as time passes, so all pass once the slowest does.
+  return { allowed: false, reason: 'limited', retryAfterMs: deniedBy[0]!.retryAfterMs!, deniedBy, limits };
+}
+
+/** A decision for a batch the store could not make, per the failure policy. */
+export function failedDecision(failure: Failure): Decision {
+  const allowed = failure.fallback === 'allow';
+  return {
+    allowed,
+    reason: failure.reason,
+    // Store failures are usually brief; a second is a hint, not a promise.
+    retryAfterMs: allowed ? 0 : 1000,
+    deniedBy: [],
+    limits: [],
+    fallback: failure.fallback,
+    error: failure.error,
+  };
+}

@@ -1,0 +1,141 @@
+import { describe } from './duration.js';
+import { InvalidInputError } from './errors.js';
+import { assertUsd, usdToUnits } from './money.js';
+import type { Pricer } from './prices.js';
+
+/**
+ * What a request asks for, estimated before the LLM call. Everything is optional.
+ *
+ * @example { tokens: 3_000, model: 'gpt-4o' }
+ */
+export interface Demand {
+  /**
+   * Requests to count against `requests` limits.
+   * @default 1
+   */
+  requests?: number;
+  /** Estimated tokens (input + output) to reserve against `tokens` limits. Defaults to `inputTokens + outputTokens`. */
+  tokens?: number;
+  /** Estimated input tokens: with `outputTokens`, prices the reservation exactly instead of at the dearer rate. */
+  inputTokens?: number;
+  /** Estimated output tokens (usually `max_tokens`). */
+  outputTokens?: number;
+  /** Estimated cost in USD to reserve against `cost` limits; overrides pricing by `model`. */
+  cost?: number;
+  /** The model the call will use: prices the reservation. */
+  model?: string;
+}
+
+/**
+ * What one LLM call actually used, from the provider's response.
+ *
+ * @example { model: 'gpt-4o', inputTokens: 1_200, cachedInputTokens: 1_000, outputTokens: 800 }
+ */
+export interface Usage {
+  /** The model that served the call; defaults to the lease's model. */
+  model?: string;
+  /** Input (prompt) tokens, cached ones included. */
+  inputTokens?: number;
+  /** Output (completion) tokens. */
+  outputTokens?: number;
+  /** The part of `inputTokens` served from the prompt cache (priced at the cached rate). */
+  cachedInputTokens?: number;
+  /** The call's cost in USD, when the provider reports it: overrides pricing. */
+  cost?: number;
+}
+
+/** A demand in store units. */
+export interface DemandUnits {
+  requests: number;
+  tokens: number;
+  /** Reserved cost in units; priced lazily because only cost limits need it. */
+  cost(needed: boolean): number;
+  model: string | undefined;
+}
+
+const DEMAND_KEYS = new Set(['requests', 'tokens', 'inputTokens', 'outputTokens', 'cost', 'model']);
+const USAGE_KEYS = new Set(['model', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'cost']);
+
+/** A token (or request) count: finite and non-negative; fractional estimates round up. */
+function count(value: unknown, what: string): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > Number.MAX_SAFE_INTEGER) {
+    throw new InvalidInputError(`${what} must be a finite, non-negative number, got ${describe(value)}`);
+  }
+  return Math.ceil(value);
+}
+
+function model(value: unknown, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '' || value.length > 256) {
+    throw new InvalidInputError(`${what} must be a model name, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function assertShape(value: unknown, keys: Set<string>, what: string): asserts value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) throw new InvalidInputError(`${what} must be an object, got ${describe(value)}`);
+  for (const key in value) {
+    if (!keys.has(key)) throw new InvalidInputError(`${what} has unknown field "${key}" (expected ${[...keys].join(', ')})`);
+  }
+}
+
+/** Validates a demand. Throws `InvalidInputError` before anything is charged. */
+export function demandUnits(demand: Demand | undefined, pricer: Pricer): DemandUnits {
+  if (demand === undefined) return { requests: 1, tokens: 0, cost: () => 0, model: undefined };
+  assertShape(demand, DEMAND_KEYS, 'demand');
+  const requests = demand.requests === undefined ? 1 : count(demand.requests, 'demand.requests');
+  const inputTokens = count(demand.inputTokens, 'demand.inputTokens');
+  const outputTokens = count(demand.outputTokens, 'demand.outputTokens');
+  const tokens = demand.tokens === undefined ? inputTokens + outputTokens : count(demand.tokens, 'demand.tokens');
+  const name = model(demand.model, 'demand.model');
+  if (demand.cost !== undefined) {
+    assertUsd(demand.cost, 'demand.cost');
+    const units = usdToUnits(demand.cost);
+    return { requests, tokens, cost: () => units, model: name };
+  }
+  const split = demand.inputTokens !== undefined || demand.outputTokens !== undefined;
+  return {
+    requests,
+    tokens,
+    model: name,
+    cost(needed) {
+      if (!needed || name === undefined) return 0;
+      return split
+        ? pricer.costUnits(name, { input: inputTokens, cachedInput: 0, output: outputTokens })
+        : pricer.worstCaseUnits(name, tokens);
+    },
+  };
+}
+
+/** Usage in store units. */
+export interface UsageUnits {
+  tokens: number;
+  cost: number;
+}
+
+/**
+ * Validates one call's usage and prices it. `costNeeded` says whether a cost limit applies: then a
+ * cost must be known (from `usage.cost` or a priced model) or the call throws, charging nothing.
+ */
+export function usageUnits(usage: Usage, defaultModel: string | undefined, pricer: Pricer, costNeeded: boolean): UsageUnits {
+  assertShape(usage, USAGE_KEYS, 'usage');
+  const input = count(usage.inputTokens, 'usage.inputTokens');
+  const output = count(usage.outputTokens, 'usage.outputTokens');
+  const cachedInput = count(usage.cachedInputTokens, 'usage.cachedInputTokens');
+  if (cachedInput > input) {
+    throw new InvalidInputError(`usage.cachedInputTokens (${cachedInput}) is part of inputTokens and cannot exceed it (${input})`);
+  }
+  const tokens = input + output;
+  if (usage.cost !== undefined) {
+    assertUsd(usage.cost, 'usage.cost');
+    return { tokens, cost: usdToUnits(usage.cost) };
+  }
+  const name = model(usage.model, 'usage.model') ?? defaultModel;
+  if (name === undefined) {
+    if (costNeeded) throw new InvalidInputError('a cost limit applies: usage needs a model (with a price) or a cost in USD');
+    return { tokens, cost: 0 };
+  }
+  if (!costNeeded && !pricer.knows(name)) return { tokens, cost: 0 };
+  return { tokens, cost: pricer.costUnits(name, { input, cachedInput, output }) };
+}

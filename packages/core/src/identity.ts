@@ -1,0 +1,99 @@
+import { describe } from './duration.js';
+import { InvalidInputError } from './errors.js';
+import { sha256 } from './sha256.js';
+
+/**
+ * Who is calling, in several dimensions at once. A limit keys on one of them (its scope); a limit
+ * whose scope is missing (`undefined` or `null`) does not apply. Values are compared byte for byte:
+ * no trimming, no case folding.
+ *
+ * @example { user: 'u_123', apiKey: 'key_abc', ip: '203.0.113.9' }
+ */
+export interface Identity {
+  user?: string | null | undefined;
+  apiKey?: string | null | undefined;
+  ip?: string | null | undefined;
+  session?: string | null | undefined;
+  /** Custom scopes, e.g. `org` or `project`. */
+  [scope: string]: string | null | undefined;
+}
+
+/** The scope every caller shares. */
+export const GLOBAL_SCOPE = 'global';
+
+/** Longer identity values are refused rather than hashed, to bound the work one request can cause. */
+export const MAX_IDENTITY_VALUE_LENGTH = 65_536;
+/** Encoded values longer than this are replaced by their SHA-256, keeping keys short. */
+const MAX_ENCODED_LENGTH = 128;
+const SAFE_CHAR = /[A-Za-z0-9_.@-]/;
+const ALL_SAFE = /^[A-Za-z0-9_.@-]{1,128}$/;
+
+/**
+ * The value of `scope` in `identity`, or `undefined` when the scope does not apply to this caller.
+ * Throws `InvalidInputError` for a value that is not a non-empty string.
+ */
+export function identityValue(identity: Identity, scope: string): string | undefined {
+  if (scope === GLOBAL_SCOPE) return GLOBAL_SCOPE;
+  const value = identity[scope];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidInputError(`identity.${scope} must be a non-empty string (or undefined), got ${describe(value)}`);
+  }
+  if (value.length > MAX_IDENTITY_VALUE_LENGTH) {
+    throw new InvalidInputError(
+      `identity.${scope} is ${value.length} characters long; the most Tollgate accepts is ${MAX_IDENTITY_VALUE_LENGTH}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Encodes an identity value for use inside a store key. The result never contains `:`, `{`, `}`,
+ * whitespace or control characters, so `a:b` + `c` cannot collide with `a` + `b:c` and a user id
+ * cannot break a Redis Cluster hash tag. Characters outside `[A-Za-z0-9_.@-]` become `%XX` (code
+ * units below 256) or `%uXXXX`, which is unambiguous because `%` itself is escaped. Encodings longer
+ * than 128 characters are replaced by `#` and the base64url SHA-256 of the value's UTF-16 code units
+ * (`#` cannot start an escaped value).
+ */
+export function encodeKeyPart(value: string): string {
+  if (ALL_SAFE.test(value)) return value;
+  let encoded = '';
+  for (let i = 0; i < value.length; i++) {
+    const char = value[i]!;
+    if (SAFE_CHAR.test(char)) {
+      encoded += char;
+    } else {
+      const code = value.charCodeAt(i);
+      encoded += code < 256 ? `%${hex(code, 2)}` : `%u${hex(code, 4)}`;
+    }
+    if (encoded.length > MAX_ENCODED_LENGTH) return `#${hashValue(value)}`;
+  }
+  return encoded;
+}
+
+function hex(code: number, width: number): string {
+  return code.toString(16).toUpperCase().padStart(width, '0');
+}
+
+function hashValue(value: string): string {
+  // UTF-16 code units, so that distinct strings (lone surrogates included) never share bytes.
+  const bytes = new Uint8Array(value.length * 2);
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    bytes[i * 2] = code & 0xff;
+    bytes[i * 2 + 1] = code >>> 8;
+  }
+  return base64url(sha256(bytes));
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+function base64url(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const chunk = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
+    for (let c = 0; c < chars; c++) out += BASE64URL[(chunk >>> (18 - c * 6)) & 63];
+  }
+  return out;
+}

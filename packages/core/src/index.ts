@@ -1,0 +1,40 @@
+export { createLimiter } from './limiter.js';
+export type { AcquireDecision, AcquireOptions, Limiter, LimiterOptions } from './limiter.js';
+export type { Decision, DecisionReason, LimitState, RequestDecision } from './decision.js';
+export type { Demand, Usage } from './demand.js';
+export type { Lease, LeaseTotals, RecordResult } from './lease.js';
+export type { Algorithm, LimitConfig, Resource } from './limits.js';
+export type { CalendarReset, CalendarUnit } from './calendar.js';
+export type { DegradeConfig, DegradeStep, DegradeStepConfig } from './degrade.js';
+export type { LeaseOptions, PolicyConfig } from './policy.js';
+export type { Duration } from './duration.js';
+export type { Identity } from './identity.js';
+export { MAX_IDENTITY_VALUE_LENGTH, encodeKeyPart } from './identity.js';
+export { staticPrices } from './prices.js';
+export type { ModelPrice, PriceSource } from './prices.js';
+export { UNITS_PER_USD, unitsToUsd, usdToUnits } from './money.js';
+export type { StoreErrorPolicy } from './runner.js';
+export {
+  ConfigurationError,
+  InvalidInputError,
+  StoreError,
+  StoreTimeoutError,
+  TollgateError,
+  UnknownModelError,
+} from './errors.js';
+
+// For store authors: the contract, and the reference engine the memory and SQLite stores share.
+export type {
+  Adjustment,
+  AlgorithmType,
+  Charge,
+  Counter,
+  CounterAlgorithm,
+  CounterReading,
+  Store,
+  StoreBatch,
+  StoreCapabilities,
+  StoreResult,
+} from './store.js';
+export { applyBatch } from './engine/index.js';
+export type { CounterTable } from './engine/index.js';

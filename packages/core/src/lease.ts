@@ -1,0 +1,268 @@
+import { evaluate, failedDecision, type Applicable, type Decision, type LimitState } from './decision.js';
+import { demandUnits, usageUnits, type Demand, type Usage } from './demand.js';
+import { describe } from './duration.js';
+import { InvalidInputError } from './errors.js';
+import { unitsToUsd } from './money.js';
+import type { ResolvedLeaseOptions } from './policy.js';
+import type { Pricer } from './prices.js';
+import type { StoreRunner } from './runner.js';
+import type { Adjustment, Charge, Counter } from './store.js';
+
+/** What `lease.record` charged for one LLM call. */
+export interface RecordResult {
+  /** Tokens the call used. */
+  tokens: number;
+  /** What the call cost, in USD (rounded up to the nano-dollar). */
+  cost: number;
+  /** Tokens beyond the lease's reservation, charged now. */
+  overrunTokens: number;
+  /** USD beyond the lease's reservation, charged now. */
+  overrunCost: number;
+}
+
+/** Totals of a lease so far. */
+export interface LeaseTotals {
+  /** Tokens recorded. */
+  tokens: number;
+  /** USD recorded. */
+  cost: number;
+  /** Tokens and USD reserved (before release refunds the unused part). */
+  reservedTokens: number;
+  reservedCost: number;
+  /** `record` calls, `step` calls and `tool` calls allowed so far. */
+  records: number;
+  steps: number;
+  toolCalls: number;
+}
+
+/**
+ * Two-phase accounting for one admitted request (or a whole agent workflow). `acquire` reserved the
+ * estimate; each LLM call's actual usage is recorded against it; `release` refunds what was not
+ * used and frees the concurrency slot. Never released, the lease frees its slot after its TTL (its
+ * reservation then stays charged).
+ */
+export interface Lease {
+  /** Unique id (also the concurrency slot's). */
+  readonly id: string;
+  /** Whether `release` has been called. */
+  readonly released: boolean;
+  /** What the lease has reserved and recorded so far. */
+  readonly totals: LeaseTotals;
+  /**
+   * Records one LLM call's usage: consumes the reservation first, charges any overrun at once (an
+   * overrun is never lost, even after release). One store call at most. Throws `InvalidInputError`
+   * for bad usage (nothing charged) and `StoreError` when the store fails.
+   */
+  record(usage: Usage): Promise<RecordResult>;
+  /**
+   * Checks and counts one more LLM call before making it: refused past `maxSteps`, and, given a
+   * demand, reserves its tokens and cost too (all or nothing).
+   */
+  step(demand?: Pick<Demand, 'tokens' | 'inputTokens' | 'outputTokens' | 'cost' | 'model'>): Promise<Decision>;
+  /** Checks and charges one call of `name` against `toolCalls` limits and `maxToolCalls`, before the tool runs. */
+  tool(name: string): Promise<Decision>;
+  /** Refunds the unused reservation and frees the slot. Safe to call twice; one store call at most. */
+  release(): Promise<void>;
+}
+
+/** One reservation made at one store time: refunds must land where the charge did. */
+interface Reservation {
+  at: number;
+  tokens: number;
+  cost: number;
+}
+
+export interface LeaseContext {
+  readonly runner: StoreRunner;
+  readonly pricer: Pricer;
+  readonly clock: () => number;
+  readonly applicable: readonly Applicable[];
+  readonly options: ResolvedLeaseOptions;
+  readonly model: string | undefined;
+}
+
+/** A pseudo-limit for the lease's own caps, so refusals read like any other. */
+function capState(name: string, limit: number): LimitState {
+  return { name, scope: 'lease', resource: 'toolCalls', limit, used: limit, remaining: 0, resetAt: Infinity, retryAfterMs: Infinity };
+}
+
+function refusal(reason: 'lease-cap' | 'released', deniedBy: LimitState[] = []): Decision {
+  return { allowed: false, reason, retryAfterMs: Infinity, deniedBy, limits: [] };
+}
+
+export class TollgateLease implements Lease {
+  released = false;
+  private readonly reservations: Reservation[] = [];
+  private reservedTokens = 0;
+  private reservedCost = 0;
+  private usedTokens = 0;
+  private usedCost = 0;
+  /** Overrun already charged to the store. */
+  private overrunTokens = 0;
+  private overrunCost = 0;
+  private records = 0;
+  private steps = 0;
+  private toolCalls = 0;
+  private releasing: Promise<void> | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly context: LeaseContext,
+    reservation: Reservation | undefined,
+  ) {
+    if (reservation) this.reserve(reservation);
+  }
+
+  get totals(): LeaseTotals {
+    return {
+      tokens: this.usedTokens,
+      cost: unitsToUsd(this.usedCost),
+      reservedTokens: this.reservedTokens,
+      reservedCost: unitsToUsd(this.reservedCost),
+      records: this.records,
+      steps: this.steps,
+      toolCalls: this.toolCalls,
+    };
+  }
+
+  async record(usage: Usage): Promise<RecordResult> {
+    const costNeeded = this.counters('cost').length > 0;
+    const { tokens, cost } = usageUnits(usage, this.context.model, this.context.pricer, costNeeded);
+    this.usedTokens += tokens;
+    this.usedCost += cost;
+    this.records++;
+    const now = this.context.clock();
+    const { adjustments, tokens: overrunTokens, cost: overrunCost } = this.pendingOverrun(now);
+    if (!this.released) adjustments.push(...this.touches(now));
+    if (adjustments.length > 0) await this.context.runner.settle({ charges: [], dryRun: false, adjustments });
+    this.overrunTokens += overrunTokens;
+    this.overrunCost += overrunCost;
+    return { tokens, cost: unitsToUsd(cost), overrunTokens, overrunCost: unitsToUsd(overrunCost) };
+  }
+
+  async step(demand?: Pick<Demand, 'tokens' | 'inputTokens' | 'outputTokens' | 'cost' | 'model'>): Promise<Decision> {
+    if (this.released) return refusal('released');
+    const { maxSteps } = this.context.options;
+    if (this.steps >= maxSteps) return refusal('lease-cap', [capState('lease.maxSteps', maxSteps)]);
+    // Counted before the await so that parallel steps cannot pass the cap together.
+    this.steps++;
+    const units = demandUnits({ model: this.context.model, ...demand, requests: 0 }, this.context.pricer);
+    const tokens = this.counters('tokens');
+    const costs = this.counters('cost');
+    const cost = units.cost(costs.length > 0);
+    const charged = [
+      ...(units.tokens > 0 ? tokens.map((entry) => ({ entry, amount: units.tokens })) : []),
+      ...(cost > 0 ? costs.map((entry) => ({ entry, amount: cost })) : []),
+    ];
+    const { decision, chargedAt } = await this.decide(charged);
+    if (!decision.allowed) this.steps--;
+    else if (chargedAt !== undefined) this.reserve({ at: chargedAt, tokens: units.tokens, cost });
+    return decision;
+  }
+
+  async tool(name: string): Promise<Decision> {
+    if (typeof name !== 'string' || name === '' || name.length > 256) {
+      throw new InvalidInputError(`lease.tool(name) needs a tool name, got ${describe(name)}`);
+    }
+    if (this.released) return refusal('released');
+    const { maxToolCalls } = this.context.options;
+    if (this.toolCalls >= maxToolCalls) return refusal('lease-cap', [capState('lease.maxToolCalls', maxToolCalls)]);
+    this.toolCalls++;
+    const matching = this.context.applicable.filter(
+      ({ limit }) => limit.resource === 'toolCalls' && (limit.tool === undefined || limit.tool === name),
+    );
+    const { decision } = await this.decide(matching.map((entry) => ({ entry, amount: 1 })));
+    if (!decision.allowed) this.toolCalls--;
+    return decision;
+  }
+
+  release(): Promise<void> {
+    if (!this.releasing) {
+      this.released = true;
+      this.releasing = this.settleRelease();
+    }
+    return this.releasing;
+  }
+
+  private async settleRelease(): Promise<void> {
+    const now = this.context.clock();
+    const adjustments: Adjustment[] = [];
+    // Usage not charged as overrun consumes the oldest reservations first; what is left of each is
+    // refunded where it was charged.
+    let coveredTokens = this.usedTokens - this.overrunTokens;
+    let coveredCost = this.usedCost - this.overrunCost;
+    for (const reservation of this.reservations) {
+      const tokens = reservation.tokens - Math.min(reservation.tokens, coveredTokens);
+      const cost = reservation.cost - Math.min(reservation.cost, coveredCost);
+      coveredTokens = Math.max(0, coveredTokens - reservation.tokens);
+      coveredCost = Math.max(0, coveredCost - reservation.cost);
+      if (tokens > 0) for (const counter of this.counters('tokens', now)) adjustments.push({ type: 'refund', counter, amount: tokens, at: reservation.at });
+      if (cost > 0) for (const counter of this.counters('cost', now)) adjustments.push({ type: 'refund', counter, amount: cost, at: reservation.at });
+    }
+    // An overrun whose record failed to reach the store is charged now.
+    const overrun = this.pendingOverrun(now);
+    adjustments.push(...overrun.adjustments);
+    for (const counter of this.counters('concurrency', now)) adjustments.push({ type: 'release', counter, leaseId: this.id });
+    // Whatever happens below, the unused reservation is gone: later records are charged in full.
+    this.reservedTokens = Math.min(this.reservedTokens, this.usedTokens - this.overrunTokens);
+    this.reservedCost = Math.min(this.reservedCost, this.usedCost - this.overrunCost);
+    this.reservations.length = 0;
+    if (adjustments.length === 0) return;
+    await this.context.runner.settle({ charges: [], dryRun: false, adjustments });
+    this.overrunTokens += overrun.tokens;
+    this.overrunCost += overrun.cost;
+  }
+
+  private reserve(reservation: Reservation): void {
+    this.reservations.push(reservation);
+    this.reservedTokens += reservation.tokens;
+    this.reservedCost += reservation.cost;
+  }
+
+  /**
+   * Usage that neither a reservation nor an earlier overrun charge covers, as `add` adjustments.
+   * Overrun charged once stays outside the reservations, so a later `step` reservation is never
+   * spent on usage already paid for.
+   */
+  private pendingOverrun(now: number): { adjustments: Adjustment[]; tokens: number; cost: number } {
+    const tokens = Math.max(0, this.usedTokens - this.overrunTokens - this.reservedTokens);
+    const cost = Math.max(0, this.usedCost - this.overrunCost - this.reservedCost);
+    const adjustments: Adjustment[] = [];
+    if (tokens > 0) for (const counter of this.counters('tokens', now)) adjustments.push({ type: 'add', counter, amount: tokens });
+    if (cost > 0) for (const counter of this.counters('cost', now)) adjustments.push({ type: 'add', counter, amount: cost });
+    return { adjustments, tokens, cost };
+  }
+
+  private touches(now: number): Adjustment[] {
+    return this.counters('concurrency', now).map((counter) => ({ type: 'touch', counter, leaseId: this.id }));
+  }
+
+  /** The lease's counters of one resource, built for `now` (calendar periods move on). */
+  private counters(resource: 'tokens' | 'cost' | 'concurrency'): Applicable[];
+  private counters(resource: 'tokens' | 'cost' | 'concurrency', now: number): Counter[];
+  private counters(resource: 'tokens' | 'cost' | 'concurrency', now?: number): Applicable[] | Counter[] {
+    const entries = this.context.applicable.filter(({ limit }) => limit.resource === resource);
+    if (now === undefined) return entries;
+    return entries.map(({ limit, key }) => limit.counter(key, now, this.context.options.ttlMs));
+  }
+
+  /**
+   * A checked batch of charges on this lease's counters (touching its slot), with the failure policy.
+   * `chargedAt` is set when the lease's own store took the charges, so they can be refunded there.
+   */
+  private async decide(charged: Array<{ entry: Applicable; amount: number }>): Promise<{ decision: Decision; chargedAt?: number }> {
+    const now = this.context.clock();
+    const adjustments = this.touches(now);
+    if (charged.length === 0 && adjustments.length === 0) {
+      return { decision: { allowed: true, reason: 'ok', retryAfterMs: 0, deniedBy: [], limits: [] } };
+    }
+    const { ttlMs } = this.context.options;
+    const charges: Charge[] = charged.map(({ entry, amount }) => ({ counter: entry.limit.counter(entry.key, now, ttlMs), amount }));
+    const outcome = await this.context.runner.decide({ charges, dryRun: false, adjustments });
+    if (outcome.kind === 'failed') return { decision: failedDecision(outcome.failure) };
+    const { result, failure } = outcome;
+    const evaluated = evaluate(charged.map(({ entry }) => entry), charges, result, result.allowed);
+    if (failure) return { decision: { ...evaluated, fallback: failure.fallback, error: failure.error } };
+    return { decision: evaluated, ...(result.allowed && { chargedAt: result.now }) };
+  }
+}

@@ -1,0 +1,264 @@
+import { evaluate, failedDecision, type Applicable, type LimitState, type RequestDecision } from './decision.js';
+import { demandUnits, type Demand } from './demand.js';
+import { describe, type Duration } from './duration.js';
+import { ConfigurationError, InvalidInputError } from './errors.js';
+import { encodeKeyPart, identityValue, type Identity } from './identity.js';
+import { TollgateLease, type Lease } from './lease.js';
+import { identityKey, type LimitConfig } from './limits.js';
+import { PolicyResolver, resolveLeaseOptions, type CompiledPolicy, type LeaseOptions, type PolicyConfig } from './policy.js';
+import { Pricer, type PriceSource } from './prices.js';
+import { StoreRunner, type StoreErrorPolicy } from './runner.js';
+import type { Charge, Store } from './store.js';
+import type { DegradeConfig } from './degrade.js';
+
+/**
+ * Options of `createLimiter`.
+ *
+ * @example
+ * createLimiter({
+ *   store: new MemoryStore(),
+ *   limits: [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 20, window: '1m' }],
+ * })
+ */
+export interface LimiterOptions {
+  /** Where counters live: `MemoryStore`, `RedisStore`, `UpstashStore`, `SqliteStore`. */
+  store: Store;
+  /**
+   * The limits every caller is held to, or a function of the identity returning them (return the
+   * same array object for the same policy so its compiled form is reused). With `tiers`, an array
+   * here applies to every tier in addition to the tier's own limits.
+   */
+  limits?: LimitConfig[] | ((identity: Identity) => LimitConfig[] | Promise<LimitConfig[]>);
+  /** The degradation ladder (a tier's own `degrade` replaces it). */
+  degrade?: DegradeConfig;
+  /**
+   * A policy per tier, chosen by `tierOf`.
+   * @example { free: { limits: [...] }, pro: { limits: [...], degrade: {...} } }
+   */
+  tiers?: Record<string, PolicyConfig>;
+  /** Picks the caller's tier (often a database read); the answer is cached per identity for `tierCacheTtl`. */
+  tierOf?: (identity: Identity) => string | Promise<string>;
+  /**
+   * How long a `tierOf` answer is reused, so a tier change takes effect within this.
+   * @default '1m'
+   */
+  tierCacheTtl?: Duration;
+  /** Prices models for cost reservations and records. `@tollgate/llm` provides a maintained table. */
+  prices?: PriceSource;
+  /** Lease defaults: TTL, `maxSteps`, `maxToolCalls`. */
+  lease?: LeaseOptions;
+  /**
+   * The longest a store call may take before `onStoreError` applies.
+   * @default 1000
+   */
+  timeoutMs?: number;
+  /**
+   * What a decision does when the store fails or times out. The default refuses, because an outage
+   * must not become an unmetered spending window; `'local'` keeps enforcing per process.
+   * @default 'deny'
+   */
+  onStoreError?: StoreErrorPolicy;
+  /** The in-process store `onStoreError: 'local'` decides against (e.g. `new MemoryStore()`). */
+  localStore?: Store;
+  /**
+   * The time source (epoch ms): picks calendar periods and expires tier answers. Stores that have
+   * their own time (Redis) count windows on theirs.
+   * @default Date.now
+   */
+  clock?: () => number;
+  /**
+   * Namespaces this limiter's keys, so limiters sharing a store do not share counters.
+   * @default 'tollgate'
+   */
+  prefix?: string;
+}
+
+/** A decision on `acquire`: when allowed, it carries the lease. */
+export type AcquireDecision = (RequestDecision & { allowed: true; lease: Lease }) | (RequestDecision & { allowed: false; lease?: undefined });
+
+/** Per-request overrides of the lease defaults. */
+export type AcquireOptions = LeaseOptions;
+
+export interface Limiter {
+  /**
+   * Decides on a request and, when every limit admits it, charges it: one request, the estimated
+   * tokens and cost (reserved on the returned lease) and a concurrency slot. All or nothing: a
+   * refusal charges nothing anywhere.
+   */
+  acquire(identity: Identity, demand?: Demand, options?: AcquireOptions): Promise<AcquireDecision>;
+  /** The same evaluation as `acquire`, charging nothing; `remaining` is as it stands before the demand. */
+  check(identity: Identity, demand?: Demand): Promise<RequestDecision>;
+  /** Every applicable limit as it stands (dashboards). Throws `StoreError` when the store fails. */
+  usage(identity: Identity): Promise<LimitState[]>;
+  /** Clears the caller's counters of one limit, or of all its limits. Throws `StoreError` when the store fails. */
+  reset(identity: Identity, limitName?: string): Promise<void>;
+}
+
+const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Creates a limiter. Throws `ConfigurationError` for anything malformed, before any request. */
+export function createLimiter(options: LimiterOptions): Limiter {
+  return new TollgateLimiter(options);
+}
+
+class TollgateLimiter implements Limiter {
+  private readonly policies: PolicyResolver;
+  private readonly runner: StoreRunner;
+  private readonly pricer: Pricer;
+  private readonly clock: () => number;
+  private readonly prefix: string;
+
+  constructor(options: LimiterOptions) {
+    if (typeof options !== 'object' || options === null) throw new ConfigurationError(`createLimiter needs options, got ${describe(options)}`);
+    const { store, timeoutMs = 1000, onStoreError = 'deny', localStore, clock = Date.now, prefix = 'tollgate' } = options;
+    if (!isStore(store)) throw new ConfigurationError('store must be a Tollgate store (e.g. new MemoryStore())');
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+      throw new ConfigurationError(`timeoutMs must be a positive number of ms, got ${describe(timeoutMs)}`);
+    }
+    if (!['deny', 'allow', 'local'].includes(onStoreError)) {
+      throw new ConfigurationError(`onStoreError must be 'deny', 'allow' or 'local', got ${describe(onStoreError)}`);
+    }
+    if (onStoreError === 'local' && !isStore(localStore)) {
+      throw new ConfigurationError("onStoreError: 'local' needs localStore, an in-process store such as new MemoryStore()");
+    }
+    if (typeof clock !== 'function') throw new ConfigurationError('clock must be a function returning epoch ms');
+    if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
+      throw new ConfigurationError(`prefix must be 1-64 letters, digits, "_", "." or "-", got ${describe(prefix)}`);
+    }
+    const stores = onStoreError === 'local' ? [store, localStore!] : [store];
+    this.policies = new PolicyResolver(options, stores, clock);
+    this.runner = new StoreRunner(store, timeoutMs, onStoreError, localStore);
+    this.pricer = new Pricer(options.prices);
+    this.clock = clock;
+    this.prefix = prefix;
+  }
+
+  async acquire(identity: Identity, demand?: Demand, options?: AcquireOptions): Promise<AcquireDecision> {
+    const units = demandUnits(demand, this.pricer);
+    const policy = await this.policies.resolve(identity);
+    const applicable = this.applicable(policy, identity);
+    const lease = resolveLeaseOptions(options, policy.lease, 'acquire options');
+    const cost = units.cost(applicable.some(({ limit }) => limit.resource === 'cost'));
+    const id = crypto.randomUUID();
+    const now = this.clock();
+    const charged: Applicable[] = [];
+    const charges: Charge[] = [];
+    for (const entry of applicable) {
+      const { limit, key } = entry;
+      if (limit.resource === 'toolCalls') continue; // charged by lease.tool()
+      const counter = limit.counter(key, now, lease.ttlMs);
+      charged.push(entry);
+      charges.push(
+        limit.resource === 'concurrency'
+          ? { counter, amount: 1, leaseId: id }
+          : { counter, amount: limit.resource === 'requests' ? units.requests : limit.resource === 'tokens' ? units.tokens : cost },
+      );
+    }
+    const outcome = await this.runner.decide({ charges, dryRun: false, adjustments: [] });
+    if (outcome.kind === 'failed') {
+      const decision = { ...failedDecision(outcome.failure), ...(policy.tier !== undefined && { tier: policy.tier }) };
+      if (!decision.allowed) return decision as AcquireDecision;
+      // Admitted without counting: the lease reserves nothing, so every record is charged in full.
+      return { ...decision, allowed: true, lease: this.lease(id, this.runner, applicable, lease, units.model, undefined) };
+    }
+    const { result, store, failure } = outcome;
+    const decision = this.requestDecision(policy, charged, charges, result, true);
+    if (failure) Object.assign(decision, { fallback: failure.fallback, error: failure.error });
+    if (!decision.allowed) return decision as AcquireDecision;
+    const runner = store === this.runner.store ? this.runner : this.runner.local();
+    const reservation = { at: result.now, tokens: units.tokens, cost };
+    return { ...decision, allowed: true, lease: this.lease(id, runner, applicable, lease, units.model, reservation) };
+  }
+
+  async check(identity: Identity, demand?: Demand): Promise<RequestDecision> {
+    const units = demandUnits(demand, this.pricer);
+    const policy = await this.policies.resolve(identity);
+    const applicable = this.applicable(policy, identity).filter(({ limit }) => limit.resource !== 'toolCalls');
+    const cost = units.cost(applicable.some(({ limit }) => limit.resource === 'cost'));
+    const now = this.clock();
+    const charges: Charge[] = applicable.map(({ limit, key }) => ({
+      counter: limit.counter(key, now, policy.lease.ttlMs),
+      amount: limit.resource === 'requests' ? units.requests : limit.resource === 'tokens' ? units.tokens : limit.resource === 'cost' ? cost : 1,
+    }));
+    const outcome = await this.runner.decide({ charges, dryRun: true, adjustments: [] });
+    if (outcome.kind === 'failed') return { ...failedDecision(outcome.failure), ...(policy.tier !== undefined && { tier: policy.tier }) };
+    const decision = this.requestDecision(policy, applicable, charges, outcome.result, false);
+    if (outcome.failure) Object.assign(decision, { fallback: outcome.failure.fallback, error: outcome.failure.error });
+    return decision;
+  }
+
+  async usage(identity: Identity): Promise<LimitState[]> {
+    const policy = await this.policies.resolve(identity);
+    const applicable = this.applicable(policy, identity);
+    const now = this.clock();
+    const charges = applicable.map(({ limit, key }) => ({ counter: limit.counter(key, now, policy.lease.ttlMs), amount: 0 }));
+    const result = await this.runner.settle({ charges, dryRun: true, adjustments: [] });
+    return evaluate(applicable, charges, result, false).limits.map(({ retryAfterMs: _, ...state }) => state);
+  }
+
+  async reset(identity: Identity, limitName?: string): Promise<void> {
+    const policy = await this.policies.resolve(identity);
+    let applicable = this.applicable(policy, identity);
+    if (limitName !== undefined) {
+      if (!policy.limits.some((limit) => limit.name === limitName)) {
+        throw new InvalidInputError(`reset: no limit is named ${describe(limitName)} (limits: ${policy.limits.map((l) => l.name).join(', ')})`);
+      }
+      applicable = applicable.filter(({ limit }) => limit.name === limitName);
+    }
+    const now = this.clock();
+    const adjustments = applicable.map(({ limit, key }) => ({ type: 'reset' as const, counter: limit.counter(key, now, policy.lease.ttlMs) }));
+    if (adjustments.length > 0) await this.runner.settle({ charges: [], dryRun: false, adjustments });
+  }
+
+  /** The policy's limits that apply to this identity, each with its key. Validates the identity. */
+  private applicable(policy: CompiledPolicy, identity: Identity): Applicable[] {
+    if (typeof identity !== 'object' || identity === null) throw new InvalidInputError(`identity must be an object, got ${describe(identity)}`);
+    const keys = new Map<string, string | undefined>();
+    const applicable: Applicable[] = [];
+    for (const limit of policy.limits) {
+      let key = keys.get(limit.scope);
+      if (!keys.has(limit.scope)) {
+        const value = identityValue(identity, limit.scope);
+        key = value === undefined ? undefined : identityKey(this.prefix, limit.scope, encodeKeyPart(value));
+        keys.set(limit.scope, key);
+      }
+      if (key !== undefined) applicable.push({ limit, key });
+    }
+    return applicable;
+  }
+
+  private requestDecision(
+    policy: CompiledPolicy,
+    applicable: readonly Applicable[],
+    charges: readonly Charge[],
+    result: Parameters<typeof evaluate>[2],
+    commit: boolean,
+  ): RequestDecision {
+    const decision: RequestDecision = evaluate(applicable, charges, result, commit && result.allowed);
+    if (policy.tier !== undefined) decision.tier = policy.tier;
+    if (policy.degrade) {
+      const index = applicable.findIndex(({ limit }) => limit.name === policy.degrade!.budget);
+      if (index >= 0) {
+        const { capacity } = applicable[index]!.limit;
+        const used = result.readings[index]!.used;
+        decision.degrade = policy.degrade.pick(capacity === 0 ? 1 : used / capacity);
+      }
+    }
+    return decision;
+  }
+
+  private lease(
+    id: string,
+    runner: StoreRunner,
+    applicable: readonly Applicable[],
+    options: ReturnType<typeof resolveLeaseOptions>,
+    model: string | undefined,
+    reservation: { at: number; tokens: number; cost: number } | undefined,
+  ): Lease {
+    return new TollgateLease(id, { runner, pricer: this.pricer, clock: this.clock, applicable, options, model }, reservation);
+  }
+}
+
+function isStore(value: unknown): value is Store {
+  return typeof (value as Store | undefined)?.apply === 'function' && Array.isArray((value as Store).capabilities?.algorithms);
+}

@@ -1,0 +1,238 @@
+import { compileDegrade, type CompiledDegrade, type DegradeConfig } from './degrade.js';
+import { describe, parseDuration, type Duration } from './duration.js';
+import { ConfigurationError, TollgateError } from './errors.js';
+import { encodeKeyPart, type Identity } from './identity.js';
+import { compileLimits, type CompiledLimit, type LimitConfig } from './limits.js';
+import type { AlgorithmType, Store } from './store.js';
+
+/**
+ * Defaults for leases (two-phase accounting). `acquire` can override them per request.
+ */
+export interface LeaseOptions {
+  /**
+   * How long a lease holds its concurrency slot without activity: `record`, `step` and `tool`
+   * extend it. A lease never released (a crashed worker) frees its slot after this.
+   * @default '5m'
+   */
+  ttl?: Duration;
+  /**
+   * The most LLM calls (`lease.step()`) one lease may make: runaway-loop protection for agents.
+   * @default unlimited
+   */
+  maxSteps?: number;
+  /**
+   * The most tool calls (`lease.tool()`) one lease may make.
+   * @default unlimited
+   */
+  maxToolCalls?: number;
+}
+
+/** Lease options in effect for one lease. */
+export interface ResolvedLeaseOptions {
+  ttlMs: number;
+  maxSteps: number;
+  maxToolCalls: number;
+}
+
+/** One tier's policy. */
+export interface PolicyConfig {
+  limits: LimitConfig[];
+  degrade?: DegradeConfig;
+  lease?: LeaseOptions;
+}
+
+/** A validated policy for one caller. */
+export interface CompiledPolicy {
+  readonly limits: readonly CompiledLimit[];
+  readonly degrade: CompiledDegrade | undefined;
+  readonly lease: ResolvedLeaseOptions;
+  readonly tier: string | undefined;
+}
+
+export const DEFAULT_LEASE_TTL_MS = 5 * 60_000;
+const DEFAULT_TIER_CACHE_MS = 60_000;
+/** Tier answers cached at once; beyond this the oldest are dropped (memory stays bounded). */
+const TIER_CACHE_ENTRIES = 10_000;
+
+export function resolveLeaseOptions(options: LeaseOptions | undefined, base: ResolvedLeaseOptions, where: string): ResolvedLeaseOptions {
+  if (options === undefined) return base;
+  if (typeof options !== 'object' || options === null) throw new ConfigurationError(`${where} must be an object, got ${describe(options)}`);
+  const cap = (value: unknown, name: string, fallback: number) => {
+    if (value === undefined) return fallback;
+    if (!Number.isSafeInteger(value) || (value as number) < 0) {
+      throw new ConfigurationError(`${where}.${name} must be a whole number of at least 0, got ${describe(value)}`);
+    }
+    return value as number;
+  };
+  return {
+    ttlMs: options.ttl === undefined ? base.ttlMs : parseDuration(options.ttl, `${where}.ttl`),
+    maxSteps: cap(options.maxSteps, 'maxSteps', base.maxSteps),
+    maxToolCalls: cap(options.maxToolCalls, 'maxToolCalls', base.maxToolCalls),
+  };
+}
+
+/** The algorithms a policy needs from its store. */
+function algorithmsOf(limits: readonly CompiledLimit[]): Set<AlgorithmType> {
+  const now = Date.now();
+  return new Set(limits.map((limit) => limit.counter('', now, 1).algorithm.type));
+}
+
+/** Throws when a store cannot enforce every algorithm a policy uses. */
+export function assertSupported(stores: readonly Store[], limits: readonly CompiledLimit[]): void {
+  for (const store of stores) {
+    const supported = new Set(store.capabilities.algorithms);
+    for (const type of algorithmsOf(limits)) {
+      if (!supported.has(type)) {
+        throw new ConfigurationError(`the store (${store.constructor.name}) cannot enforce "${type}" counters; use another algorithm or store`);
+      }
+    }
+  }
+}
+
+export interface PolicySource {
+  limits?: LimitConfig[] | ((identity: Identity) => LimitConfig[] | Promise<LimitConfig[]>);
+  degrade?: DegradeConfig;
+  lease?: LeaseOptions;
+  tiers?: Record<string, PolicyConfig>;
+  tierOf?: (identity: Identity) => string | Promise<string>;
+  tierCacheTtl?: Duration;
+}
+
+/**
+ * Resolves the policy for a caller: one static policy, a policy per tier (the tier chosen by the
+ * app's `tierOf`, cached per identity), or limits computed from the identity.
+ */
+export class PolicyResolver {
+  private readonly static: CompiledPolicy | undefined;
+  private readonly tiers: Map<string, CompiledPolicy> | undefined;
+  private readonly tierCache = new Map<string, { tier: string | Promise<string>; expiresAt: number }>();
+  private readonly tierCacheMs: number;
+  private readonly dynamic = new WeakMap<LimitConfig[], CompiledPolicy>();
+  private readonly leaseBase: ResolvedLeaseOptions;
+
+  constructor(
+    private readonly source: PolicySource,
+    private readonly stores: readonly Store[],
+    private readonly clock: () => number,
+  ) {
+    this.leaseBase = resolveLeaseOptions(source.lease, { ttlMs: DEFAULT_LEASE_TTL_MS, maxSteps: Infinity, maxToolCalls: Infinity }, 'lease');
+    this.tierCacheMs = source.tierCacheTtl === undefined ? DEFAULT_TIER_CACHE_MS : parseDuration(source.tierCacheTtl, 'tierCacheTtl');
+    const { limits, tiers, tierOf } = source;
+    if (typeof limits === 'function') {
+      if (tiers !== undefined) throw new ConfigurationError('give either tiers or limits as a function, not both');
+      return;
+    }
+    const shared = limits === undefined ? [] : compileLimits(limits);
+    if (tiers === undefined) {
+      if (tierOf !== undefined) throw new ConfigurationError('tierOf needs tiers: { [tier]: { limits, degrade? } }');
+      if (limits === undefined) throw new ConfigurationError('give limits (an array or a function of the identity), or tiers with tierOf');
+      this.static = this.compile(shared, source.degrade, undefined, undefined, 'limits');
+      return;
+    }
+    if (typeof tierOf !== 'function') throw new ConfigurationError('tiers need tierOf(identity), which returns a tier name');
+    if (typeof tiers !== 'object' || tiers === null || Object.keys(tiers).length === 0) {
+      throw new ConfigurationError(`tiers must map tier names to { limits, degrade? }, got ${describe(tiers)}`);
+    }
+    this.tiers = new Map();
+    for (const [tier, config] of Object.entries(tiers)) {
+      const where = `tiers.${tier}`;
+      if (typeof config !== 'object' || config === null) throw new ConfigurationError(`${where} must be { limits, degrade? }, got ${describe(config)}`);
+      const tierLimits = compileLimits(config.limits, `${where}.limits`);
+      for (const limit of tierLimits) {
+        if (shared.some((s) => s.name === limit.name)) {
+          throw new ConfigurationError(`${where}.limits: "${limit.name}" is also a top-level limit; names must be unique`);
+        }
+      }
+      this.tiers.set(tier, this.compile([...shared, ...tierLimits], config.degrade ?? source.degrade, config.lease, tier, where));
+    }
+  }
+
+  /** The policy of one caller; synchronous unless a tier lookup or a limits function is async. */
+  resolve(identity: Identity): CompiledPolicy | Promise<CompiledPolicy> {
+    if (this.static) return this.static;
+    if (this.tiers) {
+      const tier = this.tierOf(identity);
+      return typeof tier === 'string' ? this.tierPolicy(tier) : tier.then((name) => this.tierPolicy(name));
+    }
+    const limits = (this.source.limits as (identity: Identity) => LimitConfig[] | Promise<LimitConfig[]>)(identity);
+    return limits instanceof Promise ? limits.then((l) => this.dynamicPolicy(l)) : this.dynamicPolicy(limits);
+  }
+
+  private compile(
+    limits: CompiledLimit[],
+    degrade: DegradeConfig | undefined,
+    lease: LeaseOptions | undefined,
+    tier: string | undefined,
+    where: string,
+  ): CompiledPolicy {
+    assertSupported(this.stores, limits);
+    return {
+      limits,
+      degrade: compileDegrade(degrade, limits, `${where === 'limits' ? '' : `${where}.`}degrade`),
+      lease: resolveLeaseOptions(lease, this.leaseBase, `${where}.lease`),
+      tier,
+    };
+  }
+
+  /** Limits from a function: compiled once per array object the function returns. */
+  private dynamicPolicy(limits: LimitConfig[]): CompiledPolicy {
+    let policy = this.dynamic.get(limits);
+    if (!policy) {
+      const where = 'limits(identity)';
+      policy = this.compile(compileLimits(limits, where), this.source.degrade, undefined, undefined, where);
+      if (typeof limits === 'object' && limits !== null) this.dynamic.set(limits, policy);
+    }
+    return policy;
+  }
+
+  private tierPolicy(tier: string): CompiledPolicy {
+    const policy = this.tiers!.get(tier);
+    if (!policy) {
+      throw new ConfigurationError(`tierOf returned ${describe(tier)}, which is not one of the tiers (${[...this.tiers!.keys()].join(', ')})`);
+    }
+    return policy;
+  }
+
+  /** The caller's tier, from the cache or from `tierOf` (concurrent lookups of one identity share one call). */
+  private tierOf(identity: Identity): string | Promise<string> {
+    const key = cacheKey(identity);
+    const now = this.clock();
+    const cached = this.tierCache.get(key);
+    if (cached && cached.expiresAt > now) return cached.tier;
+    let answer: string | Promise<string>;
+    try {
+      answer = this.source.tierOf!(identity);
+    } catch (cause) {
+      throw new TollgateError('tierOf(identity) threw', { cause });
+    }
+    if (answer instanceof Promise) {
+      answer = answer.then(
+        (tier) => {
+          this.remember(key, tier, this.clock());
+          return tier;
+        },
+        (cause: unknown) => {
+          this.tierCache.delete(key);
+          throw new TollgateError('tierOf(identity) rejected', { cause });
+        },
+      );
+    }
+    this.remember(key, answer, now);
+    return answer;
+  }
+
+  private remember(key: string, tier: string | Promise<string>, now: number): void {
+    this.tierCache.delete(key);
+    if (this.tierCache.size >= TIER_CACHE_ENTRIES) this.tierCache.delete(this.tierCache.keys().next().value!);
+    this.tierCache.set(key, { tier, expiresAt: now + this.tierCacheMs });
+  }
+}
+
+/** Identities with the same values share a cache entry, whatever the key order. */
+function cacheKey(identity: Identity): string {
+  return Object.keys(identity)
+    .filter((scope) => typeof identity[scope] === 'string')
+    .sort()
+    .map((scope) => `${encodeKeyPart(scope)}=${encodeKeyPart(identity[scope]!)}`)
+    .join('&');
+}

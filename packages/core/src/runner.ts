@@ -1,0 +1,114 @@
+import { StoreError, StoreTimeoutError, TollgateError } from './errors.js';
+import type { Adjustment, Store, StoreBatch, StoreResult } from './store.js';
+
+/**
+ * What to do when the store fails or times out on a decision.
+ * - `'deny'`: refuse (the decision's reason says why). Safe for money: an outage never becomes an
+ *   unmetered window.
+ * - `'allow'`: admit without counting. Keeps serving; nothing is enforced until the store is back.
+ * - `'local'`: decide against `localStore` (in-process, the same policy), until the store answers again.
+ */
+export type StoreErrorPolicy = 'deny' | 'allow' | 'local';
+
+/** How a checked batch went. */
+export type Outcome =
+  | { readonly kind: 'decided'; readonly result: StoreResult; readonly store: Store; readonly failure?: Failure }
+  | { readonly kind: 'failed'; readonly failure: Failure };
+
+export interface Failure {
+  readonly reason: 'timeout' | 'store-error';
+  readonly error: StoreError;
+  readonly fallback: StoreErrorPolicy;
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T>)?.then === 'function';
+}
+
+function asStoreError(error: unknown): StoreError {
+  if (error instanceof StoreError) return error;
+  if (error instanceof TollgateError) throw error; // invalid input or configuration: not a store failure
+  return new StoreError(`the store failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+/** Undoes what an allowed batch charged: used when its answer came back after the timeout. */
+function compensation(batch: StoreBatch, at: number): StoreBatch {
+  const adjustments: Adjustment[] = [];
+  for (const { counter, amount, leaseId } of batch.charges) {
+    if (counter.algorithm.type === 'slots') adjustments.push({ type: 'release', counter, leaseId: leaseId! });
+    else if (amount > 0) adjustments.push({ type: 'refund', counter, amount, at });
+  }
+  return { charges: [], dryRun: false, adjustments };
+}
+
+/** Runs batches against a store with a deadline and the failure policy. */
+export class StoreRunner {
+  constructor(
+    readonly store: Store,
+    private readonly timeoutMs: number,
+    private readonly onStoreError: StoreErrorPolicy,
+    private readonly localStore?: Store,
+  ) {}
+
+  /** A runner bound to the local store, for leases whose decision was made there. */
+  local(): StoreRunner {
+    return new StoreRunner(this.localStore!, this.timeoutMs, 'deny');
+  }
+
+  /**
+   * A checked batch (a decision). Store failures never throw: they become an outcome per
+   * `onStoreError`. A batch that timed out but later succeeded is compensated, so a request reported
+   * as refused is never charged.
+   */
+  async decide(batch: StoreBatch): Promise<Outcome> {
+    try {
+      return { kind: 'decided', result: await this.run(batch), store: this.store };
+    } catch (error) {
+      const storeError = asStoreError(error);
+      const failure: Failure = {
+        reason: storeError instanceof StoreTimeoutError ? 'timeout' : 'store-error',
+        error: storeError,
+        fallback: this.onStoreError,
+      };
+      if (this.onStoreError !== 'local') return { kind: 'failed', failure };
+      return { kind: 'decided', result: await this.localStore!.apply(batch), store: this.localStore!, failure };
+    }
+  }
+
+  /** An unconditional batch (settling a lease, reading, resetting): failures throw `StoreError`. */
+  async settle(batch: StoreBatch): Promise<StoreResult> {
+    try {
+      return await this.run(batch);
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  private run(batch: StoreBatch): StoreResult | Promise<StoreResult> {
+    // Nothing applies to this caller: no reason to pay a round trip.
+    if (batch.charges.length === 0 && batch.adjustments.length === 0) return { now: Date.now(), allowed: true, readings: [] };
+    const pending = this.store.apply(batch);
+    if (!isPromise(pending)) return pending;
+    return new Promise<StoreResult>((resolve, reject) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new StoreTimeoutError(this.timeoutMs));
+      }, this.timeoutMs);
+      pending.then(
+        (result) => {
+          clearTimeout(timer);
+          if (!timedOut) resolve(result);
+          else if (result.allowed && !batch.dryRun && batch.charges.length > 0) {
+            // Best effort: if this fails too, the charges expire with their windows.
+            Promise.resolve(this.store.apply(compensation(batch, result.now))).catch(() => {});
+          }
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+}

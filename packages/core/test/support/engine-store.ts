@@ -1,0 +1,41 @@
+import { applyBatch, type Store, type StoreBatch, type StoreResult } from '../../src/index.js';
+
+/**
+ * The reference engine over a plain Map, for core's own tests (core cannot depend on
+ * @tollgate/store-memory, which depends on core). `calls` counts round trips.
+ */
+export class EngineStore implements Store {
+  readonly capabilities = { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] as const };
+  readonly states = new Map<string, unknown>();
+  calls = 0;
+
+  constructor(private readonly clock: () => number) {}
+
+  apply(batch: StoreBatch): StoreResult {
+    this.calls++;
+    return applyBatch(
+      {
+        get: (key, field) => this.states.get(`${key} ${field}`),
+        set: (key, field, state) => {
+          if (state === undefined) this.states.delete(`${key} ${field}`);
+          else this.states.set(`${key} ${field}`, state);
+        },
+      },
+      batch,
+      this.clock(),
+    );
+  }
+}
+
+/** A clock tests move by hand. */
+export function manualClock(start = Date.UTC(2026, 0, 15, 12, 0, 0)) {
+  let now = start;
+  const clock = () => now;
+  clock.advance = (ms: number) => {
+    now += ms;
+  };
+  clock.set = (time: number) => {
+    now = time;
+  };
+  return clock;
+}

@@ -1,0 +1,98 @@
+import { applyBatch, ConfigurationError, type CounterTable, type Store, type StoreBatch, type StoreCapabilities, type StoreResult } from '@tollgate/core';
+
+/** Options of `MemoryStore`. */
+export interface MemoryStoreOptions {
+  /**
+   * The time source (epoch ms). Inject one in tests to control windows.
+   * @default Date.now
+   */
+  clock?: () => number;
+  /**
+   * How many tracked identities each decision checks for expiry. Sweeping is incremental (no
+   * timers), so memory follows the number of live identities, not traffic.
+   * @default 4
+   */
+  sweepPerDecision?: number;
+}
+
+/** One identity's counters, and when the last of them expires. */
+interface Entry {
+  fields: Map<string, { state: unknown; expiresAt: number }>;
+  expiresAt: number;
+}
+
+/**
+ * The in-process store, and the reference semantics every other store is tested against. A decision
+ * is one synchronous block, so it is atomic within the process; limits are per process.
+ *
+ * @example
+ * const limiter = createLimiter({ store: new MemoryStore(), limits: [...] });
+ */
+export class MemoryStore implements Store {
+  readonly capabilities: StoreCapabilities = { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] };
+  private readonly entries = new Map<string, Entry>();
+  private readonly clock: () => number;
+  private readonly sweepPerDecision: number;
+  private sweepCursor: Iterator<[string, Entry]> | undefined;
+  private readonly table: CounterTable;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const { clock = Date.now, sweepPerDecision = 4 } = options;
+    if (typeof clock !== 'function') throw new ConfigurationError('[store-memory] clock must be a function returning epoch ms');
+    if (!Number.isSafeInteger(sweepPerDecision) || sweepPerDecision < 1) {
+      throw new ConfigurationError(`[store-memory] sweepPerDecision must be a whole number of at least 1, got ${sweepPerDecision}`);
+    }
+    this.clock = clock;
+    this.sweepPerDecision = sweepPerDecision;
+    this.table = {
+      get: (key, field) => this.entries.get(key)?.fields.get(field)?.state,
+      set: (key, field, state, expiresAt) => this.set(key, field, state, expiresAt),
+    };
+  }
+
+  /** Atomic: one synchronous block evaluates and applies the whole batch. */
+  apply(batch: StoreBatch): StoreResult {
+    const now = this.clock();
+    this.sweep(now);
+    return applyBatch(this.table, batch, now);
+  }
+
+  /** Identities with live counters (for tests and metrics). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private set(key: string, field: string, state: unknown, expiresAt: number): void {
+    let entry = this.entries.get(key);
+    if (state === undefined) {
+      if (!entry) return;
+      entry.fields.delete(field);
+      if (entry.fields.size === 0) this.entries.delete(key);
+      return;
+    }
+    if (!entry) {
+      entry = { fields: new Map(), expiresAt };
+      this.entries.set(key, entry);
+    }
+    entry.fields.set(field, { state, expiresAt });
+    if (expiresAt > entry.expiresAt) entry.expiresAt = expiresAt;
+  }
+
+  /**
+   * Checks a few identities per call, round robin, and drops those whose counters have all expired.
+   * An entry's `expiresAt` only grows, so it is an upper bound: an entry past it is certainly empty.
+   */
+  private sweep(now: number): void {
+    for (let checked = 0; checked < this.sweepPerDecision; checked++) {
+      this.sweepCursor ??= this.entries.entries();
+      const next = this.sweepCursor.next();
+      if (next.done) {
+        this.sweepCursor = undefined;
+        if (this.entries.size === 0) return;
+        continue;
+      }
+      const [key, entry] = next.value;
+      if (entry.expiresAt <= now) this.entries.delete(key);
+    }
+  }
+}
