@@ -1,0 +1,144 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { applyBatch, type CounterAlgorithm, type CounterTable, type StoreResult } from '../src/index.js';
+
+/** One counter in a Map, driven directly through the engine. */
+function counterAt(algorithm: CounterAlgorithm) {
+  let states = new Map<string, unknown>();
+  const table = (map: Map<string, unknown>): CounterTable => ({
+    get: (_key, field) => map.get(field),
+    set: (_key, field, state) => (state === undefined ? map.delete(field) : map.set(field, state)),
+  });
+  const counter = { key: 'k', field: 'f', algorithm };
+  return {
+    charge(amount: number, now: number, dryRun = false): StoreResult {
+      return applyBatch(table(states), { charges: [{ counter, amount, leaseId: 'l' }], dryRun, adjustments: [] }, now);
+    },
+    /** A dry run on a copy, so probing the future does not prune the present. */
+    probe(amount: number, now: number): StoreResult {
+      return applyBatch(table(structuredClone(states)), { charges: [{ counter, amount }], dryRun: true, adjustments: [] }, now);
+    },
+    refund(amount: number, at: number, now: number) {
+      applyBatch(table(states), { charges: [], dryRun: false, adjustments: [{ type: 'refund', counter, amount, at }] }, now);
+    },
+    get state() {
+      return states.get('f');
+    },
+    reset() {
+      states = new Map();
+    },
+  };
+}
+
+describe('sliding log', () => {
+  it('is exact at the window edge', () => {
+    const log = counterAt({ type: 'log', limit: 3, windowMs: 1000 });
+    expect(log.charge(1, 0).allowed).toBe(true);
+    expect(log.charge(1, 0).allowed).toBe(true);
+    expect(log.charge(1, 999).allowed).toBe(true);
+    const refused = log.charge(1, 999);
+    expect(refused).toMatchObject({ allowed: false, readings: [{ used: 3, retryAt: 1000 }] });
+    expect(log.charge(2, 1000).allowed).toBe(true);
+    expect(log.charge(1, 1000).allowed).toBe(false);
+  });
+
+  it('keeps at most `limit` entries for unit requests, whatever the traffic', () => {
+    const log = counterAt({ type: 'log', limit: 50, windowMs: 60_000 });
+    for (let t = 0; t < 1_000_000; t += 7) log.charge(1, t);
+    expect((log.state as { t: number[] }).t.length).toBeLessThanOrEqual(50);
+  });
+});
+
+describe('sliding window counter', () => {
+  const limit = 100;
+  const windowMs = 10_000;
+  const segmentMs = 1_000;
+  const arrivals = fc.array(fc.tuple(fc.integer({ min: 0, max: 1500 }), fc.integer({ min: 1, max: 30 })), { maxLength: 300 });
+
+  it('never admits more than the limit in any window, and refuses only what an exact log one segment longer would', () => {
+    fc.assert(
+      fc.property(arrivals, (steps) => {
+        const counter = counterAt({ type: 'window', limit, windowMs, segmentMs });
+        const admitted: Array<[number, number]> = [];
+        let now = 0;
+        const inLast = (span: number, at: number) =>
+          admitted.filter(([t]) => t > at - span && t <= at).reduce((sum, [, amount]) => sum + amount, 0);
+        for (const [dt, amount] of steps) {
+          now += dt;
+          if (counter.charge(amount, now).allowed) {
+            admitted.push([now, amount]);
+            expect(inLast(windowMs, now)).toBeLessThanOrEqual(limit);
+          } else {
+            // The documented worst case: it counts at most one segment beyond the window.
+            expect(inLast(windowMs + segmentMs, now) + amount).toBeGreaterThan(limit);
+          }
+        }
+      }),
+    );
+  });
+
+  it('keeps at most window / segment + 1 numbers', () => {
+    const counter = counterAt({ type: 'window', limit: 1e12, windowMs, segmentMs });
+    for (let t = 0; t < 200_000; t += 13) counter.charge(5, t);
+    expect((counter.state as { i: number[] }).i.length).toBeLessThanOrEqual(windowMs / segmentMs + 1);
+  });
+});
+
+describe('token bucket', () => {
+  it('allows a burst, then refills at the rate', () => {
+    const bucket = counterAt({ type: 'bucket', limit: 10, windowMs: 1000, burst: 5 });
+    for (let i = 0; i < 5; i++) expect(bucket.charge(1, 0).allowed).toBe(true);
+    expect(bucket.charge(1, 0)).toMatchObject({ allowed: false, readings: [{ used: 5, retryAt: 100 }] });
+    expect(bucket.charge(1, 100).allowed).toBe(true);
+    expect(bucket.charge(1, 150).allowed).toBe(false);
+    expect(bucket.charge(5, 700).allowed).toBe(true);
+  });
+});
+
+describe('retry times', () => {
+  const algorithms: CounterAlgorithm[] = [
+    { type: 'log', limit: 20, windowMs: 5_000 },
+    { type: 'window', limit: 20, windowMs: 5_000, segmentMs: 500 },
+    { type: 'bucket', limit: 20, windowMs: 5_000, burst: 8 },
+    { type: 'calendar', limit: 20, periods: [0, 86_400_000, 172_800_000, 259_200_000] },
+    { type: 'slots', limit: 3, ttlMs: 4_000 },
+  ];
+
+  it.each(algorithms.map((a) => [a.type, a] as const))('%s: a refusal names the exact first moment it would pass, absent other traffic', (_, algorithm) => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 1, max: 8 })), { minLength: 1, maxLength: 60 }),
+        (steps) => {
+          const counter = counterAt(algorithm);
+          let now = 86_400_000 + 1;
+          for (const [dt, rawAmount] of steps) {
+            now += dt;
+            const amount = algorithm.type === 'slots' ? 1 : rawAmount;
+            const result = counter.charge(amount, now);
+            const { retryAt } = result.readings[0]!;
+            if (result.allowed) {
+              expect(retryAt).toBe(now);
+            } else if (retryAt !== Infinity) {
+              expect(retryAt).toBeGreaterThan(now);
+              expect(counter.probe(amount, retryAt).allowed).toBe(true);
+              expect(counter.probe(amount, retryAt - 1).allowed).toBe(false);
+            }
+          }
+        },
+      ),
+    );
+  });
+});
+
+describe('refunds', () => {
+  it('land on the charge they undo, and only while it still counts', () => {
+    const log = counterAt({ type: 'log', limit: 10, windowMs: 1000 });
+    log.charge(4, 0);
+    log.charge(3, 500);
+    log.refund(2, 0, 600);
+    expect(log.probe(0, 600).readings[0]!.used).toBe(5);
+    expect(log.probe(0, 1000).readings[0]!.used).toBe(3); // the first charge expired at 1000
+    log.refund(9, 500, 700); // never more than was charged there
+    expect(log.probe(0, 700).readings[0]!.used).toBe(2);
+  });
+});

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { createLimiter, StoreError, type LimitConfig, type Store, type StoreBatch, type StoreResult } from '../src/index.js';
+import { EngineStore, manualClock } from './support/engine-store.js';
+
+const rpm: LimitConfig = { name: 'rpm', scope: 'user', resource: 'requests', limit: 2, window: '1m' };
+const inflight: LimitConfig = { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 5 };
+
+/** A real engine behind a switch: healthy, failing, or answering only after a delay. */
+class FlakyStore implements Store {
+  readonly capabilities;
+  mode: 'ok' | 'fail' | 'slow' = 'ok';
+  delayMs = 0;
+  constructor(readonly inner: EngineStore) {
+    this.capabilities = inner.capabilities;
+  }
+  async apply(batch: StoreBatch): Promise<StoreResult> {
+    if (this.mode === 'fail') throw new Error('ECONNREFUSED');
+    if (this.mode === 'slow') await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    return this.inner.apply(batch);
+  }
+}
+
+function setup(onStoreError: 'deny' | 'allow' | 'local') {
+  const clock = manualClock();
+  const store = new FlakyStore(new EngineStore(clock));
+  const localStore = new EngineStore(clock);
+  const limiter = createLimiter({ store, limits: [rpm, inflight], clock, timeoutMs: 50, onStoreError, localStore });
+  return { store, localStore, limiter };
+}
+
+describe('onStoreError', () => {
+  it("'deny' refuses with the reason and the error", async () => {
+    const { store, limiter } = setup('deny');
+    store.mode = 'fail';
+    const decision = await limiter.acquire({ user: 'u' });
+    expect(decision).toMatchObject({ allowed: false, reason: 'store-error', fallback: 'deny', retryAfterMs: 1000 });
+    expect(decision.error).toBeInstanceOf(StoreError);
+    expect(decision.error!.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it("'allow' admits without counting; the lease charges actual usage once the store is back", async () => {
+    const { store, limiter } = setup('allow');
+    store.mode = 'fail';
+    const decision = await limiter.acquire({ user: 'u' });
+    expect(decision).toMatchObject({ allowed: true, reason: 'store-error', fallback: 'allow', limits: [] });
+    store.mode = 'ok';
+    await decision.lease!.release();
+    expect((await limiter.usage({ user: 'u' }))[0]).toMatchObject({ name: 'rpm', used: 0 });
+  });
+
+  it("'local' enforces the same policy in process until the store answers again", async () => {
+    const { store, localStore, limiter } = setup('local');
+    store.mode = 'fail';
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await limiter.acquire({ user: 'u' }));
+    expect(results.map((d) => [d.allowed, d.fallback])).toEqual([
+      [true, 'local'],
+      [true, 'local'],
+      [false, 'local'],
+    ]);
+    // Leases decided locally settle locally.
+    await results[0]!.lease!.release();
+    expect(localStore.calls).toBe(4);
+    store.mode = 'ok';
+    const back = await limiter.acquire({ user: 'u' });
+    expect(back).toMatchObject({ allowed: true, reason: 'ok' });
+    expect(back.fallback).toBeUndefined();
+  });
+
+  it('a hung store is a timeout within timeoutMs, not a hang', async () => {
+    const { store, limiter } = setup('deny');
+    store.mode = 'slow';
+    store.delayMs = 10_000;
+    // The store would answer after 10 s; the decision comes back as a timeout instead.
+    const decision = await limiter.acquire({ user: 'u' });
+    expect(decision).toMatchObject({ allowed: false, reason: 'timeout' });
+  });
+
+  it('a decision that answers after the timeout is rolled back, so a refused request is never charged', async () => {
+    const { store, limiter } = setup('deny');
+    store.mode = 'slow';
+    store.delayMs = 120;
+    const decision = await limiter.acquire({ user: 'u' });
+    expect(decision.reason).toBe('timeout');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    store.mode = 'ok';
+    const usage = await limiter.usage({ user: 'u' });
+    expect(usage.map((l) => [l.name, l.used])).toEqual([
+      ['rpm', 0],
+      ['inflight', 0],
+    ]);
+  });
+
+  it('settling a lease throws StoreError when the store fails; nothing is lost for a retry', async () => {
+    const { store, limiter } = setup('deny');
+    const { lease } = await limiter.acquire({ user: 'u' });
+    store.mode = 'fail';
+    await expect(lease!.release()).rejects.toBeInstanceOf(StoreError);
+    await expect(limiter.usage({ user: 'u' })).rejects.toBeInstanceOf(StoreError);
+  });
+});

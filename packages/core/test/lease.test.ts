@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import { createLimiter, InvalidInputError, staticPrices, type LimitConfig, type LimiterOptions } from '../src/index.js';
+import { EngineStore, manualClock } from './support/engine-store.js';
+
+const prices = staticPrices({ 'gpt-4o': { input: 2.5, output: 10 } });
+const tpm: LimitConfig = { name: 'tpm', scope: 'user', resource: 'tokens', limit: 10_000, window: '1m' };
+const usd: LimitConfig = { name: 'usd', scope: 'user', resource: 'cost', limit: 1, reset: { every: 'day' } };
+const inflight: LimitConfig = { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 2 };
+const rpm: LimitConfig = { name: 'rpm', scope: 'user', resource: 'requests', limit: 100, window: '1m' };
+
+function setup(limits: LimitConfig[], options: Partial<LimiterOptions> = {}) {
+  const clock = manualClock();
+  const store = new EngineStore(clock);
+  const limiter = createLimiter({ store, limits, clock, prices, ...options });
+  const used = async (name: string, identity = { user: 'u' }) => (await limiter.usage(identity)).find((l) => l.name === name)!.used;
+  return { clock, store, limiter, used };
+}
+
+describe('leases', () => {
+  it('reserves the estimate, then release refunds what was not used', async () => {
+    const { limiter, used } = setup([rpm, tpm, usd]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 3000, model: 'gpt-4o' });
+    expect(await used('tpm')).toBe(3000);
+    expect(await used('usd')).toBe(0.03); // 3000 tokens at the output rate
+    await lease!.record({ inputTokens: 1200, outputTokens: 800 });
+    await lease!.release();
+    expect(await used('tpm')).toBe(2000);
+    expect(await used('usd')).toBe(0.011); // 1200 * 2.5/M + 800 * 10/M
+    expect(await used('rpm')).toBe(1); // a request stays a request
+  });
+
+  it('charges an overrun at once and keeps it after release', async () => {
+    const { limiter, used } = setup([tpm, usd]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 1000, model: 'gpt-4o' });
+    const result = await lease!.record({ inputTokens: 1000, outputTokens: 500 });
+    expect(result).toMatchObject({ tokens: 1500, overrunTokens: 500 });
+    expect(await used('tpm')).toBe(1500);
+    await lease!.release();
+    expect(await used('tpm')).toBe(1500);
+    expect(await used('usd')).toBe(0.0075);
+  });
+
+  it('a workflow of many LLM calls is one request and many records; the budget sees the exact sum', async () => {
+    const { limiter, used } = setup([rpm, tpm, usd]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 2000, model: 'gpt-4o' });
+    for (let i = 0; i < 5; i++) await lease!.record({ inputTokens: 300 + i, outputTokens: 100 });
+    await lease!.release();
+    expect(await used('rpm')).toBe(1);
+    expect(await used('tpm')).toBe(2010);
+    // (1510 * 2.5 + 500 * 10) / 1e6, each call rounded up to the nano-dollar (exact here).
+    expect(await used('usd')).toBe(0.008775);
+    expect(lease!.totals).toMatchObject({ tokens: 2010, records: 5 });
+  });
+
+  it('records after release are charged in full', async () => {
+    const { limiter, used } = setup([tpm]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 1000 });
+    await lease!.record({ inputTokens: 100 });
+    await lease!.release();
+    await lease!.record({ inputTokens: 50 });
+    expect(await used('tpm')).toBe(150);
+  });
+
+  it('holds a concurrency slot until release, and release twice is harmless', async () => {
+    const { limiter, store } = setup([inflight]);
+    const a = await limiter.acquire({ user: 'u' });
+    const b = await limiter.acquire({ user: 'u' });
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(false);
+    await a.lease!.release();
+    const calls = store.calls;
+    await a.lease!.release();
+    expect(store.calls).toBe(calls);
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(true);
+    await b.lease!.release();
+  });
+
+  it('a lease never released frees its slot after its TTL, and activity extends it', async () => {
+    const { clock, limiter } = setup([inflight], { lease: { ttl: '30s' } });
+    const forgotten = await limiter.acquire({ user: 'u' });
+    const busy = await limiter.acquire({ user: 'u' });
+    const refused = await limiter.acquire({ user: 'u' });
+    expect(refused).toMatchObject({ allowed: false, retryAfterMs: 30_000 });
+    clock.advance(20_000);
+    await busy.lease!.tool('search');
+    clock.advance(10_000);
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(true); // the forgotten one expired
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(false); // the busy one still holds
+    expect(forgotten.lease!.released).toBe(false);
+  });
+
+  it('per-request lease options override the defaults', async () => {
+    const { limiter } = setup([tpm], { lease: { maxSteps: 10 } });
+    const { lease } = await limiter.acquire({ user: 'u' }, {}, { maxSteps: 1 });
+    expect((await lease!.step()).allowed).toBe(true);
+    expect(await lease!.step()).toMatchObject({ allowed: false, reason: 'lease-cap' });
+  });
+});
+
+describe('agent steps and tool calls', () => {
+  const tools: LimitConfig[] = [
+    { name: 'search-pm', scope: 'user', resource: 'toolCalls', tool: 'web_search', limit: 2, window: '1m' },
+    { name: 'tools-pm', scope: 'user', resource: 'toolCalls', limit: 3, window: '1m' },
+  ];
+
+  it('charges tool calls per tool and overall, refusing without charging', async () => {
+    const { limiter, used } = setup(tools);
+    const { lease } = await limiter.acquire({ user: 'u' });
+    expect((await lease!.tool('web_search')).allowed).toBe(true);
+    expect((await lease!.tool('web_search')).allowed).toBe(true);
+    const refused = await lease!.tool('web_search');
+    expect(refused).toMatchObject({ allowed: false, reason: 'limited', deniedBy: [{ name: 'search-pm' }] });
+    expect(await used('tools-pm')).toBe(2);
+    expect((await lease!.tool('calculator')).allowed).toBe(true);
+    expect(await lease!.tool('calculator')).toMatchObject({ allowed: false, deniedBy: [{ name: 'tools-pm' }] });
+    expect(lease!.totals.toolCalls).toBe(3);
+  });
+
+  it('acquire does not charge or check tool limits', async () => {
+    const { limiter } = setup(tools);
+    const { lease } = await limiter.acquire({ user: 'u' });
+    for (let i = 0; i < 3; i++) await lease!.tool('calculator');
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(true);
+  });
+
+  it('caps a runaway loop: the 26th step of a workflow capped at 25 is refused', async () => {
+    const { limiter } = setup([tpm], { lease: { maxSteps: 25, maxToolCalls: 3 } });
+    const { lease } = await limiter.acquire({ user: 'u' });
+    const steps = await Promise.all(Array.from({ length: 26 }, () => lease!.step()));
+    expect(steps.filter((s) => s.allowed)).toHaveLength(25);
+    expect(steps[25]).toMatchObject({ allowed: false, reason: 'lease-cap', deniedBy: [{ name: 'lease.maxSteps' }] });
+    const calls = await Promise.all(Array.from({ length: 5 }, () => lease!.tool('x')));
+    expect(calls.filter((c) => c.allowed)).toHaveLength(3);
+  });
+
+  it('a step with a demand reserves more, all or nothing, and release refunds it', async () => {
+    const { limiter, used } = setup([tpm]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 4000 });
+    expect((await lease!.step({ tokens: 5000 })).allowed).toBe(true);
+    expect(await lease!.step({ tokens: 2000 })).toMatchObject({ allowed: false, deniedBy: [{ name: 'tpm', remaining: 1000 }] });
+    expect(await used('tpm')).toBe(9000);
+    await lease!.record({ inputTokens: 6000 });
+    await lease!.release();
+    expect(await used('tpm')).toBe(6000);
+  });
+
+  it('usage already charged as overrun is not paid again from a later reservation', async () => {
+    const { limiter, used } = setup([tpm]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 1000 });
+    await lease!.record({ inputTokens: 1500 }); // 500 over
+    await lease!.step({ tokens: 1000 });
+    await lease!.record({ inputTokens: 700 });
+    await lease!.release();
+    expect(await used('tpm')).toBe(2200);
+  });
+
+  it('a released lease refuses steps and tools', async () => {
+    const { limiter } = setup(tools);
+    const { lease } = await limiter.acquire({ user: 'u' });
+    await lease!.release();
+    expect(await lease!.tool('web_search')).toMatchObject({ allowed: false, reason: 'released' });
+    expect(await lease!.step()).toMatchObject({ allowed: false, reason: 'released' });
+  });
+
+  it('bad usage throws and charges nothing', async () => {
+    const { limiter, used } = setup([tpm, usd]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 10, model: 'gpt-4o' });
+    await expect(lease!.record({ inputTokens: Number.NaN })).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(lease!.record({ inputTokens: 5, cachedInputTokens: 6 })).rejects.toThrow(/cannot exceed/);
+    await expect(lease!.record({ model: 'unknown', inputTokens: 5 })).rejects.toThrow(/no price/);
+    await expect(lease!.tool('')).rejects.toBeInstanceOf(InvalidInputError);
+    expect(lease!.totals.tokens).toBe(0);
+    expect(await used('tpm')).toBe(10);
+  });
+});

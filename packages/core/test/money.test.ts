@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { TokenPrice, usdToUnits } from '../src/money.js';
+import { sha256 } from '../src/sha256.js';
+
+describe('money', () => {
+  it('converts the decimal a number prints as, rounding up only below the nano-dollar', () => {
+    expect(usdToUnits(0.1)).toBe(100_000_000);
+    expect(usdToUnits(0.0000003)).toBe(300);
+    expect(usdToUnits(10)).toBe(10_000_000_000);
+    expect(usdToUnits(1e-10)).toBe(1);
+    expect(usdToUnits(0.1 + 0.2)).toBe(300_000_001); // 0.30000000000000004 rounds up
+  });
+
+  it('prices one call exactly, rounding up once', () => {
+    const gpt4o = { input: new TokenPrice(2.5), cached: new TokenPrice(1.25), output: new TokenPrice(10) };
+    // 1000 input (400 cached) and 500 output tokens of gpt-4o: 600*2.5 + 400*1.25 + 500*10 = 7000 per million = $0.007.
+    expect(TokenPrice.costUnits([[gpt4o.input, 600], [gpt4o.cached, 400], [gpt4o.output, 500]])).toBe(7_000_000);
+    // One token at $0.075 per million is 75 nano-dollars; at $0.0375 it is 37.5, rounded up to 38.
+    expect(TokenPrice.costUnits([[new TokenPrice(0.075), 1]])).toBe(75);
+    expect(TokenPrice.costUnits([[new TokenPrice(0.0375), 1]])).toBe(38);
+    expect(TokenPrice.costUnits([[new TokenPrice(0.0375), 1], [new TokenPrice(0.0375), 1]])).toBe(75);
+  });
+});
+
+describe('sha256', () => {
+  it('matches the standard test vectors', () => {
+    const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    expect(hex(sha256(new TextEncoder().encode('abc')))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(hex(sha256(new Uint8Array(0)))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(hex(sha256(new TextEncoder().encode('a'.repeat(1_000))))).toBe('41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3');
+  });
+});
