@@ -2,6 +2,7 @@ import type { DegradeStep } from './degrade.js';
 import type { StoreError } from './errors.js';
 import type { CompiledLimit, Resource } from './limits.js';
 import type { Failure, StoreErrorPolicy } from './runner.js';
+import type { Lease } from './lease.js';
 import type { Charge, StoreResult } from './store.js';
 
 /** One limit as it stands for this caller. Amounts are in the limit's unit (USD for `cost`). */
@@ -57,6 +58,8 @@ export interface RequestDecision extends Decision {
   tier?: string;
   /** The degradation step for this request, when the policy has a ladder whose budget applies. */
   degrade?: DegradeStep;
+  /** On `acquire`, when allowed: the lease holding the request's reservation. */
+  lease?: Lease;
 }
 
 /** One applicable limit of one call, with the identity key it counts under. */

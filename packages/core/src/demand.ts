@@ -46,12 +46,26 @@ export interface Usage {
 
 /** A demand in store units. */
 export interface DemandUnits {
-  requests: number;
-  tokens: number;
-  /** Reserved cost in units; priced lazily because only cost limits need it. */
-  cost(needed: boolean): number;
-  model: string | undefined;
+  readonly requests: number;
+  readonly tokens: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** Whether the estimate says how its tokens split between input and output. */
+  readonly split: boolean;
+  /** The cost given with the demand, in units; otherwise it is priced from the model when needed. */
+  readonly cost: number | undefined;
+  readonly model: string | undefined;
 }
+
+const DEFAULT_DEMAND: DemandUnits = Object.freeze({
+  requests: 1,
+  tokens: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  split: false,
+  cost: undefined,
+  model: undefined,
+});
 
 const DEMAND_KEYS = new Set(['requests', 'tokens', 'inputTokens', 'outputTokens', 'cost', 'model']);
 const USAGE_KEYS = new Set(['model', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'cost']);
@@ -81,31 +95,37 @@ function assertShape(value: unknown, keys: Set<string>, what: string): asserts v
 }
 
 /** Validates a demand. Throws `InvalidInputError` before anything is charged. */
-export function demandUnits(demand: Demand | undefined, pricer: Pricer): DemandUnits {
-  if (demand === undefined) return { requests: 1, tokens: 0, cost: () => 0, model: undefined };
+export function demandUnits(demand: Demand | undefined): DemandUnits {
+  if (demand === undefined) return DEFAULT_DEMAND;
   assertShape(demand, DEMAND_KEYS, 'demand');
-  const requests = demand.requests === undefined ? 1 : count(demand.requests, 'demand.requests');
   const inputTokens = count(demand.inputTokens, 'demand.inputTokens');
   const outputTokens = count(demand.outputTokens, 'demand.outputTokens');
-  const tokens = demand.tokens === undefined ? inputTokens + outputTokens : count(demand.tokens, 'demand.tokens');
-  const name = model(demand.model, 'demand.model');
+  let cost: number | undefined;
   if (demand.cost !== undefined) {
     assertUsd(demand.cost, 'demand.cost');
-    const units = usdToUnits(demand.cost);
-    return { requests, tokens, cost: () => units, model: name };
+    cost = usdToUnits(demand.cost);
   }
-  const split = demand.inputTokens !== undefined || demand.outputTokens !== undefined;
   return {
-    requests,
-    tokens,
-    model: name,
-    cost(needed) {
-      if (!needed || name === undefined) return 0;
-      return split
-        ? pricer.costUnits(name, { input: inputTokens, cachedInput: 0, output: outputTokens })
-        : pricer.worstCaseUnits(name, tokens);
-    },
+    requests: demand.requests === undefined ? 1 : count(demand.requests, 'demand.requests'),
+    tokens: demand.tokens === undefined ? inputTokens + outputTokens : count(demand.tokens, 'demand.tokens'),
+    inputTokens,
+    outputTokens,
+    split: demand.inputTokens !== undefined || demand.outputTokens !== undefined,
+    cost,
+    model: model(demand.model, 'demand.model'),
   };
+}
+
+/**
+ * The cost to reserve, in units: the demand's own cost, else its model's price (only when a cost
+ * limit applies, so an unpriced model is fine elsewhere), else nothing. An unknown model throws.
+ */
+export function reservedCost(demand: DemandUnits, pricer: Pricer, costLimitApplies: boolean): number {
+  if (demand.cost !== undefined) return demand.cost;
+  if (!costLimitApplies || demand.model === undefined) return 0;
+  return demand.split
+    ? pricer.costUnits(demand.model, { input: demand.inputTokens, cachedInput: 0, output: demand.outputTokens })
+    : pricer.worstCaseUnits(demand.model, demand.tokens);
 }
 
 /** Usage in store units. */

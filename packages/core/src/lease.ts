@@ -1,5 +1,5 @@
 import { evaluate, failedDecision, type Applicable, type Decision, type LimitState } from './decision.js';
-import { demandUnits, usageUnits, type Demand, type Usage } from './demand.js';
+import { demandUnits, reservedCost, usageUnits, type Demand, type Usage } from './demand.js';
 import { describe } from './duration.js';
 import { InvalidInputError } from './errors.js';
 import { unitsToUsd } from './money.js';
@@ -7,6 +7,7 @@ import type { ResolvedLeaseOptions } from './policy.js';
 import type { Pricer } from './prices.js';
 import type { StoreRunner } from './runner.js';
 import type { Adjustment, Charge, Counter } from './store.js';
+import { andThen, toPromise, type MaybePromise } from './sync.js';
 
 /** What `lease.record` charged for one LLM call. */
 export interface RecordResult {
@@ -72,13 +73,11 @@ interface Reservation {
   cost: number;
 }
 
+/** What every lease of one limiter (and one store) shares. */
 export interface LeaseContext {
   readonly runner: StoreRunner;
   readonly pricer: Pricer;
   readonly clock: () => number;
-  readonly applicable: readonly Applicable[];
-  readonly options: ResolvedLeaseOptions;
-  readonly model: string | undefined;
 }
 
 /** A pseudo-limit for the lease's own caps, so refusals read like any other. */
@@ -105,12 +104,23 @@ export class TollgateLease implements Lease {
   private toolCalls = 0;
   private releasing: Promise<void> | undefined;
 
+  /**
+   * @param drawnId the id, when the acquire needed it already (for a concurrency slot); otherwise
+   *   drawn on first use, since a random UUID costs as much as the rest of a decision.
+   */
   constructor(
-    readonly id: string,
     private readonly context: LeaseContext,
+    private readonly applicable: readonly Applicable[],
+    private readonly options: ResolvedLeaseOptions,
+    private readonly model: string | undefined,
+    private drawnId: string | undefined,
     reservation: Reservation | undefined,
   ) {
     if (reservation) this.reserve(reservation);
+  }
+
+  get id(): string {
+    return (this.drawnId ??= crypto.randomUUID());
   }
 
   get totals(): LeaseTotals {
@@ -127,7 +137,7 @@ export class TollgateLease implements Lease {
 
   async record(usage: Usage): Promise<RecordResult> {
     const costNeeded = this.counters('cost').length > 0;
-    const { tokens, cost } = usageUnits(usage, this.context.model, this.context.pricer, costNeeded);
+    const { tokens, cost } = usageUnits(usage, this.model, this.context.pricer, costNeeded);
     this.usedTokens += tokens;
     this.usedCost += cost;
     this.records++;
@@ -141,15 +151,15 @@ export class TollgateLease implements Lease {
   }
 
   async step(demand?: Pick<Demand, 'tokens' | 'inputTokens' | 'outputTokens' | 'cost' | 'model'>): Promise<Decision> {
+    const units = demandUnits({ model: this.model, ...demand, requests: 0 });
+    const tokens = this.counters('tokens');
+    const costs = this.counters('cost');
+    const cost = reservedCost(units, this.context.pricer, costs.length > 0);
     if (this.released) return refusal('released');
-    const { maxSteps } = this.context.options;
+    const { maxSteps } = this.options;
     if (this.steps >= maxSteps) return refusal('lease-cap', [capState('lease.maxSteps', maxSteps)]);
     // Counted before the await so that parallel steps cannot pass the cap together.
     this.steps++;
-    const units = demandUnits({ model: this.context.model, ...demand, requests: 0 }, this.context.pricer);
-    const tokens = this.counters('tokens');
-    const costs = this.counters('cost');
-    const cost = units.cost(costs.length > 0);
     const charged = [
       ...(units.tokens > 0 ? tokens.map((entry) => ({ entry, amount: units.tokens })) : []),
       ...(cost > 0 ? costs.map((entry) => ({ entry, amount: cost })) : []),
@@ -165,10 +175,10 @@ export class TollgateLease implements Lease {
       throw new InvalidInputError(`lease.tool(name) needs a tool name, got ${describe(name)}`);
     }
     if (this.released) return refusal('released');
-    const { maxToolCalls } = this.context.options;
+    const { maxToolCalls } = this.options;
     if (this.toolCalls >= maxToolCalls) return refusal('lease-cap', [capState('lease.maxToolCalls', maxToolCalls)]);
     this.toolCalls++;
-    const matching = this.context.applicable.filter(
+    const matching = this.applicable.filter(
       ({ limit }) => limit.resource === 'toolCalls' && (limit.tool === undefined || limit.tool === name),
     );
     const { decision } = await this.decide(matching.map((entry) => ({ entry, amount: 1 })));
@@ -179,12 +189,12 @@ export class TollgateLease implements Lease {
   release(): Promise<void> {
     if (!this.releasing) {
       this.released = true;
-      this.releasing = this.settleRelease();
+      this.releasing = toPromise(() => this.settleRelease());
     }
     return this.releasing;
   }
 
-  private async settleRelease(): Promise<void> {
+  private settleRelease(): MaybePromise<void> {
     const now = this.context.clock();
     const adjustments: Adjustment[] = [];
     // Usage not charged as overrun consumes the oldest reservations first; what is left of each is
@@ -208,9 +218,10 @@ export class TollgateLease implements Lease {
     this.reservedCost = Math.min(this.reservedCost, this.usedCost - this.overrunCost);
     this.reservations.length = 0;
     if (adjustments.length === 0) return;
-    await this.context.runner.settle({ charges: [], dryRun: false, adjustments });
-    this.overrunTokens += overrun.tokens;
-    this.overrunCost += overrun.cost;
+    return andThen(this.context.runner.settle({ charges: [], dryRun: false, adjustments }), () => {
+      this.overrunTokens += overrun.tokens;
+      this.overrunCost += overrun.cost;
+    });
   }
 
   private reserve(reservation: Reservation): void {
@@ -241,9 +252,9 @@ export class TollgateLease implements Lease {
   private counters(resource: 'tokens' | 'cost' | 'concurrency'): Applicable[];
   private counters(resource: 'tokens' | 'cost' | 'concurrency', now: number): Counter[];
   private counters(resource: 'tokens' | 'cost' | 'concurrency', now?: number): Applicable[] | Counter[] {
-    const entries = this.context.applicable.filter(({ limit }) => limit.resource === resource);
+    const entries = this.applicable.filter(({ limit }) => limit.resource === resource);
     if (now === undefined) return entries;
-    return entries.map(({ limit, key }) => limit.counter(key, now, this.context.options.ttlMs));
+    return entries.map(({ limit, key }) => limit.counter(key, now, this.options.ttlMs));
   }
 
   /**
@@ -256,7 +267,7 @@ export class TollgateLease implements Lease {
     if (charged.length === 0 && adjustments.length === 0) {
       return { decision: { allowed: true, reason: 'ok', retryAfterMs: 0, deniedBy: [], limits: [] } };
     }
-    const { ttlMs } = this.context.options;
+    const { ttlMs } = this.options;
     const charges: Charge[] = charged.map(({ entry, amount }) => ({ counter: entry.limit.counter(entry.key, now, ttlMs), amount }));
     const outcome = await this.context.runner.decide({ charges, dryRun: false, adjustments });
     if (outcome.kind === 'failed') return { decision: failedDecision(outcome.failure) };

@@ -1,14 +1,22 @@
 import { evaluate, failedDecision, type Applicable, type LimitState, type RequestDecision } from './decision.js';
-import { demandUnits, type Demand } from './demand.js';
+import { demandUnits, reservedCost, type Demand, type DemandUnits } from './demand.js';
 import { describe, type Duration } from './duration.js';
 import { ConfigurationError, InvalidInputError } from './errors.js';
 import { encodeKeyPart, identityValue, type Identity } from './identity.js';
-import { TollgateLease, type Lease } from './lease.js';
-import { identityKey, type LimitConfig } from './limits.js';
-import { PolicyResolver, resolveLeaseOptions, type CompiledPolicy, type LeaseOptions, type PolicyConfig } from './policy.js';
+import { TollgateLease, type Lease, type LeaseContext } from './lease.js';
+import { identityKey, type CompiledLimit, type LimitConfig } from './limits.js';
+import {
+  PolicyResolver,
+  resolveLeaseOptions,
+  type CompiledPolicy,
+  type LeaseOptions,
+  type PolicyConfig,
+  type ResolvedLeaseOptions,
+} from './policy.js';
 import { Pricer, type PriceSource } from './prices.js';
-import { StoreRunner, type StoreErrorPolicy } from './runner.js';
-import type { Charge, Store } from './store.js';
+import { StoreRunner, type Failure, type Outcome, type StoreErrorPolicy } from './runner.js';
+import type { Adjustment, Charge, Store, StoreResult } from './store.js';
+import { andThen, isPromise, toPromise, type MaybePromise } from './sync.js';
 import type { DegradeConfig } from './degrade.js';
 
 /**
@@ -95,6 +103,19 @@ export interface Limiter {
 }
 
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
+const NO_ADJUSTMENTS: readonly Adjustment[] = Object.freeze([]);
+
+/** What an acquire carries from building its batch to reading the store's answer. */
+interface AcquireRequest {
+  policy: CompiledPolicy;
+  applicable: Applicable[];
+  charged: Applicable[];
+  charges: Charge[];
+  units: DemandUnits;
+  cost: number;
+  leaseOptions: ResolvedLeaseOptions;
+  leaseId: string | undefined;
+}
 
 /** Creates a limiter. Throws `ConfigurationError` for anything malformed, before any request. */
 export function createLimiter(options: LimiterOptions): Limiter {
@@ -107,6 +128,9 @@ class TollgateLimiter implements Limiter {
   private readonly pricer: Pricer;
   private readonly clock: () => number;
   private readonly prefix: string;
+  private readonly leaseContext: LeaseContext;
+  /** For leases whose decision was made by the local fallback store: they settle there. */
+  private readonly localLeaseContext: LeaseContext | undefined;
 
   constructor(options: LimiterOptions) {
     if (typeof options !== 'object' || options === null) throw new ConfigurationError(`createLimiter needs options, got ${describe(options)}`);
@@ -130,61 +154,78 @@ class TollgateLimiter implements Limiter {
     this.runner = new StoreRunner(store, timeoutMs, onStoreError, localStore);
     this.pricer = new Pricer(options.prices);
     this.clock = clock;
+    this.leaseContext = { runner: this.runner, pricer: this.pricer, clock };
+    if (onStoreError === 'local') this.localLeaseContext = { runner: this.runner.local(), pricer: this.pricer, clock };
     this.prefix = prefix;
   }
 
-  async acquire(identity: Identity, demand?: Demand, options?: AcquireOptions): Promise<AcquireDecision> {
-    const units = demandUnits(demand, this.pricer);
-    const policy = await this.policies.resolve(identity);
-    const applicable = this.applicable(policy, identity);
-    const lease = resolveLeaseOptions(options, policy.lease, 'acquire options');
-    const cost = units.cost(applicable.some(({ limit }) => limit.resource === 'cost'));
-    const id = crypto.randomUUID();
-    const now = this.clock();
-    const charged: Applicable[] = [];
-    const charges: Charge[] = [];
-    for (const entry of applicable) {
-      const { limit, key } = entry;
-      if (limit.resource === 'toolCalls') continue; // charged by lease.tool()
-      const counter = limit.counter(key, now, lease.ttlMs);
-      charged.push(entry);
-      charges.push(
-        limit.resource === 'concurrency'
-          ? { counter, amount: 1, leaseId: id }
-          : { counter, amount: limit.resource === 'requests' ? units.requests : limit.resource === 'tokens' ? units.tokens : cost },
-      );
-    }
-    const outcome = await this.runner.decide({ charges, dryRun: false, adjustments: [] });
-    if (outcome.kind === 'failed') {
-      const decision = { ...failedDecision(outcome.failure), ...(policy.tier !== undefined && { tier: policy.tier }) };
-      if (!decision.allowed) return decision as AcquireDecision;
-      // Admitted without counting: the lease reserves nothing, so every record is charged in full.
-      return { ...decision, allowed: true, lease: this.lease(id, this.runner, applicable, lease, units.model, undefined) };
-    }
-    const { result, store, failure } = outcome;
-    const decision = this.requestDecision(policy, charged, charges, result, true);
-    if (failure) Object.assign(decision, { fallback: failure.fallback, error: failure.error });
-    if (!decision.allowed) return decision as AcquireDecision;
-    const runner = store === this.runner.store ? this.runner : this.runner.local();
-    const reservation = { at: result.now, tokens: units.tokens, cost };
-    return { ...decision, allowed: true, lease: this.lease(id, runner, applicable, lease, units.model, reservation) };
+  acquire(identity: Identity, demand?: Demand, options?: AcquireOptions): Promise<AcquireDecision> {
+    return toPromise(() => {
+      const units = demandUnits(demand);
+      const policy = this.policies.resolve(identity);
+      return isPromise(policy)
+        ? policy.then((resolved) => this.acquireWith(resolved, identity, units, options))
+        : this.acquireWith(policy, identity, units, options);
+    });
   }
 
-  async check(identity: Identity, demand?: Demand): Promise<RequestDecision> {
-    const units = demandUnits(demand, this.pricer);
-    const policy = await this.policies.resolve(identity);
-    const applicable = this.applicable(policy, identity).filter(({ limit }) => limit.resource !== 'toolCalls');
-    const cost = units.cost(applicable.some(({ limit }) => limit.resource === 'cost'));
+  private acquireWith(policy: CompiledPolicy, identity: Identity, units: DemandUnits, options: AcquireOptions | undefined): MaybePromise<AcquireDecision> {
+    const applicable = this.applicable(policy, identity);
+    const leaseOptions = resolveLeaseOptions(options, policy.lease, 'acquire options');
+    const cost = reservedCost(units, this.pricer, policy.hasCost && applicable.some(isCost));
+    // A concurrency slot is held under the lease's id, so it is drawn now only when one applies.
+    const leaseId = policy.hasConcurrency ? crypto.randomUUID() : undefined;
     const now = this.clock();
-    const charges: Charge[] = applicable.map(({ limit, key }) => ({
-      counter: limit.counter(key, now, policy.lease.ttlMs),
-      amount: limit.resource === 'requests' ? units.requests : limit.resource === 'tokens' ? units.tokens : limit.resource === 'cost' ? cost : 1,
-    }));
-    const outcome = await this.runner.decide({ charges, dryRun: true, adjustments: [] });
-    if (outcome.kind === 'failed') return { ...failedDecision(outcome.failure), ...(policy.tier !== undefined && { tier: policy.tier }) };
-    const decision = this.requestDecision(policy, applicable, charges, outcome.result, false);
-    if (outcome.failure) Object.assign(decision, { fallback: outcome.failure.fallback, error: outcome.failure.error });
-    return decision;
+    // Tool calls are charged by lease.tool(), not by the request.
+    const charged = policy.hasToolCalls ? applicable.filter(({ limit }) => limit.resource !== 'toolCalls') : applicable;
+    const charges: Charge[] = new Array(charged.length);
+    for (let i = 0; i < charged.length; i++) {
+      const { limit, key } = charged[i]!;
+      const counter = limit.counter(key, now, leaseOptions.ttlMs);
+      charges[i] = limit.resource === 'concurrency' ? { counter, amount: 1, leaseId } : { counter, amount: amountOf(limit, units, cost) };
+    }
+    const request: AcquireRequest = { policy, applicable, charged, charges, units, cost, leaseOptions, leaseId };
+    const outcome = this.runner.decide({ charges, dryRun: false, adjustments: NO_ADJUSTMENTS });
+    return isPromise(outcome) ? outcome.then((settled) => this.acquired(request, settled)) : this.acquired(request, outcome);
+  }
+
+  /** Turns the store's answer on an acquire into the decision, with a lease when allowed. */
+  private acquired(request: AcquireRequest, outcome: Outcome): AcquireDecision {
+    const { policy, applicable, units, leaseOptions, leaseId } = request;
+    if (outcome.kind === 'failed') {
+      const decision = this.failed(policy, outcome.failure);
+      // Admitted without counting: the lease reserves nothing, so every record is charged in full.
+      if (decision.allowed) decision.lease = new TollgateLease(this.leaseContext, applicable, leaseOptions, units.model, leaseId, undefined);
+      return decision as AcquireDecision;
+    }
+    const { result, store, failure } = outcome;
+    const decision = this.requestDecision(policy, request.charged, request.charges, result, true, failure);
+    if (decision.allowed) {
+      const context = store === this.runner.store ? this.leaseContext : this.localLeaseContext!;
+      const reservation = { at: result.now, tokens: units.tokens, cost: request.cost };
+      decision.lease = new TollgateLease(context, applicable, leaseOptions, units.model, leaseId, reservation);
+    }
+    return decision as AcquireDecision;
+  }
+
+  check(identity: Identity, demand?: Demand): Promise<RequestDecision> {
+    return toPromise(() => {
+      const units = demandUnits(demand);
+      return andThen(this.policies.resolve(identity), (policy) => {
+        const applicable = this.applicable(policy, identity).filter(({ limit }) => limit.resource !== 'toolCalls');
+        const cost = reservedCost(units, this.pricer, applicable.some(isCost));
+        const now = this.clock();
+        const charges: Charge[] = applicable.map(({ limit, key }) => ({
+          counter: limit.counter(key, now, policy.lease.ttlMs),
+          amount: limit.resource === 'concurrency' ? 1 : amountOf(limit, units, cost),
+        }));
+        return andThen(this.runner.decide({ charges, dryRun: true, adjustments: [] }), (outcome) =>
+          outcome.kind === 'failed'
+            ? this.failed(policy, outcome.failure)
+            : this.requestDecision(policy, applicable, charges, outcome.result, false, outcome.failure),
+        );
+      });
+    });
   }
 
   async usage(identity: Identity): Promise<LimitState[]> {
@@ -213,28 +254,37 @@ class TollgateLimiter implements Limiter {
   /** The policy's limits that apply to this identity, each with its key. Validates the identity. */
   private applicable(policy: CompiledPolicy, identity: Identity): Applicable[] {
     if (typeof identity !== 'object' || identity === null) throw new InvalidInputError(`identity must be an object, got ${describe(identity)}`);
-    const keys = new Map<string, string | undefined>();
+    const keys = policy.scopes.map((scope) => {
+      const value = identityValue(identity, scope);
+      return value === undefined ? undefined : identityKey(this.prefix, scope, encodeKeyPart(value));
+    });
     const applicable: Applicable[] = [];
-    for (const limit of policy.limits) {
-      let key = keys.get(limit.scope);
-      if (!keys.has(limit.scope)) {
-        const value = identityValue(identity, limit.scope);
-        key = value === undefined ? undefined : identityKey(this.prefix, limit.scope, encodeKeyPart(value));
-        keys.set(limit.scope, key);
-      }
-      if (key !== undefined) applicable.push({ limit, key });
+    for (let i = 0; i < policy.limits.length; i++) {
+      const key = keys[policy.scopeOf[i]!];
+      if (key !== undefined) applicable.push({ limit: policy.limits[i]!, key });
     }
     return applicable;
+  }
+
+  private failed(policy: CompiledPolicy, failure: Failure): RequestDecision {
+    const decision: RequestDecision = failedDecision(failure);
+    if (policy.tier !== undefined) decision.tier = policy.tier;
+    return decision;
   }
 
   private requestDecision(
     policy: CompiledPolicy,
     applicable: readonly Applicable[],
     charges: readonly Charge[],
-    result: Parameters<typeof evaluate>[2],
+    result: StoreResult,
     commit: boolean,
+    failure: Failure | undefined,
   ): RequestDecision {
     const decision: RequestDecision = evaluate(applicable, charges, result, commit && result.allowed);
+    if (failure) {
+      decision.fallback = failure.fallback;
+      decision.error = failure.error;
+    }
     if (policy.tier !== undefined) decision.tier = policy.tier;
     if (policy.degrade) {
       const index = applicable.findIndex(({ limit }) => limit.name === policy.degrade!.budget);
@@ -247,16 +297,15 @@ class TollgateLimiter implements Limiter {
     return decision;
   }
 
-  private lease(
-    id: string,
-    runner: StoreRunner,
-    applicable: readonly Applicable[],
-    options: ReturnType<typeof resolveLeaseOptions>,
-    model: string | undefined,
-    reservation: { at: number; tokens: number; cost: number } | undefined,
-  ): Lease {
-    return new TollgateLease(id, { runner, pricer: this.pricer, clock: this.clock, applicable, options, model }, reservation);
-  }
+}
+
+function isCost({ limit }: Applicable): boolean {
+  return limit.resource === 'cost';
+}
+
+/** What a demand charges on one (non-concurrency) limit. */
+function amountOf(limit: CompiledLimit, units: DemandUnits, cost: number): number {
+  return limit.resource === 'requests' ? units.requests : limit.resource === 'tokens' ? units.tokens : cost;
 }
 
 function isStore(value: unknown): value is Store {

@@ -64,9 +64,12 @@ export function unitsToUsd(units: number): number {
 export class TokenPrice {
   readonly usdPerMillionTokens: number;
   private readonly exact: Decimal;
+  /** `exact.digits` as a double, when it is one exactly. */
+  private readonly digits: number;
   constructor(usdPerMillionTokens: number) {
     this.usdPerMillionTokens = usdPerMillionTokens;
     this.exact = toDecimal(usdPerMillionTokens);
+    this.digits = Number(this.exact.digits);
   }
 
   /**
@@ -76,11 +79,20 @@ export class TokenPrice {
   static costUnits(parts: ReadonlyArray<readonly [price: TokenPrice, tokens: number]>): number {
     let scale = 0n;
     for (const [price] of parts) if (price.exact.scale > scale) scale = price.exact.scale;
-    let numerator = 0n;
-    for (const [price, tokens] of parts) {
-      numerator += price.exact.digits * BigInt(tokens) * pow10(scale - price.exact.scale);
+    // Usually every product fits in a double exactly, and integer doubles divide with one correct
+    // rounding, so the ceiling is exact too; BigInt only when the numbers are huge.
+    let numerator = 0;
+    for (const [price, tokens] of parts) numerator += price.digits * tokens * 10 ** Number(scale - price.exact.scale);
+    // Units are 10^-9 USD; the numerator counts 10^-(scale) USD per million tokens.
+    const shift = 3 - Number(scale);
+    if (Number.isSafeInteger(numerator)) {
+      if (shift < 0) return Math.ceil(numerator / 10 ** -shift);
+      const units = numerator * 10 ** shift;
+      if (Number.isSafeInteger(units)) return units;
     }
+    let exact = 0n;
+    for (const [price, tokens] of parts) exact += price.exact.digits * BigInt(tokens) * pow10(scale - price.exact.scale);
     // USD per million tokens: the sum is in 10^-(scale) USD per 10^6 tokens.
-    return decimalToUnits(numerator, scale + 6n);
+    return decimalToUnits(exact, scale + 6n);
   }
 }

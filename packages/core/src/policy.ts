@@ -44,6 +44,14 @@ export interface PolicyConfig {
 /** A validated policy for one caller. */
 export interface CompiledPolicy {
   readonly limits: readonly CompiledLimit[];
+  /** The distinct scopes of `limits`, so a call encodes each identity value once. */
+  readonly scopes: readonly string[];
+  /** For each limit, the index of its scope in `scopes`. */
+  readonly scopeOf: readonly number[];
+  /** Which resources the policy limits, so calls skip work for the others. */
+  readonly hasCost: boolean;
+  readonly hasConcurrency: boolean;
+  readonly hasToolCalls: boolean;
   readonly degrade: CompiledDegrade | undefined;
   readonly lease: ResolvedLeaseOptions;
   readonly tier: string | undefined;
@@ -166,8 +174,14 @@ export class PolicyResolver {
     where: string,
   ): CompiledPolicy {
     assertSupported(this.stores, limits);
+    const scopes = [...new Set(limits.map((limit) => limit.scope))];
     return {
       limits,
+      scopes,
+      scopeOf: limits.map((limit) => scopes.indexOf(limit.scope)),
+      hasCost: limits.some((limit) => limit.resource === 'cost'),
+      hasConcurrency: limits.some((limit) => limit.resource === 'concurrency'),
+      hasToolCalls: limits.some((limit) => limit.resource === 'toolCalls'),
       degrade: compileDegrade(degrade, limits, `${where === 'limits' ? '' : `${where}.`}degrade`),
       lease: resolveLeaseOptions(lease, this.leaseBase, `${where}.lease`),
       tier,

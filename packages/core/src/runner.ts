@@ -1,5 +1,6 @@
 import { StoreError, StoreTimeoutError, TollgateError } from './errors.js';
 import type { Adjustment, Store, StoreBatch, StoreResult } from './store.js';
+import { isPromise, type MaybePromise } from './sync.js';
 
 /**
  * What to do when the store fails or times out on a decision.
@@ -19,10 +20,6 @@ export interface Failure {
   readonly reason: 'timeout' | 'store-error';
   readonly error: StoreError;
   readonly fallback: StoreErrorPolicy;
-}
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as Promise<T>)?.then === 'function';
 }
 
 function asStoreError(error: unknown): StoreError {
@@ -58,30 +55,48 @@ export class StoreRunner {
   /**
    * A checked batch (a decision). Store failures never throw: they become an outcome per
    * `onStoreError`. A batch that timed out but later succeeded is compensated, so a request reported
-   * as refused is never charged.
+   * as refused is never charged. Synchronous when the store is.
    */
-  async decide(batch: StoreBatch): Promise<Outcome> {
+  decide(batch: StoreBatch): MaybePromise<Outcome> {
+    let pending: MaybePromise<StoreResult>;
     try {
-      return { kind: 'decided', result: await this.run(batch), store: this.store };
+      pending = this.run(batch);
     } catch (error) {
-      const storeError = asStoreError(error);
-      const failure: Failure = {
-        reason: storeError instanceof StoreTimeoutError ? 'timeout' : 'store-error',
-        error: storeError,
-        fallback: this.onStoreError,
-      };
-      if (this.onStoreError !== 'local') return { kind: 'failed', failure };
-      return { kind: 'decided', result: await this.localStore!.apply(batch), store: this.localStore!, failure };
+      return this.failed(batch, error);
     }
+    if (!isPromise(pending)) return { kind: 'decided', result: pending, store: this.store };
+    return pending.then(
+      (result): Outcome => ({ kind: 'decided', result, store: this.store }),
+      (error: unknown) => this.failed(batch, error),
+    );
+  }
+
+  private failed(batch: StoreBatch, error: unknown): MaybePromise<Outcome> {
+    const storeError = asStoreError(error);
+    const failure: Failure = {
+      reason: storeError instanceof StoreTimeoutError ? 'timeout' : 'store-error',
+      error: storeError,
+      fallback: this.onStoreError,
+    };
+    if (this.onStoreError !== 'local') return { kind: 'failed', failure };
+    const local = this.localStore!.apply(batch);
+    const decided = (result: StoreResult): Outcome => ({ kind: 'decided', result, store: this.localStore!, failure });
+    return isPromise(local) ? local.then(decided) : decided(local);
   }
 
   /** An unconditional batch (settling a lease, reading, resetting): failures throw `StoreError`. */
-  async settle(batch: StoreBatch): Promise<StoreResult> {
+  settle(batch: StoreBatch): MaybePromise<StoreResult> {
+    let pending: MaybePromise<StoreResult>;
     try {
-      return await this.run(batch);
+      pending = this.run(batch);
     } catch (error) {
       throw asStoreError(error);
     }
+    return isPromise(pending)
+      ? pending.catch((error: unknown) => {
+          throw asStoreError(error);
+        })
+      : pending;
   }
 
   private run(batch: StoreBatch): StoreResult | Promise<StoreResult> {

@@ -30,3 +30,23 @@ describe('sha256', () => {
     expect(hex(sha256(new TextEncoder().encode('a'.repeat(1_000))))).toBe('41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3');
   });
 });
+
+describe('call pricing', () => {
+  it('the fast path agrees with exact BigInt arithmetic', async () => {
+    const fc = (await import('fast-check')).default;
+    const price = fc.integer({ min: 0, max: 1_000_000 }).chain((digits) =>
+      fc.integer({ min: 0, max: 8 }).map((decimals) => digits / 10 ** decimals),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(price, fc.integer({ min: 0, max: 5_000_000 })), { minLength: 1, maxLength: 3 }), (parts) => {
+        const priced = parts.map(([usd, tokens]) => [new TokenPrice(usd), tokens] as const);
+        // Reference: prices in 10^-8 USD per million tokens, so the sum is in 10^-14 USD per token;
+        // units are 10^-9 USD, so divide by 10^5, rounding up.
+        let exact = 0n;
+        for (const [usd, tokens] of parts) exact += BigInt(Math.round(usd * 1e8)) * BigInt(tokens);
+        const units = (exact + 99_999n) / 100_000n;
+        expect(TokenPrice.costUnits(priced)).toBe(Number(units));
+      }),
+    );
+  });
+});

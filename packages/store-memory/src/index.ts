@@ -17,7 +17,8 @@ export interface MemoryStoreOptions {
 
 /** One identity's counters, and when the last of them expires. */
 interface Entry {
-  fields: Map<string, { state: unknown; expiresAt: number }>;
+  readonly key: string;
+  readonly fields: Map<string, unknown>;
   expiresAt: number;
 }
 
@@ -33,7 +34,9 @@ export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
   private readonly clock: () => number;
   private readonly sweepPerDecision: number;
-  private sweepCursor: Iterator<[string, Entry]> | undefined;
+  private sweepCursor: Iterator<Entry> | undefined;
+  private lastKey: string | undefined;
+  private lastEntry: Entry | undefined;
   private readonly table: CounterTable;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -45,7 +48,7 @@ export class MemoryStore implements Store {
     this.clock = clock;
     this.sweepPerDecision = sweepPerDecision;
     this.table = {
-      get: (key, field) => this.entries.get(key)?.fields.get(field)?.state,
+      get: (key, field) => this.entry(key)?.fields.get(field),
       set: (key, field, state, expiresAt) => this.set(key, field, state, expiresAt),
     };
   }
@@ -62,20 +65,35 @@ export class MemoryStore implements Store {
     return this.entries.size;
   }
 
+  /** Reading a counter and writing it back look up the same key: remember the last one. */
+  private entry(key: string): Entry | undefined {
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.lastEntry = this.entries.get(key);
+    }
+    return this.lastEntry;
+  }
+
   private set(key: string, field: string, state: unknown, expiresAt: number): void {
-    let entry = this.entries.get(key);
+    let entry = this.entry(key);
     if (state === undefined) {
       if (!entry) return;
       entry.fields.delete(field);
-      if (entry.fields.size === 0) this.entries.delete(key);
+      if (entry.fields.size === 0) this.forget(key);
       return;
     }
     if (!entry) {
-      entry = { fields: new Map(), expiresAt };
+      entry = { key, fields: new Map(), expiresAt };
       this.entries.set(key, entry);
+      this.lastEntry = entry;
     }
-    entry.fields.set(field, { state, expiresAt });
+    entry.fields.set(field, state);
     if (expiresAt > entry.expiresAt) entry.expiresAt = expiresAt;
+  }
+
+  private forget(key: string): void {
+    this.entries.delete(key);
+    if (key === this.lastKey) this.lastKey = this.lastEntry = undefined;
   }
 
   /**
@@ -84,15 +102,14 @@ export class MemoryStore implements Store {
    */
   private sweep(now: number): void {
     for (let checked = 0; checked < this.sweepPerDecision; checked++) {
-      this.sweepCursor ??= this.entries.entries();
+      this.sweepCursor ??= this.entries.values();
       const next = this.sweepCursor.next();
       if (next.done) {
         this.sweepCursor = undefined;
         if (this.entries.size === 0) return;
         continue;
       }
-      const [key, entry] = next.value;
-      if (entry.expiresAt <= now) this.entries.delete(key);
+      if (next.value.expiresAt <= now) this.forget(next.value.key);
     }
   }
 }

@@ -43,9 +43,11 @@ export function countBelow(keys: readonly number[], bound: number): number {
 
 /** Drops the first `count` entries. */
 export function dropFirst(keys: number[], amounts: number[], count: number): void {
-  if (count === 0) return;
-  keys.splice(0, count);
-  amounts.splice(0, count);
+  // Usually one or two expire per call: shift trims in place, where splice would allocate.
+  for (let i = 0; i < count; i++) {
+    keys.shift();
+    amounts.shift();
+  }
 }
 
 /** The key at which the oldest entries, dropped in order, free at least `excess`; undefined if they cannot. */
