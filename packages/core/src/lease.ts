@@ -7,7 +7,7 @@ import type { ResolvedLeaseOptions } from './policy.js';
 import type { Pricer } from './prices.js';
 import type { StoreRunner } from './runner.js';
 import type { Adjustment, Charge, Counter } from './store.js';
-import { andThen, toPromise, type MaybePromise } from './sync.js';
+import { andThen, isPromise, toPromise, type MaybePromise } from './sync.js';
 
 /** What `lease.record` charged for one LLM call. */
 export interface RecordResult {
@@ -135,19 +135,20 @@ export class TollgateLease implements Lease {
     };
   }
 
-  async record(usage: Usage): Promise<RecordResult> {
-    const costNeeded = this.counters('cost').length > 0;
-    const { tokens, cost } = usageUnits(usage, this.model, this.context.pricer, costNeeded);
-    this.usedTokens += tokens;
-    this.usedCost += cost;
-    this.records++;
-    const now = this.context.clock();
-    const { adjustments, tokens: overrunTokens, cost: overrunCost } = this.pendingOverrun(now);
-    if (!this.released) adjustments.push(...this.touches(now));
-    if (adjustments.length > 0) await this.context.runner.settle({ charges: [], dryRun: false, adjustments });
-    this.overrunTokens += overrunTokens;
-    this.overrunCost += overrunCost;
-    return { tokens, cost: unitsToUsd(cost), overrunTokens, overrunCost: unitsToUsd(overrunCost) };
+  record(usage: Usage): Promise<RecordResult> {
+    return toPromise(() => {
+      const costNeeded = this.counters('cost').length > 0;
+      const { tokens, cost } = usageUnits(usage, this.model, this.context.pricer, costNeeded);
+      this.usedTokens += tokens;
+      this.usedCost += cost;
+      this.records++;
+      const now = this.context.clock();
+      const overrun = this.chargeOverrun(now);
+      const adjustments = this.released ? overrun.adjustments : [...overrun.adjustments, ...this.touches(now)];
+      const result = { tokens, cost: unitsToUsd(cost), overrunTokens: overrun.tokens, overrunCost: unitsToUsd(overrun.cost) };
+      if (adjustments.length === 0) return result;
+      return andThen(this.settle(adjustments, overrun), () => result);
+    });
   }
 
   async step(demand?: Pick<Demand, 'tokens' | 'inputTokens' | 'outputTokens' | 'cost' | 'model'>): Promise<Decision> {
@@ -210,7 +211,7 @@ export class TollgateLease implements Lease {
       if (cost > 0) for (const counter of this.counters('cost', now)) adjustments.push({ type: 'refund', counter, amount: cost, at: reservation.at });
     }
     // An overrun whose record failed to reach the store is charged now.
-    const overrun = this.pendingOverrun(now);
+    const overrun = this.chargeOverrun(now);
     adjustments.push(...overrun.adjustments);
     for (const counter of this.counters('concurrency', now)) adjustments.push({ type: 'release', counter, leaseId: this.id });
     // Whatever happens below, the unused reservation is gone: later records are charged in full.
@@ -218,10 +219,26 @@ export class TollgateLease implements Lease {
     this.reservedCost = Math.min(this.reservedCost, this.usedCost - this.overrunCost);
     this.reservations.length = 0;
     if (adjustments.length === 0) return;
-    return andThen(this.context.runner.settle({ charges: [], dryRun: false, adjustments }), () => {
-      this.overrunTokens += overrun.tokens;
-      this.overrunCost += overrun.cost;
-    });
+    return andThen(this.settle(adjustments, overrun), () => undefined);
+  }
+
+  /**
+   * Sends adjustments to the store. The overrun they carry was counted as charged up front, so
+   * concurrent records never charge it twice; if the store fails it is uncounted again, and the
+   * next record or the release charges it.
+   */
+  private settle(adjustments: Adjustment[], overrun: { tokens: number; cost: number }): MaybePromise<unknown> {
+    const undo = (error: unknown) => {
+      this.overrunTokens -= overrun.tokens;
+      this.overrunCost -= overrun.cost;
+      throw error;
+    };
+    try {
+      const settled = this.context.runner.settle({ charges: [], dryRun: false, adjustments });
+      return isPromise(settled) ? settled.catch(undo) : settled;
+    } catch (error) {
+      return undo(error);
+    }
   }
 
   private reserve(reservation: Reservation): void {
@@ -231,13 +248,15 @@ export class TollgateLease implements Lease {
   }
 
   /**
-   * Usage that neither a reservation nor an earlier overrun charge covers, as `add` adjustments.
-   * Overrun charged once stays outside the reservations, so a later `step` reservation is never
-   * spent on usage already paid for.
+   * Usage that neither a reservation nor an earlier overrun charge covers, as `add` adjustments,
+   * counted as charged from now on. Overrun charged once stays outside the reservations, so a later
+   * `step` reservation is never spent on usage already paid for.
    */
-  private pendingOverrun(now: number): { adjustments: Adjustment[]; tokens: number; cost: number } {
+  private chargeOverrun(now: number): { adjustments: Adjustment[]; tokens: number; cost: number } {
     const tokens = Math.max(0, this.usedTokens - this.overrunTokens - this.reservedTokens);
     const cost = Math.max(0, this.usedCost - this.overrunCost - this.reservedCost);
+    this.overrunTokens += tokens;
+    this.overrunCost += cost;
     const adjustments: Adjustment[] = [];
     if (tokens > 0) for (const counter of this.counters('tokens', now)) adjustments.push({ type: 'add', counter, amount: tokens });
     if (cost > 0) for (const counter of this.counters('cost', now)) adjustments.push({ type: 'add', counter, amount: cost });

@@ -28,6 +28,34 @@ function setup(onStoreError: 'deny' | 'allow' | 'local') {
   return { store, localStore, limiter };
 }
 
+describe('an asynchronous store', () => {
+  it('concurrent records of one lease charge an overrun exactly once', async () => {
+    const clock = manualClock();
+    const store = new FlakyStore(new EngineStore(clock));
+    store.mode = 'slow';
+    store.delayMs = 5;
+    const tpm: LimitConfig = { name: 'tpm', scope: 'user', resource: 'tokens', limit: 100_000, window: '1m' };
+    const limiter = createLimiter({ store, clock, limits: [tpm] });
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 1000 });
+    await Promise.all([1, 2, 3].map(() => lease!.record({ inputTokens: 600 })));
+    expect((await limiter.usage({ user: 'u' }))[0]!.used).toBe(1800);
+    await lease!.release();
+    expect((await limiter.usage({ user: 'u' }))[0]!.used).toBe(1800);
+  });
+
+  it('an overrun whose record failed is charged by the next record', async () => {
+    const clock = manualClock();
+    const store = new FlakyStore(new EngineStore(clock));
+    const limiter = createLimiter({ store, clock, limits: [{ name: 'tpm', scope: 'user', resource: 'tokens', limit: 100_000, window: '1m' }] });
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 100 });
+    store.mode = 'fail';
+    await expect(lease!.record({ inputTokens: 300 })).rejects.toBeInstanceOf(StoreError);
+    store.mode = 'ok';
+    await lease!.record({ inputTokens: 50 });
+    expect((await limiter.usage({ user: 'u' }))[0]!.used).toBe(350);
+  });
+});
+
 describe('onStoreError', () => {
   it("'deny' refuses with the reason and the error", async () => {
     const { store, limiter } = setup('deny');
