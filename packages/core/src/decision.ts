@@ -88,21 +88,21 @@ export function evaluate(
     const reading = readings[i]!;
     const used = reading.used + (committed ? charges[i]!.amount : 0);
     const { capacity } = limit;
+    const refuses = reading.retryAt > now;
+    // Every state has the same keys in the same order (absent ones undefined): one object shape.
     const state: LimitState = {
       name: limit.name,
       scope: limit.scope,
       resource: limit.resource,
+      tool: limit.tool,
       limit: capacity / limit.unitScale,
       used: used / limit.unitScale,
       remaining: Math.max(0, capacity - used) / limit.unitScale,
       resetAt: reading.resetAt,
+      windowMs: limit.windowMs,
+      retryAfterMs: refuses ? waitMs(reading.retryAt, now) : undefined,
     };
-    if (limit.tool !== undefined) state.tool = limit.tool;
-    if (limit.windowMs !== undefined) state.windowMs = limit.windowMs;
-    if (reading.retryAt > now) {
-      state.retryAfterMs = waitMs(reading.retryAt, now);
-      deniedBy.push(state);
-    }
+    if (refuses) deniedBy.push(state);
     limits[i] = state;
   }
   if (deniedBy.length === 0) return { allowed: true, reason: 'ok', retryAfterMs: 0, deniedBy, limits };

@@ -66,6 +66,8 @@ export interface Lease {
   release(): Promise<void>;
 }
 
+type LeaseResource = 'tokens' | 'cost' | 'concurrency';
+
 /** One reservation made at one store time: refunds must land where the charge did. */
 interface Reservation {
   at: number;
@@ -103,6 +105,8 @@ export class TollgateLease implements Lease {
   private steps = 0;
   private toolCalls = 0;
   private releasing: Promise<void> | undefined;
+  /** The applicable limits of each resource the lease settles, found once. */
+  private readonly byResource: Partial<Record<LeaseResource, readonly Applicable[]>> = {};
 
   /**
    * @param drawnId the id, when the acquire needed it already (for a concurrency slot); otherwise
@@ -268,10 +272,10 @@ export class TollgateLease implements Lease {
   }
 
   /** The lease's counters of one resource, built for `now` (calendar periods move on). */
-  private counters(resource: 'tokens' | 'cost' | 'concurrency'): Applicable[];
-  private counters(resource: 'tokens' | 'cost' | 'concurrency', now: number): Counter[];
-  private counters(resource: 'tokens' | 'cost' | 'concurrency', now?: number): Applicable[] | Counter[] {
-    const entries = this.applicable.filter(({ limit }) => limit.resource === resource);
+  private counters(resource: LeaseResource): readonly Applicable[];
+  private counters(resource: LeaseResource, now: number): Counter[];
+  private counters(resource: LeaseResource, now?: number): readonly Applicable[] | Counter[] {
+    const entries = (this.byResource[resource] ??= this.applicable.filter(({ limit }) => limit.resource === resource));
     if (now === undefined) return entries;
     return entries.map(({ limit, key }) => limit.counter(key, now, this.options.ttlMs));
   }

@@ -8,9 +8,11 @@ export interface MemoryStoreOptions {
    */
   clock?: () => number;
   /**
-   * How many tracked identities each decision checks for expiry. Sweeping is incremental (no
-   * timers), so memory follows the number of live identities, not traffic.
-   * @default 4
+   * How many tracked identities each decision checks for expiry, on top of two checks for every
+   * identity the decision starts tracking. Sweeping is incremental (no timers), and because new
+   * identities pay for twice their number of checks, even a flood of new callers is swept faster
+   * than it arrives: expired state stays within about the size of the live state.
+   * @default 1
    */
   sweepPerDecision?: number;
 }
@@ -37,10 +39,12 @@ export class MemoryStore implements Store {
   private sweepCursor: Iterator<Entry> | undefined;
   private lastKey: string | undefined;
   private lastEntry: Entry | undefined;
+  /** Identities the current decision started tracking. */
+  private created = 0;
   private readonly table: CounterTable;
 
   constructor(options: MemoryStoreOptions = {}) {
-    const { clock = Date.now, sweepPerDecision = 4 } = options;
+    const { clock = Date.now, sweepPerDecision = 1 } = options;
     if (typeof clock !== 'function') throw new ConfigurationError('[store-memory] clock must be a function returning epoch ms');
     if (!Number.isSafeInteger(sweepPerDecision) || sweepPerDecision < 1) {
       throw new ConfigurationError(`[store-memory] sweepPerDecision must be a whole number of at least 1, got ${sweepPerDecision}`);
@@ -56,8 +60,10 @@ export class MemoryStore implements Store {
   /** Atomic: one synchronous block evaluates and applies the whole batch. */
   apply(batch: StoreBatch): StoreResult {
     const now = this.clock();
-    this.sweep(now);
-    return applyBatch(this.table, batch, now);
+    const result = applyBatch(this.table, batch, now);
+    this.sweep(now, this.sweepPerDecision + 2 * this.created);
+    this.created = 0;
+    return result;
   }
 
   /** Identities with live counters (for tests and metrics). */
@@ -86,6 +92,7 @@ export class MemoryStore implements Store {
       entry = { key, fields: new Map(), expiresAt };
       this.entries.set(key, entry);
       this.lastEntry = entry;
+      this.created++;
     }
     entry.fields.set(field, state);
     if (expiresAt > entry.expiresAt) entry.expiresAt = expiresAt;
@@ -100,8 +107,8 @@ export class MemoryStore implements Store {
    * Checks a few identities per call, round robin, and drops those whose counters have all expired.
    * An entry's `expiresAt` only grows, so it is an upper bound: an entry past it is certainly empty.
    */
-  private sweep(now: number): void {
-    for (let checked = 0; checked < this.sweepPerDecision; checked++) {
+  private sweep(now: number, checks: number): void {
+    for (let checked = 0; checked < checks; checked++) {
       this.sweepCursor ??= this.entries.values();
       const next = this.sweepCursor.next();
       if (next.done) {

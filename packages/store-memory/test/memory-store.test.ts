@@ -43,8 +43,30 @@ describe('MemoryStore', () => {
     expect(store.size).toBe(5_000);
     clock.advance(66_000); // the window plus one segment of the tpm counter
     // Each decision sweeps a few identities; a trickle of traffic clears the rest.
-    for (let i = 0; i < 1_300; i++) await limiter.acquire({ user: 'regular' });
+    for (let i = 0; i < 5_100; i++) await limiter.acquire({ user: 'regular' });
     expect(store.size).toBe(1);
+  });
+
+  it('keeps expired state within the size of the live state under a flood of new identities', async () => {
+    const clock = manualClock();
+    const store = new MemoryStore({ clock });
+    const limiter = createLimiter({
+      store,
+      clock,
+      limits: [
+        { name: 'user-rps', scope: 'user', resource: 'requests', limit: 5, window: '1s' },
+        { name: 'ip-rps', scope: 'ip', resource: 'requests', limit: 5, window: '1s' },
+      ],
+    });
+    let largest = 0;
+    for (let i = 0; i < 20_000; i++) {
+      // Every request is a new user from a new address: two new identities per decision.
+      await limiter.acquire({ user: `u${i}`, ip: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}` });
+      clock.advance(1);
+      largest = Math.max(largest, store.size);
+    }
+    // About 2,000 identities are live at any time (1 s of traffic, two per ms).
+    expect(largest).toBeLessThanOrEqual(3 * 2_000);
   });
 
   it('validates its options', () => {
