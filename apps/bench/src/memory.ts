@@ -1,7 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { createLimiter, staticPrices, type LimitConfig } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
 import { RateLimiterMemory, RateLimiterUnion } from 'rate-limiter-flexible';
-import { compare, table } from './harness.js';
+import type { Suite } from './harness.js';
 
 /**
  * Many callers, each well inside its limits: the common case a limiter must make cheap. Every
@@ -11,6 +12,7 @@ const IDENTITIES = 200_000;
 const users = Array.from({ length: IDENTITIES }, (_, i) => `user-${i}`);
 const user = (i: number) => users[i % IDENTITIES]!;
 
+/** The five-limit AI policy: requests per minute and hour, tokens per minute and hour, USD per day. */
 const fiveLimits: LimitConfig[] = [
   { name: 'rpm', scope: 'user', resource: 'requests', limit: 600, window: '1m' },
   { name: 'rph', scope: 'user', resource: 'requests', limit: 10_000, window: '1h' },
@@ -18,40 +20,62 @@ const fiveLimits: LimitConfig[] = [
   { name: 'tph', scope: 'user', resource: 'tokens', limit: 100_000_000, window: '1h' },
   { name: 'daily-usd', scope: 'user', resource: 'cost', limit: 10_000, reset: { every: 'day', timeZone: 'UTC' } },
 ];
-const prices = staticPrices({ 'gpt-4o-mini': { input: 0.15, output: 0.6 } });
 
-export async function benchMemory(): Promise<string> {
-  const single = createLimiter({
-    store: new MemoryStore(),
-    limits: [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 600, window: '1m' }],
-  });
-  const rlfSingle = new RateLimiterMemory({ points: 600, duration: 60 });
-
-  const five = createLimiter({ store: new MemoryStore(), limits: fiveLimits, prices });
-  const rlfUnion = new RateLimiterUnion(
-    new RateLimiterMemory({ keyPrefix: 'rpm', points: 600, duration: 60 }),
-    new RateLimiterMemory({ keyPrefix: 'rph', points: 10_000, duration: 3600 }),
-    new RateLimiterMemory({ keyPrefix: 'tpm', points: 10_000_000, duration: 60 }),
-    new RateLimiterMemory({ keyPrefix: 'tph', points: 100_000_000, duration: 3600 }),
-    new RateLimiterMemory({ keyPrefix: 'usd', points: 10_000, duration: 86_400 }),
-  );
-
-  const singleResults = await compare([
-    { name: 'rate-limiter-flexible RateLimiterMemory', run: (i) => rlfSingle.consume(user(i)) },
-    { name: 'Tollgate MemoryStore (sliding log)', run: (i) => single.acquire({ user: user(i) }) },
-  ]);
-  const fiveResults = await compare([
-    { name: 'rate-limiter-flexible RateLimiterUnion of 5', run: (i) => rlfUnion.consume(user(i)) },
-    {
-      name: 'Tollgate MemoryStore, 5 limits, acquire + release',
-      run: async (i) => {
-        const decision = await five.acquire({ user: user(i) }, { tokens: 1_000, model: 'gpt-4o-mini' });
-        await decision.lease?.release();
+export const suites: Record<string, Suite> = {
+  single: {
+    title: '(a) one request limit, 200,000 callers',
+    contenders: [
+      {
+        name: 'rate-limiter-flexible RateLimiterMemory',
+        setup() {
+          const limiter = new RateLimiterMemory({ points: 600, duration: 60 });
+          return (i) => limiter.consume(user(i));
+        },
       },
-    },
-  ]);
-  return [
-    table('(a) one request limit', singleResults, 'rate-limiter-flexible RateLimiterMemory'),
-    table('(b) the five-limit AI policy: a full lease cycle against a union of five', fiveResults, 'rate-limiter-flexible RateLimiterUnion of 5'),
-  ].join('\n\n');
-}
+      {
+        name: 'Tollgate MemoryStore (exact sliding log)',
+        setup() {
+          const limiter = createLimiter({
+            store: new MemoryStore(),
+            limits: [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 600, window: '1m' }],
+          });
+          return (i) => limiter.acquire({ user: user(i) });
+        },
+      },
+    ],
+  },
+  five: {
+    title: '(b) the five-limit AI policy, 200,000 callers: a full lease cycle against a union of five',
+    contenders: [
+      {
+        name: 'rate-limiter-flexible RateLimiterUnion of 5',
+        setup() {
+          const union = new RateLimiterUnion(
+            new RateLimiterMemory({ keyPrefix: 'rpm', points: 600, duration: 60 }),
+            new RateLimiterMemory({ keyPrefix: 'rph', points: 10_000, duration: 3600 }),
+            new RateLimiterMemory({ keyPrefix: 'tpm', points: 10_000_000, duration: 60 }),
+            new RateLimiterMemory({ keyPrefix: 'tph', points: 100_000_000, duration: 3600 }),
+            new RateLimiterMemory({ keyPrefix: 'usd', points: 10_000, duration: 86_400 }),
+          );
+          return (i) => union.consume(user(i));
+        },
+      },
+      {
+        name: 'Tollgate MemoryStore: acquire (1,000 tokens, priced) + release',
+        setup() {
+          const limiter = createLimiter({
+            store: new MemoryStore(),
+            limits: fiveLimits,
+            prices: staticPrices({ 'gpt-4o-mini': { input: 0.15, output: 0.6 } }),
+          });
+          return async (i) => {
+            const decision = await limiter.acquire({ user: user(i) }, { tokens: 1_000, model: 'gpt-4o-mini' });
+            await decision.lease?.release();
+          };
+        },
+      },
+    ],
+  },
+};
+
+export const module = fileURLToPath(import.meta.url);

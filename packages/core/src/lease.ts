@@ -105,8 +105,8 @@ export class TollgateLease implements Lease {
   private steps = 0;
   private toolCalls = 0;
   private releasing: Promise<void> | undefined;
-  /** The applicable limits of each resource the lease settles, found once. */
-  private readonly byResource: Partial<Record<LeaseResource, readonly Applicable[]>> = {};
+  /** The applicable limits of each resource the lease settles, found once when first needed. */
+  private byResource: Partial<Record<LeaseResource, readonly Applicable[]>> | undefined;
 
   /**
    * @param drawnId the id, when the acquire needed it already (for a concurrency slot); otherwise
@@ -275,6 +275,7 @@ export class TollgateLease implements Lease {
   private counters(resource: LeaseResource): readonly Applicable[];
   private counters(resource: LeaseResource, now: number): Counter[];
   private counters(resource: LeaseResource, now?: number): readonly Applicable[] | Counter[] {
+    this.byResource ??= {};
     const entries = (this.byResource[resource] ??= this.applicable.filter(({ limit }) => limit.resource === resource));
     if (now === undefined) return entries;
     return entries.map(({ limit, key }) => limit.counter(key, now, this.options.ttlMs));

@@ -254,10 +254,12 @@ class TollgateLimiter implements Limiter {
   /** The policy's limits that apply to this identity, each with its key. Validates the identity. */
   private applicable(policy: CompiledPolicy, identity: Identity): Applicable[] {
     if (typeof identity !== 'object' || identity === null) throw new InvalidInputError(`identity must be an object, got ${describe(identity)}`);
-    const keys = policy.scopes.map((scope) => {
-      const value = identityValue(identity, scope);
-      return value === undefined ? undefined : identityKey(this.prefix, scope, encodeKeyPart(value));
-    });
+    const { scopes } = policy;
+    const keys: Array<string | undefined> = new Array(scopes.length);
+    for (let i = 0; i < scopes.length; i++) {
+      const value = identityValue(identity, scopes[i]!);
+      keys[i] = value === undefined ? undefined : identityKey(this.prefix, scopes[i]!, encodeKeyPart(value));
+    }
     const applicable: Applicable[] = [];
     for (let i = 0; i < policy.limits.length; i++) {
       const key = keys[policy.scopeOf[i]!];
