@@ -33,6 +33,23 @@ export const suites: Record<string, Suite> = {
         },
       },
       {
+        // Not a product: the least an exact log can cost in this harness (a key, a Map, an array).
+        name: 'floor: a bare exact log (no decision, no lease)',
+        setup() {
+          const logs = new Map<string, number[]>();
+          return (i) => {
+            const key = `tollgate:{user:${user(i)}}`;
+            const now = Date.now();
+            let log = logs.get(key);
+            if (!log) logs.set(key, (log = []));
+            while (log.length > 0 && log[0]! <= now - 60_000) log.shift();
+            const allowed = log.length < 600;
+            if (allowed) log.push(now);
+            return Promise.resolve({ allowed, remaining: 600 - log.length });
+          };
+        },
+      },
+      {
         name: 'Tollgate MemoryStore (exact sliding log)',
         setup() {
           const limiter = createLimiter({
