@@ -3,7 +3,7 @@ import type { StoreError } from './errors.js';
 import type { CompiledLimit, Resource } from './limits.js';
 import type { Failure, StoreErrorPolicy } from './runner.js';
 import type { Lease } from './lease.js';
-import type { Charge, StoreResult } from './store.js';
+import type { Charge, IdentityKey, StoreResult } from './store.js';
 
 /** One limit as it stands for this caller. Amounts are in the limit's unit (USD for `cost`). */
 export interface LimitState {
@@ -62,10 +62,10 @@ export interface RequestDecision extends Decision {
   lease?: Lease;
 }
 
-/** One applicable limit of one call, with the identity key it counts under. */
+/** One applicable limit of one call, with the identity it counts under. */
 export interface Applicable {
   readonly limit: CompiledLimit;
-  readonly key: string;
+  readonly identity: IdentityKey;
 }
 
 /** Ms until `retryAt`, at least 1: a refusal always asks the caller to wait. */

@@ -31,6 +31,7 @@ export type {
   Counter,
   CounterAlgorithm,
   CounterReading,
+  IdentityKey,
   Store,
   StoreBatch,
   StoreCapabilities,

@@ -278,7 +278,7 @@ export class TollgateLease implements Lease {
     this.byResource ??= {};
     const entries = (this.byResource[resource] ??= this.applicable.filter(({ limit }) => limit.resource === resource));
     if (now === undefined) return entries;
-    return entries.map(({ limit, key }) => limit.counter(key, now, this.options.ttlMs));
+    return entries.map(({ limit, identity }) => limit.counter(identity, now, this.options.ttlMs));
   }
 
   /**
@@ -292,7 +292,7 @@ export class TollgateLease implements Lease {
       return { decision: { allowed: true, reason: 'ok', retryAfterMs: 0, deniedBy: [], limits: [] } };
     }
     const { ttlMs } = this.options;
-    const charges: Charge[] = charged.map(({ entry, amount }) => ({ counter: entry.limit.counter(entry.key, now, ttlMs), amount }));
+    const charges: Charge[] = charged.map(({ entry, amount }) => ({ counter: entry.limit.counter(entry.identity, now, ttlMs), amount }));
     const outcome = await this.context.runner.decide({ charges, dryRun: false, adjustments });
     if (outcome.kind === 'failed') return { decision: failedDecision(outcome.failure) };
     const { result, failure } = outcome;

@@ -15,7 +15,7 @@ import {
 } from './policy.js';
 import { Pricer, type PriceSource } from './prices.js';
 import { StoreRunner, type Failure, type Outcome, type StoreErrorPolicy } from './runner.js';
-import type { Adjustment, Charge, Store, StoreResult } from './store.js';
+import type { Adjustment, Charge, IdentityKey, Store, StoreResult } from './store.js';
 import { andThen, isPromise, toPromise, type MaybePromise } from './sync.js';
 import type { DegradeConfig } from './degrade.js';
 
@@ -129,6 +129,7 @@ class TollgateLimiter implements Limiter {
   private readonly clock: () => number;
   private readonly prefix: string;
   private readonly leaseContext: LeaseContext;
+  private readonly namespaces = new Map<string, string>();
   /** For leases whose decision was made by the local fallback store: they settle there. */
   private readonly localLeaseContext: LeaseContext | undefined;
 
@@ -180,8 +181,8 @@ class TollgateLimiter implements Limiter {
     const charged = policy.hasToolCalls ? applicable.filter(({ limit }) => limit.resource !== 'toolCalls') : applicable;
     const charges: Charge[] = new Array(charged.length);
     for (let i = 0; i < charged.length; i++) {
-      const { limit, key } = charged[i]!;
-      const counter = limit.counter(key, now, leaseOptions.ttlMs);
+      const { limit, identity } = charged[i]!;
+      const counter = limit.counter(identity, now, leaseOptions.ttlMs);
       charges[i] = limit.resource === 'concurrency' ? { counter, amount: 1, leaseId } : { counter, amount: amountOf(limit, units, cost) };
     }
     const request: AcquireRequest = { policy, applicable, charged, charges, units, cost, leaseOptions, leaseId };
@@ -215,8 +216,8 @@ class TollgateLimiter implements Limiter {
         const applicable = this.applicable(policy, identity).filter(({ limit }) => limit.resource !== 'toolCalls');
         const cost = reservedCost(units, this.pricer, applicable.some(isCost));
         const now = this.clock();
-        const charges: Charge[] = applicable.map(({ limit, key }) => ({
-          counter: limit.counter(key, now, policy.lease.ttlMs),
+        const charges: Charge[] = applicable.map(({ limit, identity }) => ({
+          counter: limit.counter(identity, now, policy.lease.ttlMs),
           amount: limit.resource === 'concurrency' ? 1 : amountOf(limit, units, cost),
         }));
         return andThen(this.runner.decide({ charges, dryRun: true, adjustments: [] }), (outcome) =>
@@ -232,7 +233,7 @@ class TollgateLimiter implements Limiter {
     const policy = await this.policies.resolve(identity);
     const applicable = this.applicable(policy, identity);
     const now = this.clock();
-    const charges = applicable.map(({ limit, key }) => ({ counter: limit.counter(key, now, policy.lease.ttlMs), amount: 0 }));
+    const charges = applicable.map(({ limit, identity }) => ({ counter: limit.counter(identity, now, policy.lease.ttlMs), amount: 0 }));
     const result = await this.runner.settle({ charges, dryRun: true, adjustments: [] });
     return evaluate(applicable, charges, result, false).limits.map(({ retryAfterMs: _, ...state }) => state);
   }
@@ -247,7 +248,7 @@ class TollgateLimiter implements Limiter {
       applicable = applicable.filter(({ limit }) => limit.name === limitName);
     }
     const now = this.clock();
-    const adjustments = applicable.map(({ limit, key }) => ({ type: 'reset' as const, counter: limit.counter(key, now, policy.lease.ttlMs) }));
+    const adjustments = applicable.map(({ limit, identity }) => ({ type: 'reset' as const, counter: limit.counter(identity, now, policy.lease.ttlMs) }));
     if (adjustments.length > 0) await this.runner.settle({ charges: [], dryRun: false, adjustments });
   }
 
@@ -255,17 +256,24 @@ class TollgateLimiter implements Limiter {
   private applicable(policy: CompiledPolicy, identity: Identity): Applicable[] {
     if (typeof identity !== 'object' || identity === null) throw new InvalidInputError(`identity must be an object, got ${describe(identity)}`);
     const { scopes } = policy;
-    const keys: Array<string | undefined> = new Array(scopes.length);
+    const keys: Array<IdentityKey | undefined> = new Array(scopes.length);
     for (let i = 0; i < scopes.length; i++) {
       const value = identityValue(identity, scopes[i]!);
-      keys[i] = value === undefined ? undefined : identityKey(this.prefix, scopes[i]!, encodeKeyPart(value));
+      keys[i] = value === undefined ? undefined : identityKey(this.prefix, this.namespace(scopes[i]!), scopes[i]!, encodeKeyPart(value));
     }
     const applicable: Applicable[] = [];
     for (let i = 0; i < policy.limits.length; i++) {
-      const key = keys[policy.scopeOf[i]!];
-      if (key !== undefined) applicable.push({ limit: policy.limits[i]!, key });
+      const identity = keys[policy.scopeOf[i]!];
+      if (identity !== undefined) applicable.push({ limit: policy.limits[i]!, identity });
     }
     return applicable;
+  }
+
+  /** `<prefix>:<scope>`, built once per scope. */
+  private namespace(scope: string): string {
+    let namespace = this.namespaces.get(scope);
+    if (namespace === undefined) this.namespaces.set(scope, (namespace = `${this.prefix}:${scope}`));
+    return namespace;
   }
 
   private failed(policy: CompiledPolicy, failure: Failure): RequestDecision {

@@ -3,7 +3,7 @@ import { describe, parseDuration, type Duration } from './duration.js';
 import { ConfigurationError } from './errors.js';
 import { GLOBAL_SCOPE } from './identity.js';
 import { UNITS_PER_USD, usdToUnits } from './money.js';
-import type { Counter, CounterAlgorithm } from './store.js';
+import type { Counter, CounterAlgorithm, IdentityKey } from './store.js';
 
 /** What a limit counts. */
 export type Resource = 'requests' | 'tokens' | 'cost' | 'concurrency' | 'toolCalls';
@@ -66,8 +66,8 @@ export interface CompiledLimit {
   readonly capacity: number;
   /** Rolling window length, for headers (`undefined` for calendar and concurrency limits). */
   readonly windowMs: number | undefined;
-  /** Builds the counter for one identity key; `now` picks calendar periods, `ttlMs` sizes lease slots. */
-  counter(key: string, now: number, ttlMs: number): Counter;
+  /** Builds the counter for one identity; `now` picks calendar periods, `ttlMs` sizes lease slots. */
+  counter(identity: IdentityKey, now: number, ttlMs: number): Counter;
 }
 
 const NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
@@ -166,7 +166,7 @@ type LimitBase = Omit<CompiledLimit, 'windowMs' | 'counter' | 'capacity'>;
 function fixedLimit(base: LimitBase, windowMs: number, fingerprint: string, algorithm: Exclude<CounterAlgorithm, { type: 'calendar' | 'slots' }>): CompiledLimit {
   const field = `${base.name}/${fingerprint}`;
   const capacity = algorithm.type === 'bucket' ? algorithm.burst : algorithm.limit;
-  return { ...base, windowMs, capacity, counter: (key) => ({ key, field, algorithm }) };
+  return { ...base, windowMs, capacity, counter: (identity) => ({ identity, field, algorithm }) };
 }
 
 function slotsLimit(base: LimitBase, units: number): CompiledLimit {
@@ -175,7 +175,7 @@ function slotsLimit(base: LimitBase, units: number): CompiledLimit {
     ...base,
     windowMs: undefined,
     capacity: units,
-    counter: (key, _now, ttlMs) => ({ key, field, algorithm: { type: 'slots', limit: units, ttlMs } }),
+    counter: (identity, _now, ttlMs) => ({ identity, field, algorithm: { type: 'slots', limit: units, ttlMs } }),
   };
 }
 
@@ -194,11 +194,15 @@ function calendarLimit(base: LimitBase, units: number, reset: unknown, fail: (me
     ...base,
     windowMs: undefined,
     capacity: units,
-    counter: (key, now) => ({ key, field, algorithm: { type: 'calendar', limit: units, periods: periods.around(now) } }),
+    counter: (identity, now) => ({ identity, field, algorithm: { type: 'calendar', limit: units, periods: periods.around(now) } }),
   };
 }
 
-/** The store key of one identity value in one scope. */
-export function identityKey(prefix: string, scope: string, encodedValue: string): string {
-  return scope === GLOBAL_SCOPE ? `${prefix}:{${GLOBAL_SCOPE}}` : `${prefix}:{${scope}:${encodedValue}}`;
+/**
+ * Where the counters of one identity value live. `namespace` is `<prefix>:<scope>`, passed in so
+ * callers build it once per scope rather than once per request.
+ */
+export function identityKey(prefix: string, namespace: string, scope: string, encodedValue: string): IdentityKey {
+  if (scope === GLOBAL_SCOPE) return { key: `${prefix}:{${GLOBAL_SCOPE}}`, namespace, id: GLOBAL_SCOPE };
+  return { key: `${prefix}:{${scope}:${encodedValue}}`, namespace, id: encodedValue };
 }

@@ -82,7 +82,8 @@ export function resolveLeaseOptions(options: LeaseOptions | undefined, base: Res
 /** The algorithms a policy needs from its store. */
 function algorithmsOf(limits: readonly CompiledLimit[]): Set<AlgorithmType> {
   const now = Date.now();
-  return new Set(limits.map((limit) => limit.counter('', now, 1).algorithm.type));
+  const probe = { key: '', namespace: '', id: '' };
+  return new Set(limits.map((limit) => limit.counter(probe, now, 1).algorithm.type));
 }
 
 /** Throws when a store cannot enforce every algorithm a policy uses. */

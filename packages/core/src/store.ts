@@ -30,13 +30,22 @@ export type CounterAlgorithm =
 
 export type AlgorithmType = CounterAlgorithm['type'];
 
-/** One counter of one identity. */
-export interface Counter {
+/** Where one identity's counters live; every counter of the identity shares it. */
+export interface IdentityKey {
   /**
-   * The identity's key, `<prefix>:{<scope>:<encoded value>}`; every counter of one identity shares it
-   * (and its Redis Cluster hash tag). Safe to use verbatim: no whitespace, one `{…}` pair.
+   * `<prefix>:{<scope>:<encoded value>}`, one Redis Cluster hash tag per identity. Safe to use
+   * verbatim: no whitespace, exactly one `{…}` pair.
    */
   readonly key: string;
+  /** `<prefix>:<scope>`: with `id`, the same identity for stores that index in two levels. */
+  readonly namespace: string;
+  /** The encoded identity value (`global` for the global scope); never contains `:`, `{` or `}`. */
+  readonly id: string;
+}
+
+/** One counter of one identity. */
+export interface Counter {
+  readonly identity: IdentityKey;
   /** Which counter of that identity (limit name and algorithm fingerprint). */
   readonly field: string;
   readonly algorithm: CounterAlgorithm;

@@ -6,10 +6,10 @@ import { applyBatch, type CounterAlgorithm, type CounterTable, type StoreResult 
 function counterAt(algorithm: CounterAlgorithm) {
   let states = new Map<string, unknown>();
   const table = (map: Map<string, unknown>): CounterTable => ({
-    get: (_key, field) => map.get(field),
-    set: (_key, field, state) => (state === undefined ? map.delete(field) : map.set(field, state)),
+    get: ({ field }) => map.get(field),
+    set: ({ field }, state) => (state === undefined ? map.delete(field) : map.set(field, state)),
   });
-  const counter = { key: 'k', field: 'f', algorithm };
+  const counter = { identity: { key: 'k', namespace: 'n', id: 'i' }, field: 'f', algorithm };
   return {
     charge(amount: number, now: number, dryRun = false): StoreResult {
       return applyBatch(table(states), { charges: [{ counter, amount, leaseId: 'l' }], dryRun, adjustments: [] }, now);

@@ -1,4 +1,14 @@
-import { applyBatch, ConfigurationError, type CounterTable, type Store, type StoreBatch, type StoreCapabilities, type StoreResult } from '@tollgate/core';
+import {
+  applyBatch,
+  ConfigurationError,
+  type Counter,
+  type CounterTable,
+  type IdentityKey,
+  type Store,
+  type StoreBatch,
+  type StoreCapabilities,
+  type StoreResult,
+} from '@tollgate/core';
 
 /** Options of `MemoryStore`. */
 export interface MemoryStoreOptions {
@@ -19,7 +29,8 @@ export interface MemoryStoreOptions {
 
 /** One identity's counters, and when the last of them expires. */
 interface Entry {
-  readonly key: string;
+  readonly identities: Map<string, Entry>;
+  readonly id: string;
   readonly fields: Map<string, unknown>;
   expiresAt: number;
 }
@@ -33,15 +44,22 @@ interface Entry {
  */
 export class MemoryStore implements Store {
   readonly capabilities: StoreCapabilities = { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] };
-  private readonly entries = new Map<string, Entry>();
+  /**
+   * Namespace (`<prefix>:<scope>`) → encoded identity value → counters. Two levels, so a lookup
+   * hashes the short identity value instead of building and hashing a whole key.
+   */
+  private readonly namespaces = new Map<string, Map<string, Entry>>();
+  private tracked = 0;
   private readonly clock: () => number;
   private readonly sweepPerDecision: number;
-  private sweepCursor: Iterator<Entry> | undefined;
-  private lastKey: string | undefined;
+  private readonly table: CounterTable;
+  /** Reading a counter and writing it back look up the same identity: remember the last one. */
+  private lastIdentity: IdentityKey | undefined;
   private lastEntry: Entry | undefined;
   /** Identities the current decision started tracking. */
   private created = 0;
-  private readonly table: CounterTable;
+  private sweepNamespaces: Iterator<Map<string, Entry>> | undefined;
+  private sweepEntries: Iterator<Entry> | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     const { clock = Date.now, sweepPerDecision = 1 } = options;
@@ -52,8 +70,8 @@ export class MemoryStore implements Store {
     this.clock = clock;
     this.sweepPerDecision = sweepPerDecision;
     this.table = {
-      get: (key, field) => this.entry(key)?.fields.get(field),
-      set: (key, field, state, expiresAt) => this.set(key, field, state, expiresAt),
+      get: (counter) => this.entry(counter.identity)?.fields.get(counter.field),
+      set: (counter, state, expiresAt) => this.set(counter, state, expiresAt),
     };
   }
 
@@ -68,55 +86,68 @@ export class MemoryStore implements Store {
 
   /** Identities with live counters (for tests and metrics). */
   get size(): number {
-    return this.entries.size;
+    return this.tracked;
   }
 
-  /** Reading a counter and writing it back look up the same key: remember the last one. */
-  private entry(key: string): Entry | undefined {
-    if (key !== this.lastKey) {
-      this.lastKey = key;
-      this.lastEntry = this.entries.get(key);
+  private entry(identity: IdentityKey): Entry | undefined {
+    if (identity !== this.lastIdentity) {
+      this.lastIdentity = identity;
+      this.lastEntry = this.namespaces.get(identity.namespace)?.get(identity.id);
     }
     return this.lastEntry;
   }
 
-  private set(key: string, field: string, state: unknown, expiresAt: number): void {
-    let entry = this.entry(key);
+  private set({ identity, field }: Counter, state: unknown, expiresAt: number): void {
+    let entry = this.entry(identity);
     if (state === undefined) {
       if (!entry) return;
       entry.fields.delete(field);
-      if (entry.fields.size === 0) this.forget(key);
+      if (entry.fields.size === 0) this.forget(entry);
       return;
     }
     if (!entry) {
-      entry = { key, fields: new Map(), expiresAt };
-      this.entries.set(key, entry);
+      let identities = this.namespaces.get(identity.namespace);
+      if (!identities) this.namespaces.set(identity.namespace, (identities = new Map()));
+      entry = { identities, id: identity.id, fields: new Map(), expiresAt };
+      identities.set(identity.id, entry);
       this.lastEntry = entry;
+      this.tracked++;
       this.created++;
     }
     entry.fields.set(field, state);
     if (expiresAt > entry.expiresAt) entry.expiresAt = expiresAt;
   }
 
-  private forget(key: string): void {
-    this.entries.delete(key);
-    if (key === this.lastKey) this.lastKey = this.lastEntry = undefined;
+  private forget(entry: Entry): void {
+    entry.identities.delete(entry.id);
+    this.tracked--;
+    if (entry === this.lastEntry) this.lastIdentity = this.lastEntry = undefined;
   }
 
   /**
-   * Checks a few identities per call, round robin, and drops those whose counters have all expired.
-   * An entry's `expiresAt` only grows, so it is an upper bound: an entry past it is certainly empty.
+   * Checks a few identities per call, round robin over every namespace, and drops those whose
+   * counters have all expired. An entry's `expiresAt` only grows, so it is an upper bound: an entry
+   * past it is certainly empty.
    */
   private sweep(now: number, checks: number): void {
-    for (let checked = 0; checked < checks; checked++) {
-      this.sweepCursor ??= this.entries.values();
-      const next = this.sweepCursor.next();
+    if (this.tracked === 0) return;
+    for (let checked = 0; checked < checks; ) {
+      if (!this.sweepEntries) {
+        this.sweepNamespaces ??= this.namespaces.values();
+        const namespace = this.sweepNamespaces.next();
+        if (namespace.done) {
+          this.sweepNamespaces = undefined;
+          return; // one full pass at most per decision
+        }
+        this.sweepEntries = namespace.value.values();
+      }
+      const next = this.sweepEntries.next();
       if (next.done) {
-        this.sweepCursor = undefined;
-        if (this.entries.size === 0) return;
+        this.sweepEntries = undefined;
         continue;
       }
-      if (next.value.expiresAt <= now) this.forget(next.value.key);
+      checked++;
+      if (next.value.expiresAt <= now) this.forget(next.value);
     }
   }
 }

@@ -12,9 +12,9 @@ const policy: LimitConfig[] = [
 
 /** Numbers held in the store's state for all identities: the size that matters for memory. */
 function heldNumbers(store: MemoryStore): number {
-  return JSON.stringify((store as unknown as { entries: Map<string, unknown> }).entries, (_, value: unknown) =>
-    value instanceof Map ? [...value.values()] : value,
-  ).split(/[,:]/).length;
+  const namespaces = (store as unknown as { namespaces: Map<string, Map<string, { fields: Map<string, unknown> }>> }).namespaces;
+  const states = [...namespaces.values()].flatMap((identities) => [...identities.values()].map((entry) => [...entry.fields.values()]));
+  return JSON.stringify(states).split(',').length;
 }
 
 describe('MemoryStore', () => {

@@ -11,9 +11,9 @@ import { windowModel } from './window.js';
  * fresh copy (SQLite); the engine calls `set` for every state it changed.
  */
 export interface CounterTable {
-  get(key: string, field: string): unknown;
+  get(counter: Counter): unknown;
   /** Saves a changed state, or deletes it when `state` is undefined; `expiresAt` is when it may be dropped. */
-  set(key: string, field: string, state: unknown, expiresAt: number): void;
+  set(counter: Counter, state: unknown, expiresAt: number): void;
 }
 
 // The engine is generic over algorithms; each model checks its own state shape.
@@ -33,11 +33,11 @@ function readerFor(algorithm: CounterAlgorithm): AnyReader {
 
 function save(table: CounterTable, counter: Counter, state: unknown): void {
   const expiresAt = state === undefined ? 0 : readerFor(counter.algorithm).expiresAt(state, counter.algorithm);
-  table.set(counter.key, counter.field, state, expiresAt);
+  table.set(counter, state, expiresAt);
 }
 
 function load(table: CounterTable, counter: Counter, now: number): unknown {
-  return readerFor(counter.algorithm).prune(table.get(counter.key, counter.field), counter.algorithm, now);
+  return readerFor(counter.algorithm).prune(table.get(counter), counter.algorithm, now);
 }
 
 /**
@@ -82,7 +82,7 @@ function applyAdjustment(table: CounterTable, adjustment: Adjustment, now: numbe
   const { counter } = adjustment;
   const { algorithm } = counter;
   if (adjustment.type === 'reset') {
-    table.set(counter.key, counter.field, undefined, 0);
+    table.set(counter, undefined, 0);
     return;
   }
   const state = load(table, counter, now);

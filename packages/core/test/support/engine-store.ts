@@ -15,10 +15,10 @@ export class EngineStore implements Store {
     this.calls++;
     return applyBatch(
       {
-        get: (key, field) => this.states.get(`${key} ${field}`),
-        set: (key, field, state) => {
-          if (state === undefined) this.states.delete(`${key} ${field}`);
-          else this.states.set(`${key} ${field}`, state);
+        get: ({ identity, field }) => this.states.get(`${identity.key} ${field}`),
+        set: ({ identity, field }, state) => {
+          if (state === undefined) this.states.delete(`${identity.key} ${field}`);
+          else this.states.set(`${identity.key} ${field}`, state);
         },
       },
       batch,
