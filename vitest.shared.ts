@@ -18,6 +18,8 @@ const sourceAliases = readdirSync(packagesDir, { withFileTypes: true })
 export function defineProject(overrides: ViteUserConfig['test'] = {}): ViteUserConfig {
   return defineConfig({
     resolve: { alias: sourceAliases },
-    test: { include: ['test/**/*.test.ts'], ...overrides },
+    // Generous timeouts: CI runs every package's tests, type checks and builds at once on two
+    // cores. They bound a hang; no test asserts on time.
+    test: { include: ['test/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 30_000, ...overrides },
   });
 }

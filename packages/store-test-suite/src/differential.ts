@@ -3,12 +3,16 @@ import { expect, it } from 'vitest';
 import { staticPrices, type Decision, type Lease, type LimitConfig, type Limiter } from '@tollgate/core';
 import type { Harness } from './harness.js';
 
-/** A policy that uses every algorithm and resource, with small numbers so limits bind often. */
+/**
+ * A policy that uses every algorithm and resource, with small numbers so limits bind often, and
+ * rates that do not divide evenly (7 per 6 s, 20 s in 3 segments) so rounding is exercised.
+ */
 const policy: LimitConfig[] = [
   { name: 'rpm', scope: 'user', resource: 'requests', limit: 5, window: '10s' },
-  { name: 'tpm', scope: 'user', resource: 'tokens', limit: 6_000, window: '20s', precision: 4 },
-  { name: 'ip-bucket', scope: 'ip', resource: 'requests', limit: 3, window: '6s', algorithm: 'token-bucket', burst: 2 },
+  { name: 'tpm', scope: 'user', resource: 'tokens', limit: 6_000, window: '20s', precision: 3 },
+  { name: 'ip-bucket', scope: 'ip', resource: 'requests', limit: 7, window: '6s', algorithm: 'token-bucket', burst: 3 },
   { name: 'daily-usd', scope: 'user', resource: 'cost', limit: 0.05, reset: { every: 'day', timeZone: 'America/New_York' } },
+  { name: 'daily-requests', scope: 'user', resource: 'requests', limit: 8, reset: { every: 'day' } },
   { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 2 },
   { name: 'search', scope: 'user', resource: 'toolCalls', tool: 'search', limit: 3, window: '10s' },
   { name: 'global-rpm', scope: 'global', resource: 'requests', limit: 12, window: '15s' },
@@ -21,7 +25,11 @@ const demand = fc.record(
   { requiredKeys: [] },
 );
 const command = fc.oneof(
-  fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 6_000 }) }),
+  fc.record({
+    op: fc.constant('advance' as const),
+    // Whole windows and segments land later operations exactly on expiry boundaries.
+    ms: fc.oneof(fc.integer({ min: 0, max: 6_000 }), fc.constantFrom(1, 857, 6_000, 6_667, 10_000, 12_000, 15_000, 20_000)),
+  }),
   fc.record({ op: fc.constant('acquire' as const), identity, demand }),
   fc.record({ op: fc.constant('check' as const), identity, demand }),
   fc.record({

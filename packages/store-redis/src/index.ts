@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import {
+  ConfigurationError,
+  StoreError,
+  TollgateError,
+  type Store,
+  type StoreBatch,
+  type StoreCapabilities,
+  type StoreResult,
+} from '@tollgate/core';
+import { decodeReply, encodeBatch, ENGINE_LUA } from '@tollgate/redis-lua';
+import type { Cluster, Redis } from 'ioredis';
+
+/** Options of `RedisStore`. */
+export interface RedisStoreOptions {
+  /**
+   * An ioredis client your app already has (`Redis`). The store never connects, quits or configures
+   * it, so one connection can serve the app and the limiter.
+   */
+  client: Redis | Cluster;
+  /**
+   * Prepended to every key, e.g. `'myapp:'`. Must not contain `{` or `}` (hash tags belong to the
+   * identity part of each key).
+   * @default ''
+   */
+  prefix?: string;
+  /**
+   * Tests only: a clock that replaces Redis's `TIME`. In production the server's clock counts every
+   * window, so app servers with skewed clocks agree.
+   */
+  clock?: () => number;
+}
+
+/** The engine script's SHA1, as `SCRIPT LOAD` reports it. */
+export const ENGINE_SHA = createHash('sha1').update(ENGINE_LUA).digest('hex');
+
+/**
+ * A Redis store: every decision, whatever its number of limits, is one EVALSHA of the Tollgate
+ * engine script, atomic on the server; lease records and releases are one call too. Time comes from
+ * Redis `TIME`. Every counter of one identity lives in one hash with a TTL.
+ *
+ * @example
+ * const limiter = createLimiter({ store: new RedisStore({ client: new Redis(process.env.REDIS_URL) }), limits });
+ */
+export class RedisStore implements Store {
+  readonly capabilities: StoreCapabilities = { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] };
+  private readonly client: Redis | Cluster;
+  private readonly prefix: string;
+  private readonly clock: (() => number) | undefined;
+
+  constructor(options: RedisStoreOptions) {
+    const { client, prefix = '', clock } = options ?? {};
+    if (typeof (client as Redis | undefined)?.evalsha !== 'function') {
+      throw new ConfigurationError('[store-redis] client must be an ioredis Redis or Cluster instance');
+    }
+    if (typeof prefix !== 'string' || /[{}\s]/.test(prefix)) {
+      throw new ConfigurationError(`[store-redis] prefix must be a string without braces or whitespace, got ${JSON.stringify(prefix)}`);
+    }
+    if (clock !== undefined && typeof clock !== 'function') throw new ConfigurationError('[store-redis] clock must be a function');
+    this.client = client;
+    this.prefix = prefix;
+    this.clock = clock;
+  }
+
+  /** Atomic: one script evaluates every charge and writes all or nothing, inside Redis. */
+  async apply(batch: StoreBatch): Promise<StoreResult> {
+    const { keys, json } = encodeBatch(batch, this.prefix, this.clock?.());
+    try {
+      return decodeReply(await this.evaluate(keys, json));
+    } catch (error) {
+      if (error instanceof TollgateError) throw error;
+      throw new StoreError(`[tollgate] [store-redis] ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    }
+  }
+
+  /** EVALSHA, falling back to EVAL when the server does not have the script (new server, SCRIPT FLUSH). */
+  private async evaluate(keys: string[], json: string): Promise<unknown> {
+    try {
+      return await this.client.evalsha(ENGINE_SHA, keys.length, ...keys, json);
+    } catch (error) {
+      if (!(error as Error)?.message?.startsWith('NOSCRIPT')) throw error;
+      return this.client.eval(ENGINE_LUA, keys.length, ...keys, json);
+    }
+  }
+}
