@@ -34,7 +34,8 @@ const ALL_SAFE = /^[A-Za-z0-9_.@-]{1,128}$/;
  */
 export function identityValue(identity: Identity, scope: string): string | undefined {
   if (scope === GLOBAL_SCOPE) return GLOBAL_SCOPE;
-  const value = identity[scope];
+  // Own fields only: a scope named `constructor` must not read Object.prototype.constructor.
+  const value = Object.hasOwn(identity, scope) ? identity[scope] : undefined;
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || value.length === 0) {
     throw new InvalidInputError(`identity.${scope} must be a non-empty string (or undefined), got ${describe(value)}`);

@@ -13,6 +13,7 @@ export { MAX_IDENTITY_VALUE_LENGTH, encodeKeyPart } from './identity.js';
 export { staticPrices } from './prices.js';
 export type { ModelPrice, PriceSource } from './prices.js';
 export { UNITS_PER_USD, unitsToUsd, usdToUnits } from './money.js';
+export { compensation } from './runner.js';
 export type { StoreErrorPolicy } from './runner.js';
 export {
   ConfigurationError,

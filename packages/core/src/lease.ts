@@ -105,6 +105,8 @@ export class TollgateLease implements Lease {
   private steps = 0;
   private toolCalls = 0;
   private releasing: Promise<void> | undefined;
+  /** Records and steps on their way to the store: release waits for them before it settles. */
+  private readonly inflight = new Set<Promise<unknown>>();
   /** The applicable limits of each resource the lease settles, found once when first needed. */
   private byResource: Partial<Record<LeaseResource, readonly Applicable[]>> | undefined;
 
@@ -140,7 +142,7 @@ export class TollgateLease implements Lease {
   }
 
   record(usage: Usage): Promise<RecordResult> {
-    return toPromise(() => {
+    return this.track(() => {
       const costNeeded = this.counters('cost').length > 0;
       const { tokens, cost } = usageUnits(usage, this.model, this.context.pricer, costNeeded);
       this.usedTokens += tokens;
@@ -155,7 +157,11 @@ export class TollgateLease implements Lease {
     });
   }
 
-  async step(demand?: Pick<Demand, 'tokens' | 'inputTokens' | 'outputTokens' | 'cost' | 'model'>): Promise<Decision> {
+  step(demand?: Pick<Demand, 'tokens' | 'inputTokens' | 'outputTokens' | 'cost' | 'model'>): Promise<Decision> {
+    return this.track(() => this.takeStep(demand));
+  }
+
+  private async takeStep(demand?: Pick<Demand, 'tokens' | 'inputTokens' | 'outputTokens' | 'cost' | 'model'>): Promise<Decision> {
     const units = demandUnits({ model: this.model, ...demand, requests: 0 });
     const tokens = this.counters('tokens');
     const costs = this.counters('cost');
@@ -192,11 +198,21 @@ export class TollgateLease implements Lease {
   }
 
   release(): Promise<void> {
-    if (!this.releasing) {
-      this.released = true;
-      this.releasing = toPromise(() => this.settleRelease());
-    }
-    return this.releasing;
+    if (this.releasing) return this.releasing;
+    this.released = true;
+    const attempt = this.inflight.size === 0 ? toPromise(() => this.settleRelease()) : this.releaseAfterInflight();
+    this.releasing = attempt;
+    // A release the store refused can be tried again: it recomputes from the restored state.
+    attempt.catch(() => {
+      if (this.releasing === attempt) this.releasing = undefined;
+    });
+    return attempt;
+  }
+
+  /** Lets records and steps already on their way settle first, so their outcome is accounted. */
+  private async releaseAfterInflight(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.settleRelease();
   }
 
   private settleRelease(): MaybePromise<void> {
@@ -218,12 +234,34 @@ export class TollgateLease implements Lease {
     const overrun = this.chargeOverrun(now);
     adjustments.push(...overrun.adjustments);
     for (const counter of this.counters('concurrency', now)) adjustments.push({ type: 'release', counter, leaseId: this.id });
-    // Whatever happens below, the unused reservation is gone: later records are charged in full.
+    if (adjustments.length === 0) return;
+    // From here on the unused reservation is gone: later records are charged in full. If the store
+    // refuses the release, it is all put back for a retry.
+    const before = { reservations: [...this.reservations], tokens: this.reservedTokens, cost: this.reservedCost };
     this.reservedTokens = Math.min(this.reservedTokens, this.usedTokens - this.overrunTokens);
     this.reservedCost = Math.min(this.reservedCost, this.usedCost - this.overrunCost);
     this.reservations.length = 0;
-    if (adjustments.length === 0) return;
-    return andThen(this.settle(adjustments, overrun), () => undefined);
+    const restore = (error: unknown) => {
+      this.reservations.push(...before.reservations);
+      this.reservedTokens = before.tokens;
+      this.reservedCost = before.cost;
+      throw error;
+    };
+    try {
+      const settled = this.settle(adjustments, overrun);
+      return isPromise(settled) ? settled.then(() => undefined, restore) : undefined;
+    } catch (error) {
+      return restore(error);
+    }
+  }
+
+  /** Runs an operation, keeping it in `inflight` until it settles. */
+  private track<T>(operation: () => MaybePromise<T>): Promise<T> {
+    const promise = toPromise(operation);
+    this.inflight.add(promise);
+    const done = () => this.inflight.delete(promise);
+    promise.then(done, done);
+    return promise;
   }
 
   /**

@@ -155,22 +155,35 @@ function compileLimit(raw: unknown, where: string): CompiledLimit {
   }
   if (units === 0) fail('a token-bucket limit must be above 0 (it is the refill rate)');
   const burst = config.burst ?? limit!;
-  if (typeof burst !== 'number' || !Number.isFinite(burst) || burst < 1) fail(`burst must be a number of at least 1, got ${describe(burst)}`);
+  if (typeof burst !== 'number' || !Number.isFinite(burst) || burst <= 0) fail(`burst must be a positive number, got ${describe(burst)}`);
   const burstUnits = isCost ? usdToUnits(burst) : burst;
-  if (!Number.isSafeInteger(burstUnits)) fail(`burst must be a whole number for ${resource}, got ${burst}`);
+  if (!Number.isSafeInteger(burstUnits) || burstUnits < 1) fail(`burst must be a whole number of at least 1 for ${resource}, got ${burst}`);
+  // The bucket counts in ms x limit; keep every product exact in a double.
+  if (burstUnits * windowMs > Number.MAX_SAFE_INTEGER / 4) {
+    fail('burst x window is too large for a token bucket (exact arithmetic needs it below 2^51); use a shorter window or the sliding-window algorithm');
+  }
   return fixedLimit(base, windowMs, `bucket:${windowMs}`, { type: 'bucket', limit: units, windowMs, burst: burstUnits });
 }
 
 type LimitBase = Omit<CompiledLimit, 'windowMs' | 'counter' | 'capacity'>;
 
+/**
+ * The counter's field: the limit's name, what it counts and how. A limit that changes resource,
+ * tool or algorithm (another tier, a new deploy) starts a fresh counter instead of misreading the
+ * old one's state.
+ */
+function fieldOf(base: LimitBase, fingerprint: string): string {
+  return `${base.name}/${base.resource}${base.tool === undefined ? '' : `:${base.tool}`}/${fingerprint}`;
+}
+
 function fixedLimit(base: LimitBase, windowMs: number, fingerprint: string, algorithm: Exclude<CounterAlgorithm, { type: 'calendar' | 'slots' }>): CompiledLimit {
-  const field = `${base.name}/${fingerprint}`;
+  const field = fieldOf(base, fingerprint);
   const capacity = algorithm.type === 'bucket' ? algorithm.burst : algorithm.limit;
   return { ...base, windowMs, capacity, counter: (identity) => ({ identity, field, algorithm }) };
 }
 
 function slotsLimit(base: LimitBase, units: number): CompiledLimit {
-  const field = `${base.name}/slots`;
+  const field = fieldOf(base, 'slots');
   return {
     ...base,
     windowMs: undefined,
@@ -189,7 +202,7 @@ function calendarLimit(base: LimitBase, units: number, reset: unknown, fail: (me
   } catch (error) {
     return fail((error as Error).message.replace('[tollgate] ', ''));
   }
-  const field = `${base.name}/calendar:${every}:${timeZone}`;
+  const field = fieldOf(base, `calendar:${every}:${timeZone}`);
   return {
     ...base,
     windowMs: undefined,

@@ -28,12 +28,20 @@ function asStoreError(error: unknown): StoreError {
   return new StoreError(`the store failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
 
-/** Undoes what an allowed batch charged: used when its answer came back after the timeout. */
-function compensation(batch: StoreBatch, at: number): StoreBatch {
+/**
+ * The batch that takes back what an applied batch charged at store time `at`: its charges and its
+ * `add` adjustments (refunds, releases and touches are safe to have happened). Used when a batch's
+ * answer came back after its caller was told it failed, and by stores that split a decision (Redis
+ * Cluster) to undo the parts that passed when another refused.
+ */
+export function compensation(batch: StoreBatch, at: number): StoreBatch {
   const adjustments: Adjustment[] = [];
   for (const { counter, amount, leaseId } of batch.charges) {
     if (counter.algorithm.type === 'slots') adjustments.push({ type: 'release', counter, leaseId: leaseId! });
     else if (amount > 0) adjustments.push({ type: 'refund', counter, amount, at });
+  }
+  for (const adjustment of batch.adjustments) {
+    if (adjustment.type === 'add') adjustments.push({ type: 'refund', counter: adjustment.counter, amount: adjustment.amount, at });
   }
   return { charges: [], dryRun: false, adjustments };
 }
@@ -99,6 +107,21 @@ export class StoreRunner {
       : pending;
   }
 
+  /**
+   * Takes back a batch that landed after its caller was told it failed. Best effort: if this fails
+   * too, the charges expire with their windows.
+   */
+  private compensate(batch: StoreBatch, at: number): void {
+    const undo = compensation(batch, at);
+    if (undo.adjustments.length === 0) return;
+    try {
+      const pending = this.store.apply(undo);
+      if (isPromise(pending)) pending.catch(() => {});
+    } catch {
+      // Nothing more to do: see above.
+    }
+  }
+
   private run(batch: StoreBatch): StoreResult | Promise<StoreResult> {
     // Nothing applies to this caller: no reason to pay a round trip.
     if (batch.charges.length === 0 && batch.adjustments.length === 0) return { now: Date.now(), allowed: true, readings: [] };
@@ -114,10 +137,7 @@ export class StoreRunner {
         (result) => {
           clearTimeout(timer);
           if (!timedOut) resolve(result);
-          else if (result.allowed && !batch.dryRun && batch.charges.length > 0) {
-            // Best effort: if this fails too, the charges expire with their windows.
-            Promise.resolve(this.store.apply(compensation(batch, result.now))).catch(() => {});
-          }
+          else if (result.allowed && !batch.dryRun) this.compensate(batch, result.now);
         },
         (error: unknown) => {
           clearTimeout(timer);

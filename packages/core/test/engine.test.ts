@@ -95,6 +95,26 @@ describe('token bucket', () => {
   });
 });
 
+describe('token bucket arithmetic', () => {
+  it('allows the full burst when the rate does not divide evenly', () => {
+    const bucket = counterAt({ type: 'bucket', limit: 3, windowMs: 1000, burst: 3 });
+    expect([1, 2, 3].map(() => bucket.charge(1, 0).allowed)).toEqual([true, true, true]);
+    expect(bucket.charge(1, 0)).toMatchObject({ allowed: false, readings: [{ retryAt: 334 }] });
+    expect(bucket.probe(1, 333).allowed).toBe(false);
+    expect(bucket.probe(1, 334).allowed).toBe(true);
+  });
+
+  it('refunds only what has not drained since the charge', () => {
+    // 1,000 per minute, burst 1,000: A reserves all of it; half a minute later B uses 500.
+    const bucket = counterAt({ type: 'bucket', limit: 1000, windowMs: 60_000, burst: 1000 });
+    expect(bucket.charge(1000, 0).allowed).toBe(true);
+    expect(bucket.charge(500, 30_000).allowed).toBe(true);
+    bucket.refund(1000, 0, 30_000); // A releases unused: only the 500 still in the bucket come back
+    expect(bucket.probe(1000, 30_000).allowed).toBe(false);
+    expect(bucket.probe(500, 30_000).allowed).toBe(true);
+  });
+});
+
 describe('retry times', () => {
   const algorithms: CounterAlgorithm[] = [
     { type: 'log', limit: 20, windowMs: 5_000 },

@@ -5,20 +5,29 @@ import { EngineStore, manualClock } from './support/engine-store.js';
 const rpm: LimitConfig = { name: 'rpm', scope: 'user', resource: 'requests', limit: 2, window: '1m' };
 const inflight: LimitConfig = { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 5 };
 
-/** A real engine behind a switch: healthy, failing, or answering only after a delay. */
+type Behaviour = 'ok' | 'fail' | 'slow' | 'slow-fail';
+
+/**
+ * A real engine behind a switch: healthy, failing, or answering only after a delay. `next` lists
+ * behaviours for the coming calls, one each, before `mode` applies again.
+ */
 class FlakyStore implements Store {
   readonly capabilities;
-  mode: 'ok' | 'fail' | 'slow' = 'ok';
+  mode: Behaviour = 'ok';
+  next: Behaviour[] = [];
   delayMs = 0;
   constructor(readonly inner: EngineStore) {
     this.capabilities = inner.capabilities;
   }
   async apply(batch: StoreBatch): Promise<StoreResult> {
-    if (this.mode === 'fail') throw new Error('ECONNREFUSED');
-    if (this.mode === 'slow') await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    const behaviour = this.next.shift() ?? this.mode;
+    if (behaviour === 'slow' || behaviour === 'slow-fail') await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    if (behaviour === 'fail' || behaviour === 'slow-fail') throw new Error('ECONNREFUSED');
     return this.inner.apply(batch);
   }
 }
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
 
 function setup(onStoreError: 'deny' | 'allow' | 'local') {
   const clock = manualClock();
@@ -53,6 +62,75 @@ describe('an asynchronous store', () => {
     store.mode = 'ok';
     await lease!.record({ inputTokens: 50 });
     expect((await limiter.usage({ user: 'u' }))[0]!.used).toBe(350);
+  });
+});
+
+describe('settling against a failing store', () => {
+  const tpm: LimitConfig = { name: 'tpm', scope: 'user', resource: 'tokens', limit: 100_000, window: '1m' };
+  const used = async (limiter: ReturnType<typeof createLimiter>) => (await limiter.usage({ user: 'u' }))[0]!.used;
+
+  it('a record that times out but lands later is not charged twice', async () => {
+    const clock = manualClock();
+    const store = new FlakyStore(new EngineStore(clock));
+    store.delayMs = 60;
+    const limiter = createLimiter({ store, clock, limits: [tpm], timeoutMs: 20 });
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 100 });
+    store.next = ['slow'];
+    await expect(lease!.record({ inputTokens: 1_000 })).rejects.toThrow(/did not answer/);
+    await settle(); // the record lands, and is taken back
+    await lease!.release(); // charges the 900 the lease still owes, once
+    expect(await used(limiter)).toBe(1_000);
+  });
+
+  it('a record failing while the release waits for it is charged by the release', async () => {
+    const clock = manualClock();
+    const store = new FlakyStore(new EngineStore(clock));
+    store.delayMs = 20;
+    const limiter = createLimiter({ store, clock, limits: [tpm] });
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 100 });
+    store.next = ['slow-fail'];
+    const recorded = lease!.record({ inputTokens: 1_000 });
+    const released = lease!.release();
+    await expect(recorded).rejects.toBeInstanceOf(StoreError);
+    await released;
+    expect(await used(limiter)).toBe(1_000);
+  });
+
+  it('a release the store refused can be retried', async () => {
+    const clock = manualClock();
+    const store = new FlakyStore(new EngineStore(clock));
+    const limiter = createLimiter({ store, clock, limits: [tpm] });
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 5_000 });
+    store.next = ['fail'];
+    await expect(lease!.release()).rejects.toBeInstanceOf(StoreError);
+    await lease!.release();
+    expect(await used(limiter)).toBe(0);
+  });
+
+  it('a step racing a release is refunded by it', async () => {
+    const clock = manualClock();
+    const limiter = createLimiter({ store: new EngineStore(clock), clock, limits: [tpm] });
+    const { lease } = await limiter.acquire({ user: 'u' });
+    const step = lease!.step({ tokens: 5_000 });
+    await lease!.release();
+    expect((await step).allowed).toBe(true);
+    expect(await used(limiter)).toBe(0);
+  });
+
+  it('a store that throws while a late decision is taken back does not crash the process', async () => {
+    const clock = manualClock();
+    const inner = new EngineStore(clock);
+    let calls = 0;
+    const store: Store = {
+      capabilities: inner.capabilities,
+      apply(batch) {
+        if (++calls === 1) return new Promise((resolve) => setTimeout(() => resolve(inner.apply(batch)), 60));
+        throw new Error('connection closed');
+      },
+    };
+    const limiter = createLimiter({ store, clock, limits: [rpm], timeoutMs: 20 });
+    expect(await limiter.acquire({ user: 'u' })).toMatchObject({ allowed: false, reason: 'timeout' });
+    await settle(); // vitest fails the run on an unhandled rejection
   });
 });
 

@@ -173,6 +173,13 @@ describe('bad input', () => {
     expect((await limiter.acquire({ user: 'u' }, { tokens: 10, model: 'gpt-9' })).allowed).toBe(true);
   });
 
+  it('reads scopes from the identity itself, never from Object.prototype', async () => {
+    const { limiter } = setup([{ ...rpm(1, 'constructor'), name: 'odd' }]);
+    expect((await limiter.acquire({ user: 'u' })).limits).toEqual([]);
+    expect((await limiter.acquire({ constructor: 'c1' })).allowed).toBe(true);
+    expect((await limiter.acquire({ constructor: 'c1' })).allowed).toBe(false);
+  });
+
   it('accepts ids with separators and braces, and never mixes them up', async () => {
     const { limiter } = setup([rpm(1), { ...rpm(1, 'org'), name: 'org-rpm' }]);
     const ids = ['a:b', 'a', 'b:c', '{a}', 'a}{', 'line\nbreak', '%3A', 'x'.repeat(10_000), 'x'.repeat(10_001), '用户'];
@@ -281,6 +288,23 @@ describe('tiers', () => {
     expect(store.calls).toBe(0);
   });
 
+  it('a limit that changes resource between tiers starts a fresh counter', async () => {
+    const clock = manualClock();
+    const limiter = createLimiter({
+      store: new EngineStore(clock),
+      clock,
+      prices,
+      tiers: {
+        pro: { limits: [{ name: 'budget', scope: 'user', resource: 'cost', limit: 1, window: '1d' }] },
+        free: { limits: [{ name: 'budget', scope: 'user', resource: 'tokens', limit: 1_000, window: '1d' }] },
+      },
+      tierOf: ({ user }) => (user === 'pro' ? 'pro' : 'free'),
+    });
+    await limiter.acquire({ user: 'pro' }, { cost: 0.5 });
+    expect((await limiter.usage({ user: 'pro' }))[0]!.used).toBe(0.5);
+    expect((await limiter.usage({ user: 'free' }))[0]!.used).toBe(0);
+  });
+
   it('takes limits as a function of the identity', async () => {
     const free = [rpm(1)];
     const pro = [rpm(5)];
@@ -307,6 +331,16 @@ describe('configuration', () => {
     const clock = manualClock();
     expect(() => createLimiter({ store: new EngineStore(clock), limits: limits as LimitConfig[] })).toThrow(ConfigurationError);
     expect(() => createLimiter({ store: new EngineStore(clock), limits: limits as LimitConfig[] })).toThrow(message);
+  });
+
+  it('accepts a token bucket of less than a dollar', () => {
+    const clock = manualClock();
+    expect(() =>
+      createLimiter({
+        store: new EngineStore(clock),
+        limits: [{ name: 'usd', scope: 'user', resource: 'cost', limit: 0.5, window: '1m', algorithm: 'token-bucket' }],
+      }),
+    ).not.toThrow();
   });
 
   it('refuses a store that cannot enforce the policy', () => {

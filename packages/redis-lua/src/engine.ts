@@ -150,28 +150,39 @@ models.window = {
   end,
 }
 
-local function charge_ms(amount, alg) return math.ceil(amount * alg[3] / alg[2]) end
+-- Bucket: state { tat, rem } is the exact arrival time tat + rem / limit ms; arithmetic is in
+-- integers scaled by limit (ms x limit). An algorithm is { 'bucket', limit, windowMs, burst }.
+local function backlog(st, alg) return math.max(0, (st.tat - now) * alg[2] + st.rem) end
+local function fill(st, alg, scaled)
+  st = st or {}
+  st.tat = now + math.floor(scaled / alg[2])
+  st.rem = scaled % alg[2]
+  return st
+end
+local function full_at(st) if st.rem > 0 then return st.tat + 1 end return st.tat end
 
 models.bucket = {
-  prune = function(st) if st and st.tat > now then return st end return nil end,
-  used = function(st, alg) if not st then return 0 end return math.ceil((st.tat - now) * alg[2] / alg[3]) end,
-  expires = function(st) return st.tat end,
+  prune = function(st, alg) if st and backlog(st, alg) > 0 then return st end return nil end,
+  used = function(st, alg) if not st then return 0 end return math.ceil(backlog(st, alg) / alg[3]) end,
+  expires = function(st) return full_at(st) end,
   retry = function(st, alg, need)
-    local tolerance = charge_ms(alg[4], alg)
-    local cost = charge_ms(need, alg)
-    if cost > tolerance then return INF end
-    return math.max(now, math.max(st and st.tat or now, now) + cost - tolerance)
+    if need > alg[4] then return INF end
+    local held = 0
+    if st then held = backlog(st, alg) end
+    local excess = held - (alg[4] - need) * alg[3]
+    if excess <= 0 then return now end
+    return now + math.ceil(excess / alg[2])
   end,
   add = function(st, alg, amount)
-    local tat = math.max(st and st.tat or now, now) + charge_ms(amount, alg)
-    if not st then return { tat = tat } end
-    st.tat = tat
-    return st
+    local held = 0
+    if st then held = backlog(st, alg) end
+    return fill(st, alg, held + amount * alg[3])
   end,
-  refund = function(st, alg, amount)
+  refund = function(st, alg, amount, at)
     if not st then return nil end
-    st.tat = math.max(now, st.tat - math.floor(amount * alg[3] / alg[2]))
-    if st.tat > now then return st end
+    local refundable = math.max(0, amount * alg[3] - (now - at) * alg[2])
+    local remaining = math.max(0, backlog(st, alg) - refundable)
+    if remaining > 0 then return fill(st, alg, remaining) end
     return nil
   end,
 }
