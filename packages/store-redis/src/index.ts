@@ -10,6 +10,7 @@ import {
 } from '@tollgate/core';
 import { decodeReply, encodeBatch, ENGINE_LUA } from '@tollgate/redis-lua';
 import type { Cluster, Redis } from 'ioredis';
+import { applyAcrossSlots } from './cluster.js';
 
 /** Options of `RedisStore`. */
 export interface RedisStoreOptions {
@@ -45,6 +46,7 @@ export const ENGINE_SHA = createHash('sha1').update(ENGINE_LUA).digest('hex');
 export class RedisStore implements Store {
   readonly capabilities: StoreCapabilities = { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] };
   private readonly client: Redis | Cluster;
+  private readonly isCluster: boolean;
   private readonly prefix: string;
   private readonly clock: (() => number) | undefined;
 
@@ -58,19 +60,28 @@ export class RedisStore implements Store {
     }
     if (clock !== undefined && typeof clock !== 'function') throw new ConfigurationError('[store-redis] clock must be a function');
     this.client = client;
+    this.isCluster = (client as Cluster).isCluster === true;
     this.prefix = prefix;
     this.clock = clock;
   }
 
-  /** Atomic: one script evaluates every charge and writes all or nothing, inside Redis. */
+  /**
+   * Atomic: one script evaluates every charge and writes all or nothing, inside Redis. On a Cluster,
+   * a batch whose identities hash to several slots runs one script per slot and takes back the
+   * slots that passed when another refused (see `applyAcrossSlots`).
+   */
   async apply(batch: StoreBatch): Promise<StoreResult> {
-    const { keys, json } = encodeBatch(batch, this.prefix, this.clock?.());
     try {
-      return decodeReply(await this.evaluate(keys, json));
+      return await (this.isCluster ? applyAcrossSlots(batch, (counter) => this.prefix + counter.identity.key, (part) => this.run(part)) : this.run(batch));
     } catch (error) {
       if (error instanceof TollgateError) throw error;
       throw new StoreError(`[tollgate] [store-redis] ${(error as Error)?.message ?? String(error)}`, { cause: error });
     }
+  }
+
+  private async run(batch: StoreBatch): Promise<StoreResult> {
+    const { keys, json } = encodeBatch(batch, this.prefix, this.clock?.());
+    return decodeReply(await this.evaluate(keys, json));
   }
 
   /** EVALSHA, falling back to EVAL when the server does not have the script (new server, SCRIPT FLUSH). */

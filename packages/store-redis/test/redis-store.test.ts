@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { createLimiter, StoreError, type LimitConfig } from '@tollgate/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { ENGINE_SHA, RedisStore } from '../src/index.js';
 import { ENGINE_LUA } from '@tollgate/redis-lua';
+import { hammer } from './support/hammer-run.js';
 
 const port = inject('redisPort');
 const client = new Redis({ port, host: '127.0.0.1' });
@@ -89,15 +87,7 @@ describe('RedisStore', () => {
   });
 
   it('no over-admission: 4 processes x 50 concurrent callers on a limit of 100 admit exactly 100', async () => {
-    const worker = fileURLToPath(new URL('./support/hammer.ts', import.meta.url));
-    const run = promisify(execFile);
-    const outputs = await Promise.all(
-      [1, 2, 3, 4].map(() =>
-        run(process.execPath, ['--import', 'tsx', worker], { env: { ...process.env, REDIS_PORT: String(port), PREFIX: prefix, CALLERS: '50' } }),
-      ),
-    );
-    const admitted = outputs.map(({ stdout }) => Number(stdout.trim()));
-    expect(admitted.reduce((a, b) => a + b, 0)).toBe(100);
+    expect(await hammer(4, 50, { REDIS_PORT: String(port), PREFIX: prefix })).toBe(100);
   });
 
   it('a Redis error is a StoreError, and the failure policy decides', async () => {
