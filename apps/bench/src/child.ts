@@ -1,13 +1,14 @@
 /**
  * One measurement in a fresh process: `child.ts <module> <suite> <contender> <warmupMs> <measureMs>`.
- * Prints operations per second.
+ * Prints the sample as JSON.
  */
 import { pathToFileURL } from 'node:url';
 import { measure, type Suite } from './harness.js';
 
-const [module, suite, contender, warmupMs, measureMs] = process.argv.slice(2);
+const [module, key, contender, warmupMs, measureMs] = process.argv.slice(2);
 const { suites } = (await import(pathToFileURL(module!).href)) as { suites: Record<string, Suite> };
-const operation = await suites[suite!]!.contenders[Number(contender)]!.setup();
-await measure(operation, Number(warmupMs));
-process.stdout.write(`${await measure(operation, Number(measureMs), 1e9)}\n`);
+const suite = suites[key!]!;
+await suite.prepare?.();
+const operation = await suite.contenders[Number(contender)]!.setup();
+process.stdout.write(JSON.stringify(await measure(suite, operation, Number(warmupMs), Number(measureMs))));
 process.exit(0);

@@ -1,10 +1,34 @@
 /**
- * `pnpm bench`: every benchmark, peers measured in the same run (alternating fresh processes);
- * prints Markdown tables with ratios (absolute numbers on shared machines are noisy, ratios less so).
+ * `pnpm bench [memory|redis]`: benchmarks with their peers in the same run (alternating fresh
+ * processes); prints Markdown tables with ratios (absolute numbers on shared machines are noisy,
+ * ratios less so). Starts its own redis-server on a free loopback port for the Redis suites.
  */
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, stopServer } from '@tollgate/dev-redis';
 import { report } from './harness.js';
 import * as memory from './memory.js';
+import * as redis from './redis.js';
+import { redisMemoryPerIdentity } from './redis-memory.js';
 
+const only = process.argv.slice(2).find((arg) => arg !== '--');
 console.log(`Node ${process.version}, ${availableParallelism()} cores, ${new Date().toISOString().slice(0, 10)}\n`);
-console.log(await report(memory.module, memory.suites));
+
+if (!only || only === 'memory') console.log(`## Memory store\n\n${await report(memory.module, memory.suites)}\n`);
+
+if (!only || only === 'redis') {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+  const port = await startServer(dir);
+  process.env.BENCH_REDIS_PORT = String(port);
+  try {
+    console.log(`## Redis store (redis-server 7.0, loopback)\n\n${await report(redis.module, redis.suites, { rounds: 3, warmupMs: 1_000, measureMs: 2_000 })}\n`);
+    const memory = [await redisMemoryPerIdentity(port, 200, 1), await redisMemoryPerIdentity(port, 200, 10)];
+    console.log(
+      `Memory per user identity, the brief's five-limit policy (MEMORY USAGE): ${memory[0]} bytes after 1 request, ${memory[1]} bytes after 10.\n`,
+    );
+  } finally {
+    await stopServer(port);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,61 +1,117 @@
-import type { CounterAlgorithm, StoreBatch, StoreResult } from '@tollgate/core';
+import type { Counter, CounterAlgorithm, StoreBatch, StoreResult } from '@tollgate/core';
 
-/** A batch as the Lua engine reads it: keys by index into KEYS, algorithms as arrays. */
+/** A batch as the Lua engine reads it: keys by index into KEYS, the rest in ARGV[1]. */
 export interface EncodedBatch {
   /** The hash keys, in KEYS order. */
   keys: string[];
-  /** ARGV[1]. */
-  json: string;
+  /** ARGV[1]: the batch in the engine's binary layout. */
+  argv: Uint8Array;
 }
 
-function algorithmArray(algorithm: CounterAlgorithm): Array<string | number> {
+const TYPES = ['log', 'window', 'bucket', 'calendar', 'slots'] as const;
+const ADJUSTMENTS = ['add', 'refund', 'release', 'touch', 'reset'] as const;
+
+/** The numbers after the type: what the Lua models read as alg[2], alg[3], ... */
+function parameters(algorithm: CounterAlgorithm): readonly number[] {
   switch (algorithm.type) {
     case 'log':
-      return ['log', algorithm.limit, algorithm.windowMs];
+      return [algorithm.limit, algorithm.windowMs];
     case 'window':
-      return ['window', algorithm.limit, algorithm.windowMs, algorithm.segmentMs];
+      return [algorithm.limit, algorithm.windowMs, algorithm.segmentMs];
     case 'bucket':
-      return ['bucket', algorithm.limit, algorithm.windowMs, algorithm.burst];
+      return [algorithm.limit, algorithm.windowMs, algorithm.burst];
     case 'calendar':
-      return ['calendar', algorithm.limit, ...algorithm.periods];
+      return [algorithm.limit, ...algorithm.periods];
     case 'slots':
-      return ['slots', algorithm.limit, algorithm.ttlMs];
+      return [algorithm.limit, algorithm.ttlMs];
+  }
+}
+
+/** A growing big-endian buffer. */
+class Writer {
+  private bytes = new Uint8Array(256);
+  private view = new DataView(this.bytes.buffer);
+  length = 0;
+  private static readonly text = new TextEncoder();
+
+  private room(size: number): number {
+    if (this.length + size > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + size));
+      grown.set(this.bytes);
+      this.bytes = grown;
+      this.view = new DataView(grown.buffer);
+    }
+    const at = this.length;
+    this.length += size;
+    return at;
+  }
+  // Reserve first, then write: room() may replace the buffer and its view.
+  u8(value: number): void {
+    const at = this.room(1);
+    this.view.setUint8(at, value);
+  }
+  u16(value: number): void {
+    const at = this.room(2);
+    this.view.setUint16(at, value);
+  }
+  f64(value: number): void {
+    const at = this.room(8);
+    this.view.setFloat64(at, value);
+  }
+  string(value: string): void {
+    const encoded = Writer.text.encode(value);
+    this.u16(encoded.length);
+    const at = this.room(encoded.length);
+    this.bytes.set(encoded, at);
+  }
+  result(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
   }
 }
 
 /**
  * Encodes a batch for the Lua engine. `prefix` namespaces the store's keys; `now` overrides the
  * server's TIME (tests only).
+ *
+ * Layout (big-endian): now f64 (NaN: use TIME), dryRun u8, charges u16, adjustments u16; then each
+ * charge: counter, amount f64, lease id; then each adjustment: kind u8, counter, amount f64, at f64,
+ * lease id. A counter is key index u16 (1-based), field, type u8, parameter count u8, parameters
+ * f64...; strings are a u16 byte length and UTF-8.
  */
 export function encodeBatch(batch: StoreBatch, prefix: string, now: number | undefined): EncodedBatch {
   const keys: string[] = [];
   const index = new Map<string, number>();
-  const keyIndex = (key: string): number => {
-    let k = index.get(key);
+  const out = new Writer();
+  const counter = ({ identity, field, algorithm }: Counter) => {
+    let k = index.get(identity.key);
     if (k === undefined) {
-      keys.push(prefix + key);
-      index.set(key, (k = keys.length));
+      keys.push(prefix + identity.key);
+      index.set(identity.key, (k = keys.length));
     }
-    return k;
+    out.u16(k);
+    out.string(field);
+    const values = parameters(algorithm);
+    out.u8(TYPES.indexOf(algorithm.type) + 1);
+    out.u8(values.length);
+    for (const value of values) out.f64(value);
   };
-  const charges = batch.charges.map(({ counter, amount, leaseId }) => ({
-    k: keyIndex(counter.identity.key),
-    f: counter.field,
-    a: algorithmArray(counter.algorithm),
-    m: amount,
-    ...(leaseId !== undefined && { l: leaseId }),
-  }));
-  const adjustments = batch.adjustments.map((adjustment) => ({
-    t: adjustment.type,
-    k: keyIndex(adjustment.counter.identity.key),
-    f: adjustment.counter.field,
-    a: algorithmArray(adjustment.counter.algorithm),
-    ...('amount' in adjustment && { m: adjustment.amount }),
-    ...('at' in adjustment && { at: adjustment.at }),
-    ...('leaseId' in adjustment && { l: adjustment.leaseId }),
-  }));
-  const json = JSON.stringify({ ...(now !== undefined && { n: now }), d: batch.dryRun ? 1 : 0, c: charges, j: adjustments });
-  return { keys, json };
+  out.f64(now ?? Number.NaN);
+  out.u8(batch.dryRun ? 1 : 0);
+  out.u16(batch.charges.length);
+  out.u16(batch.adjustments.length);
+  for (const charge of batch.charges) {
+    counter(charge.counter);
+    out.f64(charge.amount);
+    out.string(charge.leaseId ?? '');
+  }
+  for (const adjustment of batch.adjustments) {
+    out.u8(ADJUSTMENTS.indexOf(adjustment.type) + 1);
+    counter(adjustment.counter);
+    out.f64('amount' in adjustment ? adjustment.amount : 0);
+    out.f64('at' in adjustment ? adjustment.at : 0);
+    out.string('leaseId' in adjustment ? adjustment.leaseId : '');
+  }
+  return { keys, argv: out.result() };
 }
 
 /** Reads the engine's reply: `[now, allowed, used, resetAt, retryAt, ...]`, -1 meaning never. */

@@ -5,149 +5,177 @@
  * that covers its longest-lived counter. The conformance suite's differential test holds this to the
  * TypeScript engine's decisions, so a change to one must be made to the other.
  *
- * ARGV[1] is the batch as JSON (see `encodeBatch`); the reply is a flat integer array
- * `{ now, allowed, used, resetAt, retryAt, used, ... }` with one triple per charge and -1 for an
- * infinite retry time. Integers keep amounts exact: nothing passes through Lua's `tostring`.
+ * ARGV[1] is the batch in a compact binary form (see `encodeBatch`): Lua in Redis pays for every
+ * value it turns into a table entry, so the batch is read field by field with `struct`, and a log
+ * is kept as a packed string that a decision touches only at its ends. The reply is a flat integer
+ * array `{ now, allowed, used, resetAt, retryAt, used, ... }` with one triple per charge and -1 for
+ * an infinite retry time. Integers keep amounts exact: nothing passes through Lua's `tostring`.
  */
 export const ENGINE_LUA = String.raw`
-local batch = cjson.decode(ARGV[1])
 local INF = math.huge
 local META = '~e' -- the latest expiry of any counter in the hash
 
-local now
-if batch.n then
-  now = batch.n
-else
+-- The batch: see encodeBatch in batch.ts for the layout. Read value by value: struct.unpack
+-- returns the value and the next position, and no table is built for either.
+local input, pos = ARGV[1], 1
+local function u8() local value value, pos = struct.unpack('>B', input, pos) return value end
+local function u16() local value value, pos = struct.unpack('>H', input, pos) return value end
+local function f64() local value value, pos = struct.unpack('>d', input, pos) return value end
+local function text()
+  local length = u16()
+  local value = string.sub(input, pos, pos + length - 1)
+  pos = pos + length
+  return value
+end
+local TYPES = { 'log', 'window', 'bucket', 'calendar', 'slots' }
+local ADJUSTMENTS = { 'add', 'refund', 'release', 'touch', 'reset' }
+local function read_counter(entry)
+  entry.k = u16()
+  entry.f = text()
+  local alg = { TYPES[u8()] }
+  for i = 2, u8() + 1 do alg[i] = f64() end
+  entry.a = alg
+  return entry
+end
+
+local now, dry, charge_count, adjustment_count = f64(), u8(), u16(), u16()
+if now ~= now then -- NaN: no test clock, use the server's
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end
-
--- Series: ascending keys (times, segments) with an amount at each.
-
-local function count_below(keys, bound)
-  local count = 0
-  while count < #keys and keys[count + 1] < bound do count = count + 1 end
-  return count
+local batch = { c = {}, j = {} }
+for i = 1, charge_count do
+  local charge = read_counter({})
+  charge.m = f64()
+  charge.l = text()
+  batch.c[i] = charge
+end
+for i = 1, adjustment_count do
+  local adjustment = read_counter({ t = ADJUSTMENTS[u8()] })
+  adjustment.m = f64()
+  adjustment.at = f64()
+  adjustment.l = text()
+  batch.j[i] = adjustment
 end
 
-local function drop_first(state, kname, count)
-  if count == 0 then return end
-  local keys, amounts, nk, na = state[kname], state.a, {}, {}
-  for i = count + 1, #keys do
-    nk[#nk + 1] = keys[i]
-    na[#na + 1] = amounts[i]
-  end
-  state[kname], state.a = nk, na
+-- Series: ascending keys (times, segments), each with an amount, packed as two big-endian doubles
+-- per entry, with a running sum: { s = sum, d = entries }. Stored as the sum (8 bytes) then the
+-- entries, so a decision decodes only the entries it looks at.
+
+local ENTRY = 16
+local function series_decode(value) return { s = struct.unpack('>d', value, 1), d = string.sub(value, 9) } end
+local function series_encode(st) return struct.pack('>d', st.s) .. st.d end
+local function series_count(st) return #st.d / ENTRY end
+local function series_at(st, i)
+  local key, amount = struct.unpack('>dd', st.d, (i - 1) * ENTRY + 1)
+  return key, amount
 end
 
-local function add_to_series(keys, amounts, key, amount)
-  local n = #keys
-  if n == 0 or keys[n] < key then
-    keys[n + 1] = key
-    amounts[n + 1] = amount
-    return
+-- Drops the leading entries with keys below bound; nil when none are left.
+local function prune_below(st, bound)
+  if not st then return nil end
+  local n, dropped = series_count(st), 0
+  while dropped < n do
+    local key, amount = series_at(st, dropped + 1)
+    if key >= bound then break end
+    st.s = st.s - amount
+    dropped = dropped + 1
   end
-  local index = 1
-  while keys[index] < key do index = index + 1 end
-  if keys[index] == key then
-    amounts[index] = amounts[index] + amount
+  if dropped == n then return nil end
+  if dropped > 0 then st.d = string.sub(st.d, dropped * ENTRY + 1) end
+  return st
+end
+
+local function series_add(st, key, amount)
+  local entry = struct.pack('>dd', key, amount)
+  if not st then return { s = amount, d = entry } end
+  st.s = st.s + amount
+  local n = series_count(st)
+  local last_key, last_amount = series_at(st, n)
+  if last_key < key then
+    st.d = st.d .. entry
+  elseif last_key == key then
+    st.d = string.sub(st.d, 1, (n - 1) * ENTRY) .. struct.pack('>dd', key, last_amount + amount)
   else
-    table.insert(keys, index, key)
-    table.insert(amounts, index, amount)
-  end
-end
-
-local function take_from_series(keys, amounts, key, amount)
-  for index = 1, #keys do
-    if keys[index] == key then
-      local taken = math.min(amount, amounts[index])
-      amounts[index] = amounts[index] - taken
-      if amounts[index] == 0 then
-        table.remove(keys, index)
-        table.remove(amounts, index)
-      end
-      return taken
+    -- The clock stepped back: insert in order (rare, so the simple way).
+    local index = 1
+    while series_at(st, index) < key do index = index + 1 end
+    local found, found_amount = series_at(st, index)
+    local before, after = string.sub(st.d, 1, (index - 1) * ENTRY), string.sub(st.d, index * ENTRY + 1)
+    if found == key then
+      st.d = before .. struct.pack('>dd', key, found_amount + amount) .. after
+    else
+      st.d = before .. entry .. string.sub(st.d, (index - 1) * ENTRY + 1)
     end
   end
-  return 0
+  return st
 end
 
-local function key_freeing(keys, amounts, excess)
-  for i = 1, #keys do
-    excess = excess - amounts[i]
-    if excess <= 0 then return keys[i] end
+-- Takes up to amount from the entry at key; returns the state (nil when empty).
+local function series_take(st, key, amount)
+  if not st then return nil end
+  for index = 1, series_count(st) do
+    local found, found_amount = series_at(st, index)
+    if found == key then
+      local taken = math.min(amount, found_amount)
+      local rest = ''
+      if found_amount > taken then rest = struct.pack('>dd', key, found_amount - taken) end
+      st.d = string.sub(st.d, 1, (index - 1) * ENTRY) .. rest .. string.sub(st.d, index * ENTRY + 1)
+      st.s = st.s - taken
+      break
+    end
+  end
+  if #st.d == 0 then return nil end
+  return st
+end
+
+-- The key at which dropping the oldest entries frees at least excess.
+local function key_freeing(st, excess)
+  for index = 1, series_count(st) do
+    local key, amount = series_at(st, index)
+    excess = excess - amount
+    if excess <= 0 then return key end
   end
 end
+
+local function last_key(st) return (series_at(st, series_count(st))) end
 
 -- Algorithms. An algorithm is { type, limit, ... } as encodeBatch writes it.
 
 local models = {}
 
 models.log = {
-  prune = function(st, alg)
-    if not st then return nil end
-    local expired = count_below(st.t, now - alg[3] + 1)
-    if expired == #st.t then return nil end
-    for i = 1, expired do st.s = st.s - st.a[i] end
-    drop_first(st, 't', expired)
-    return st
-  end,
+  decode = series_decode,
+  encode = series_encode,
+  prune = function(st, alg) return prune_below(st, now - alg[3] + 1) end,
   used = function(st) return st and st.s or 0 end,
-  expires = function(st, alg) return st.t[#st.t] + alg[3] end,
+  expires = function(st, alg) return last_key(st) + alg[3] end,
   retry = function(st, alg, need)
     if need > alg[2] then return INF end
     local excess = (st and st.s or 0) + need - alg[2]
     if not st or excess <= 0 then return now end
-    return key_freeing(st.t, st.a, excess) + alg[3]
+    return key_freeing(st, excess) + alg[3]
   end,
-  add = function(st, alg, amount)
-    if not st then return { t = { now }, a = { amount }, s = amount } end
-    add_to_series(st.t, st.a, now, amount)
-    st.s = st.s + amount
-    return st
-  end,
-  refund = function(st, alg, amount, at)
-    if not st then return nil end
-    st.s = st.s - take_from_series(st.t, st.a, at, amount)
-    if #st.t == 0 then return nil end
-    return st
-  end,
+  add = function(st, alg, amount) return series_add(st, now, amount) end,
+  refund = function(st, alg, amount, at) return series_take(st, at, amount) end,
 }
 
 local function segment_end(i, alg) return (i + 1) * alg[4] + alg[3] end
 
 models.window = {
-  prune = function(st, alg)
-    if not st then return nil end
-    local expired = count_below(st.i, math.floor((now - alg[3]) / alg[4]))
-    if expired == #st.i then return nil end
-    drop_first(st, 'i', expired)
-    return st
-  end,
-  used = function(st)
-    local sum = 0
-    if st then for _, amount in ipairs(st.a) do sum = sum + amount end end
-    return sum
-  end,
-  expires = function(st, alg) return segment_end(st.i[#st.i], alg) end,
+  decode = series_decode,
+  encode = series_encode,
+  prune = function(st, alg) return prune_below(st, math.floor((now - alg[3]) / alg[4])) end,
+  used = function(st) return st and st.s or 0 end,
+  expires = function(st, alg) return segment_end(last_key(st), alg) end,
   retry = function(st, alg, need)
     if need > alg[2] then return INF end
-    local excess = models.window.used(st) + need - alg[2]
+    local excess = (st and st.s or 0) + need - alg[2]
     if not st or excess <= 0 then return now end
-    return segment_end(key_freeing(st.i, st.a, excess), alg)
+    return segment_end(key_freeing(st, excess), alg)
   end,
-  add = function(st, alg, amount)
-    local segment = math.floor(now / alg[4])
-    if not st then return { i = { segment }, a = { amount } } end
-    add_to_series(st.i, st.a, segment, amount)
-    return st
-  end,
-  refund = function(st, alg, amount, at)
-    if not st then return nil end
-    take_from_series(st.i, st.a, math.floor(at / alg[4]), amount)
-    if #st.i == 0 then return nil end
-    return st
-  end,
+  add = function(st, alg, amount) return series_add(st, math.floor(now / alg[4]), amount) end,
+  refund = function(st, alg, amount, at) return series_take(st, math.floor(at / alg[4]), amount) end,
 }
 
 -- Bucket: state { tat, rem } is the exact arrival time tat + rem / limit ms; arithmetic is in
@@ -262,14 +290,30 @@ end
 
 -- Load every field the batch names, one HMGET per key.
 
-local fields, states, dirty = {}, {}, {}
-local function want(k, f)
-  fields[k] = fields[k] or { META }
-  for _, known in ipairs(fields[k]) do if known == f then return end end
+-- States are msgpack, except where a model packs its own (series).
+local function decode(alg, value)
+  local model = models[alg[1]]
+  if model.decode then return model.decode(value) end
+  return cmsgpack.unpack(value)
+end
+local function encode(alg, st)
+  local model = models[alg[1]]
+  if model.encode then return model.encode(st) end
+  return cmsgpack.pack(st)
+end
+
+local fields, algorithms, states, dirty = {}, {}, {}, {}
+local function want(k, f, alg)
+  if not fields[k] then
+    fields[k] = { META }
+    algorithms[k] = {}
+  end
+  if algorithms[k][f] then return end
+  algorithms[k][f] = alg
   table.insert(fields[k], f)
 end
-for _, charge in ipairs(batch.c) do want(charge.k, charge.f) end
-for _, adjustment in ipairs(batch.j) do want(adjustment.k, adjustment.f) end
+for _, charge in ipairs(batch.c) do want(charge.k, charge.f, charge.a) end
+for _, adjustment in ipairs(batch.j) do want(adjustment.k, adjustment.f, adjustment.a) end
 
 local meta = {}
 for k, names in pairs(fields) do
@@ -278,7 +322,7 @@ for k, names in pairs(fields) do
   dirty[k] = {}
   meta[k] = tonumber(values[1]) or 0
   for i = 2, #names do
-    if values[i] then states[k][names[i]] = cmsgpack.unpack(values[i]) end
+    if values[i] then states[k][names[i]] = decode(algorithms[k][names[i]], values[i]) end
   end
 end
 
@@ -310,7 +354,7 @@ for i, charge in ipairs(batch.c) do
   if retry == INF then reply[3 * i + 2] = -1 else reply[3 * i + 2] = retry end
 end
 
-if allowed and batch.d == 0 then
+if allowed and dry == 0 then
   for _, charge in ipairs(batch.c) do
     local alg = charge.a
     local st = states[charge.k][charge.f]
@@ -355,7 +399,7 @@ if allowed and batch.d == 0 then
       local st = states[k][f]
       if st then
         set[#set + 1] = f
-        set[#set + 1] = cmsgpack.pack(st)
+        set[#set + 1] = encode(alg, st)
         expiry = math.max(expiry, models[alg[1]].expires(st, alg))
       else
         gone[#gone + 1] = f

@@ -80,17 +80,17 @@ export class RedisStore implements Store {
   }
 
   private async run(batch: StoreBatch): Promise<StoreResult> {
-    const { keys, json } = encodeBatch(batch, this.prefix, this.clock?.());
-    return decodeReply(await this.evaluate(keys, json));
+    const { keys, argv } = encodeBatch(batch, this.prefix, this.clock?.());
+    return decodeReply(await this.evaluate(keys, Buffer.from(argv.buffer, argv.byteOffset, argv.byteLength)));
   }
 
   /** EVALSHA, falling back to EVAL when the server does not have the script (new server, SCRIPT FLUSH). */
-  private async evaluate(keys: string[], json: string): Promise<unknown> {
+  private async evaluate(keys: string[], argv: Buffer): Promise<unknown> {
     try {
-      return await this.client.evalsha(ENGINE_SHA, keys.length, ...keys, json);
+      return await this.client.evalsha(ENGINE_SHA, keys.length, ...keys, argv);
     } catch (error) {
       if (!(error as Error)?.message?.startsWith('NOSCRIPT')) throw error;
-      return this.client.eval(ENGINE_LUA, keys.length, ...keys, json);
+      return this.client.eval(ENGINE_LUA, keys.length, ...keys, argv);
     }
   }
 }

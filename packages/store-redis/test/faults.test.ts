@@ -6,7 +6,7 @@ import { MemoryStore } from '@tollgate/store-memory';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
-import { startServer, stopServer } from './support/servers.js';
+import { startServer, stopServer } from '@tollgate/dev-redis';
 
 /**
  * Faults against a redis-server of the test's own: stopped in the middle of a load run, then

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startCluster, startServer, stopServer } from './support/servers.js';
+import { startCluster, startServer, stopServer } from '@tollgate/dev-redis';
 
 /** Starts a real redis-server and a real 3-master cluster for the tests, and stops them afterwards. */
 export default async function setup(project: TestProject) {

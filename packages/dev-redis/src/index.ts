@@ -1,3 +1,7 @@
+/**
+ * Real redis-server processes for tests and benchmarks: on loopback, on free ports, without
+ * persistence, each in a directory of the caller's, stopped by the caller.
+ */
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';

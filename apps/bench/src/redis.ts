@@ -1,0 +1,139 @@
+import { fileURLToPath } from 'node:url';
+import { createLimiter, staticPrices, type LimitConfig } from '@tollgate/core';
+import { RedisStore } from '@tollgate/store-redis';
+import { Ratelimit } from '@upstash/ratelimit';
+import { Redis } from 'ioredis';
+import { RateLimiterRedis, RateLimiterUnion } from 'rate-limiter-flexible';
+import type { Suite } from './harness.js';
+import { upstashOverIoredis } from './upstash-over-ioredis.js';
+
+/**
+ * Redis: 64 concurrent callers over 1,000 identities, against one local redis-server (started by
+ * main.ts, port in BENCH_REDIS_PORT). Limits are high enough that every contender admits every
+ * request. Windows are one second for request limits, so an exact log stays as small as a real
+ * per-user rate would keep it.
+ */
+const IDENTITIES = 1_000;
+const user = (i: number) => `user-${i % IDENTITIES}`;
+
+let connection: Redis | undefined;
+function client(): Redis {
+  connection ??= new Redis({ port: Number(process.env.BENCH_REDIS_PORT), host: '127.0.0.1' });
+  return connection;
+}
+
+/** Commands the server has run, and script calls among them. */
+async function commandCounters(): Promise<Record<string, number>> {
+  const info = await client().info('commandstats');
+  let commands = 0;
+  let scripts = 0;
+  for (const [, name, calls] of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)) {
+    if (name === 'info') continue;
+    commands += Number(calls);
+    if (name === 'evalsha' || name === 'eval') scripts += Number(calls);
+  }
+  return { commands, 'script calls': scripts };
+}
+
+const common = {
+  concurrency: 64,
+  async prepare() {
+    await client().flushall();
+    await client().config('RESETSTAT');
+  },
+  counters: commandCounters,
+};
+
+const fiveLimits: LimitConfig[] = [
+  { name: 'rps', scope: 'user', resource: 'requests', limit: 1_000_000, window: '1s' },
+  { name: 'rpm', scope: 'user', resource: 'requests', limit: 10_000_000, window: '1m' },
+  { name: 'tpm', scope: 'user', resource: 'tokens', limit: 1e12, window: '1m' },
+  { name: 'tph', scope: 'user', resource: 'tokens', limit: 1e13, window: '1h' },
+  { name: 'daily-usd', scope: 'user', resource: 'cost', limit: 1_000_000, reset: { every: 'day', timeZone: 'UTC' } },
+];
+
+const noopSha = 'return 1';
+
+export const suites: Record<string, Suite> = {
+  single: {
+    ...common,
+    title: '(a) one request limit: 64 concurrent callers, 1,000 identities, one redis-server',
+    contenders: [
+      {
+        name: 'rate-limiter-flexible RateLimiterRedis',
+        setup() {
+          const limiter = new RateLimiterRedis({ storeClient: client(), points: 1_000_000, duration: 1 });
+          return (i) => limiter.consume(user(i));
+        },
+      },
+      {
+        name: '@upstash/ratelimit slidingWindow',
+        setup() {
+          const limiter = new Ratelimit({ redis: upstashOverIoredis(client()), limiter: Ratelimit.slidingWindow(1_000_000, '1 s') });
+          return (i) => limiter.limit(user(i));
+        },
+      },
+      {
+        name: 'Tollgate RedisStore (exact sliding log)',
+        setup() {
+          const limiter = createLimiter({
+            store: new RedisStore({ client: client() }),
+            limits: [{ name: 'rps', scope: 'user', resource: 'requests', limit: 1_000_000, window: '1s' }],
+          });
+          return (i) => limiter.acquire({ user: user(i) });
+        },
+      },
+    ],
+  },
+  five: {
+    ...common,
+    title: '(b) the five-limit AI policy (requests per second and minute, tokens per minute and hour, USD per day)',
+    contenders: [
+      {
+        name: 'rate-limiter-flexible RateLimiterUnion of 5',
+        setup() {
+          const limiter = (keyPrefix: string, duration: number) =>
+            new RateLimiterRedis({ storeClient: client(), keyPrefix, points: 1e12, duration });
+          const union = new RateLimiterUnion(limiter('rps', 1), limiter('rpm', 60), limiter('tpm', 60), limiter('tph', 3600), limiter('usd', 86_400));
+          return (i) => union.consume(user(i));
+        },
+      },
+      {
+        name: '@upstash/ratelimit, 5 limiters awaited together',
+        setup() {
+          const redis = upstashOverIoredis(client());
+          const limiters = [
+            Ratelimit.slidingWindow(1_000_000, '1 s'),
+            Ratelimit.slidingWindow(10_000_000, '1 m'),
+            Ratelimit.slidingWindow(1e12, '1 m'),
+            Ratelimit.slidingWindow(1e13, '1 h'),
+            Ratelimit.fixedWindow(1e12, '1 d'),
+          ].map((limiter, index) => new Ratelimit({ redis, limiter, prefix: `upstash-${index}` }));
+          return (i) => Promise.all(limiters.map((limiter) => limiter.limit(user(i))));
+        },
+      },
+      {
+        name: 'Tollgate RedisStore: acquire, 1,000 tokens and their cost reserved',
+        setup() {
+          const limiter = createLimiter({
+            store: new RedisStore({ client: client() }),
+            limits: fiveLimits,
+            prices: staticPrices({ 'gpt-4o-mini': { input: 0.15, output: 0.6 } }),
+          });
+          // The lease is left to expire by TTL: this measures the decision.
+          return (i) => limiter.acquire({ user: user(i) }, { tokens: 1_000, model: 'gpt-4o-mini' });
+        },
+      },
+      {
+        name: 'ceiling: a no-op EVALSHA through the same client',
+        async setup() {
+          const redis = client();
+          const sha = (await redis.script('LOAD', noopSha)) as string;
+          return (i) => redis.evalsha(sha, 1, user(i));
+        },
+      },
+    ],
+  },
+};
+
+export const module = fileURLToPath(import.meta.url);
