@@ -106,7 +106,7 @@ export class TollgateLease implements Lease {
   private toolCalls = 0;
   private releasing: Promise<void> | undefined;
   /** Records and steps on their way to the store: release waits for them before it settles. */
-  private readonly inflight = new Set<Promise<unknown>>();
+  private inflight: Set<Promise<unknown>> | undefined;
   /** The applicable limits of each resource the lease settles, found once when first needed. */
   private byResource: Partial<Record<LeaseResource, readonly Applicable[]>> | undefined;
 
@@ -200,7 +200,7 @@ export class TollgateLease implements Lease {
   release(): Promise<void> {
     if (this.releasing) return this.releasing;
     this.released = true;
-    const attempt = this.inflight.size === 0 ? toPromise(() => this.settleRelease()) : this.releaseAfterInflight();
+    const attempt = this.inflight?.size ? this.releaseAfterInflight() : toPromise(() => this.settleRelease());
     this.releasing = attempt;
     // A release the store refused can be tried again: it recomputes from the restored state.
     attempt.catch(() => {
@@ -211,7 +211,7 @@ export class TollgateLease implements Lease {
 
   /** Lets records and steps already on their way settle first, so their outcome is accounted. */
   private async releaseAfterInflight(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    while (this.inflight?.size) await Promise.allSettled([...this.inflight]);
     await this.settleRelease();
   }
 
@@ -258,8 +258,9 @@ export class TollgateLease implements Lease {
   /** Runs an operation, keeping it in `inflight` until it settles. */
   private track<T>(operation: () => MaybePromise<T>): Promise<T> {
     const promise = toPromise(operation);
-    this.inflight.add(promise);
-    const done = () => this.inflight.delete(promise);
+    const inflight = (this.inflight ??= new Set());
+    inflight.add(promise);
+    const done = () => inflight.delete(promise);
     promise.then(done, done);
     return promise;
   }
