@@ -59,6 +59,17 @@ export const suites: Record<string, Suite> = {
           return (i) => limiter.acquire({ user: user(i) });
         },
       },
+      {
+        // Like for like: a counter, as RateLimiterMemory's fixed window is (ours never over-admits).
+        name: 'Tollgate MemoryStore (sliding-window counter)',
+        setup() {
+          const limiter = createLimiter({
+            store: new MemoryStore(),
+            limits: [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 600, window: '1m', algorithm: 'sliding-window' }],
+          });
+          return (i) => limiter.acquire({ user: user(i) });
+        },
+      },
     ],
   },
   five: {

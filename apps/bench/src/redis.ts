@@ -83,6 +83,17 @@ export const suites: Record<string, Suite> = {
           return (i) => limiter.acquire({ user: user(i) });
         },
       },
+      {
+        // Like for like: a counter, as the peers' fixed and two-window algorithms are.
+        name: 'Tollgate RedisStore (sliding-window counter)',
+        setup() {
+          const limiter = createLimiter({
+            store: new RedisStore({ client: client() }),
+            limits: [{ name: 'rps', scope: 'user', resource: 'requests', limit: 1_000_000, window: '1s', algorithm: 'sliding-window' }],
+          });
+          return (i) => limiter.acquire({ user: user(i) });
+        },
+      },
     ],
   },
   five: {

@@ -1,5 +1,6 @@
 import { StoreError, StoreTimeoutError, TollgateError } from './errors.js';
 import type { Adjustment, Store, StoreBatch, StoreResult } from './store.js';
+import { Deadlines } from './deadlines.js';
 import { isPromise, type MaybePromise } from './sync.js';
 
 /**
@@ -48,12 +49,16 @@ export function compensation(batch: StoreBatch, at: number): StoreBatch {
 
 /** Runs batches against a store with a deadline and the failure policy. */
 export class StoreRunner {
+  private readonly deadlines: Deadlines;
+
   constructor(
     readonly store: Store,
     private readonly timeoutMs: number,
     private readonly onStoreError: StoreErrorPolicy,
     private readonly localStore?: Store,
-  ) {}
+  ) {
+    this.deadlines = new Deadlines(timeoutMs);
+  }
 
   /** A runner bound to the local store, for leases whose decision was made there. */
   local(): StoreRunner {
@@ -129,18 +134,18 @@ export class StoreRunner {
     if (!isPromise(pending)) return pending;
     return new Promise<StoreResult>((resolve, reject) => {
       let timedOut = false;
-      const timer = setTimeout(() => {
+      const settle = this.deadlines.start(() => {
         timedOut = true;
         reject(new StoreTimeoutError(this.timeoutMs));
-      }, this.timeoutMs);
+      });
       pending.then(
         (result) => {
-          clearTimeout(timer);
+          settle();
           if (!timedOut) resolve(result);
           else if (result.allowed && !batch.dryRun) this.compensate(batch, result.now);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          settle();
           reject(error);
         },
       );

@@ -27,12 +27,14 @@ function parameters(algorithm: CounterAlgorithm): readonly number[] {
   }
 }
 
-/** A growing big-endian buffer. */
+/** A growing big-endian buffer, reused from batch to batch (encoding is synchronous). */
 class Writer {
-  private bytes = new Uint8Array(256);
+  private bytes = new Uint8Array(1024);
   private view = new DataView(this.bytes.buffer);
   length = 0;
   private static readonly text = new TextEncoder();
+  /** Field names come from the policy, so there are few: encode each once. */
+  private static readonly encoded = new Map<string, Uint8Array>();
 
   private room(size: number): number {
     if (this.length + size > this.bytes.length) {
@@ -58,16 +60,34 @@ class Writer {
     const at = this.room(8);
     this.view.setFloat64(at, value);
   }
+  /** A field name: from the policy, so few and repeated; encoded once (up to a bound). */
+  field(value: string): void {
+    let encoded = Writer.encoded.get(value);
+    if (!encoded) {
+      encoded = Writer.text.encode(value);
+      if (Writer.encoded.size < 10_000) Writer.encoded.set(value, encoded);
+    }
+    this.bytes16(encoded);
+  }
   string(value: string): void {
-    const encoded = Writer.text.encode(value);
+    this.bytes16(Writer.text.encode(value));
+  }
+  private bytes16(encoded: Uint8Array): void {
     this.u16(encoded.length);
     const at = this.room(encoded.length);
     this.bytes.set(encoded, at);
   }
-  result(): Uint8Array {
-    return this.bytes.subarray(0, this.length);
+  reset(): this {
+    this.length = 0;
+    return this;
+  }
+  /** A copy of what was written: the buffer itself is reused by the next batch. */
+  copy(): Uint8Array {
+    return this.bytes.slice(0, this.length);
   }
 }
+
+const writer = new Writer();
 
 /**
  * Encodes a batch for the Lua engine. `prefix` namespaces the store's keys; `now` overrides the
@@ -81,7 +101,7 @@ class Writer {
 export function encodeBatch(batch: StoreBatch, prefix: string, now: number | undefined): EncodedBatch {
   const keys: string[] = [];
   const index = new Map<string, number>();
-  const out = new Writer();
+  const out = writer.reset();
   const counter = ({ identity, field, algorithm }: Counter) => {
     let k = index.get(identity.key);
     if (k === undefined) {
@@ -89,7 +109,7 @@ export function encodeBatch(batch: StoreBatch, prefix: string, now: number | und
       index.set(identity.key, (k = keys.length));
     }
     out.u16(k);
-    out.string(field);
+    out.field(field);
     const values = parameters(algorithm);
     out.u8(TYPES.indexOf(algorithm.type) + 1);
     out.u8(values.length);
@@ -111,7 +131,7 @@ export function encodeBatch(batch: StoreBatch, prefix: string, now: number | und
     out.f64('at' in adjustment ? adjustment.at : 0);
     out.string('leaseId' in adjustment ? adjustment.leaseId : '');
   }
-  return { keys, argv: out.result() };
+  return { keys, argv: out.copy() };
 }
 
 /** Reads the engine's reply: `[now, allowed, used, resetAt, retryAt, ...]`, -1 meaning never. */

@@ -13,7 +13,7 @@
  */
 export const ENGINE_LUA = String.raw`
 local INF = math.huge
-local META = '~e' -- the latest expiry of any counter in the hash
+local META = '~e' -- when the hash expires: at or after the latest expiry of any counter in it
 
 -- The batch: see encodeBatch in batch.ts for the layout. Read value by value: struct.unpack
 -- returns the value and the next position, and no table is built for either.
@@ -140,11 +140,12 @@ end
 
 local function last_key(st) return (series_at(st, series_count(st))) end
 
--- Algorithms. An algorithm is { type, limit, ... } as encodeBatch writes it.
+-- Algorithms. An algorithm is { type, limit, ... } as encodeBatch writes it. Each model is built
+-- only when the batch uses its type: every function a script defines is created anew on every call.
 
-local models = {}
+local builders = {}
 
-models.log = {
+builders.log = function() return {
   decode = series_decode,
   encode = series_encode,
   prune = function(st, alg) return prune_below(st, now - alg[3] + 1) end,
@@ -158,11 +159,11 @@ models.log = {
   end,
   add = function(st, alg, amount) return series_add(st, now, amount) end,
   refund = function(st, alg, amount, at) return series_take(st, at, amount) end,
-}
+} end
 
 local function segment_end(i, alg) return (i + 1) * alg[4] + alg[3] end
 
-models.window = {
+builders.window = function() return {
   decode = series_decode,
   encode = series_encode,
   prune = function(st, alg) return prune_below(st, math.floor((now - alg[3]) / alg[4])) end,
@@ -176,7 +177,7 @@ models.window = {
   end,
   add = function(st, alg, amount) return series_add(st, math.floor(now / alg[4]), amount) end,
   refund = function(st, alg, amount, at) return series_take(st, math.floor(at / alg[4]), amount) end,
-}
+} end
 
 -- Bucket: state { tat, rem } is the exact arrival time tat + rem / limit ms; arithmetic is in
 -- integers scaled by limit (ms x limit). An algorithm is { 'bucket', limit, windowMs, burst }.
@@ -189,7 +190,7 @@ local function fill(st, alg, scaled)
 end
 local function full_at(st) if st.rem > 0 then return st.tat + 1 end return st.tat end
 
-models.bucket = {
+builders.bucket = function() return {
   prune = function(st, alg) if st and backlog(st, alg) > 0 then return st end return nil end,
   used = function(st, alg) if not st then return 0 end return math.ceil(backlog(st, alg) / alg[3]) end,
   expires = function(st) return full_at(st) end,
@@ -213,7 +214,7 @@ models.bucket = {
     if remaining > 0 then return fill(st, alg, remaining) end
     return nil
   end,
-}
+} end
 
 -- A calendar algorithm is { 'calendar', limit, start1, start2, ... }: consecutive period starts.
 local function current_period(alg)
@@ -223,7 +224,7 @@ local function current_period(alg)
   error("the store's time is outside the calendar periods the limiter sent: the limiter's clock and Redis's disagree by more than a period")
 end
 
-models.calendar = {
+builders.calendar = function() return {
   prune = function(st) if st and st.p <= now and now < st.e then return st end return nil end,
   used = function(st) return st and st.u or 0 end,
   expires = function(st) return st.e end,
@@ -248,10 +249,10 @@ models.calendar = {
     if st.u == 0 then return nil end
     return st
   end,
-}
+} end
 
 -- Slots: lease id -> expiry. An algorithm is { 'slots', limit, ttlMs }.
-models.slots = {
+builders.slots = function() return {
   prune = function(st)
     if not st then return nil end
     local live = false
@@ -280,7 +281,15 @@ models.slots = {
     if excess <= 0 then return now end
     return expiries[excess]
   end,
-}
+} end
+
+local models = setmetatable({}, {
+  __index = function(built, kind)
+    local model = builders[kind]()
+    built[kind] = model
+    return model
+  end,
+})
 
 local function reset_at(model, st, alg)
   if model.reset then return model.reset(st, alg) end
@@ -392,25 +401,31 @@ if allowed and dry == 0 then
   end
 
   -- Write back: one HSET (and HDEL for emptied counters) per key, and a TTL covering them all.
+  -- The TTL is set with a quarter of slack (at least a second), so busy keys are not re-expired on
+  -- every decision; idle state still disappears within 1.25x its lifetime.
   for k, changed in pairs(dirty) do
     local set, gone = {}, {}
-    local expiry = meta[k]
+    local needed = 0
     for f, alg in pairs(changed) do
       local st = states[k][f]
       if st then
         set[#set + 1] = f
         set[#set + 1] = encode(alg, st)
-        expiry = math.max(expiry, models[alg[1]].expires(st, alg))
+        needed = math.max(needed, models[alg[1]].expires(st, alg))
       else
         gone[#gone + 1] = f
       end
     end
     if #gone > 0 then redis.call('HDEL', KEYS[k], unpack(gone)) end
     if #set > 0 then
-      set[#set + 1] = META
-      set[#set + 1] = expiry
+      local expiry = meta[k]
+      if needed > expiry then
+        expiry = needed + math.max(1000, math.floor((needed - now) / 4))
+        set[#set + 1] = META
+        set[#set + 1] = expiry
+      end
       redis.call('HSET', KEYS[k], unpack(set))
-      redis.call('PEXPIRE', KEYS[k], math.max(1, expiry - now))
+      if expiry ~= meta[k] then redis.call('PEXPIRE', KEYS[k], expiry - now) end
     end
   end
 end
