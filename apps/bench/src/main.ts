@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [memory|redis]`: benchmarks with their peers in the same run (alternating fresh
+ * `pnpm bench [memory|sqlite|redis]`: benchmarks with their peers in the same run (alternating fresh
  * processes); prints Markdown tables with ratios (absolute numbers on shared machines are noisy,
  * ratios less so). Starts its own redis-server on a free loopback port for the Redis suites.
  */
@@ -10,12 +10,15 @@ import { startServer, stopServer } from '@tollgate/dev-redis';
 import { report } from './harness.js';
 import * as memory from './memory.js';
 import * as redis from './redis.js';
+import * as sqlite from './sqlite.js';
 import { redisMemoryPerIdentity } from './redis-memory.js';
 
 const only = process.argv.slice(2).find((arg) => arg !== '--');
 console.log(`Node ${process.version}, ${availableParallelism()} cores, ${new Date().toISOString().slice(0, 10)}\n`);
 
 if (!only || only === 'memory') console.log(`## Memory store\n\n${await report(memory.module, memory.suites)}\n`);
+
+if (!only || only === 'sqlite') console.log(`## SQLite store\n\n${await report(sqlite.module, sqlite.suites)}\n`);
 
 if (!only || only === 'redis') {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));

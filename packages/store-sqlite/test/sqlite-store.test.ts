@@ -1,0 +1,128 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { ConfigurationError, createLimiter, StoreError, type LimitConfig } from '@tollgate/core';
+import { manualClock } from '@tollgate/store-test-suite';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/index.js';
+import { SCHEMA_VERSION } from '../src/schema.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-sqlite-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+const file = () => join(dir, `test-${++files}.db`);
+const worker = fileURLToPath(new URL('./support/worker.ts', import.meta.url));
+
+describe('SqliteStore', () => {
+  it('no over-admission: 4 processes x 25 concurrent callers on one file admit exactly the limit', async () => {
+    const database = file();
+    new SqliteStore({ database }).close(); // create the schema once, before the race
+    const run = promisify(execFile);
+    const outputs = await Promise.all(
+      [1, 2, 3, 4].map(() => run(process.execPath, ['--import', 'tsx', worker], { env: { ...process.env, DB: database, MODE: 'hammer', CALLERS: '25' } })),
+    );
+    expect(outputs.map(({ stdout }) => Number(stdout.trim())).reduce((a, b) => a + b, 0)).toBe(60);
+  });
+
+  it('survives SIGKILL: everything recorded before the kill still counts after reopening', async () => {
+    const database = file();
+    new SqliteStore({ database }).close();
+    const child = spawn(process.execPath, ['--import', 'tsx', worker], { env: { ...process.env, DB: database, MODE: 'spend' } });
+    let acknowledged = 0;
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        const lines = chunk.toString().trim().split('\n');
+        acknowledged = Number(lines[lines.length - 1]);
+        if (acknowledged >= 200 && !child.killed) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+    });
+    await new Promise((resolve) => child.on('exit', resolve));
+    const store = new SqliteStore({ database });
+    const limiter = createLimiter({ store, limits: [{ name: 'daily-usd', scope: 'user', resource: 'cost', limit: 1_000, reset: { every: 'day' } }] });
+    const [spent] = await limiter.usage({ user: 'spender' });
+    // Every acknowledged record committed; at most a few more committed before their line was read.
+    expect(spent!.used).toBeGreaterThanOrEqual(acknowledged * 0.01 - 1e-9);
+    expect(spent!.used).toBeLessThan((acknowledged + 50) * 0.01);
+    store.close();
+  });
+
+  it('a corrupt file is a typed error at construction', () => {
+    const database = file();
+    writeFileSync(database, 'this is not a database '.repeat(200));
+    expect(() => new SqliteStore({ database })).toThrow(StoreError);
+    expect(() => new SqliteStore({ database })).toThrow(/\[store-sqlite\]/);
+  });
+
+  it('an unwritable path is a typed error at construction', () => {
+    const notADirectory = file();
+    writeFileSync(notADirectory, '');
+    expect(() => new SqliteStore({ database: join(notADirectory, 'limits.db') })).toThrow(StoreError);
+  });
+
+  it('refuses a database written by a newer schema instead of misreading it', () => {
+    const database = file();
+    new SqliteStore({ database }).close();
+    const raw = new Database(database);
+    raw.prepare('UPDATE tollgate_schema SET version = ?').run(SCHEMA_VERSION + 1);
+    raw.close();
+    expect(() => new SqliteStore({ database })).toThrow(ConfigurationError);
+    expect(() => new SqliteStore({ database })).toThrow(/newer/);
+  });
+
+  it('a lock held beyond busyTimeoutMs is a store error the failure policy handles', async () => {
+    const database = file();
+    const store = new SqliteStore({ database, busyTimeoutMs: 50 });
+    const limiter = createLimiter({ store, onStoreError: 'deny', limits: [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 5, window: '1m' }] });
+    const other = new Database(database);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      expect(await limiter.acquire({ user: 'u' })).toMatchObject({ allowed: false, reason: 'store-error' });
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(true);
+    store.close();
+  });
+
+  it('a day of traffic leaves the file the size of the live state', async () => {
+    const clock = manualClock();
+    const database = file();
+    const store = new SqliteStore({ database, clock });
+    const limits: LimitConfig[] = [
+      { name: 'rpm', scope: 'user', resource: 'requests', limit: 20, window: '1m' },
+      { name: 'tpm', scope: 'user', resource: 'tokens', limit: 50_000, window: '1m' },
+      { name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 60, window: '1m' },
+    ];
+    const limiter = createLimiter({ store, clock, limits });
+    const rows = () => (store.database.prepare('SELECT count(*) AS n FROM tollgate_identities').get() as { n: number }).n;
+    const pages = () => store.database.pragma('page_count', { simple: true }) as number;
+    // Every 10 s a new caller arrives and each caller of the last 2 minutes makes a request: 12
+    // callers active at a time, 2,880 new ones a day, about 100,000 decisions.
+    const hour = async (offset: number) => {
+      for (let step = 0; step < 360; step++) {
+        const now = offset * 360 + step;
+        for (let k = 0; k < 12; k++) {
+          const caller = now - k;
+          if (caller >= 0) await limiter.acquire({ user: `u${caller}`, ip: `ip${caller % 997}` }, { tokens: 100 });
+        }
+        clock.advance(10_000);
+      }
+    };
+    await hour(0);
+    const afterHour = { rows: rows(), pages: pages() };
+    for (let h = 1; h < 24; h++) await hour(h);
+    store.database.pragma('wal_checkpoint(TRUNCATE)');
+    expect(rows()).toBeLessThanOrEqual(afterHour.rows * 1.5);
+    expect(pages()).toBeLessThanOrEqual(afterHour.pages * 1.5);
+    expect(statSync(database).size).toBeLessThan(2_000_000);
+    store.close();
+  });
+});
