@@ -47,11 +47,6 @@ export interface SqliteStoreOptions {
   clock?: () => number;
 }
 
-/** A row of the identities table. */
-interface Row {
-  counters: string;
-}
-
 /** One counter in a row: its state and when it may be dropped. */
 interface Stored {
   s: unknown;
@@ -99,7 +94,7 @@ export class SqliteStore implements Store {
       throw new StoreError(`[tollgate] [store-sqlite] cannot use the database: ${(error as Error).message}`, { cause: error });
     }
 
-    const select = this.database.prepare<[string], Row>('SELECT counters FROM tollgate_identities WHERE key = ?');
+    const select = this.database.prepare<[string], string>('SELECT counters FROM tollgate_identities WHERE key = ?').pluck();
     const upsert = this.database.prepare<[string, string, number]>(
       'INSERT INTO tollgate_identities (key, counters, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET counters = excluded.counters, expires_at = excluded.expires_at',
     );
@@ -116,7 +111,7 @@ export class SqliteStore implements Store {
       let entry = rows.get(key);
       if (!entry) {
         const found = select.get(key);
-        entry = { counters: found ? (JSON.parse(found.counters) as Record<string, Stored>) : {}, dirty: false };
+        entry = { counters: found === undefined ? {} : (JSON.parse(found) as Record<string, Stored>), dirty: false };
         rows.set(key, entry);
       }
       return entry;
