@@ -93,7 +93,7 @@ function refusal(reason: 'lease-cap' | 'released', deniedBy: LimitState[] = []):
 
 export class TollgateLease implements Lease {
   released = false;
-  private readonly reservations: Reservation[] = [];
+  private reservations: Reservation[] = [];
   private reservedTokens = 0;
   private reservedCost = 0;
   private usedTokens = 0;
@@ -237,12 +237,13 @@ export class TollgateLease implements Lease {
     if (adjustments.length === 0) return;
     // From here on the unused reservation is gone: later records are charged in full. If the store
     // refuses the release, it is all put back for a retry.
-    const before = { reservations: [...this.reservations], tokens: this.reservedTokens, cost: this.reservedCost };
+    const before = { reservations: this.reservations, tokens: this.reservedTokens, cost: this.reservedCost };
     this.reservedTokens = Math.min(this.reservedTokens, this.usedTokens - this.overrunTokens);
     this.reservedCost = Math.min(this.reservedCost, this.usedCost - this.overrunCost);
-    this.reservations.length = 0;
+    this.reservations = [];
+    // Nothing can reserve meanwhile (a released lease refuses steps), so restoring is assigning back.
     const restore = (error: unknown) => {
-      this.reservations.push(...before.reservations);
+      this.reservations = before.reservations;
       this.reservedTokens = before.tokens;
       this.reservedCost = before.cost;
       throw error;
