@@ -49,10 +49,12 @@ class Writer {
   }
   // Reserve first, then write: room() may replace the buffer and its view.
   u8(value: number): void {
+    if (!(value >= 0 && value <= 0xff)) throw new RangeError(`[tollgate] a batch value of ${value} does not fit the engine's byte field`);
     const at = this.room(1);
     this.view.setUint8(at, value);
   }
   u16(value: number): void {
+    if (!(value >= 0 && value <= 0xffff)) throw new RangeError(`[tollgate] a batch value of ${value} does not fit the engine's 16-bit field`);
     const at = this.room(2);
     this.view.setUint16(at, value);
   }

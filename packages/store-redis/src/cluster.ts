@@ -43,32 +43,40 @@ export function splitBySlot(batch: StoreBatch, keyOf: (counter: Counter) => stri
 }
 
 /**
- * Runs a batch whose keys span several slots: one script per slot, in parallel. Each script is
- * atomic on its own; if any refuses, the parts that passed are taken back (refunded, slots freed)
- * before the decision returns. Until then — one round trip — other decisions can see those charges
- * and be refused by them; never admitted beyond a limit.
+ * Runs a batch whose keys span several slots: one script per slot. Each script is atomic on its
+ * own; if any refuses (or fails), the parts that were applied are taken back (refunded, slots
+ * freed) before the decision returns. Until then — one round trip — other decisions can see those
+ * charges and be refused by them; never admitted beyond a limit.
+ *
+ * One decision has one time: the first part runs on its node's clock and the others are stamped
+ * with that time, so a lease's later refunds (made "at" the decision's time) find their charges on
+ * every slot. That costs a second round trip, for multi-slot decisions only.
  */
 export async function applyAcrossSlots(
   batch: StoreBatch,
   keyOf: (counter: Counter) => string,
-  run: (batch: StoreBatch) => Promise<StoreResult>,
+  run: (batch: StoreBatch, now?: number) => Promise<StoreResult>,
 ): Promise<StoreResult> {
   const parts = splitBySlot(batch, keyOf);
   if (parts.length === 1) return run(batch);
-  const results = await Promise.all(parts.map((part) => run(part.batch)));
-  const allowed = results.every((result) => result.allowed);
+  const first = await run(parts[0]!.batch);
+  const { now } = first;
+  // Once the first part refuses, the others only need reading: the decision writes nothing.
+  const read = !first.allowed;
+  const rest = await Promise.allSettled(parts.slice(1).map((part) => run(read ? { ...part.batch, dryRun: true } : part.batch, now)));
+  const results: Array<StoreResult | undefined> = [first, ...rest.map((settled) => (settled.status === 'fulfilled' ? settled.value : undefined))];
+  const failure = rest.find((settled): settled is PromiseRejectedResult => settled.status === 'rejected');
+  const allowed = !failure && results.every((result) => result!.allowed);
   if (!allowed && !batch.dryRun) {
-    const passed = parts.filter((_, index) => results[index]!.allowed);
-    await Promise.all(passed.map((part) => run(compensation(part.batch, results[parts.indexOf(part)]!.now))));
+    // Take back every part that was applied, even when another part failed outright.
+    const applied = parts.filter((_, index) => results[index]?.allowed && !(read && index > 0));
+    await Promise.allSettled(applied.map((part) => run(compensation(part.batch, now), now)));
   }
-  // Each node has its own clock: express every reading relative to the first node's.
-  const now = results[0]!.now;
+  if (failure) throw failure.reason;
   const readings: CounterReading[] = new Array(batch.charges.length);
   parts.forEach((part, index) => {
-    const shift = now - results[index]!.now;
     part.positions.forEach((position, k) => {
-      const { used, resetAt, retryAt } = results[index]!.readings[k]!;
-      readings[position] = { used, resetAt: resetAt + shift, retryAt: retryAt + shift };
+      readings[position] = results[index]!.readings[k]!;
     });
   });
   return { now, allowed, readings };

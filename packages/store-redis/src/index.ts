@@ -27,7 +27,8 @@ export interface RedisStoreOptions {
   prefix?: string;
   /**
    * Tests only: a clock that replaces Redis's `TIME`. In production the server's clock counts every
-   * window, so app servers with skewed clocks agree.
+   * window, so app servers with skewed clocks agree (on a Cluster, a decision spanning slots uses the
+   * clock of the node holding its first slot).
    */
   clock?: () => number;
 }
@@ -72,15 +73,18 @@ export class RedisStore implements Store {
    */
   async apply(batch: StoreBatch): Promise<StoreResult> {
     try {
-      return await (this.isCluster ? applyAcrossSlots(batch, (counter) => this.prefix + counter.identity.key, (part) => this.run(part)) : this.run(batch));
+      return await (this.isCluster
+        ? applyAcrossSlots(batch, (counter) => this.prefix + counter.identity.key, (part, now) => this.run(part, now))
+        : this.run(batch));
     } catch (error) {
       if (error instanceof TollgateError) throw error;
       throw new StoreError(`[tollgate] [store-redis] ${(error as Error)?.message ?? String(error)}`, { cause: error });
     }
   }
 
-  private async run(batch: StoreBatch): Promise<StoreResult> {
-    const { keys, argv } = encodeBatch(batch, this.prefix, this.clock?.());
+  /** One script call; `now` stamps the batch with a time instead of the server's (or the test clock's). */
+  private async run(batch: StoreBatch, now?: number): Promise<StoreResult> {
+    const { keys, argv } = encodeBatch(batch, this.prefix, now ?? this.clock?.());
     return decodeReply(await this.evaluate(keys, Buffer.from(argv.buffer, argv.byteOffset, argv.byteLength)));
   }
 

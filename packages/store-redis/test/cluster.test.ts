@@ -18,6 +18,14 @@ runStoreTestSuite({
   differentialRuns: 25,
 });
 
+/** The master node that serves a key's slot. */
+async function nodeOf(key: string) {
+  const slot = hashSlot(key);
+  const ranges = (await cluster.nodes('master')[0]!.cluster('SLOTS')) as Array<[number, number, [string, number]]>;
+  const [, , [, port]] = ranges.find(([from, to]) => slot >= from && slot <= to)!;
+  return cluster.nodes('master').find((node) => Number(node.options.port) === port)!;
+}
+
 describe('RedisStore on a Cluster', () => {
   it('computes the same slot as the server', async () => {
     const node = cluster.nodes('master')[0]!;
@@ -46,6 +54,48 @@ describe('RedisStore on a Cluster', () => {
       ['user-rpm', 1],
       ['ip-rpm', 1],
       ['org-rpm', 1],
+    ]);
+  });
+
+  it('a lease spanning slots refunds its reservation on every slot (one time per decision)', async () => {
+    const limiter = createLimiter({
+      store: new RedisStore({ client: cluster, prefix: `lease-${Date.now()}:` }),
+      limits: [
+        { name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 10_000, window: '1m' },
+        { name: 'tpm', scope: 'user', resource: 'tokens', limit: 10_000_000, window: '1m', algorithm: 'sliding-log' },
+      ],
+    });
+    expect(hashSlot('{ip:198.51.100.2}')).not.toBe(hashSlot('{user:spanner}'));
+    for (let i = 0; i < 30; i++) {
+      const { lease } = await limiter.acquire({ user: 'spanner', ip: '198.51.100.2' }, { tokens: 500 });
+      await lease!.record({ inputTokens: 100 });
+      await lease!.release();
+    }
+    expect((await limiter.usage({ user: 'spanner' }))[0]!.used).toBe(30 * 100);
+  });
+
+  it('when one slot fails, the slots that passed are taken back', async () => {
+    const limits: LimitConfig[] = [
+      { name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 100, window: '1m' },
+      { name: 'user-rpm', scope: 'user', resource: 'requests', limit: 100, window: '1m' },
+    ];
+    const prefix = `failing-${Date.now()}:`;
+    const limiter = createLimiter({ store: new RedisStore({ client: cluster, prefix }), limits, onStoreError: 'deny' });
+    const slotOwner = await nodeOf('{user:oom}');
+    // An address whose slot lives on another node, which stays healthy.
+    let ip = '';
+    for (let i = 1; !ip; i++) if ((await nodeOf(`{ip:198.51.100.${i}}`)) !== slotOwner) ip = `198.51.100.${i}`;
+    const who = { user: 'oom', ip };
+    // A node out of memory refuses every script that may write: the user's slot fails outright.
+    await slotOwner.config('SET', 'maxmemory', '1');
+    try {
+      for (let i = 0; i < 3; i++) expect(await limiter.acquire(who)).toMatchObject({ allowed: false, reason: 'store-error' });
+    } finally {
+      await slotOwner.config('SET', 'maxmemory', '0');
+    }
+    expect((await limiter.usage(who)).map((l) => [l.name, l.used])).toEqual([
+      ['ip-rpm', 0],
+      ['user-rpm', 0],
     ]);
   });
 

@@ -141,18 +141,19 @@ export class SqliteStore implements Store {
       }
       return wrote;
     };
-    // IMMEDIATE takes the write lock up front, so two processes cannot both read the same count and
-    // then both write: the second waits (busy_timeout) and then reads what the first committed.
-    this.transaction = this.database
-      .transaction((batch: StoreBatch) => {
-        const now = this.clock();
-        rows.clear();
-        const result = applyBatch(table, batch, now);
-        // Pruning is batched: every 16th write deletes up to 16 writes' worth of expired rows.
-        if (flush(now) && prunePerWrite > 0 && ++writes % 16 === 0) prune.run(now, 16 * prunePerWrite);
-        return result;
-      })
-      .immediate.bind(null) as (batch: StoreBatch) => StoreResult;
+    const transaction = this.database.transaction((batch: StoreBatch) => {
+      const now = this.clock();
+      rows.clear();
+      const result = applyBatch(table, batch, now);
+      // Pruning is batched: every 16th write deletes up to 16 writes' worth of expired rows.
+      if (flush(now) && prunePerWrite > 0 && ++writes % 16 === 0) prune.run(now, 16 * prunePerWrite);
+      return result;
+    });
+    // A write takes the lock up front (IMMEDIATE), so two processes cannot both read the same count
+    // and then both write: the second waits (busy_timeout) and reads what the first committed. A pure
+    // read (check, usage) reads a WAL snapshot and never waits for writers.
+    this.transaction = (batch) =>
+      batch.dryRun && batch.adjustments.length === 0 ? transaction.deferred(batch) : transaction.immediate(batch);
   }
 
   /** Atomic: one `BEGIN IMMEDIATE` transaction evaluates every charge and writes all or nothing. */

@@ -92,6 +92,23 @@ describe('SqliteStore', () => {
     store.close();
   });
 
+  it('reads (check, usage) do not wait for another process writing', async () => {
+    const database = file();
+    const store = new SqliteStore({ database, busyTimeoutMs: 50 });
+    const limiter = createLimiter({ store, onStoreError: 'deny', limits: [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 5, window: '1m' }] });
+    await limiter.acquire({ user: 'u' });
+    const other = new Database(database);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      expect(await limiter.check({ user: 'u' })).toMatchObject({ allowed: true, reason: 'ok', limits: [{ used: 1 }] });
+      expect((await limiter.usage({ user: 'u' }))[0]!.used).toBe(1);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    store.close();
+  });
+
   it('a day of traffic leaves the file the size of the live state', async () => {
     const clock = manualClock();
     const database = file();
