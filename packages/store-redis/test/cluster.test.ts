@@ -21,8 +21,9 @@ runStoreTestSuite({
 /** The master node that serves a key's slot. */
 async function nodeOf(key: string) {
   const slot = hashSlot(key);
-  const ranges = (await cluster.nodes('master')[0]!.cluster('SLOTS')) as Array<[number, number, [string, number]]>;
-  const [, , [, port]] = ranges.find(([from, to]) => slot >= from && slot <= to)!;
+  const ranges = await cluster.nodes('master')[0]!.cluster('SLOTS');
+  const [, , master] = ranges.find(([from, to]) => slot >= from && slot <= to)!;
+  const port = master![1];
   return cluster.nodes('master').find((node) => Number(node.options.port) === port)!;
 }
 
