@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { createLimiter, staticPrices, type LimitConfig } from '@tollgate/core';
+import { createLimiter, staticPrices } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
 import { RateLimiterMemory, RateLimiterUnion } from 'rate-limiter-flexible';
 import type { Suite } from './harness.js';
+import { aiPolicy } from './policies.js';
 
 /**
  * Many callers, each well inside its limits: the common case a limiter must make cheap. Every
@@ -13,13 +14,11 @@ const IDENTITIES = 200_000;
 const user = (i: number) => `user-${i % IDENTITIES}`;
 
 /** The five-limit AI policy: requests per minute and hour, tokens per minute and hour, USD per day. */
-const fiveLimits: LimitConfig[] = [
-  { name: 'rpm', scope: 'user', resource: 'requests', limit: 600, window: '1m' },
-  { name: 'rph', scope: 'user', resource: 'requests', limit: 10_000, window: '1h' },
-  { name: 'tpm', scope: 'user', resource: 'tokens', limit: 10_000_000, window: '1m' },
-  { name: 'tph', scope: 'user', resource: 'tokens', limit: 100_000_000, window: '1h' },
-  { name: 'daily-usd', scope: 'user', resource: 'cost', limit: 10_000, reset: { every: 'day', timeZone: 'UTC' } },
-];
+const fiveLimits = aiPolicy(
+  [['rpm', 600, '1m'], ['rph', 10_000, '1h']],
+  [['tpm', 10_000_000, '1m'], ['tph', 100_000_000, '1h']],
+  10_000,
+);
 
 export const suites: Record<string, Suite> = {
   single: {

@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { createLimiter, staticPrices, type LimitConfig } from '@tollgate/core';
+import { createLimiter, staticPrices } from '@tollgate/core';
 import { RedisStore } from '@tollgate/store-redis';
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterUnion } from 'rate-limiter-flexible';
 import type { Suite } from './harness.js';
+import { aiPolicy } from './policies.js';
 import { upstashOverIoredis } from './upstash-over-ioredis.js';
 
 /**
@@ -44,13 +45,11 @@ const common = {
   counters: commandCounters,
 };
 
-const fiveLimits: LimitConfig[] = [
-  { name: 'rps', scope: 'user', resource: 'requests', limit: 1_000_000, window: '1s' },
-  { name: 'rpm', scope: 'user', resource: 'requests', limit: 10_000_000, window: '1m' },
-  { name: 'tpm', scope: 'user', resource: 'tokens', limit: 1e12, window: '1m' },
-  { name: 'tph', scope: 'user', resource: 'tokens', limit: 1e13, window: '1h' },
-  { name: 'daily-usd', scope: 'user', resource: 'cost', limit: 1_000_000, reset: { every: 'day', timeZone: 'UTC' } },
-];
+const fiveLimits = aiPolicy(
+  [['rps', 1_000_000, '1s'], ['rpm', 10_000_000, '1m']],
+  [['tpm', 1e12, '1m'], ['tph', 1e13, '1h']],
+  1_000_000,
+);
 
 const noopSha = 'return 1';
 

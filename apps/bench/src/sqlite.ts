@@ -2,11 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLimiter, staticPrices, type LimitConfig } from '@tollgate/core';
+import { createLimiter, staticPrices } from '@tollgate/core';
 import { SqliteStore } from '@tollgate/store-sqlite';
 import Database from 'better-sqlite3';
 import { RateLimiterSQLite, RateLimiterUnion } from 'rate-limiter-flexible';
 import type { Suite } from './harness.js';
+import { aiPolicy } from './policies.js';
 
 /**
  * SQLite: one process, one caller at a time (better-sqlite3 is synchronous), 10,000 identities, a
@@ -34,13 +35,11 @@ async function rlfSqlite(db: Database.Database, tableName: string, points: numbe
   return limiter;
 }
 
-const fiveLimits: LimitConfig[] = [
-  { name: 'rpm', scope: 'user', resource: 'requests', limit: 1_000_000, window: '1m' },
-  { name: 'rph', scope: 'user', resource: 'requests', limit: 10_000_000, window: '1h' },
-  { name: 'tpm', scope: 'user', resource: 'tokens', limit: 1e12, window: '1m' },
-  { name: 'tph', scope: 'user', resource: 'tokens', limit: 1e13, window: '1h' },
-  { name: 'daily-usd', scope: 'user', resource: 'cost', limit: 1_000_000, reset: { every: 'day', timeZone: 'UTC' } },
-];
+const fiveLimits = aiPolicy(
+  [['rpm', 1_000_000, '1m'], ['rph', 10_000_000, '1h']],
+  [['tpm', 1e12, '1m'], ['tph', 1e13, '1h']],
+  1_000_000,
+);
 
 export const suites: Record<string, Suite> = {
   single: {
