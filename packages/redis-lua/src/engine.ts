@@ -5,55 +5,49 @@
  * that covers its longest-lived counter. The conformance suite's differential test holds this to the
  * TypeScript engine's decisions, so a change to one must be made to the other.
  *
- * ARGV[1] is the batch in a compact binary form (see `encodeBatch`): Lua in Redis pays for every
- * value it turns into a table entry, so the batch is read field by field with `struct`, and a log
- * is kept as a packed string that a decision touches only at its ends. The reply is a flat integer
- * array `{ now, allowed, used, resetAt, retryAt, used, ... }` with one triple per charge and -1 for
- * an infinite retry time. Integers keep amounts exact: nothing passes through Lua's `tostring`.
+ * ARGV is the batch, one value per entry (see `encodeBatch`), as text that passes unchanged through
+ * clients that send JSON strings (@upstash/redis) as well as through ioredis. Lua in Redis pays for
+ * every value it turns into a table entry and every function it calls, so the batch is read in place
+ * (one `tonumber` per number), and a log is kept as a packed binary string (with `struct`) that a
+ * decision touches only at its ends. The reply is a flat integer array
+ * `{ now, allowed, used, resetAt, retryAt, used, ... }` with one triple per charge and -1 for an
+ * infinite retry time. Integers keep amounts exact: nothing passes through Lua's `tostring`.
  */
 export const ENGINE_LUA = String.raw`
 local INF = math.huge
 local META = '~e' -- when the hash expires: at or after the latest expiry of any counter in it
 
--- The batch: see encodeBatch in batch.ts for the layout. Read value by value: struct.unpack
--- returns the value and the next position, and no table is built for either.
-local input, pos = ARGV[1], 1
-local function u8() local value value, pos = struct.unpack('>B', input, pos) return value end
-local function u16() local value value, pos = struct.unpack('>H', input, pos) return value end
-local function f64() local value value, pos = struct.unpack('>d', input, pos) return value end
-local function text()
-  local length = u16()
-  local value = string.sub(input, pos, pos + length - 1)
-  pos = pos + length
-  return value
-end
+-- The batch: see encodeBatch in batch.ts for the layout, one value per ARGV entry, read in order.
+local next_arg = 0
+local function number() next_arg = next_arg + 1 return tonumber(ARGV[next_arg]) end
+local function text() next_arg = next_arg + 1 return ARGV[next_arg] end
 local TYPES = { 'log', 'window', 'bucket', 'calendar', 'slots' }
 local ADJUSTMENTS = { 'add', 'refund', 'release', 'touch', 'reset' }
 local function read_counter(entry)
-  entry.k = u16()
+  entry.k = number()
   entry.f = text()
-  local alg = { TYPES[u8()] }
-  for i = 2, u8() + 1 do alg[i] = f64() end
+  local alg = { TYPES[number()] }
+  for i = 2, number() + 1 do alg[i] = number() end
   entry.a = alg
   return entry
 end
 
-local now, dry, charge_count, adjustment_count = f64(), u8(), u16(), u16()
-if now ~= now then -- NaN: no test clock, use the server's
+local now, dry, charge_count, adjustment_count = number(), number(), number(), number()
+if not now then -- empty: no test clock, use the server's
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end
 local batch = { c = {}, j = {} }
 for i = 1, charge_count do
   local charge = read_counter({})
-  charge.m = f64()
+  charge.m = number()
   charge.l = text()
   batch.c[i] = charge
 end
 for i = 1, adjustment_count do
-  local adjustment = read_counter({ t = ADJUSTMENTS[u8()] })
-  adjustment.m = f64()
-  adjustment.at = f64()
+  local adjustment = read_counter({ t = ADJUSTMENTS[number()] })
+  adjustment.m = number()
+  adjustment.at = number()
   adjustment.l = text()
   batch.j[i] = adjustment
 end

@@ -1,14 +1,11 @@
-import { createHash } from 'node:crypto';
 import {
   ConfigurationError,
-  StoreError,
-  TollgateError,
   type Store,
   type StoreBatch,
   type StoreCapabilities,
   type StoreResult,
 } from '@tollgate/core';
-import { decodeReply, encodeBatch, ENGINE_LUA } from '@tollgate/redis-lua';
+import { asStoreError, checkPrefix, decodeReply, encodeBatch, ENGINE_LUA, ENGINE_SHA, evalWithFallback } from '@tollgate/redis-lua';
 import type { Cluster, Redis } from 'ioredis';
 import { applyAcrossSlots } from './cluster.js';
 
@@ -34,7 +31,7 @@ export interface RedisStoreOptions {
 }
 
 /** The engine script's SHA1, as `SCRIPT LOAD` reports it. */
-export const ENGINE_SHA = createHash('sha1').update(ENGINE_LUA).digest('hex');
+export { ENGINE_SHA };
 
 /**
  * A Redis store: every decision, whatever its number of limits, is one EVALSHA of the Tollgate
@@ -56,13 +53,10 @@ export class RedisStore implements Store {
     if (typeof (client as Redis | undefined)?.evalsha !== 'function') {
       throw new ConfigurationError('[store-redis] client must be an ioredis Redis or Cluster instance');
     }
-    if (typeof prefix !== 'string' || /[{}\s]/.test(prefix)) {
-      throw new ConfigurationError(`[store-redis] prefix must be a string without braces or whitespace, got ${JSON.stringify(prefix)}`);
-    }
     if (clock !== undefined && typeof clock !== 'function') throw new ConfigurationError('[store-redis] clock must be a function');
     this.client = client;
     this.isCluster = (client as Cluster).isCluster === true;
-    this.prefix = prefix;
+    this.prefix = checkPrefix(prefix, 'store-redis');
     this.clock = clock;
   }
 
@@ -77,24 +71,21 @@ export class RedisStore implements Store {
         ? applyAcrossSlots(batch, (counter) => this.prefix + counter.identity.key, (part, now) => this.run(part, now))
         : this.run(batch));
     } catch (error) {
-      if (error instanceof TollgateError) throw error;
-      throw new StoreError(`[tollgate] [store-redis] ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      throw asStoreError(error, 'store-redis');
     }
   }
 
   /** One script call; `now` stamps the batch with a time instead of the server's (or the test clock's). */
   private async run(batch: StoreBatch, now?: number): Promise<StoreResult> {
     const { keys, argv } = encodeBatch(batch, this.prefix, now ?? this.clock?.());
-    return decodeReply(await this.evaluate(keys, Buffer.from(argv.buffer, argv.byteOffset, argv.byteLength)));
+    return decodeReply(await this.evaluate(keys, argv));
   }
 
-  /** EVALSHA, falling back to EVAL when the server does not have the script (new server, SCRIPT FLUSH). */
-  private async evaluate(keys: string[], argv: Buffer): Promise<unknown> {
-    try {
-      return await this.client.evalsha(ENGINE_SHA, keys.length, ...keys, argv);
-    } catch (error) {
-      if (!(error as Error)?.message?.startsWith('NOSCRIPT')) throw error;
-      return this.client.eval(ENGINE_LUA, keys.length, ...keys, argv);
-    }
+  /** EVALSHA, falling back to EVAL when the server does not have the script. */
+  private evaluate(keys: string[], argv: string[]): Promise<unknown> {
+    return evalWithFallback(
+      () => this.client.evalsha(ENGINE_SHA, keys.length, ...keys, ...argv),
+      () => this.client.eval(ENGINE_LUA, keys.length, ...keys, ...argv),
+    );
   }
 }

@@ -1,0 +1,32 @@
+import { ConfigurationError, StoreError, TollgateError } from '@tollgate/core';
+
+/**
+ * Checks a store's key prefix: braces would open a Redis Cluster hash tag of their own (the
+ * identity's tag must be the first one in the key), and whitespace makes keys hard to inspect.
+ */
+export function checkPrefix(prefix: unknown, store: string): string {
+  if (typeof prefix !== 'string' || /[{}\s]/.test(prefix)) {
+    throw new ConfigurationError(`[${store}] prefix must be a string without braces or whitespace, got ${JSON.stringify(prefix)}`);
+  }
+  return prefix;
+}
+
+/**
+ * Runs the engine by its SHA, and sends the script itself only when the server does not have it
+ * (a new server, a fresh cluster node, after `SCRIPT FLUSH`): one round trip in the steady state.
+ * Clients report the missing script in their own words, but always with Redis's `NOSCRIPT` in them.
+ */
+export async function evalWithFallback<T>(evalsha: () => Promise<T>, evaluate: () => Promise<T>): Promise<T> {
+  try {
+    return await evalsha();
+  } catch (error) {
+    if (!String((error as Error)?.message ?? error).includes('NOSCRIPT')) throw error;
+    return evaluate();
+  }
+}
+
+/** A client or server failure as the limiter expects it: a `StoreError` naming the store. */
+export function asStoreError(error: unknown, store: string): TollgateError {
+  if (error instanceof TollgateError) return error;
+  return new StoreError(`[tollgate] [${store}] ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
