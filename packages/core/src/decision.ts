@@ -50,6 +50,11 @@ export interface Decision {
   fallback?: StoreErrorPolicy;
   /** When the store failed: the error. */
   error?: StoreError;
+  /**
+   * `true` when the store refused from its in-process deny cache, without a round trip: a refusal
+   * it made moments ago for the same demand, replayed (the limit states are as of that refusal).
+   */
+  cached?: boolean;
 }
 
 /** A decision on a request: also the tier and the degradation step to apply. */
@@ -79,7 +84,7 @@ export function evaluate(
   charges: readonly Charge[],
   result: StoreResult,
   committed: boolean,
-): Pick<Decision, 'allowed' | 'reason' | 'retryAfterMs' | 'deniedBy' | 'limits'> {
+): Pick<Decision, 'allowed' | 'reason' | 'retryAfterMs' | 'deniedBy' | 'limits' | 'cached'> {
   const { now, readings } = result;
   const limits: LimitState[] = new Array(readings.length);
   const deniedBy: LimitState[] = [];
@@ -108,7 +113,9 @@ export function evaluate(
   if (deniedBy.length === 0) return { allowed: true, reason: 'ok', retryAfterMs: 0, deniedBy, limits };
   deniedBy.sort((a, b) => b.retryAfterMs! - a.retryAfterMs!);
   // Each limit's pass time only moves earlier as time passes, so all pass once the slowest does.
-  return { allowed: false, reason: 'limited', retryAfterMs: deniedBy[0]!.retryAfterMs!, deniedBy, limits };
+  const refusal: ReturnType<typeof evaluate> = { allowed: false, reason: 'limited', retryAfterMs: deniedBy[0]!.retryAfterMs!, deniedBy, limits };
+  if (result.cached) refusal.cached = true;
+  return refusal;
 }
 
 /** A decision for a batch the store could not make, per the failure policy. */

@@ -39,4 +39,6 @@ export type {
   StoreResult,
 } from './store.js';
 export { applyBatch } from './engine/index.js';
+export { DenyCache } from './deny-cache.js';
+export type { DenyCacheOptions } from './deny-cache.js';
 export type { CounterTable } from './engine/index.js';

@@ -102,6 +102,11 @@ export interface StoreResult {
   readonly allowed: boolean;
   /** One reading per charge, in order. */
   readonly readings: readonly CounterReading[];
+  /**
+   * A refusal replayed from the store's in-process deny cache (see `DenyCache`): no round trip was
+   * made, and the readings are those of the refusal it remembers.
+   */
+  readonly cached?: boolean;
 }
 
 /** What a store can enforce, so the limiter can refuse a policy the store would mis-enforce. */
