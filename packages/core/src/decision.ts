@@ -3,6 +3,7 @@ import type { StoreError } from './errors.js';
 import type { CompiledLimit, Resource } from './limits.js';
 import type { Failure, StoreErrorPolicy } from './runner.js';
 import type { Lease } from './lease.js';
+import { resetAfterCharge } from './engine/index.js';
 import type { Charge, IdentityKey, StoreResult } from './store.js';
 
 /** One limit as it stands for this caller. Amounts are in the limit's unit (USD for `cost`). */
@@ -103,7 +104,7 @@ export function evaluate(
       limit: capacity / limit.unitScale,
       used: used / limit.unitScale,
       remaining: Math.max(0, capacity - used) / limit.unitScale,
-      resetAt: reading.resetAt,
+      resetAt: committed ? resetAfterCharge(charges[i]!.counter.algorithm, charges[i]!.amount, reading.resetAt, now) : reading.resetAt,
       windowMs: limit.windowMs,
       retryAfterMs: refuses ? waitMs(reading.retryAt, now) : undefined,
     };

@@ -14,6 +14,15 @@ export { staticPrices } from './prices.js';
 export type { ModelPrice, PriceSource } from './prices.js';
 export { UNITS_PER_USD, unitsToUsd, usdToUnits } from './money.js';
 export { compensation } from './runner.js';
+
+// For framework adapters: the HTTP conventions every adapter shares.
+export { createHttpLimit } from './http/admit.js';
+export type { Admission, HttpLimitOptions, TollgateContext } from './http/admit.js';
+export { DEFAULT_HEADER_FAMILIES, rateLimitHeaders } from './http/headers.js';
+export type { HeaderFamily } from './http/headers.js';
+export { ipIdentity } from './http/ip.js';
+export { refusalResponse } from './http/refusal.js';
+export type { HttpErrorBody, HttpRefusal } from './http/refusal.js';
 export type { StoreErrorPolicy } from './runner.js';
 export {
   ConfigurationError,

@@ -41,6 +41,24 @@ function load(table: CounterTable, counter: Counter, now: number): unknown {
 }
 
 /**
+ * When everything in a counter will have expired once a charge of `amount` is added at `now`, given
+ * the reading before it: readings describe the state before the batch, and a caller showing an
+ * admitted request's limits needs the state after it. Computed from the models, so it holds for
+ * every store: what a fresh counter holding just this charge reports, combined with what was there.
+ */
+export function resetAfterCharge(algorithm: CounterAlgorithm, amount: number, resetAtBefore: number, now: number): number {
+  if (algorithm.type === 'slots') {
+    return Math.max(resetAtBefore, slotsModel.expiresAt(slotsModel.hold(undefined, algorithm, '', now), algorithm));
+  }
+  if (amount <= 0) return resetAtBefore;
+  const model = amountModels[algorithm.type];
+  const alone = model.resetAt(model.add(undefined, algorithm, amount, now), algorithm, now);
+  // A bucket drains in order, so a charge extends it by its own drain time; the other models keep
+  // each charge for a fixed time, so the later expiry wins.
+  return algorithm.type === 'bucket' ? Math.max(resetAtBefore, now) + (alone - now) : Math.max(resetAtBefore, alone);
+}
+
+/**
  * Applies a batch to a table: the reference semantics of the store contract, shared by the memory
  * and SQLite stores (the Redis Lua mirrors it, and the conformance suite checks they agree). The
  * caller provides atomicity (a synchronous block, a transaction).

@@ -1,0 +1,120 @@
+import type { DegradeStep } from '../degrade.js';
+import type { Demand } from '../demand.js';
+import { ConfigurationError } from '../errors.js';
+import type { Identity } from '../identity.js';
+import type { Lease } from '../lease.js';
+import type { AcquireDecision, AcquireOptions, Limiter } from '../limiter.js';
+import { DEFAULT_HEADER_FAMILIES, rateLimitHeaders, type HeaderFamily } from './headers.js';
+import { ipIdentity } from './ip.js';
+import { refusalResponse, type HttpRefusal } from './refusal.js';
+
+/** What every framework adapter takes: how to find the caller and the demand, and what to send. */
+export interface HttpLimitOptions<Req> {
+  /** The limiter that decides for these routes (a route with other limits takes another limiter). */
+  limiter: Limiter;
+  /**
+   * Who is calling: the app's authenticated user, API key or session, from the request as the app
+   * has verified it. Required, because nothing a client sends (an `X-User-ID` header) can be trusted
+   * by default. The adapter adds `ip` from the framework's trusted-proxy logic unless this returns
+   * one (or `ip: null` to leave the IP scope out).
+   * @example (req) => ({ user: req.auth.userId, apiKey: req.auth.keyId })
+   */
+  identify(req: Req): Identity | Promise<Identity>;
+  /**
+   * What the request will use, estimated before the handler runs: tokens, cost, model. The lease
+   * reserves it, and the handler records the actual usage.
+   * @default one request
+   * @example (req) => ({ tokens: estimateTokens(req.body), model: req.body.model })
+   */
+  demand?(req: Req): Demand | undefined | Promise<Demand | undefined>;
+  /**
+   * Requests to let through unlimited and uncounted (health checks, an allow-list).
+   * @default none
+   */
+  skip?(req: Req): boolean | Promise<boolean>;
+  /**
+   * Which rate-limit header families to send; `[]` sends none (`Retry-After` and `retry-after-ms`
+   * still go with a refusal).
+   * @default ['ietf', 'openai']
+   */
+  headers?: readonly HeaderFamily[];
+  /**
+   * The IPv6 prefix length that identifies one client: one user usually holds a whole /64.
+   * @default 64
+   */
+  ipv6Subnet?: number;
+  /** Lease options for these routes (TTL, caps on LLM calls and tool calls). */
+  lease?: AcquireOptions;
+  /**
+   * Called when releasing a lease fails (the store is unreachable). The lease expires by its TTL,
+   * so nothing leaks for long.
+   * @default a `console.warn`
+   */
+  onReleaseError?(error: unknown): void;
+  /**
+   * Epoch ms, for the reset times in headers.
+   * @default Date.now
+   */
+  clock?: () => number;
+}
+
+/** What an admitted request carries: `req.tollgate` in Express, `request.tollgate` in Fastify. */
+export interface TollgateContext {
+  /** The decision that admitted the request: every limit's state, the tier. */
+  readonly decision: AcquireDecision & { allowed: true };
+  /** The request's lease: record each LLM call's usage on it (`lease.record(...)`). */
+  readonly lease: Lease;
+  /** The degradation step to apply (model, max tokens), when the policy has a ladder. */
+  readonly degrade: DegradeStep | undefined;
+  /**
+   * Releases the lease: refunds what was reserved and not used, frees the concurrency slot. The
+   * adapter calls it when the response ends or the client goes away; calling it earlier is safe.
+   * Never rejects (failures go to `onReleaseError`).
+   */
+  release(): Promise<void>;
+}
+
+/** How a request went through the limiter. */
+export type Admission =
+  | { readonly kind: 'skipped' }
+  | { readonly kind: 'allowed'; readonly headers: Record<string, string>; readonly context: TollgateContext }
+  | { readonly kind: 'refused'; readonly decision: AcquireDecision & { allowed: false }; readonly response: HttpRefusal };
+
+const FAMILIES: readonly HeaderFamily[] = ['ietf', 'openai', 'legacy'];
+
+const warnReleaseFailed = (error: unknown) => {
+  console.warn(`[tollgate] releasing a lease failed; it will expire by its TTL: ${(error as Error)?.message ?? String(error)}`);
+};
+
+/**
+ * The framework-neutral part of every adapter: validates the options once, and returns the
+ * function an adapter calls per request with the client IP its framework trusts.
+ */
+export function createHttpLimit<Req>(options: HttpLimitOptions<Req>, adapter: string): (req: Req, clientIp: string | undefined) => Promise<Admission> {
+  const fail = (message: string): never => {
+    throw new ConfigurationError(`[tollgate] [${adapter}] ${message}`);
+  };
+  const { limiter, identify, demand, skip, headers = DEFAULT_HEADER_FAMILIES, ipv6Subnet = 64, lease, onReleaseError = warnReleaseFailed, clock = Date.now } = options ?? ({} as HttpLimitOptions<Req>);
+  if (typeof limiter?.acquire !== 'function') fail('limiter must be a limiter from createLimiter()');
+  if (typeof identify !== 'function') fail('identify(req) is required: return the caller as your app has authenticated it, e.g. { user: req.user.id }');
+  for (const [name, value] of [['demand', demand], ['skip', skip], ['onReleaseError', onReleaseError], ['clock', clock]] as const) {
+    if (value !== undefined && typeof value !== 'function') fail(`${name} must be a function`);
+  }
+  if (!Array.isArray(headers) || headers.some((family) => !FAMILIES.includes(family))) {
+    fail(`headers must be a list of ${FAMILIES.map((f) => `'${f}'`).join(', ')}, got ${JSON.stringify(headers)}`);
+  }
+  if (!Number.isInteger(ipv6Subnet) || ipv6Subnet < 1 || ipv6Subnet > 128) fail(`ipv6Subnet must be a whole number from 1 to 128, got ${String(ipv6Subnet)}`);
+
+  return async (req, clientIp) => {
+    if (skip && (await skip(req))) return { kind: 'skipped' };
+    const identity: Identity = { ...(clientIp && { ip: ipIdentity(clientIp, ipv6Subnet) }), ...(await identify(req)) };
+    const decision = await limiter.acquire(identity, demand ? await demand(req) : undefined, lease);
+    if (!decision.allowed) return { kind: 'refused', decision, response: refusalResponse(decision, headers, clock()) };
+    const release = () => decision.lease.release().catch(onReleaseError);
+    return {
+      kind: 'allowed',
+      headers: rateLimitHeaders(decision, headers, clock()),
+      context: { decision, lease: decision.lease, degrade: decision.degrade, release },
+    };
+  };
+}
