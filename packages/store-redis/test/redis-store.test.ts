@@ -1,5 +1,6 @@
 import { createLimiter, StoreError, type LimitConfig } from '@tollgate/core';
 import { Redis } from 'ioredis';
+import { AI_POLICY } from '@tollgate/store-test-suite';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { ENGINE_SHA, RedisStore } from '../src/index.js';
 import { ENGINE_LUA } from '@tollgate/redis-lua';
@@ -22,15 +23,7 @@ async function calls(command: string): Promise<number> {
   return match ? Number(match[1]) : 0;
 }
 
-const policy: LimitConfig[] = [
-  { name: 'rpm', scope: 'user', resource: 'requests', limit: 20, window: '1m' },
-  { name: 'rph', scope: 'user', resource: 'requests', limit: 200, window: '1h' },
-  { name: 'tpm', scope: 'user', resource: 'tokens', limit: 50_000, window: '1m' },
-  { name: 'tph', scope: 'user', resource: 'tokens', limit: 500_000, window: '1h' },
-  { name: 'daily-usd', scope: 'user', resource: 'cost', limit: 10, reset: { every: 'day' } },
-  { name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 60, window: '1m' },
-  { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 4 },
-];
+const policy = [...AI_POLICY];
 
 describe('RedisStore', () => {
   it('its script SHA is what SCRIPT LOAD reports', async () => {

@@ -8,6 +8,7 @@ import { windowCases } from './windows.js';
 
 export { manualClock, type ManualClock } from './clock.js';
 export type { StoreSuiteOptions } from './options.js';
+export { AI_POLICY } from './policies.js';
 
 /**
  * Registers the conformance suite for one store. Every test drives a real limiter over the store

@@ -2,6 +2,7 @@ import { ConfigurationError, createLimiter, type LimitConfig } from '@tollgate/c
 import { ENGINE_LUA, ENGINE_SHA } from '@tollgate/redis-lua';
 import { RedisStore } from '@tollgate/store-redis';
 import { Redis as IORedis } from 'ioredis';
+import { AI_POLICY } from '@tollgate/store-test-suite';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { UpstashStore } from '../src/index.js';
 import { useBridge } from './support/bridge.js';
@@ -23,15 +24,7 @@ async function requestsDuring(work: () => Promise<unknown>): Promise<number> {
   return http.bridge.requests.total - before;
 }
 
-const policy: LimitConfig[] = [
-  { name: 'rpm', scope: 'user', resource: 'requests', limit: 20, window: '1m' },
-  { name: 'rph', scope: 'user', resource: 'requests', limit: 200, window: '1h' },
-  { name: 'tpm', scope: 'user', resource: 'tokens', limit: 50_000, window: '1m' },
-  { name: 'tph', scope: 'user', resource: 'tokens', limit: 500_000, window: '1h' },
-  { name: 'daily-usd', scope: 'user', resource: 'cost', limit: 10, reset: { every: 'day' } },
-  { name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 60, window: '1m' },
-  { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 4 },
-];
+const policy = [...AI_POLICY];
 
 describe('UpstashStore', () => {
   it('runs the one engine script of the tree: its SHA is what SCRIPT LOAD reports through HTTP', async () => {
