@@ -59,7 +59,7 @@ describe('createHttpLimit', () => {
 
   it('refuses with a 429, OpenAI-style body, Retry-After and retry-after-ms; a failed store with a 503', async () => {
     const { clock, limiter } = setup();
-    const admit = createHttpLimit({ limiter, identify: () => ({ user: 'u' }), clock }, 'test');
+    const admit = createHttpLimit({ limiter, identify: () => ({ user: 'u' }), headers: ['ietf', 'openai'], clock }, 'test');
     for (let i = 0; i < 3; i++) {
       const admission = await admit({}, undefined);
       if (admission.kind === 'allowed') await admission.context.release();
@@ -90,6 +90,12 @@ describe('createHttpLimit', () => {
       headers: { 'retry-after': '1', 'retry-after-ms': '1000' },
       body: { error: { type: 'service_unavailable', code: 'rate_limiter_unavailable', limit: null, retry_after_ms: 1000 } },
     });
+  });
+
+  it('sends the IETF draft headers unless asked for more', async () => {
+    const { limiter } = setup();
+    const admission = await createHttpLimit({ limiter, identify: () => ({ user: 'u' }) }, 'test')({}, undefined);
+    expect(admission.kind === 'allowed' && Object.keys(admission.headers)).toEqual(['ratelimit-policy', 'ratelimit']);
   });
 
   it('tells OpenAI clients not to retry a refusal that lasts beyond their retry horizon', async () => {

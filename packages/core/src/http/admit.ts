@@ -6,6 +6,7 @@ import type { Lease } from '../lease.js';
 import type { AcquireDecision, AcquireOptions, Limiter } from '../limiter.js';
 import { DEFAULT_HEADER_FAMILIES, rateLimitHeaders, type HeaderFamily } from './headers.js';
 import { ipIdentity } from './ip.js';
+import { andThen, toPromise } from '../sync.js';
 import { refusalResponse, type HttpRefusal } from './refusal.js';
 
 /** What every framework adapter takes: how to find the caller and the demand, and what to send. */
@@ -34,8 +35,8 @@ export interface HttpLimitOptions<Req> {
   skip?(req: Req): boolean | Promise<boolean>;
   /**
    * Which rate-limit header families to send; `[]` sends none (`Retry-After` and `retry-after-ms`
-   * still go with a refusal).
-   * @default ['ietf', 'openai']
+   * still go with a refusal). Add `'openai'` for clients written against OpenAI's headers.
+   * @default ['ietf']
    */
   headers?: readonly HeaderFamily[];
   /**
@@ -81,6 +82,7 @@ export type Admission =
   | { readonly kind: 'refused'; readonly decision: AcquireDecision & { allowed: false }; readonly response: HttpRefusal };
 
 const FAMILIES: readonly HeaderFamily[] = ['ietf', 'openai', 'legacy'];
+const SKIPPED: Admission = { kind: 'skipped' };
 
 const warnReleaseFailed = (error: unknown) => {
   console.warn(`[tollgate] releasing a lease failed; it will expire by its TTL: ${(error as Error)?.message ?? String(error)}`);
@@ -105,10 +107,7 @@ export function createHttpLimit<Req>(options: HttpLimitOptions<Req>, adapter: st
   }
   if (!Number.isInteger(ipv6Subnet) || ipv6Subnet < 1 || ipv6Subnet > 128) fail(`ipv6Subnet must be a whole number from 1 to 128, got ${String(ipv6Subnet)}`);
 
-  return async (req, clientIp) => {
-    if (skip && (await skip(req))) return { kind: 'skipped' };
-    const identity: Identity = { ...(clientIp && { ip: ipIdentity(clientIp, ipv6Subnet) }), ...(await identify(req)) };
-    const decision = await limiter.acquire(identity, demand ? await demand(req) : undefined, lease);
+  const admitted = (decision: AcquireDecision): Admission => {
     if (!decision.allowed) return { kind: 'refused', decision, response: refusalResponse(decision, headers, clock()) };
     const release = () => decision.lease.release().catch(onReleaseError);
     return {
@@ -116,5 +115,19 @@ export function createHttpLimit<Req>(options: HttpLimitOptions<Req>, adapter: st
       headers: rateLimitHeaders(decision, headers, clock()),
       context: { decision, lease: decision.lease, degrade: decision.degrade, release },
     };
+  };
+  // Synchronous hooks (the usual case) are not awaited: each await is a microtask hop on every request.
+  const decide = (req: Req, clientIp: string | undefined): Promise<Admission> =>
+    toPromise(() =>
+      andThen(identify(req), (identity) =>
+        andThen(demand?.(req), (demanded) => {
+          const who: Identity = clientIp ? { ip: ipIdentity(clientIp, ipv6Subnet), ...identity } : identity;
+          return limiter.acquire(who, demanded, lease).then(admitted);
+        }),
+      ),
+    );
+  return (req, clientIp) => {
+    if (!skip) return decide(req, clientIp);
+    return toPromise(() => andThen(skip(req), (skipped) => (skipped ? SKIPPED : decide(req, clientIp))));
   };
 }

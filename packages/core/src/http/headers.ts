@@ -12,8 +12,8 @@ import type { Resource } from '../limits.js';
  */
 export type HeaderFamily = 'ietf' | 'openai' | 'legacy';
 
-/** The families sent unless the app chooses: the IETF draft, and what OpenAI clients read. */
-export const DEFAULT_HEADER_FAMILIES: readonly HeaderFamily[] = ['ietf', 'openai'];
+/** The families sent unless the app chooses: the IETF draft; the others are opt-in. */
+export const DEFAULT_HEADER_FAMILIES: readonly HeaderFamily[] = ['ietf'];
 
 /** Draft-10 quota units: requests are the default; the others name what the limit counts. */
 const QUOTA_UNITS: Record<Resource, string | undefined> = {
