@@ -1,0 +1,75 @@
+import { ConfigurationError, createHttpLimit } from '@tollgate/core';
+import type { RequestHandler, Response } from 'express';
+import type { ExpressTollgateOptions, TollgateRefusal } from './options.js';
+
+const ADAPTER = 'adapter-express';
+
+function setHeaders(res: Response, headers: Record<string, string>): void {
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+}
+
+const sendRefusal: NonNullable<ExpressTollgateOptions['onLimited']> = (_req, res, _next, { response }) => {
+  setHeaders(res, response.headers);
+  res.status(response.status).json(response.body);
+};
+
+/**
+ * Express middleware (Express 4 and 5) that decides on every request it sees with one limiter
+ * call. An admitted request goes on with the rate-limit headers set and `req.tollgate` holding its
+ * decision and lease; a refused one gets a 429 (503 when the store failed and the policy denies).
+ * The lease is released when the response closes: after it is sent, after an error response, or
+ * when the client goes away mid-stream. Errors from `identify`, `demand` or `skip` go to `next(error)`.
+ * Mount another `tollgate()` on a route to give that route limits of its own.
+ *
+ * @example
+ * app.use('/v1', tollgate({
+ *   limiter,
+ *   identify: (req) => ({ user: req.user.id }),
+ *   demand: (req) => ({ tokens: estimateTokens(req.body), model: req.body.model }),
+ * }));
+ * app.post('/v1/chat', async (req, res) => {
+ *   const { lease, degrade } = req.tollgate!;
+ *   // ... call the model named by degrade?.model ...
+ *   await lease.record({ model, inputTokens, outputTokens });
+ *   res.json(completion);
+ * });
+ */
+export function tollgate(options: ExpressTollgateOptions): RequestHandler {
+  const admit = createHttpLimit(options, ADAPTER);
+  const onLimited = options.onLimited ?? sendRefusal;
+  if (typeof onLimited !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] onLimited must be a function`);
+
+  return (req, res, next) => {
+    // Listen before deciding: a client that leaves while the limiter decides closes the response
+    // before there is a lease, and 'close' does not fire twice.
+    let closed = false;
+    let release: (() => Promise<void>) | undefined;
+    res.once('close', () => {
+      closed = true;
+      void release?.();
+    });
+
+    admit(req, req.ip)
+      .then(async (admission): Promise<boolean> => {
+        if (admission.kind === 'skipped') return true;
+        if (admission.kind === 'refused') {
+          const refusal: TollgateRefusal = { decision: admission.decision, response: admission.response };
+          await onLimited(req, res, next, refusal);
+          return false;
+        }
+        const { context, headers } = admission;
+        if (closed) {
+          // Nobody is left to answer: free the slot now, and spend nothing on the handler.
+          void context.release();
+          return false;
+        }
+        release = context.release;
+        setHeaders(res, headers);
+        req.tollgate = context;
+        return true;
+      })
+      .then((proceed) => {
+        if (proceed) next();
+      }, next);
+  };
+}
