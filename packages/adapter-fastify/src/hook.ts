@@ -1,0 +1,61 @@
+import { ConfigurationError, createHttpLimit } from '@tollgate/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyTollgateOptions, TollgateHook, TollgateRefusal } from './options.js';
+
+export const ADAPTER = 'adapter-fastify';
+
+const HOOKS: readonly TollgateHook[] = ['onRequest', 'preHandler'];
+
+/** A route's limiting: the hook to add and the lifecycle phase to add it to. */
+export interface RouteLimit {
+  readonly phase: TollgateHook;
+  readonly hook: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
+const sendRefusal: NonNullable<FastifyTollgateOptions['onLimited']> = (_request, reply, { response }) =>
+  reply.code(response.status).headers(response.headers).send(response.body);
+
+/** Validates one complete option set and builds the hook that enforces it. */
+export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
+  const admit = createHttpLimit(options, ADAPTER);
+  const { hook: phase = 'onRequest', onLimited = sendRefusal } = options;
+  if (!HOOKS.includes(phase)) throw new ConfigurationError(`[tollgate] [${ADAPTER}] hook must be 'onRequest' or 'preHandler', got ${JSON.stringify(phase)}`);
+  if (typeof onLimited !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] onLimited must be a function`);
+
+  const hook = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    // Listen before deciding: a client that leaves while the limiter decides closes the response
+    // before there is a lease, and 'close' does not fire twice. 'close' (not Fastify's onResponse,
+    // which waits for 'finish') also fires when the client leaves mid-stream.
+    let closed = false;
+    let release: (() => Promise<void>) | undefined;
+    reply.raw.once('close', () => {
+      closed = true;
+      void release?.();
+    });
+
+    const admission = await admit(request, request.ip);
+    if (admission.kind === 'skipped') return undefined;
+    if (admission.kind === 'refused') {
+      const refusal: TollgateRefusal = { decision: admission.decision, response: admission.response };
+      const payload = await onLimited(request, reply, refusal);
+      // As Fastify treats an async handler's result: send what it returned, unless it sent already.
+      if (payload !== reply && (payload !== undefined || (!reply.sent && !reply.raw.headersSent))) reply.send(payload);
+      // Resolving with the reply waits until it is sent, so the route's handler never runs.
+      return reply;
+    }
+    const { context, headers } = admission;
+    if (closed || reply.raw.destroyed) {
+      // Nobody is left to answer: free the slot now, and spend nothing on the handler.
+      void context.release();
+      reply.hijack();
+      return undefined;
+    }
+    release = context.release;
+    // On the raw response, so they also go out when the handler writes to `reply.raw` itself
+    // (server-sent events); Fastify merges them into the headers it sends.
+    for (const [name, value] of Object.entries(headers)) reply.raw.setHeader(name, value);
+    request.tollgate = context;
+    return undefined;
+  };
+  return { phase, hook };
+}
