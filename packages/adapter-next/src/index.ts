@@ -1,0 +1,12 @@
+export { withTollgate } from './route.js';
+export { tollgateProxy } from './proxy.js';
+export type {
+  NextRouteContext,
+  NextTollgateOptions,
+  TollgateProxyAdmission,
+  TollgateProxyOptions,
+  TollgateRefusal,
+  TollgateRouteContext,
+  WithTollgateOptions,
+} from './options.js';
+export type { TollgateContext } from '@tollgate/core';
