@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [memory|sqlite|redis]`: benchmarks with their peers in the same run (alternating fresh
+ * `pnpm bench [memory|sqlite|redis|http]`: benchmarks with their peers in the same run (alternating fresh
  * processes); prints Markdown tables with ratios (absolute numbers on shared machines are noisy,
  * ratios less so). Starts its own redis-server on a free loopback port for the Redis suites.
  */
@@ -8,6 +8,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, stopServer } from '@tollgate/dev-redis';
 import { report } from './harness.js';
+import { httpReport } from './http.js';
 import * as memory from './memory.js';
 import * as redis from './redis.js';
 import * as sqlite from './sqlite.js';
@@ -35,3 +36,5 @@ if (!only || only === 'redis') {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+if (!only || only === 'http') console.log(`## Framework adapters (autocannon, loopback)\n\n${await httpReport()}\n`);
