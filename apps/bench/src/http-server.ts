@@ -1,5 +1,5 @@
 /**
- * One contender's server in a fresh process: `http-server.ts <contender>`. Serves `GET /hello` on a
+ * One contender's server in a fresh process: `http-server.ts <framework> <contender>`. Serves `GET /hello` on a
  * free loopback port, prints the port, and runs until killed. Every limited contender counts one
  * limit per API key (the `x-api-key` header), far above the load, so all requests are admitted and
  * what is measured is the cost of deciding.
@@ -30,7 +30,9 @@ const apiKey = (header: string | string[] | undefined) => (typeof header === 'st
 async function expressServer(contender: string): Promise<number> {
   const app = express();
   app.set('etag', false);
-  if (contender === 'express-rate-limit') {
+  if (contender === 'noop') {
+    app.use((_req, _res, next) => next());
+  } else if (contender === 'express-rate-limit') {
     app.use(rateLimit({ windowMs: WINDOW_MS, limit: LIMIT, keyGenerator: (req) => apiKey(req.headers['x-api-key']), standardHeaders: 'draft-8', legacyHeaders: false }));
   } else if (contender !== 'bare') {
     app.use(expressTollgate({ limiter: limiter(contender === 'tollgate-window' ? 'sliding-window' : 'sliding-log'), identify: (req) => ({ apiKey: apiKey(req.headers['x-api-key']) }) }));
@@ -45,7 +47,9 @@ async function expressServer(contender: string): Promise<number> {
 
 async function fastifyServer(contender: string): Promise<number> {
   const app = Fastify({ logger: false });
-  if (contender === '@fastify/rate-limit') {
+  if (contender === 'noop') {
+    app.addHook('onRequest', async () => {});
+  } else if (contender === '@fastify/rate-limit') {
     await app.register(rateLimitFastify, { max: LIMIT, timeWindow: WINDOW_MS, keyGenerator: (request) => apiKey(request.headers['x-api-key']) });
   } else if (contender !== 'bare') {
     await app.register(fastifyTollgate, { limiter: limiter(contender === 'tollgate-window' ? 'sliding-window' : 'sliding-log'), identify: (request) => ({ apiKey: apiKey(request.headers['x-api-key']) }) });

@@ -62,6 +62,8 @@ async function compare(framework: string, contenders: string[], rounds: number):
 
 const LABELS: Record<string, string> = {
   bare: 'bare (no limiter)',
+  // What any middleware costs in this framework: the floor under every limiter's overhead.
+  noop: 'floor: an empty middleware / hook',
   'express-rate-limit': 'express-rate-limit (memory)',
   '@fastify/rate-limit': '@fastify/rate-limit (memory)',
   tollgate: 'Tollgate (memory, exact sliding log)',
@@ -72,9 +74,9 @@ const LABELS: Record<string, string> = {
 export async function httpReport(rounds = 3): Promise<string> {
   const tables: string[] = [];
   for (const [framework, peer] of [['express', 'express-rate-limit'], ['fastify', '@fastify/rate-limit']] as const) {
-    const results = await compare(framework, ['bare', peer, 'tollgate', 'tollgate-window'], rounds);
+    const results = await compare(framework, ['bare', 'noop', peer, 'tollgate', 'tollgate-window'], rounds);
     const bare = results[0]!;
-    const peerResult = results[1]!;
+    const peerResult = results[2]!;
     const rows = results.map((r) => {
       const failures = r.non2xx > 0 ? ` (${r.non2xx} non-2xx)` : '';
       return `| ${LABELS[r.name]}${failures} | ${Math.round(r.requestsPerSecond).toLocaleString('en-US')} | ${(r.requestsPerSecond / bare.requestsPerSecond).toFixed(2)}x | ${(r.requestsPerSecond / peerResult.requestsPerSecond).toFixed(2)}x | ${r.p99} |`;
