@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { EdgeVM } from '@edge-runtime/vm';
-import { build } from 'esbuild';
+import { bundleForEdge } from '@tollgate/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
@@ -10,24 +10,10 @@ let inputs: string[] = [];
 beforeAll(async () => {
   // Bundled for a browser-like platform, as Next.js bundles edge code: a `node:` import or a Node
   // built-in anywhere in the graph of the adapter, core or the store fails the build.
-  const result = await build({
-    entryPoints: [source('./edge/entry.ts')],
-    bundle: true,
-    platform: 'browser',
-    conditions: ['edge-light', 'worker', 'browser'],
-    format: 'iife',
-    globalName: 'edge',
-    target: 'es2022',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-    alias: {
-      '@tollgate/core': source('../../core/src/index.ts'),
-      '@tollgate/store-memory': source('../../store-memory/src/index.ts'),
-    },
-  });
-  bundle = result.outputFiles[0]!.text;
-  inputs = Object.keys(result.metafile.inputs);
+  ({ script: bundle, inputs } = await bundleForEdge(source('./edge/entry.ts'), {
+    '@tollgate/core': source('../../core/src/index.ts'),
+    '@tollgate/store-memory': source('../../store-memory/src/index.ts'),
+  }));
 });
 
 describe('withTollgate and tollgateProxy on an edge runtime (@edge-runtime/vm: Web APIs only)', () => {

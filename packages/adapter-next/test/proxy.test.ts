@@ -2,7 +2,7 @@ import { ConfigurationError, createLimiter } from '@tollgate/core';
 import { NextRequest, NextResponse } from 'next/server';
 import { describe, expect, it } from 'vitest';
 import { tollgateProxy } from '../src/index.js';
-import { DOWN, POLICY, limiterWith, manualClock, usedBy, userOf } from './support.js';
+import { downStore, POLICY, limiterWith, manualClock, usedOf, userOf } from './support.js';
 
 const request = (user: string, headers: Record<string, string> = {}) =>
   new NextRequest('http://localhost:3000/api/chat', { method: 'POST', headers: { authorization: `Bearer ${user}`, ...headers } });
@@ -46,7 +46,7 @@ describe('tollgateProxy', () => {
     const proxy = tollgateProxy({ limiter, identify, demand: (req) => ({ tokens: Number(req.headers.get('x-estimate')) }) });
 
     for (let i = 0; i < 3; i++) expect(await proxy(request('bob', { 'x-estimate': '6000' }))).toBeUndefined();
-    expect(await usedBy(limiter, { user: 'bob' })).toEqual({ rpm: 3, tpm: 0, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'bob' })).toEqual({ rpm: 3, tpm: 0, inflight: 0 });
 
     const tooBig = await proxy(request('bob', { 'x-estimate': '12000' }));
     expect(tooBig?.status).toBe(429);
@@ -71,7 +71,7 @@ describe('tollgateProxy', () => {
   });
 
   it('answers 503 when the store fails and the policy denies', async () => {
-    const proxy = tollgateProxy({ limiter: createLimiter({ store: DOWN, limits: POLICY }), identify });
+    const proxy = tollgateProxy({ limiter: createLimiter({ store: downStore, limits: POLICY }), identify });
 
     const response = await proxy(request('dora'));
 
@@ -86,7 +86,7 @@ describe('tollgateProxy', () => {
 
     for (let i = 0; i < 5; i++) expect(await proxy(new NextRequest('http://localhost:3000/api/health', { headers: { authorization: 'Bearer erin' } }))).toBeUndefined();
 
-    expect(await usedBy(limiter, { user: 'erin' })).toEqual({ rpm: 0, tpm: 0, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'erin' })).toEqual({ rpm: 0, tpm: 0, inflight: 0 });
   });
 
   it('ignores client-sent X-User-ID and X-Forwarded-For unless ip or identify read them', async () => {
@@ -104,8 +104,8 @@ describe('tollgateProxy', () => {
 
     expect(spoofed).toEqual([200, 200, 429]);
     expect(byIp).toEqual([200, 200, 200, 429]);
-    expect(await usedBy(limiter, { ip: '203.0.113.9' })).toMatchObject({ 'ip-rpm': 3 });
-    expect(await usedBy(limiter, { ip: '198.51.100.0' })).toMatchObject({ 'ip-rpm': 0 });
+    expect(await usedOf(limiter, { ip: '203.0.113.9' })).toMatchObject({ 'ip-rpm': 3 });
+    expect(await usedOf(limiter, { ip: '198.51.100.0' })).toMatchObject({ 'ip-rpm': 0 });
   });
 
   it('answers refusals with onLimited when given, and refuses malformed options', async () => {

@@ -1,7 +1,7 @@
 import { ConfigurationError, createLimiter, rateLimitHeaders, type TollgateContext } from '@tollgate/core';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { withTollgate, type TollgateRouteContext } from '../src/index.js';
-import { DOWN, POLICY, eventStream, limiterWith, manualClock, post, released, routeContext, usedBy, userOf } from './support.js';
+import { downStore, POLICY, eventStream, limiterWith, manualClock, post, released, routeContext, usedOf, userOf } from './support.js';
 
 const identify = (request: Request) => ({ user: userOf(request) });
 
@@ -37,7 +37,7 @@ describe('withTollgate: limits', () => {
       'x-ratelimit-remaining-tokens': '8500',
     });
     // The 1,500 reserved tokens are refunded down to the 500 used, and the slot is free.
-    expect(await usedBy(limiter, { user: 'alice' })).toEqual({ rpm: 1, tpm: 500, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'alice' })).toEqual({ rpm: 1, tpm: 500, inflight: 0 });
   });
 
   it('refuses over the limit with a 429, the OpenAI-style body and consistent headers, without running the handler', async () => {
@@ -85,7 +85,7 @@ describe('withTollgate: limits', () => {
   });
 
   it('answers 503 when the store fails and the policy denies', async () => {
-    const limiter = createLimiter({ store: DOWN, limits: POLICY, onStoreError: 'deny' });
+    const limiter = createLimiter({ store: downStore, limits: POLICY, onStoreError: 'deny' });
     const POST = withTollgate(() => new Response('never'), { limiter, identify });
 
     const response = await POST(post('alice'), routeContext());
@@ -157,7 +157,7 @@ describe('withTollgate: limits', () => {
       expect(await response.json()).toEqual({ tollgate: null });
       expect(response.headers.get('ratelimit')).toBeNull();
     }
-    expect(await usedBy(limiter, { user: 'health-check' })).toEqual({ rpm: 0, tpm: 0, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'health-check' })).toEqual({ rpm: 0, tpm: 0, inflight: 0 });
     expect((await POST(post('frank'), routeContext())).headers.get('ratelimit')).toContain('"rpm";r=2;');
   });
 
@@ -177,8 +177,8 @@ describe('withTollgate: limits', () => {
     }
 
     expect(statuses).toEqual([200, 200, 429, 429]);
-    expect(await usedBy(limiter, { user: 'someone-0' })).toMatchObject({ rpm: 0 });
-    expect(await usedBy(limiter, { ip: '198.51.100.0' })).toMatchObject({ 'ip-rpm': 0 });
+    expect(await usedOf(limiter, { user: 'someone-0' })).toMatchObject({ rpm: 0 });
+    expect(await usedOf(limiter, { ip: '198.51.100.0' })).toMatchObject({ 'ip-rpm': 0 });
   });
 
   it('takes the IP from the ip option only, e.g. the x-real-ip a trusted proxy sets, grouping IPv6 by /64', async () => {
@@ -191,7 +191,7 @@ describe('withTollgate: limits', () => {
     }
 
     expect(statuses).toEqual([200, 200, 429]);
-    expect(await usedBy(limiter, { ip: '2001:db8:1:2::/64' })).toEqual({ 'ip-rpm': 2 });
+    expect(await usedOf(limiter, { ip: '2001:db8:1:2::/64' })).toEqual({ 'ip-rpm': 2 });
     expect((await POST(post('anyone', { headers: { 'x-real-ip': '203.0.113.9' } }), routeContext())).status).toBe(200);
   });
 
@@ -292,7 +292,7 @@ describe('withTollgate: releasing the lease', () => {
     const response = await POST(post('kim'), routeContext());
 
     expect(response.status).toBe(204);
-    expect(await usedBy(limiter, { user: 'kim' })).toEqual({ tpm: 0, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'kim' })).toEqual({ tpm: 0, inflight: 0 });
   });
 
   it('releases when the handler throws, refunding the unused reservation, and rethrows', async () => {
@@ -307,7 +307,7 @@ describe('withTollgate: releasing the lease', () => {
 
     await expect(POST(post('lee'), routeContext())).rejects.toThrow('model failed');
 
-    expect(await usedBy(limiter, { user: 'lee' })).toEqual({ tpm: 1_000, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'lee' })).toEqual({ tpm: 1_000, inflight: 0 });
   });
 
   it('holds the slot while a streamed (SSE) response is sent, and releases when the client cancels it mid-stream', async () => {
@@ -327,7 +327,7 @@ describe('withTollgate: releasing the lease', () => {
 
     expect(response.headers.get('content-type')).toBe('text/event-stream');
     expect(new TextDecoder().decode(first.value)).toBe('data: {"n":0}\n\n');
-    expect(await usedBy(limiter, { user: 'mia' })).toEqual({ tpm: 4_000, inflight: 1 });
+    expect(await usedOf(limiter, { user: 'mia' })).toEqual({ tpm: 4_000, inflight: 1 });
     expect((await POST(post('mia'), routeContext())).status).toBe(429);
 
     await reader.cancel('client went away');
@@ -383,11 +383,11 @@ describe('withTollgate: releasing the lease', () => {
     );
 
     expect(await (await POST(post('nia'), routeContext())).text()).toBe('data: one\n\n');
-    expect(await usedBy(limiter, { user: 'nia' })).toEqual({ tpm: 0, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'nia' })).toEqual({ tpm: 0, inflight: 0 });
 
     const failed = await POST(post('nia', { headers: { 'x-fail': '1' } }), routeContext());
     await expect(failed.text()).rejects.toThrow('upstream reset');
-    expect(await usedBy(limiter, { user: 'nia' })).toEqual({ tpm: 0, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'nia' })).toEqual({ tpm: 0, inflight: 0 });
   });
 
   it('releases when the client has gone before the body is read (the request signal aborts)', async () => {
@@ -396,7 +396,7 @@ describe('withTollgate: releasing the lease', () => {
     const POST = withTollgate(() => new Response(eventStream().body, { headers: { 'content-type': 'text/event-stream' } }), { limiter, identify });
 
     await POST(post('omar', { signal: client.signal }), routeContext());
-    expect(await usedBy(limiter, { user: 'omar' })).toEqual({ tpm: 0, inflight: 1 });
+    expect(await usedOf(limiter, { user: 'omar' })).toEqual({ tpm: 0, inflight: 1 });
     client.abort();
 
     expect(await released(limiter, { user: 'omar' })).toEqual({ tpm: 0, inflight: 0 });

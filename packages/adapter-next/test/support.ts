@@ -1,21 +1,8 @@
-import { createLimiter, type DegradeConfig, type Identity, type LimitConfig, type Limiter, type Store, type StoreBatch } from '@tollgate/core';
+import { createLimiter, type DegradeConfig, type Identity, type LimitConfig, type Limiter } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
+import { usageWhen } from '@tollgate/test-kit';
 
-/** A clock the tests move by hand, shared by the store, the limiter and the headers. */
-export interface ManualClock {
-  (): number;
-  advance(ms: number): void;
-}
-
-/** Starts mid-day UTC, so that calendar limits do not roll over by accident. */
-export function manualClock(start = Date.UTC(2026, 0, 15, 12, 0, 0)): ManualClock {
-  let now = start;
-  const clock = (() => now) as ManualClock;
-  clock.advance = (ms) => {
-    now += ms;
-  };
-  return clock;
-}
+export { downStore, manualClock, usedOf } from '@tollgate/test-kit';
 
 /** Three requests a minute, 10,000 tokens a minute and one request in flight, per user. */
 export const POLICY: LimitConfig[] = [
@@ -29,26 +16,8 @@ export function limiterWith(limits: LimitConfig[] = POLICY, options: { clock?: (
   return createLimiter({ store: new MemoryStore({ clock }), limits, clock, ...(degrade && { degrade }) });
 }
 
-/** A store that is down: every decision fails. */
-export const DOWN: Store = {
-  capabilities: { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] },
-  apply: (_batch: StoreBatch) => Promise.reject(new Error('down')),
-};
-
-/** How much of each limit `identity` has used, by limit name. */
-export async function usedBy(limiter: Limiter, identity: Identity): Promise<Record<string, number>> {
-  return Object.fromEntries((await limiter.usage(identity)).map((state) => [state.name, state.used]));
-}
-
 /** Waits (up to 5 s) until the `inflight` slot of `identity` is free again, and returns the usage then. */
-export async function released(limiter: Limiter, identity: Identity): Promise<Record<string, number>> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const used = await usedBy(limiter, identity);
-    if (used['inflight'] === 0 || Date.now() > deadline) return used;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export const released = (limiter: Limiter, identity: Identity) => usageWhen(limiter, identity, (used) => used['inflight'] === 0);
 
 /** The signed-in user, as an app would read it from its verified session (here: a bearer token). */
 export const userOf = (request: Request) => request.headers.get('authorization')?.replace(/^Bearer /, '') ?? undefined;
