@@ -39,7 +39,9 @@ export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
       const refusal: TollgateRefusal = { decision: admission.decision, response: admission.response };
       const payload = await onLimited(request, reply, refusal);
       // As Fastify treats an async handler's result: send what it returned, unless it sent already.
-      if (payload !== reply && (payload !== undefined || (!reply.sent && !reply.raw.headersSent))) reply.send(payload);
+      // Nothing returned and nothing sent: the default refusal, never an empty 200.
+      if (payload === undefined && !reply.sent && !reply.raw.headersSent) await sendRefusal(request, reply, refusal);
+      else if (payload !== reply && payload !== undefined) reply.send(payload);
       // Resolving with the reply waits until it is sent, so the route's handler never runs.
       return reply;
     }

@@ -4,6 +4,9 @@ import fp from 'fastify-plugin';
 import { ADAPTER, routeLimit, type RouteLimit } from './hook.js';
 import type { FastifyTollgateOptions } from './options.js';
 
+/** Marks a route whose `config.tollgate` one registration has applied already. */
+const OVERRIDDEN = Symbol('tollgate.overridden');
+
 const routeName = (route: RouteOptions) => `${[route.method].flat().join(',')} ${route.url}`;
 
 const tollgatePlugin: FastifyPluginAsync<FastifyTollgateOptions> = async (fastify, options) => {
@@ -21,6 +24,10 @@ const tollgatePlugin: FastifyPluginAsync<FastifyTollgateOptions> = async (fastif
     if (config === false) return;
     let limit = defaults;
     if (config !== undefined) {
+      // Registered at two levels, both registrations see the route: its own options must apply
+      // once (with the outermost registration's, which sees it first), not once per registration.
+      if ((route as RouteOptions & { [OVERRIDDEN]?: true })[OVERRIDDEN]) return;
+      (route as RouteOptions & { [OVERRIDDEN]?: true })[OVERRIDDEN] = true;
       if (config === null || typeof config !== 'object') {
         throw new ConfigurationError(`[tollgate] [${ADAPTER}] ${routeName(route)}: config.tollgate must be false or an object of options, got ${JSON.stringify(config)}`);
       }

@@ -207,6 +207,26 @@ describe('the tollgate plugin', () => {
       expect(await usedOf(limiter, { user: 'alice' })).toEqual({ rpm: 1 });
     });
 
+    it('stacks registrations at two levels, but applies a route\'s own options once (GET and HEAD alike)', async () => {
+      const rpm = (limit: number) => [{ name: 'rpm', scope: 'user', resource: 'requests', limit, window: '1m' }] as LimitConfig[];
+      const [outer, inner, chat] = [limiterWith(rpm(100)), limiterWith(rpm(100)), limiterWith(rpm(100))];
+      const app = create();
+      await app.register(tollgate, { limiter: outer, identify });
+      await app.register(async (child) => {
+        await child.register(tollgate, { limiter: inner, identify });
+        child.get('/models', async () => ({ ok: true }));
+        child.get('/chat', { config: { tollgate: { limiter: chat } } }, async () => ({ ok: true }));
+      });
+      const url = await listen(app);
+
+      expect((await fetch(`${url}/models`, { headers: auth('alice') })).status).toBe(200);
+      expect([await usedOf(outer, { user: 'alice' }), await usedOf(inner, { user: 'alice' })]).toEqual([{ rpm: 1 }, { rpm: 1 }]);
+      expect((await fetch(`${url}/chat`, { headers: auth('alice') })).status).toBe(200);
+      expect((await fetch(`${url}/chat`, { method: 'HEAD', headers: auth('alice') })).status).toBe(200);
+      expect(await usedOf(chat, { user: 'alice' })).toEqual({ rpm: 2 });
+      expect([await usedOf(outer, { user: 'alice' }), await usedOf(inner, { user: 'alice' })]).toEqual([{ rpm: 1 }, { rpm: 1 }]);
+    });
+
     it('refuses malformed route options when the route is declared, naming the route', async () => {
       const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 1, window: '1m' }]);
       const app = create();
@@ -586,6 +606,21 @@ describe('the tollgate plugin', () => {
     expect(await negative.json()).toMatchObject({ message: expect.stringMatching(/tokens/) });
     expect(handled).toBe(0);
     expect(await usedOf(limiter, { user: 'alice' })).toEqual({ rpm: 0 });
+  });
+
+  it('sends the default refusal when onLimited neither sends nor returns anything (never an empty 200)', async () => {
+    const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 1, window: '1m' }]);
+    const seen: string[] = [];
+    const app = create();
+    await app.register(tollgate, { limiter, identify, onLimited: async (_request, _reply, { decision }) => void seen.push(decision.deniedBy[0]!.name) });
+    app.get('/chat', async () => ({ ok: true }));
+    const url = await listen(app);
+
+    await fetch(`${url}/chat`, { headers: auth('alice') });
+    const refused = await fetch(`${url}/chat`, { headers: auth('alice') });
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toMatchObject({ error: { code: 'rate_limit_exceeded', limit: 'rpm' } });
+    expect(seen).toEqual(['rpm']);
   });
 
   it('lets onLimited answer a refusal, by sending the reply or returning a payload; its errors go to the error handler', async () => {

@@ -56,13 +56,14 @@ export function withTollgate<Req extends Request, Ctx>(
     if (admission.kind === 'refused') return admission.response;
     if (admission.kind === 'skipped') return handler(request, { ...context, tollgate: null });
     const { context: tollgate, headers } = admission;
-    let response: Response;
     try {
-      response = await handler(request, { ...context, tollgate });
+      const response = await handler(request, { ...context, tollgate });
+      // Inside the try too: a response that cannot be passed on (its body already read) must not
+      // keep the lease until its TTL.
+      return await releaseWhenSent(response, headers, tollgate.release, request.signal);
     } catch (error) {
       await tollgate.release();
       throw error;
     }
-    return releaseWhenSent(response, headers, tollgate.release, request.signal);
   };
 }

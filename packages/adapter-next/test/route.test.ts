@@ -310,6 +310,21 @@ describe('withTollgate: releasing the lease', () => {
     expect(await usedOf(limiter, { user: 'lee' })).toEqual({ tpm: 1_000, inflight: 0 });
   });
 
+  it('releases when the handler returns a response that cannot be sent (its body already read)', async () => {
+    const limiter = limiterWith([...streamLimits]);
+    const POST = withTollgate(
+      async () => {
+        const used = new Response('already read');
+        await used.text();
+        return used;
+      },
+      { limiter, identify },
+    );
+
+    await expect(POST(post('lee'), routeContext())).rejects.toThrow();
+    expect((await usedOf(limiter, { user: 'lee' }))['inflight']).toBe(0);
+  });
+
   it('holds the slot while a streamed (SSE) response is sent, and releases when the client cancels it mid-stream', async () => {
     const limiter = limiterWith([...streamLimits]);
     const source = eventStream();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, createHttpLimit, createLimiter, ipIdentity, type LimitConfig, type Store, type StoreBatch } from '../src/index.js';
+import { ConfigurationError, createHttpLimit, createLimiter, InvalidInputError, ipIdentity, type LimitConfig, type Store, type StoreBatch } from '../src/index.js';
 import { EngineStore, manualClock } from './support/engine-store.js';
 
 const policy: LimitConfig[] = [
@@ -26,6 +26,13 @@ describe('ipIdentity', () => {
     expect(ipIdentity('203.0.113.9')).toBe('203.0.113.9');
     expect(ipIdentity('::ffff:203.0.113.9')).toBe('203.0.113.9');
     expect(ipIdentity('64:ff9b::192.0.2.1', 128)).toBe('64:ff9b::c000:201/128');
+  });
+
+  it('reads an IPv4 client in every IPv6 spelling as that IPv4 address', () => {
+    for (const spelling of ['::ffff:cb00:7109', '0:0:0:0:0:ffff:203.0.113.9', '::FFFF:203.0.113.9', '::ffff:0:203.0.113.9']) {
+      expect(ipIdentity(spelling)).toBe('203.0.113.9');
+    }
+    expect(ipIdentity('::1', 128)).toBe('::1/128');
   });
 });
 
@@ -117,6 +124,38 @@ describe('createHttpLimit', () => {
     const noIp = createHttpLimit({ limiter: spying, identify: () => ({ user: 'u', ip: null }) }, 'test');
     await noIp({}, '203.0.113.9');
     expect(seen[1]).toEqual({ user: 'u', ip: null });
+  });
+
+  it('groups an ip that identify() returns, keeps the framework IP when it returns none, and refuses a non-object', async () => {
+    const { limiter } = setup();
+    const seen: unknown[] = [];
+    const spying = { ...limiter, acquire: (identity: never, ...rest: never[]) => (seen.push(identity), limiter.acquire(identity, ...rest)) };
+    await createHttpLimit({ limiter: spying, identify: () => ({ user: 'u', ip: '2001:db8:1:2::7' }) }, 'test')({}, '203.0.113.9');
+    await createHttpLimit({ limiter: spying, identify: () => ({ user: 'u', ip: undefined }) }, 'test')({}, '203.0.113.9');
+    expect(seen).toEqual([{ user: 'u', ip: '2001:db8:1:2::/64' }, { user: 'u', ip: '203.0.113.9' }]);
+    await expect(createHttpLimit({ limiter, identify: () => undefined as never }, 'test')({}, '203.0.113.9')).rejects.toThrow(InvalidInputError);
+  });
+
+  it('omits reset headers it cannot state when a demand can never pass', async () => {
+    const { limiter } = setup();
+    const admit = createHttpLimit({ limiter, identify: () => ({ user: 'u' }), demand: () => ({ tokens: 50_000 }), headers: ['ietf', 'openai', 'legacy'] }, 'test');
+    const refused = await admit({}, undefined);
+    expect(refused.kind).toBe('refused');
+    if (refused.kind !== 'refused') return;
+    expect(refused.response.body.error).toMatchObject({ limit: 'tpm', retry_after_ms: null });
+    expect(Object.values(refused.response.headers).join(' ')).not.toMatch(/Infinity|NaN/);
+    expect(refused.response.headers).not.toHaveProperty('retry-after');
+    expect(refused.response.headers).not.toHaveProperty('x-ratelimit-reset-tokens');
+    expect(refused.response.headers['x-should-retry']).toBe('false');
+  });
+
+  it('contains an onReleaseError that throws', async () => {
+    const failing: Store = { capabilities: new EngineStore(Date.now).capabilities, apply: (batch: StoreBatch) => (batch.charges.length ? new EngineStore(Date.now).apply(batch) : Promise.reject(new Error('down'))) };
+    const { limiter } = setup([{ name: 'inflight', scope: 'user', resource: 'concurrency', limit: 1 }], failing);
+    const admit = createHttpLimit({ limiter, identify: () => ({ user: 'u' }), onReleaseError: () => { throw new Error('handler bug'); } }, 'test');
+    const admission = await admit({}, undefined);
+    if (admission.kind !== 'allowed') throw new Error('expected admission');
+    await expect(admission.context.release()).resolves.toBeUndefined();
   });
 
   it('skips requests the app lets through, counting nothing', async () => {

@@ -1,6 +1,6 @@
 import type { DegradeStep } from '../degrade.js';
 import type { Demand } from '../demand.js';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, InvalidInputError } from '../errors.js';
 import type { Identity } from '../identity.js';
 import type { Lease } from '../lease.js';
 import type { AcquireDecision, AcquireOptions, Limiter } from '../limiter.js';
@@ -17,7 +17,7 @@ export interface HttpLimitOptions<Req> {
    * Who is calling: the app's authenticated user, API key or session, from the request as the app
    * has verified it. Required, because nothing a client sends (an `X-User-ID` header) can be trusted
    * by default. The adapter adds `ip` from the framework's trusted-proxy logic unless this returns
-   * one (or `ip: null` to leave the IP scope out).
+   * one (grouped the same way: IPv6 by `ipv6Subnet`), or `ip: null` to leave the IP scope out.
    * @example (req) => ({ user: req.auth.userId, apiKey: req.auth.keyId })
    */
   identify(req: Req): Identity | Promise<Identity>;
@@ -109,7 +109,14 @@ export function createHttpLimit<Req>(options: HttpLimitOptions<Req>, adapter: st
 
   const admitted = (decision: AcquireDecision): Admission => {
     if (!decision.allowed) return { kind: 'refused', decision, response: refusalResponse(decision, headers, clock()) };
-    const release = () => decision.lease.release().catch(onReleaseError);
+    const release = () =>
+      decision.lease.release().catch((error: unknown) => {
+        try {
+          onReleaseError(error);
+        } catch {
+          // A failing error handler must not become an unhandled rejection: adapters release with `void`.
+        }
+      });
     return {
       kind: 'allowed',
       headers: rateLimitHeaders(decision, headers, clock()),
@@ -121,7 +128,12 @@ export function createHttpLimit<Req>(options: HttpLimitOptions<Req>, adapter: st
     toPromise(() =>
       andThen(identify(req), (identity) =>
         andThen(demand?.(req), (demanded) => {
-          const who: Identity = clientIp ? { ip: ipIdentity(clientIp, ipv6Subnet), ...identity } : identity;
+          if (typeof identity !== 'object' || identity === null) {
+            throw new InvalidInputError(`[tollgate] [${adapter}] identify(req) must return an identity object such as { user: 'u1' }, got ${String(identity)}`);
+          }
+          // An ip from identify() wins (null leaves the IP scope out); either way it is grouped like the framework's.
+          const ip = identity.ip !== undefined ? identity.ip : clientIp;
+          const who: Identity = ip ? { ...identity, ip: ipIdentity(ip, ipv6Subnet) } : identity;
           return limiter.acquire(who, demanded, lease).then(admitted);
         }),
       ),

@@ -5,8 +5,9 @@ import type { Resource } from '../limits.js';
  * Families of rate-limit response headers:
  * - `'ietf'`: `RateLimit-Policy` and `RateLimit` of draft-ietf-httpapi-ratelimit-headers-10, one item
  *   per limit (`"rpm";q=20;w=60` and `"rpm";r=7;t=41`).
- * - `'openai'`: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` as OpenAI sends them, for the
- *   most restrictive request limit and token limit (what OpenAI SDK users already read).
+ * - `'openai'`: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` in OpenAI's format, for the
+ *   most restrictive request limit and token limit; on a refusing limit, the reset is when the
+ *   refused demand would pass (what a client should wait), not when the limit is empty again.
  * - `'legacy'`: `X-RateLimit-Limit`, `-Remaining` and `-Reset` (epoch seconds) of the most
  *   restrictive request limit, for clients written against GitHub-style headers.
  */
@@ -15,7 +16,11 @@ export type HeaderFamily = 'ietf' | 'openai' | 'legacy';
 /** The families sent unless the app chooses: the IETF draft; the others are opt-in. */
 export const DEFAULT_HEADER_FAMILIES: readonly HeaderFamily[] = ['ietf'];
 
-/** Draft-10 quota units: requests are the default; the others name what the limit counts. */
+/**
+ * Draft-10 quota units: requests are the default and `concurrent-requests` is registered; tokens,
+ * USD cents and tool calls have no registered unit, so they are named plainly (a client that does not
+ * know a unit can skip that item).
+ */
 const QUOTA_UNITS: Record<Resource, string | undefined> = {
   requests: undefined,
   concurrency: 'concurrent-requests',
@@ -82,7 +87,8 @@ export function rateLimitHeaders(decision: Decision, families: readonly HeaderFa
       if (!state) continue;
       headers[`x-ratelimit-limit-${suffix}`] = String(units(state, state.limit));
       headers[`x-ratelimit-remaining-${suffix}`] = String(units(state, state.remaining));
-      headers[`x-ratelimit-reset-${suffix}`] = openAiDuration(state.retryAfterMs ?? Math.max(0, state.resetAt - now));
+      const resetMs = state.retryAfterMs ?? Math.max(0, state.resetAt - now);
+      if (Number.isFinite(resetMs)) headers[`x-ratelimit-reset-${suffix}`] = openAiDuration(resetMs);
     }
   }
   if (families.includes('legacy')) {
@@ -90,7 +96,8 @@ export function rateLimitHeaders(decision: Decision, families: readonly HeaderFa
     if (state) {
       headers['x-ratelimit-limit'] = String(units(state, state.limit));
       headers['x-ratelimit-remaining'] = String(units(state, state.remaining));
-      headers['x-ratelimit-reset'] = String(Math.ceil(Math.max(state.resetAt, now + (state.retryAfterMs ?? 0)) / 1000));
+      const resetAt = Math.max(state.resetAt, now + (state.retryAfterMs ?? 0));
+      if (Number.isFinite(resetAt)) headers['x-ratelimit-reset'] = String(Math.ceil(resetAt / 1000));
     }
   }
   if (!decision.allowed && Number.isFinite(decision.retryAfterMs)) {

@@ -14,6 +14,11 @@ export function ipIdentity(ip: string, ipv6Subnet = 64): string {
   if (mapped) return mapped[1]!;
   const groups = ipv6Groups(address);
   if (groups === undefined) return address; // IPv4, or not an address at all: used as given
+  // IPv4-mapped (::ffff:a.b.c.d) and IPv4-translated (::ffff:0:a.b.c.d) in any spelling: the IPv4 client.
+  const [a, b, c, d, e, f, g, h] = groups as [number, number, number, number, number, number, number, number];
+  if (a === 0 && b === 0 && c === 0 && d === 0 && ((e === 0 && f === 0xffff) || (e === 0xffff && f === 0))) {
+    return `${g >> 8}.${g & 0xff}.${h >> 8}.${h & 0xff}`;
+  }
   let bits = ipv6Subnet;
   const masked = groups.map((group) => {
     const keep = Math.max(0, Math.min(16, bits));
