@@ -29,11 +29,15 @@ afterAll(async () => {
 
 const limits: LimitConfig[] = [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 3, window: '1m' }];
 
-function limiterWith(onStoreError: StoreErrorPolicy): Limiter {
+/**
+ * `timeoutMs` bounds each decision while the server is away; it must also be far above any healthy
+ * round trip on a CI machine running every package at once, or a decision before the outage times out.
+ */
+function limiterWith(onStoreError: StoreErrorPolicy, timeoutMs = 500): Limiter {
   return createLimiter({
     store: new RedisStore({ client, prefix: `${onStoreError}-${Date.now()}:` }),
     limits,
-    timeoutMs: 150,
+    timeoutMs,
     onStoreError,
     ...(onStoreError === 'local' && { localStore: new MemoryStore() }),
   });
@@ -93,7 +97,7 @@ describe('faults', () => {
   );
 
   it('a hung server (DEBUG SLEEP) is a timeout, not a hang, and the late answer charges nothing', async () => {
-    const limiter = limiterWith('deny');
+    const limiter = limiterWith('deny', 150); // well inside the server's 1 s sleep
     const sleeper = new Redis({ port, host: '127.0.0.1' });
     sleeper.on('error', () => {});
     const hang = sleeper.call('DEBUG', 'SLEEP', '1');
