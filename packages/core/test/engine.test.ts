@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyBatch, type CounterAlgorithm, type CounterTable, type StoreResult } from '../src/index.js';
+import { bucketModel } from '../src/engine/bucket.js';
+import { calendarModel } from '../src/engine/calendar.js';
+import { logModel } from '../src/engine/log.js';
+import { windowModel } from '../src/engine/window.js';
 
 /** One counter in a Map, driven directly through the engine. */
 function counterAt(algorithm: CounterAlgorithm) {
@@ -160,5 +164,25 @@ describe('refunds', () => {
     expect(log.probe(0, 1000).readings[0]!.used).toBe(3); // the first charge expired at 1000
     log.refund(9, 500, 700); // never more than was charged there
     expect(log.probe(0, 700).readings[0]!.used).toBe(2);
+  });
+});
+
+describe('chargeExpiresAt', () => {
+  it("is what resetAt reports after adding the charge to an empty counter, for every amount model", () => {
+    const models = [
+      [logModel, (limit: number, windowMs: number) => ({ type: 'log', limit, windowMs }) as const],
+      [windowModel, (limit: number, windowMs: number) => ({ type: 'window', limit, windowMs, segmentMs: Math.max(1, Math.floor(windowMs / 10)) }) as const],
+      [bucketModel, (limit: number, windowMs: number) => ({ type: 'bucket', limit, windowMs, burst: limit * 2 }) as const],
+      [calendarModel, (limit: number, windowMs: number) => ({ type: 'calendar', limit, periods: [0, windowMs * 1_000, windowMs * 2_000, windowMs * 3_000] }) as const],
+    ] as const;
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1_000 }), fc.integer({ min: 1, max: 3_600_000 }), fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: 1_000_000, max: 2_000_000_000 }), (limit, windowMs, amount, now) => {
+        for (const [model, algorithmOf] of models) {
+          const algorithm = algorithmOf(limit, windowMs) as never;
+          const at = model === calendarModel ? windowMs * 1_000 + (now % (windowMs * 1_000)) : now;
+          expect(model.chargeExpiresAt(algorithm, amount, at)).toBe((model as typeof logModel).resetAt(model.add(undefined as never, algorithm, amount, at) as never, algorithm, at));
+        }
+      }),
+    );
   });
 });

@@ -46,6 +46,12 @@ export const bucketModel: CounterModel<BucketState, BucketAlgorithm> = {
   },
 
   expiresAt: (state) => fullAt(state),
+
+  chargeExpiresAt({ windowMs, limit }, amount, now) {
+    // As fill() then fullAt() would give for an empty bucket.
+    const scaled = amount * windowMs;
+    return now + Math.floor(scaled / limit) + (scaled % limit > 0 ? 1 : 0);
+  },
 };
 
 /** What the bucket still holds at `now`, in ms x limit. */

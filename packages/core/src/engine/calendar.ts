@@ -59,4 +59,6 @@ export const calendarModel: CounterModel<CalendarState, CalendarAlgorithm> = {
   },
 
   expiresAt: (state) => state.e,
+
+  chargeExpiresAt: (algorithm, _amount, now) => currentPeriod(algorithm, now)[1],
 };

@@ -44,15 +44,13 @@ function load(table: CounterTable, counter: Counter, now: number): unknown {
  * When everything in a counter will have expired once a charge of `amount` is added at `now`, given
  * the reading before it: readings describe the state before the batch, and a caller showing an
  * admitted request's limits needs the state after it. Computed from the models, so it holds for
- * every store: what a fresh counter holding just this charge reports, combined with what was there.
+ * every store: when this charge alone would stop counting, combined with what was there. Runs for
+ * every admitted charge, so it computes from the algorithm and builds no state.
  */
 export function resetAfterCharge(algorithm: CounterAlgorithm, amount: number, resetAtBefore: number, now: number): number {
-  if (algorithm.type === 'slots') {
-    return Math.max(resetAtBefore, slotsModel.expiresAt(slotsModel.hold(undefined, algorithm, '', now), algorithm));
-  }
+  if (algorithm.type === 'slots') return Math.max(resetAtBefore, now + algorithm.ttlMs); // a lease holds its slot for ttlMs
   if (amount <= 0) return resetAtBefore;
-  const model = amountModels[algorithm.type];
-  const alone = model.resetAt(model.add(undefined, algorithm, amount, now), algorithm, now);
+  const alone = amountModels[algorithm.type].chargeExpiresAt(algorithm, amount, now);
   // A bucket drains in order, so a charge extends it by its own drain time; the other models keep
   // each charge for a fixed time, so the later expiry wins.
   return algorithm.type === 'bucket' ? Math.max(resetAtBefore, now) + (alone - now) : Math.max(resetAtBefore, alone);

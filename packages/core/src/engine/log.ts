@@ -50,4 +50,6 @@ export const logModel: CounterModel<LogState, LogAlgorithm> = {
   },
 
   expiresAt: (state, { windowMs }) => state.t[state.t.length - 1]! + windowMs,
+
+  chargeExpiresAt: ({ windowMs }, _amount, now) => now + windowMs,
 };

@@ -24,4 +24,9 @@ export interface CounterModel<S, A extends CounterAlgorithm> extends CounterRead
   add(state: S | undefined, algorithm: A, amount: number, now: number): S;
   /** Gives back up to `amount` of what was charged at `at`, if that charge still counts. */
   refund(state: S | undefined, algorithm: A, amount: number, at: number, now: number): S | undefined;
+  /**
+   * When a charge of `amount` made at `now` would stop counting on a counter holding nothing else
+   * (what `resetAt` reports after adding it to an empty counter), without building that counter.
+   */
+  chargeExpiresAt(algorithm: A, amount: number, now: number): number;
 }

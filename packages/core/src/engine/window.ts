@@ -58,6 +58,8 @@ export const windowModel: CounterModel<WindowState, WindowAlgorithm> = {
   },
 
   expiresAt: (state, algorithm) => segmentEnd(state.i[state.i.length - 1]!, algorithm),
+
+  chargeExpiresAt: (algorithm, _amount, now) => segmentEnd(Math.floor(now / algorithm.segmentMs), algorithm),
 };
 
 /** When segment `i` stops counting: once the window's start has passed the segment's end. */

@@ -10,6 +10,7 @@
  */
 export function ipIdentity(ip: string, ipv6Subnet = 64): string {
   const address = ip.includes('%') ? ip.slice(0, ip.indexOf('%')) : ip; // drop an interface zone
+  // How dual-stack Node servers report every IPv4 client: answered without parsing the groups.
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
   if (mapped) return mapped[1]!;
   const groups = ipv6Groups(address);
