@@ -1,4 +1,4 @@
-import type { AcquireDecision, HttpLimitOptions, HttpRefusal, TollgateContext } from '@tollgate/core';
+import type { HttpLimitOptions, TollgateContext, TollgateRefusal } from '@tollgate/core';
 import type { NextFunction, Request, Response } from 'express';
 
 declare global {
@@ -13,14 +13,6 @@ declare global {
       tollgate?: TollgateContext;
     }
   }
-}
-
-/** A refused request, as `onLimited` receives it. */
-export interface TollgateRefusal {
-  /** The refusing decision: `deniedBy`, `retryAfterMs`, `reason` (`limited`, or a store failure). */
-  readonly decision: AcquireDecision & { allowed: false };
-  /** What the default sends: status 429 (or 503 when the store failed), headers, OpenAI-style JSON body. */
-  readonly response: HttpRefusal;
 }
 
 /**
@@ -40,3 +32,5 @@ export interface ExpressTollgateOptions extends HttpLimitOptions<Request> {
    */
   onLimited?(req: Request, res: Response, next: NextFunction, refusal: TollgateRefusal): void | Promise<void>;
 }
+
+export type { TollgateRefusal };

@@ -1,13 +1,5 @@
-import type { AcquireDecision, HttpLimitOptions, HttpRefusal, TollgateContext } from '@tollgate/core';
+import type { HttpLimitOptions, TollgateContext, TollgateRefusal } from '@tollgate/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-
-/** A refused request, as `onLimited` receives it. */
-export interface TollgateRefusal {
-  /** The refusing decision: `deniedBy`, `retryAfterMs`, `reason` (`limited`, or a store failure). */
-  readonly decision: AcquireDecision & { allowed: false };
-  /** What the default sends: status 429 (or 503 when the store failed), headers, OpenAI-style JSON body. */
-  readonly response: HttpRefusal;
-}
 
 /** The Fastify lifecycle hook in which the limiter decides. */
 export type TollgateHook = 'onRequest' | 'preHandler';
@@ -63,3 +55,5 @@ declare module 'fastify' {
     tollgate?: TollgateRouteConfig;
   }
 }
+
+export type { TollgateRefusal };

@@ -1,12 +1,4 @@
-import type { AcquireDecision, HttpLimitOptions, HttpRefusal, TollgateContext } from '@tollgate/core';
-
-/** A refused request, as `onLimited` receives it. */
-export interface TollgateRefusal {
-  /** The refusing decision: `deniedBy`, `retryAfterMs`, `reason` (`limited`, or a store failure). */
-  readonly decision: AcquireDecision & { allowed: false };
-  /** What the default sends: status 429 (or 503 when the store failed), headers, OpenAI-style JSON body. */
-  readonly response: HttpRefusal;
-}
+import type { AcquireDecision, HttpLimitOptions, TollgateContext, TollgateRefusal } from '@tollgate/core';
 
 /**
  * Options shared by `withTollgate` and `tollgateProxy`: core's HTTP options with the Web `Request`
@@ -88,3 +80,5 @@ export interface NextRouteContext {
   /** The dynamic segments' values. */
   params: Promise<Record<string, string | string[] | undefined>>;
 }
+
+export type { TollgateRefusal };

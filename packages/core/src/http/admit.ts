@@ -75,11 +75,19 @@ export interface TollgateContext {
   release(): Promise<void>;
 }
 
+/** A refused request, as every adapter's `onLimited` receives it. */
+export interface TollgateRefusal {
+  /** The refusing decision: `deniedBy`, `retryAfterMs`, `reason` (`limited`, or a store failure). */
+  readonly decision: AcquireDecision & { allowed: false };
+  /** What the default sends: status 429 (or 503 when the store failed), headers, OpenAI-style JSON body. */
+  readonly response: HttpRefusal;
+}
+
 /** How a request went through the limiter. */
 export type Admission =
   | { readonly kind: 'skipped' }
   | { readonly kind: 'allowed'; readonly headers: Record<string, string>; readonly context: TollgateContext }
-  | { readonly kind: 'refused'; readonly decision: AcquireDecision & { allowed: false }; readonly response: HttpRefusal };
+  | ({ readonly kind: 'refused' } & TollgateRefusal);
 
 const FAMILIES: readonly HeaderFamily[] = ['ietf', 'openai', 'legacy'];
 const SKIPPED: Admission = { kind: 'skipped' };
