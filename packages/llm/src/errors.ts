@@ -1,0 +1,48 @@
+import { ConfigurationError, InvalidInputError, TollgateError, type Decision } from '@tollgate/core';
+
+const PREFIX = '[tollgate] [llm]';
+
+/** A short description of a value for error messages (never the value itself when it is long). */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return value.length > 40 ? `a ${value.length}-character string` : JSON.stringify(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+}
+
+/** An `InvalidInputError` with this package's prefix: a request or response it cannot account for. */
+export function invalidInput(message: string): InvalidInputError {
+  return new InvalidInputError(`${PREFIX} ${message}`);
+}
+
+/** A `ConfigurationError` with this package's prefix. */
+export function configurationError(message: string): ConfigurationError {
+  return new ConfigurationError(`${PREFIX} ${message}`);
+}
+
+/**
+ * An LLM call the limiter (or the lease's own caps) refused: the call was not made and nothing was
+ * charged. `decision` says why (`reason`, `deniedBy`, `retryAfterMs`).
+ *
+ * @example
+ * try { await openai.chat.completions.create(body) }
+ * catch (error) { if (error instanceof LlmRefusedError) res.status(429).json({ retryAfterMs: error.retryAfterMs }) }
+ */
+export class LlmRefusedError extends TollgateError {
+  override name = 'LlmRefusedError';
+  /** Ms until the same call would pass (`Infinity` if it never can). */
+  readonly retryAfterMs: number;
+  constructor(readonly decision: Decision) {
+    const limit = decision.deniedBy[0]?.name;
+    const why =
+      decision.reason === 'limited'
+        ? `limit "${limit}" refused it; retry in ${decision.retryAfterMs} ms`
+        : decision.reason === 'lease-cap'
+          ? `the lease's cap ${limit ?? ''} is reached`.replace('  ', ' ')
+          : decision.reason === 'released'
+            ? 'the lease was already released'
+            : `the store failed (${decision.reason}) and onStoreError denies`;
+    super(`${PREFIX} the LLM call was not made: ${why}`);
+    this.retryAfterMs = decision.retryAfterMs;
+  }
+}

@@ -1,0 +1,92 @@
+import { configurationError, invalidInput } from './errors.js';
+import { CHAT, MESSAGES, Metering, RESPONSES, type Api, type MeterOptions } from './meter.js';
+import { meterEventStream } from './stream.js';
+
+/** Options of `meteredFetch`. */
+export interface MeteredFetchOptions extends MeterOptions {
+  /**
+   * The fetch to send requests with.
+   * @default globalThis.fetch
+   */
+  fetch?: typeof fetch;
+  /**
+   * Where a degradation step's `maxTokens` goes when a chat request sets no output limit.
+   * @default 'max_completion_tokens'
+   */
+  maxTokensParam?: 'max_completion_tokens' | 'max_tokens';
+}
+
+type Json = Record<string, unknown>;
+
+/** The API a POST is for, by the end of its path. */
+function apiOf(url: string): Api | undefined {
+  const { pathname } = new URL(url);
+  if (pathname.endsWith('/chat/completions')) return CHAT;
+  if (pathname.endsWith('/responses')) return RESPONSES;
+  if (pathname.endsWith('/messages')) return MESSAGES;
+  return undefined;
+}
+
+/**
+ * A `fetch` for an OpenAI-compatible (or Anthropic) HTTP API that meters every POST to
+ * `…/chat/completions`, `…/responses` and `…/messages`: the JSON body is estimated, admitted and
+ * degraded, and the usage is recorded from the JSON response or from the SSE stream as the caller
+ * reads it (a body cancelled mid-stream settles its input plus the output received). A streamed chat
+ * request gets `stream_options.include_usage`, so its last chunk (with `choices: []`) carries the
+ * usage. Other requests, and error responses, pass through without usage (an error response
+ * releases a per-call lease). A refused call throws `LlmRefusedError` without sending anything.
+ *
+ * @example
+ * const fetch = meteredFetch({ limiter, identity: { user: 'u1' } });
+ * const client = new OpenAI({ baseURL: 'https://llm.example.com/v1', fetch });
+ */
+export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
+  const where = 'meteredFetch';
+  const metering = new Metering(options, where);
+  const send = options.fetch ?? globalThis.fetch;
+  if (typeof send !== 'function') throw configurationError(`${where}: no fetch: pass options.fetch`);
+  const { maxTokensParam } = options;
+  return async (input, init) => {
+    const request = new Request(input, init);
+    const api = request.method === 'POST' ? apiOf(request.url) : undefined;
+    if (!api) return send(request);
+    let body: unknown;
+    try {
+      body = JSON.parse(await request.text());
+    } catch {
+      throw invalidInput(`${where}: the body of POST ${new URL(request.url).pathname} is not JSON`);
+    }
+    const admitted = await metering.admit(api, body, maxTokensParam);
+    let outgoing: Json = admitted.body;
+    const streaming = outgoing.stream === true;
+    if (streaming && api === CHAT && (outgoing.stream_options as Json | undefined)?.include_usage !== true) {
+      outgoing = { ...outgoing, stream_options: { ...(outgoing.stream_options as Json | undefined), include_usage: true } };
+    }
+    const headers = new Headers(request.headers);
+    headers.delete('content-length');
+    let response: Response;
+    try {
+      response = await send(request.url, { method: 'POST', headers, body: JSON.stringify(outgoing), signal: request.signal });
+    } catch (error) {
+      await admitted.abort();
+      throw error;
+    }
+    if (!response.ok) {
+      await admitted.abort();
+      return response;
+    }
+    const type = response.headers.get('content-type') ?? '';
+    if (streaming && type.includes('text/event-stream') && response.body) {
+      const metered = meterEventStream(response.body, api.format, admitted.meterOptions, (usage) => admitted.settle(usage));
+      return new Response(metered, { status: response.status, statusText: response.statusText, headers: response.headers });
+    }
+    let parsed: unknown;
+    try {
+      parsed = await response.clone().json();
+    } catch {
+      parsed = undefined;
+    }
+    await admitted.settleResponse(parsed);
+    return response;
+  };
+}

@@ -1,0 +1,25 @@
+// Prices: a PriceSource for core over the genai-prices table, and exact costs.
+export { costOf, defaultPrices, genaiPrices } from './prices.js';
+export type { GenaiPricesOptions, LlmModelPrice, LlmPriceSource, Rate, ResolvedPrice, TieredRate, TokenCounts, UnknownModelPolicy } from './prices.js';
+
+// Estimates before the call.
+export { countTokens, estimateAnthropicMessage, estimateChatCompletion, estimateResponse, preloadTokenizer } from './estimate.js';
+export type { EstimateOptions, LlmDemand } from './estimate.js';
+export { approximateTokens } from './tokens.js';
+
+// Usage after the call: responses, SDK streams, raw SSE.
+export { aiSdkUsage, anthropicUsage, openaiChatUsage, openaiResponseUsage } from './usage.js';
+export type { UsageOptions } from './usage.js';
+export { meterEventStream, sseMeter, sseParser, streamMeter } from './stream.js';
+export type { ServerSentEvent, SseMeter, StreamEnd, StreamFormat, StreamMeter, StreamMeterOptions } from './stream.js';
+
+// One-line wrappers.
+export { wrapOpenAI } from './openai.js';
+export type { OpenAILike, WrapOpenAIOptions } from './openai.js';
+export { wrapAnthropic } from './anthropic.js';
+export type { AnthropicLike } from './anthropic.js';
+export { meteredFetch } from './fetch.js';
+export type { MeteredFetchOptions } from './fetch.js';
+export type { MeterOptions } from './meter.js';
+
+export { LlmRefusedError } from './errors.js';

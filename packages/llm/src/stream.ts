@@ -1,0 +1,384 @@
+import type { Usage } from '@tollgate/core';
+import { countTokens, type EstimateOptions } from './estimate.js';
+import { configurationError, describe } from './errors.js';
+import type { LlmPriceSource } from './prices.js';
+import { anthropicTokens, openaiChatTokens, openaiResponseTokens, toUsage, type CallTokens } from './usage.js';
+
+/** The wire formats whose streams this package reads. */
+export type StreamFormat = 'openai-chat' | 'openai-responses' | 'anthropic';
+
+const FORMATS: readonly StreamFormat[] = ['openai-chat', 'openai-responses', 'anthropic'];
+
+/** Options of the stream meters. */
+export interface StreamMeterOptions {
+  /**
+   * The model asked for: prices the usage and picks the tokenizer until the stream names its model.
+   * @default undefined (the model the stream reports)
+   * @example 'gpt-4o'
+   */
+  model?: string;
+  /**
+   * The request's input tokens as estimated before the call (`estimateChatCompletion(...)
+   * .inputTokens`). A stream cut off before the provider reported usage settles with these (the
+   * provider billed the prompt) plus the output counted from the deltas received. Anthropic reports
+   * its input at the start of the stream, and that count wins.
+   * @default 0
+   * @example { inputTokens: demand.inputTokens }
+   */
+  inputTokens?: number;
+  /**
+   * With a price source, the usage carries its exact `cost` (see `UsageOptions.prices`).
+   * @default undefined
+   */
+  prices?: LlmPriceSource;
+  /**
+   * A counter for output text of models without a local tokenizer (see `EstimateOptions.countTokens`).
+   * @default undefined (the conservative ratio)
+   */
+  countTokens?: EstimateOptions['countTokens'];
+}
+
+/**
+ * Reads one streamed call's usage from its chunks (OpenAI) or events (Anthropic, Responses) as the
+ * SDKs yield them, or as parsed from the SSE `data:` lines.
+ */
+export interface StreamMeter {
+  /** Feeds one parsed chunk or event. Anything unrecognised is ignored. */
+  push(chunk: unknown): void;
+  /** Whether the provider's final usage has arrived: then `usage()` is exactly what was billed. */
+  readonly complete: boolean;
+  /**
+   * The call's usage: the provider's own count once `complete`; before that (a stream cut off by
+   * the client or the network), the billed or estimated input plus the output counted from the text
+   * and tool-call deltas received so far (hidden reasoning tokens cannot be seen, so they are not
+   * counted).
+   */
+  usage(): Promise<Usage>;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function validate(options: StreamMeterOptions | undefined): Required<Pick<StreamMeterOptions, 'inputTokens'>> & StreamMeterOptions {
+  const resolved = { inputTokens: 0, ...options };
+  const { inputTokens } = resolved;
+  if (typeof inputTokens !== 'number' || !Number.isSafeInteger(inputTokens) || inputTokens < 0) {
+    throw configurationError(`a stream meter's inputTokens must be a whole, non-negative number, got ${describe(inputTokens)}`);
+  }
+  return resolved;
+}
+
+/** What every format's meter keeps: the model, the provider's usage when seen, and the text so far. */
+abstract class Meter implements StreamMeter {
+  protected model: string | undefined;
+  protected reported: CallTokens | undefined;
+  complete = false;
+  /** Output text and tool-call arguments received, in pieces (joined once, when counted). */
+  protected readonly text: string[] = [];
+  constructor(protected readonly options: ReturnType<typeof validate>) {
+    this.model = options.model;
+  }
+
+  abstract push(chunk: unknown): void;
+
+  protected addText(value: unknown): void {
+    if (typeof value === 'string' && value !== '') this.text.push(value);
+  }
+
+  protected async generatedTokens(): Promise<number> {
+    if (this.text.length === 0) return 0;
+    const text = this.text.join('');
+    if (this.model === undefined) return countTokens(text, 'unknown');
+    return countTokens(text, this.model, { countTokens: this.options.countTokens });
+  }
+
+  async usage(): Promise<Usage> {
+    const { prices } = this.options;
+    if (this.complete && this.reported) return toUsage({ ...this.reported, model: this.reported.model ?? this.model }, prices);
+    const generated = await this.generatedTokens();
+    const partial: CallTokens = this.reported
+      ? { ...this.reported, model: this.reported.model ?? this.model, outputTokens: Math.max(this.reported.outputTokens, generated) }
+      : { model: this.model, inputTokens: this.options.inputTokens, outputTokens: generated };
+    return toUsage(partial, prices);
+  }
+}
+
+class OpenAIChatMeter extends Meter {
+  push(chunk: unknown): void {
+    if (!isObject(chunk)) return;
+    if (typeof chunk.model === 'string' && chunk.model !== '') this.model = chunk.model;
+    if (Array.isArray(chunk.choices)) {
+      for (const choice of chunk.choices) {
+        const delta = isObject(choice) && isObject(choice.delta) ? choice.delta : undefined;
+        if (!delta) continue;
+        this.addText(delta.content);
+        this.addText(delta.refusal);
+        // DeepSeek and other OpenAI-compatible reasoners stream their reasoning in the open.
+        this.addText(delta.reasoning_content);
+        if (Array.isArray(delta.tool_calls)) {
+          for (const call of delta.tool_calls) {
+            const fn = isObject(call) && isObject(call.function) ? call.function : undefined;
+            this.addText(fn?.name);
+            this.addText(fn?.arguments);
+          }
+        }
+      }
+    }
+    // With `stream_options.include_usage` the last chunk carries the usage (some servers send a
+    // running count on every chunk: the latest one wins).
+    if (isObject(chunk.usage)) {
+      this.reported = openaiChatTokens(chunk.usage, this.model);
+      this.complete = true;
+    }
+  }
+}
+
+class OpenAIResponsesMeter extends Meter {
+  push(event: unknown): void {
+    if (!isObject(event) || typeof event.type !== 'string') return;
+    const response = isObject(event.response) ? event.response : undefined;
+    if (response && typeof response.model === 'string' && response.model !== '') this.model = response.model;
+    if (event.type.endsWith('.delta')) this.addText(event.delta);
+    if (response && isObject(response.usage)) {
+      this.reported = openaiResponseTokens(response.usage, this.model);
+      this.complete = true;
+    }
+  }
+}
+
+class AnthropicMeter extends Meter {
+  private start: Json | undefined;
+  push(event: unknown): void {
+    if (!isObject(event)) return;
+    switch (event.type) {
+      case 'message_start': {
+        const message = isObject(event.message) ? event.message : {};
+        if (typeof message.model === 'string' && message.model !== '') this.model = message.model;
+        if (isObject(message.usage)) {
+          this.start = message.usage;
+          this.reported = anthropicTokens(message.usage, this.model);
+        }
+        return;
+      }
+      case 'content_block_start': {
+        const block = isObject(event.content_block) ? event.content_block : {};
+        this.addText(block.text);
+        this.addText(block.name);
+        return;
+      }
+      case 'content_block_delta': {
+        const delta = isObject(event.delta) ? event.delta : {};
+        this.addText(delta.text);
+        this.addText(delta.partial_json);
+        this.addText(delta.thinking);
+        return;
+      }
+      case 'message_delta': {
+        // Cumulative counts; newer API versions repeat the input counts here (null when unknown).
+        if (!isObject(event.usage)) return;
+        const merged: Json = { ...this.start };
+        for (const [key, value] of Object.entries(event.usage)) if (value !== null && value !== undefined) merged[key] = value;
+        this.reported = anthropicTokens(merged, this.model);
+        this.complete = true;
+      }
+    }
+  }
+}
+
+/**
+ * A meter for one streamed call in `format`, fed the chunks or events the SDK yields.
+ *
+ * @example
+ * const meter = streamMeter('openai-chat', { model: 'gpt-4o', inputTokens: demand.inputTokens, prices });
+ * for await (const chunk of stream) meter.push(chunk);
+ * await lease.record(await meter.usage());
+ */
+export function streamMeter(format: StreamFormat, options?: StreamMeterOptions): StreamMeter {
+  const resolved = validate(options);
+  switch (format) {
+    case 'openai-chat':
+      return new OpenAIChatMeter(resolved);
+    case 'openai-responses':
+      return new OpenAIResponsesMeter(resolved);
+    case 'anthropic':
+      return new AnthropicMeter(resolved);
+    default:
+      throw configurationError(`stream format must be one of ${FORMATS.map((f) => `'${f}'`).join(', ')}, got ${describe(format)}`);
+  }
+}
+
+/** One server-sent event: its `event:` name (if any) and its `data:` lines joined by newlines. */
+export interface ServerSentEvent {
+  event?: string;
+  data: string;
+}
+
+/**
+ * An incremental parser of `text/event-stream` bytes (or text), per the HTML spec: lines end in
+ * LF, CRLF or CR, `data:` lines of one event are joined, comments are skipped, a blank line ends an
+ * event. Chunks may split anywhere, a UTF-8 character included.
+ *
+ * @example
+ * const parser = sseParser();
+ * for (const event of parser.push(bytes)) console.log(event.event, event.data);
+ */
+export function sseParser(): { push(chunk: Uint8Array | string): ServerSentEvent[]; end(): ServerSentEvent[] } {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let data: string[] | undefined;
+  let event: string | undefined;
+  /** The previous chunk ended in CR: an LF starting this one belongs to it. */
+  let pendingCR = false;
+
+  const line = (text: string, out: ServerSentEvent[]) => {
+    if (text === '') {
+      if (data) out.push(event === undefined ? { data: data.join('\n') } : { event, data: data.join('\n') });
+      data = undefined;
+      event = undefined;
+      return;
+    }
+    if (text.startsWith(':')) return;
+    const colon = text.indexOf(':');
+    const field = colon < 0 ? text : text.slice(0, colon);
+    let value = colon < 0 ? '' : text.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') (data ??= []).push(value);
+    else if (field === 'event') event = value;
+  };
+
+  const drain = (text: string): ServerSentEvent[] => {
+    const out: ServerSentEvent[] = [];
+    if (pendingCR && text.startsWith('\n')) text = text.slice(1);
+    pendingCR = false;
+    buffer += text;
+    let start = 0;
+    for (let i = 0; i < buffer.length; i++) {
+      const c = buffer.charCodeAt(i);
+      if (c !== 10 && c !== 13) continue;
+      line(buffer.slice(start, i), out);
+      if (c === 13) {
+        if (i + 1 === buffer.length) pendingCR = true;
+        else if (buffer.charCodeAt(i + 1) === 10) i++;
+      }
+      start = i + 1;
+    }
+    buffer = buffer.slice(start);
+    return out;
+  };
+
+  return {
+    push: (chunk) => drain(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true })),
+    // An event not ended by a blank line is incomplete and is dropped, as browsers do.
+    end: () => drain(decoder.decode()),
+  };
+}
+
+/** A stream meter over the raw bytes of an SSE stream, for proxies that pass the bytes on unparsed. */
+export interface SseMeter extends StreamMeter {
+  /** Feeds raw bytes (or text) of the stream, split anywhere. */
+  write(chunk: Uint8Array | string): void;
+}
+
+/**
+ * A meter over the raw `text/event-stream` bytes of an OpenAI-compatible or Anthropic stream: it
+ * parses the SSE framing and the JSON of each `data:` line (skipping `[DONE]` and anything that is
+ * not JSON) and meters it as `streamMeter` does.
+ *
+ * @example
+ * const meter = sseMeter('openai-chat', { model: body.model, inputTokens: demand.inputTokens, prices });
+ * upstream.on('data', (bytes) => { meter.write(bytes); client.write(bytes) });
+ * // on end or on client disconnect:
+ * await lease.record(await meter.usage());
+ */
+export function sseMeter(format: StreamFormat, options?: StreamMeterOptions): SseMeter {
+  const meter = streamMeter(format, options);
+  const parser = sseParser();
+  const feed = (events: ServerSentEvent[]) => {
+    for (const { data } of events) {
+      if (data === '' || data === '[DONE]') continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(data);
+      } catch {
+        continue;
+      }
+      meter.push(parsed);
+    }
+  };
+  return {
+    write: (chunk) => feed(parser.push(chunk)),
+    push: (chunk) => meter.push(chunk),
+    get complete() {
+      return meter.complete;
+    },
+    usage: () => {
+      feed(parser.end());
+      return meter.usage();
+    },
+  };
+}
+
+/** How a metered body ended, for `onUsage`. */
+export interface StreamEnd {
+  /** Whether the provider's final usage arrived (`false`: cut off, the usage is partial). */
+  complete: boolean;
+  /** `'done'` (read to the end), `'cancelled'` (the reader went away), `'error'` (the source failed). */
+  how: 'done' | 'cancelled' | 'error';
+}
+
+/**
+ * Passes a `text/event-stream` body through unchanged and calls `onUsage` exactly once, when it has
+ * been read to the end, cancelled by its reader (a client that disconnected) or failed upstream,
+ * with the usage metered from the bytes that went through. What an OpenAI-compatible gateway needs.
+ *
+ * @example
+ * const body = meterEventStream(upstream.body!, 'openai-chat', { model, inputTokens, prices }, async (usage) => {
+ *   await lease.record(usage);
+ *   await lease.release();
+ * });
+ * return new Response(body, { headers: upstream.headers });
+ */
+export function meterEventStream(
+  body: ReadableStream<Uint8Array>,
+  format: StreamFormat,
+  options: StreamMeterOptions | undefined,
+  onUsage: (usage: Usage, end: StreamEnd) => unknown,
+): ReadableStream<Uint8Array> {
+  if (typeof onUsage !== 'function') throw configurationError('meterEventStream needs an onUsage(usage, end) callback');
+  const meter = sseMeter(format, options);
+  const reader = body.getReader();
+  let settled: Promise<void> | undefined;
+  // A failing callback must not fail the body the client is reading: it is reported instead.
+  const settle = (how: StreamEnd['how']) =>
+    (settled ??= meter
+      .usage()
+      .then((usage) => onUsage(usage, { complete: meter.complete, how }))
+      .then(
+        () => undefined,
+        (error: unknown) => console.warn(`[tollgate] [llm] settling a metered stream failed: ${(error as Error)?.message ?? String(error)}`),
+      ));
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        await settle('error');
+        controller.error(error);
+        return;
+      }
+      if (chunk.done) {
+        await settle('done');
+        controller.close();
+        return;
+      }
+      meter.write(chunk.value);
+      controller.enqueue(chunk.value);
+    },
+    async cancel(reason) {
+      // Upstream first: the provider stops generating (and billing) as soon as it sees the close.
+      await reader.cancel(reason).catch(() => undefined);
+      await settle('cancelled');
+    },
+  });
+}
