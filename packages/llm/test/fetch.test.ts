@@ -1,0 +1,80 @@
+import { createLimiter, InvalidInputError, type Limiter } from '@tollgate/core';
+import { MemoryStore } from '@tollgate/store-memory';
+import OpenAI from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { countTokens, estimateChatCompletion, genaiPrices, meteredFetch } from '../src/index.js';
+import { MESSAGE } from './fixtures.js';
+import { chunks, completion, startProvider, type Provider } from './provider.js';
+
+const prices = genaiPrices();
+let provider: Provider | undefined;
+afterEach(async () => {
+  await provider?.close();
+  provider = undefined;
+});
+
+function limiterWith(): Limiter {
+  return createLimiter({
+    store: new MemoryStore(),
+    limits: [
+      { name: 'rpm', scope: 'user', resource: 'requests', limit: 20, window: '1m' },
+      { name: 'tpm', scope: 'user', resource: 'tokens', limit: 1_000_000, window: '1m' },
+      { name: 'daily-usd', scope: 'user', resource: 'cost', limit: 10, reset: { every: 'day' } },
+    ],
+    prices,
+  });
+}
+const used = async (limiter: Limiter) => Object.fromEntries((await limiter.usage({ user: 'u1' })).map((s) => [s.name, s.used]));
+
+describe('meteredFetch', () => {
+  it('meters an OpenAI SDK pointed at an OpenAI-compatible URL, JSON and SSE', async () => {
+    provider = await startProvider((_path, body) =>
+      body.stream ? { events: chunks(body.model, ['Hi'], { prompt: 30, completion: 2 }) } : { json: completion(body, { prompt: 100, completion: 20 }) },
+    );
+    const limiter = limiterWith();
+    const openai = new OpenAI({ apiKey: 'sk-test', baseURL: `${provider.url}/v1`, maxRetries: 0, fetch: meteredFetch({ limiter, identity: { user: 'u1' }, prices }) });
+    await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] });
+    let text = '';
+    for await (const chunk of await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], stream: true })) {
+      text += chunk.choices[0]?.delta.content ?? '';
+    }
+    expect(text).toBe('Hi');
+    expect(provider.requests[1]!.body.stream_options).toEqual({ include_usage: true });
+    // The SDK's own headers went through.
+    expect(provider.requests[0]!.headers.authorization).toBe('Bearer sk-test');
+    const cost = (input: number, output: number) => prices.costOf('gpt-4o', { inputTokens: input, outputTokens: output });
+    expect(await used(limiter)).toEqual({ rpm: 2, tpm: 152, 'daily-usd': (cost(100, 20) * 1e9 + cost(30, 2) * 1e9) / 1e9 });
+  });
+
+  it('a body cancelled mid-stream settles the estimated input plus what was received', async () => {
+    provider = await startProvider((_path, body) => ({ events: chunks(body.model, ['One', ' two']), hang: true }));
+    const limiter = limiterWith();
+    const fetch = meteredFetch({ limiter, identity: { user: 'u1' }, prices });
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Count' }], stream: true, max_tokens: 50 };
+    const response = await fetch(`${provider.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes(' two')) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    await provider.disconnected;
+    const input = (await estimateChatCompletion(body)).inputTokens;
+    const output = await countTokens('One two', 'gpt-4o-mini');
+    // Settling runs as the cancel completes; poll briefly for the record and release to land.
+    for (let i = 0; i < 50 && (await used(limiter)).tpm !== input + output; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await used(limiter)).toEqual({ rpm: 1, tpm: input + output, 'daily-usd': prices.costOf('gpt-4o-mini', { inputTokens: input, outputTokens: output }) });
+  });
+
+  it('meters Anthropic-style /v1/messages, passes other requests through, and releases on an error status', async () => {
+    provider = await startProvider((path) => (path.endsWith('/messages') ? { json: MESSAGE } : path.endsWith('/models') ? { json: { data: [] } } : { status: 500, json: {} }));
+    const limiter = limiterWith();
+    const fetch = meteredFetch({ limiter, identity: { user: 'u1' }, prices });
+    const post = (path: string, body: object) => fetch(`${provider!.url}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    expect((await post('/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] })).status).toBe(200);
+    expect(await (await fetch(`${provider.url}/v1/models`)).json()).toEqual({ data: [] });
+    expect((await post('/v1/chat/completions', { model: 'gpt-4o', messages: [] })).status).toBe(500);
+    expect(await used(limiter)).toEqual({ rpm: 2, tpm: 5090, 'daily-usd': 0.02188125 });
+    await expect(fetch(`${provider.url}/v1/chat/completions`, { method: 'POST', body: 'not json' })).rejects.toBeInstanceOf(InvalidInputError);
+    expect(provider.requests).toHaveLength(3);
+  });
+});

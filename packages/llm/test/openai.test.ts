@@ -1,0 +1,188 @@
+import { ConfigurationError, createLimiter, type Limiter } from '@tollgate/core';
+import { MemoryStore } from '@tollgate/store-memory';
+import OpenAI from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { countTokens, estimateChatCompletion, genaiPrices, LlmRefusedError, wrapOpenAI } from '../src/index.js';
+import { RESPONSE, RESPONSE_EVENTS } from './fixtures.js';
+import { chunks, completion, startProvider, type Provider } from './provider.js';
+
+const prices = genaiPrices();
+let provider: Provider | undefined;
+afterEach(async () => {
+  await provider?.close();
+  provider = undefined;
+});
+
+function limiterWith(extra: { degrade?: boolean; dailyUsd?: number } = {}): Limiter {
+  return createLimiter({
+    store: new MemoryStore(),
+    limits: [
+      { name: 'rpm', scope: 'user', resource: 'requests', limit: 20, window: '1m' },
+      { name: 'tpm', scope: 'user', resource: 'tokens', limit: 1_000_000, window: '1m' },
+      { name: 'daily-usd', scope: 'user', resource: 'cost', limit: extra.dailyUsd ?? 10, reset: { every: 'day', timeZone: 'UTC' } },
+      { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 4 },
+    ],
+    ...(extra.degrade && {
+      degrade: { budget: 'daily-usd', steps: [{ below: 0.5, model: 'gpt-4o', maxTokens: 4096 }, { model: 'gpt-4o-mini', maxTokens: 256 }] },
+    }),
+    prices,
+  });
+}
+
+const used = async (limiter: Limiter) => Object.fromEntries((await limiter.usage({ user: 'u1' })).map((s) => [s.name, s.used]));
+const client = (p: Provider) => new OpenAI({ apiKey: 'sk-test', baseURL: `${p.url}/v1`, maxRetries: 0 });
+
+describe('wrapOpenAI', () => {
+  it('a workflow of five calls on one lease is one request and five records; the budget sees the exact sum', async () => {
+    const usages = [
+      { prompt: 1_200, completion: 300, cached: 1_000 },
+      { prompt: 2_000, completion: 150 },
+      { prompt: 800, completion: 90 },
+      { prompt: 3_100, completion: 410, cached: 2_048 },
+      { prompt: 640, completion: 64 },
+    ];
+    provider = await startProvider((_path, body, i) =>
+      body.stream ? { events: chunks(body.model, ['Hel', 'lo'], { prompt: usages[i]!.prompt, completion: usages[i]!.completion }) } : { json: completion(body, usages[i]!) },
+    );
+    const limiter = limiterWith();
+    const decision = await limiter.acquire({ user: 'u1' });
+    if (!decision.allowed) throw new Error('refused');
+    const openai = wrapOpenAI(client(provider), { lease: decision.lease, degrade: decision.degrade, prices });
+    for (let i = 0; i < 5; i++) {
+      const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: `step ${i}` }], max_tokens: 500 };
+      if (i === 1 || i === 4) {
+        const stream = await openai.chat.completions.create({ ...body, stream: true });
+        let text = '';
+        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+        expect(text).toBe('Hello');
+      } else {
+        const response = await openai.chat.completions.create(body);
+        expect(response.choices[0]?.message.content).toBe('Done.');
+      }
+    }
+    expect(decision.lease.totals.records).toBe(5);
+    expect(decision.lease.totals.steps).toBe(5);
+    await decision.lease.release();
+    // Cached tokens only count on the calls that reported them (the stream chunks carry none).
+    const exact = usages.map((u, i) =>
+      prices.costOf('gpt-4o', { inputTokens: u.prompt, outputTokens: u.completion, cachedInputTokens: i === 1 || i === 4 ? 0 : (u.cached ?? 0) }),
+    );
+    const units = exact.reduce((sum, usd) => sum + Math.round(usd * 1e9), 0);
+    expect(await used(limiter)).toEqual({
+      rpm: 1,
+      tpm: usages.reduce((sum, u) => sum + u.prompt + u.completion, 0),
+      'daily-usd': units / 1e9,
+      inflight: 0,
+    });
+  });
+
+  it('per call: each call acquires, applies the degradation step and releases', async () => {
+    provider = await startProvider((_path, body) => ({ json: completion(body, { prompt: 100, completion: 10 }) }));
+    const limiter = limiterWith({ degrade: true, dailyUsd: 1 });
+    // Fill the budget past half so the ladder's second step applies.
+    const spend = await limiter.acquire({ user: 'u1' });
+    if (!spend.allowed) throw new Error('refused');
+    await spend.lease.record({ model: 'gpt-4o', cost: 0.6 });
+    await spend.lease.release();
+
+    const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' }, prices });
+    await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1000 });
+    await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] });
+    expect(provider.requests.map((r) => [r.body.model, r.body.max_tokens, r.body.max_completion_tokens])).toEqual([
+      ['gpt-4o-mini', 256, undefined],
+      ['gpt-4o-mini', undefined, 256],
+    ]);
+    const cost = prices.costOf('gpt-4o-mini', { inputTokens: 100, outputTokens: 10 });
+    expect(await used(limiter)).toEqual({ rpm: 3, tpm: 220, 'daily-usd': (600_000_000 + 2 * cost * 1e9) / 1e9, inflight: 0 });
+  });
+
+  it('a refused call throws LlmRefusedError, is not sent, and charges nothing', async () => {
+    provider = await startProvider((_path, body) => ({ json: completion(body, { prompt: 10, completion: 1 }) }));
+    const limiter = createLimiter({
+      store: new MemoryStore(),
+      limits: [
+        { name: 'rpm', scope: 'user', resource: 'requests', limit: 10, window: '1m' },
+        { name: 'tpm', scope: 'user', resource: 'tokens', limit: 1_000, window: '1m' },
+      ],
+      prices,
+    });
+    const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' } });
+    const error = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LlmRefusedError);
+    expect((error as LlmRefusedError).decision.deniedBy[0]?.name).toBe('tpm');
+    expect((error as LlmRefusedError).message).toMatch(/^\[tollgate\] \[llm\] the LLM call was not made: limit "tpm" refused it/);
+    expect(provider.requests).toHaveLength(0);
+    expect(await used(limiter)).toEqual({ rpm: 0, tpm: 0 });
+  });
+
+  it('streams: asks for include_usage, hides the usage chunk from a caller who did not, records it exactly', async () => {
+    provider = await startProvider((_path, body) => ({ events: chunks(body.model, ['A', 'B'], { prompt: 42, completion: 3 }) }));
+    const limiter = limiterWith();
+    const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' }, prices });
+    const seen: unknown[] = [];
+    for await (const chunk of await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], stream: true })) seen.push(chunk);
+    expect(provider.requests[0]!.body.stream_options).toEqual({ include_usage: true });
+    expect(seen.every((chunk) => (chunk as { choices: unknown[] }).choices.length > 0)).toBe(true);
+    // A caller who asked for it sees it.
+    const asked: unknown[] = [];
+    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], stream: true, stream_options: { include_usage: true } });
+    for await (const chunk of stream) asked.push(chunk);
+    expect(asked).toHaveLength(seen.length + 1);
+    const cost = prices.costOf('gpt-4o-mini', { inputTokens: 42, outputTokens: 3 });
+    expect(await used(limiter)).toEqual({ rpm: 2, tpm: 90, 'daily-usd': 2 * cost, inflight: 0 });
+  });
+
+  it('a stream the client breaks off settles the estimated input plus the output received', async () => {
+    provider = await startProvider((_path, body) => ({ events: chunks(body.model, ['The', ' answer', ' is']), hang: true }));
+    const limiter = limiterWith();
+    const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' }, prices });
+    const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'What is the answer?' }], max_tokens: 100, stream: true as const };
+    const estimate = await estimateChatCompletion(body);
+    let text = '';
+    for await (const chunk of await openai.chat.completions.create(body)) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      if (text === 'The answer') break;
+    }
+    await provider.disconnected;
+    const output = await countTokens('The answer', 'gpt-4o');
+    expect(await used(limiter)).toEqual({
+      rpm: 1,
+      tpm: estimate.inputTokens + output,
+      'daily-usd': prices.costOf('gpt-4o', { inputTokens: estimate.inputTokens, outputTokens: output }),
+      inflight: 0,
+    });
+  });
+
+  it('meters responses.create, streamed and not', async () => {
+    provider = await startProvider((_path, body) => (body.stream ? { events: RESPONSE_EVENTS } : { json: RESPONSE }));
+    const limiter = limiterWith();
+    const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' }, prices });
+    const response = await openai.responses.create({ model: 'gpt-4.1', input: 'Tell me a story', max_output_tokens: 200 });
+    expect(response.output_text).toContain('unicorn');
+    for await (const _event of await openai.responses.create({ model: 'gpt-4.1', input: 'Hi', stream: true })) void _event;
+    // 36 in / 87 out, then 37 in / 11 out, at gpt-4.1's $2 / $8.
+    expect(await used(limiter)).toEqual({ rpm: 2, tpm: 171, 'daily-usd': 0.000768 + 0.000162, inflight: 0 });
+  });
+
+  it('an API error releases a per-call lease and records nothing', async () => {
+    provider = await startProvider(() => ({ status: 400, json: { error: { message: 'bad', type: 'invalid_request_error' } } }));
+    const limiter = limiterWith();
+    const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' } });
+    await expect(openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    expect(await used(limiter)).toEqual({ rpm: 1, tpm: 0, 'daily-usd': 0, inflight: 0 });
+  });
+
+  it('refuses the helpers that would bypass the meter, and bad options', () => {
+    const openai = wrapOpenAI(new OpenAI({ apiKey: 'sk-test', baseURL: 'http://127.0.0.1:9/v1' }), { limiter: limiterWith(), identity: { user: 'u1' } });
+    expect(() => openai.chat.completions.stream({ model: 'gpt-4o', messages: [] })).toThrow(ConfigurationError);
+    expect(() => openai.chat.completions.stream({ model: 'gpt-4o', messages: [] })).toThrow(/^\[tollgate\] \[llm\] wrapOpenAI: chat.completions.stream\(\) is not metered/);
+    // Everything else is the client's own.
+    expect(openai.baseURL).toBe('http://127.0.0.1:9/v1');
+    expect(typeof openai.models.list).toBe('function');
+    const real = new OpenAI({ apiKey: 'sk-test' });
+    expect(() => wrapOpenAI(real, {} as never)).toThrow(/either \{ limiter, identity \}/);
+    expect(() => wrapOpenAI(real, { limiter: limiterWith() })).toThrow(/identity is required/);
+    expect(() => wrapOpenAI(real, { limiter: limiterWith(), identity: { user: 'u1' }, step: 'maybe' as never })).toThrow(ConfigurationError);
+    expect(() => wrapOpenAI({} as never, { limiter: limiterWith(), identity: { user: 'u1' } })).toThrow(/client must be an OpenAI client/);
+  });
+});

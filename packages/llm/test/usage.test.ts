@@ -1,0 +1,61 @@
+import { InvalidInputError } from '@tollgate/core';
+import { describe, expect, it } from 'vitest';
+import { aiSdkUsage, anthropicUsage, genaiPrices, openaiChatUsage, openaiResponseUsage } from '../src/index.js';
+import { AI_SDK_RESULT, CHAT_COMPLETION, MESSAGE, RESPONSE } from './fixtures.js';
+
+const prices = genaiPrices();
+
+describe('usage from responses', () => {
+  it('OpenAI Chat Completions: prompt, cached and completion tokens, priced exactly', () => {
+    expect(openaiChatUsage(CHAT_COMPLETION)).toEqual({ model: 'gpt-4o-2024-08-06', inputTokens: 1200, cachedInputTokens: 1000, outputTokens: 800 });
+    expect(openaiChatUsage(CHAT_COMPLETION, { prices })).toEqual({ model: 'gpt-4o-2024-08-06', inputTokens: 1200, cachedInputTokens: 1000, outputTokens: 800, cost: 0.00975 });
+  });
+
+  it('OpenAI Responses API', () => {
+    // 36 × $2 + 87 × $8 per million (gpt-4.1).
+    expect(openaiResponseUsage(RESPONSE, { prices })).toEqual({ model: 'gpt-4.1-2025-04-14', inputTokens: 36, outputTokens: 87, cost: 0.000768 });
+  });
+
+  it('Anthropic Messages: cache writes and reads are input tokens, and the cost prices the writes', () => {
+    expect(anthropicUsage(MESSAGE)).toEqual({ model: 'claude-sonnet-4-5-20250929', inputTokens: 4835, outputTokens: 255 });
+    // 100 × $3 + 4,735 × $3.75 + 255 × $15 per million.
+    expect(anthropicUsage(MESSAGE, { prices })).toEqual({ model: 'claude-sonnet-4-5-20250929', inputTokens: 4835, outputTokens: 255, cost: 0.02188125 });
+    const read = { ...MESSAGE, usage: { input_tokens: 10, cache_read_input_tokens: 5000, cache_creation_input_tokens: 0, output_tokens: 20 } };
+    expect(anthropicUsage(read)).toEqual({ model: 'claude-sonnet-4-5-20250929', inputTokens: 5010, cachedInputTokens: 5000, outputTokens: 20 });
+  });
+
+  it('AI SDK 6: every step, each at its own model', () => {
+    // Step 1 on gpt-4o: 200 × $2.50 + 40 × $10; step 2 on gpt-4o-mini: 300 × $0.15 + 20 × $0.60.
+    expect(aiSdkUsage(AI_SDK_RESULT, { prices })).toEqual({ model: 'gpt-4o-mini-2024-07-18', inputTokens: 500, outputTokens: 60, cost: 0.000957 });
+    const { steps: _, ...single } = AI_SDK_RESULT;
+    expect(aiSdkUsage(single)).toEqual({ model: 'gpt-4o-mini-2024-07-18', inputTokens: 500, outputTokens: 60 });
+  });
+
+  it('AI SDK 5 and 4 shapes, and an Anthropic cache write under AI SDK 5', () => {
+    expect(aiSdkUsage({ usage: { inputTokens: 100, outputTokens: 5, totalTokens: 105, cachedInputTokens: 60 }, response: { modelId: 'gpt-4o' } })).toEqual({
+      model: 'gpt-4o',
+      inputTokens: 100,
+      cachedInputTokens: 60,
+      outputTokens: 5,
+    });
+    expect(aiSdkUsage({ usage: { promptTokens: 7, completionTokens: 3, totalTokens: 10 } })).toEqual({ inputTokens: 7, outputTokens: 3 });
+    const v5anthropic = {
+      usage: { inputTokens: 100, outputTokens: 255, totalTokens: 355 },
+      providerMetadata: { anthropic: { cacheCreationInputTokens: 4735 } },
+      response: { modelId: 'claude-sonnet-4-5-20250929' },
+    };
+    expect(aiSdkUsage(v5anthropic, { prices })).toEqual({ model: 'claude-sonnet-4-5-20250929', inputTokens: 4835, outputTokens: 255, cost: 0.02188125 });
+  });
+
+  it('is undefined for a response without usage, and refuses malformed counts', () => {
+    expect(openaiChatUsage({ ...CHAT_COMPLETION, usage: undefined })).toBeUndefined();
+    expect(anthropicUsage({ ...MESSAGE, usage: null })).toBeUndefined();
+    expect(() => openaiChatUsage({ usage: { prompt_tokens: -5, completion_tokens: 1 } })).toThrow(InvalidInputError);
+    expect(() => anthropicUsage({ usage: { input_tokens: '10' } })).toThrow(/^\[tollgate\] \[llm\] usage.input_tokens must be/);
+    expect(() => openaiResponseUsage('nope')).toThrow(InvalidInputError);
+  });
+
+  it('leaves the cost to core for a model the table does not know', () => {
+    expect(openaiChatUsage({ model: 'my-local-llama', usage: { prompt_tokens: 5, completion_tokens: 2 } }, { prices })).toEqual({ model: 'my-local-llama', inputTokens: 5, outputTokens: 2 });
+  });
+});
