@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [memory|sqlite|redis|http]`: benchmarks with their peers in the same run (alternating fresh
+ * `pnpm bench [memory|sqlite|redis|http|llm]`: benchmarks with their peers in the same run (alternating fresh
  * processes); prints Markdown tables with ratios (absolute numbers on shared machines are noisy,
  * ratios less so). Starts its own redis-server on a free loopback port for the Redis suites.
  */
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startServer, stopServer } from '@tollgate/dev-redis';
 import { report } from './harness.js';
 import { httpReport } from './http.js';
+import { llmReport } from './llm.js';
 import * as memory from './memory.js';
 import * as redis from './redis.js';
 import * as sqlite from './sqlite.js';
@@ -38,3 +39,5 @@ if (!only || only === 'redis') {
 }
 
 if (!only || only === 'http') console.log(`## Framework adapters (autocannon, loopback)\n\n${await httpReport()}\n`);
+
+if (!only || only === 'llm') console.log(`## LLM request estimation (@tollgate/llm)\n\n${await llmReport()}\n`);

@@ -1,6 +1,7 @@
 import { configurationError, invalidInput } from './errors.js';
 import { CHAT, MESSAGES, Metering, RESPONSES, type Api, type MeterOptions } from './meter.js';
 import { meterEventStream } from './stream.js';
+import type { Json } from './json.js';
 
 /** Options of `meteredFetch`. */
 export interface MeteredFetchOptions extends MeterOptions {
@@ -15,8 +16,6 @@ export interface MeteredFetchOptions extends MeterOptions {
    */
   maxTokensParam?: 'max_completion_tokens' | 'max_tokens';
 }
-
-type Json = Record<string, unknown>;
 
 /** The API a POST is for, by the end of its path. */
 function apiOf(url: string): Api | undefined {

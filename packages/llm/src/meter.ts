@@ -4,6 +4,7 @@ import { configurationError, describe, invalidInput, LlmRefusedError } from './e
 import { defaultPrices, type LlmPriceSource } from './prices.js';
 import { streamMeter, type StreamFormat, type StreamMeter, type StreamMeterOptions } from './stream.js';
 import { anthropicUsage, openaiChatUsage, openaiResponseUsage } from './usage.js';
+import { isObject, type Json } from './json.js';
 
 /**
  * How wrapped calls are admitted and accounted. Two modes:
@@ -75,8 +76,6 @@ export interface MeterOptions {
   onError?: (error: unknown) => void;
 }
 
-type Json = Record<string, unknown>;
-
 /** What differs between the three APIs. */
 export interface Api {
   readonly name: string;
@@ -88,8 +87,6 @@ export interface Api {
   /** Generated text, to count when a response carries no usage. */
   outputText(result: unknown): string;
 }
-
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function texts(values: unknown[]): string {
   return values.filter((value): value is string => typeof value === 'string').join('');

@@ -1,5 +1,6 @@
 import { configurationError } from './errors.js';
 import { CHAT, Metering, RESPONSES, meterIterable, type Api, type MeterOptions } from './meter.js';
+import type { Json } from './json.js';
 
 /** The part of an `openai` client this package wraps (any v4–v6 client has it). */
 export interface OpenAILike {
@@ -17,8 +18,6 @@ export interface WrapOpenAIOptions extends MeterOptions {
    */
   maxTokensParam?: 'max_completion_tokens' | 'max_tokens';
 }
-
-type Json = Record<string, unknown>;
 
 /**
  * A view of `target` in which some properties are replaced. Other methods are bound to the target,

@@ -3,6 +3,7 @@ import { countTokens, type EstimateOptions } from './estimate.js';
 import { configurationError, describe } from './errors.js';
 import type { LlmPriceSource } from './prices.js';
 import { anthropicTokens, openaiChatTokens, openaiResponseTokens, toUsage, type CallTokens } from './usage.js';
+import { isObject, type Json } from './json.js';
 
 /** The wire formats whose streams this package reads. */
 export type StreamFormat = 'openai-chat' | 'openai-responses' | 'anthropic';
@@ -55,9 +56,6 @@ export interface StreamMeter {
    */
   usage(): Promise<Usage>;
 }
-
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function validate(options: StreamMeterOptions | undefined): Required<Pick<StreamMeterOptions, 'inputTokens'>> & StreamMeterOptions {
   const resolved = { inputTokens: 0, ...options };

@@ -1,6 +1,7 @@
 import type { Usage } from '@tollgate/core';
 import { describe, invalidInput } from './errors.js';
 import type { LlmPriceSource, TokenCounts } from './prices.js';
+import { isObject, type Json } from './json.js';
 
 /** Options of the usage extractors. */
 export interface UsageOptions {
@@ -20,10 +21,6 @@ export interface CallTokens extends TokenCounts {
   inputTokens: number;
   outputTokens: number;
 }
-
-type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A reported count: absent or null reads 0; anything but a whole non-negative number is refused. */
 export function tokenCount(value: unknown, what: string): number {
