@@ -8,11 +8,13 @@ export interface MeteredFetchOptions extends MeterOptions {
   /**
    * The fetch to send requests with.
    * @default globalThis.fetch
+   * @example { fetch: undiciFetch }
    */
   fetch?: typeof fetch;
   /**
    * Where a degradation step's `maxTokens` goes when a chat request sets no output limit.
    * @default 'max_completion_tokens'
+   * @example { maxTokensParam: 'max_tokens' }
    */
   maxTokensParam?: 'max_completion_tokens' | 'max_tokens';
 }

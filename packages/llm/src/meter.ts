@@ -21,6 +21,7 @@ export interface MeterOptions {
   /**
    * Per call: the limiter each call acquires from (with `identity`).
    * @default undefined
+   * @example { limiter, identity: { user: 'u1' } }
    */
   limiter?: Limiter;
   /**
@@ -32,16 +33,19 @@ export interface MeterOptions {
   /**
    * Per call: lease options for each `acquire` (`ttl`, `maxSteps`, `maxToolCalls`).
    * @default the limiter's
+   * @example { acquire: { ttl: '2m' } }
    */
   acquire?: AcquireOptions;
   /**
    * One lease: the lease of an admitted `acquire`, shared by every call. You release it.
    * @default undefined
+   * @example { lease: decision.lease, degrade: decision.degrade }
    */
   lease?: Lease;
   /**
    * One lease: the degradation step of that `acquire` (`decision.degrade`), applied to every call.
-   * @default undefined
+   * @default undefined (no step applied)
+   * @example { degrade: decision.degrade }
    */
   degrade?: DegradeStep;
   /**
@@ -49,29 +53,34 @@ export interface MeterOptions {
    * with `lease.step(demand)` (refused when a budget cannot hold it, and counted against
    * `maxSteps`); `'count'` only counts it against `maxSteps`; `'none'` records afterwards only.
    * @default 'reserve'
+   * @example { step: 'count' } // the acquire already reserved the whole workflow
    */
   step?: 'reserve' | 'count' | 'none';
   /**
    * Prices the recorded usage exactly (cache writes, tiers) and the estimates. Pass the source you
    * gave the limiter.
    * @default defaultPrices() (the bundled genai-prices table)
+   * @example { prices } // the same genaiPrices() as createLimiter's
    */
   prices?: LlmPriceSource;
   /**
    * Apply the degradation step: its `model` replaces the request's, its `maxTokens` caps (or sets)
    * the request's output limit.
    * @default true
+   * @example { applyDegrade: false } // read decision.degrade yourself
    */
   applyDegrade?: boolean;
   /**
    * Options of the estimates (`defaultMaxTokens`, `imageTokens`, `countTokens`).
    * @default {}
+   * @example { estimate: { defaultMaxTokens: 1024 } }
    */
   estimate?: Omit<EstimateOptions, 'prices'>;
   /**
    * Where failures to record or release after a call are reported (the call itself succeeded, and
    * its result is returned).
    * @default console.warn
+   * @example { onError: (error) => logger.error(error) }
    */
   onError?: (error: unknown) => void;
 }

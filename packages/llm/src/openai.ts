@@ -15,6 +15,7 @@ export interface WrapOpenAIOptions extends MeterOptions {
    * limit (`max_tokens` for servers that predate `max_completion_tokens`). A limit the request sets
    * is capped where it is.
    * @default 'max_completion_tokens'
+   * @example { maxTokensParam: 'max_tokens' } // a vLLM or older compatible server
    */
   maxTokensParam?: 'max_completion_tokens' | 'max_tokens';
 }

@@ -131,6 +131,7 @@ export interface GenaiPricesOptions {
   /**
    * The clock that picks date- and time-of-day-dependent prices (DeepSeek's off-peak discount).
    * @default Date.now
+   * @example { clock: () => Date.parse('2026-03-02T20:00:00Z') } // off-peak, in a test
    */
   clock?: () => number;
 }

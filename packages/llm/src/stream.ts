@@ -30,11 +30,13 @@ export interface StreamMeterOptions {
   /**
    * With a price source, the usage carries its exact `cost` (see `UsageOptions.prices`).
    * @default undefined
+   * @example { prices: genaiPrices() }
    */
   prices?: LlmPriceSource;
   /**
    * A counter for output text of models without a local tokenizer (see `EstimateOptions.countTokens`).
    * @default undefined (the conservative ratio)
+   * @example { countTokens: (text) => myClaudeCounter(text) }
    */
   countTokens?: EstimateOptions['countTokens'];
 }
