@@ -1,11 +1,14 @@
 import { ConfigurationError } from '@tollgate/core';
 import type Database from 'better-sqlite3';
 
+/** A step of the schema: SQL, or a function for changes SQL cannot express. */
+type Migration = string | ((database: Database.Database) => void);
+
 /**
  * Forward migrations, applied in order; the database records how many ran. Append, never edit:
  * a file written by this version must open in every later one.
  */
-const MIGRATIONS: readonly string[] = [
+const MIGRATIONS: readonly Migration[] = [
   // 1: one row per identity holding all its counters (JSON: field -> { s: state, e: expiry }), so a
   //    decision reads and writes one row per identity; expires_at (the latest e) drives pruning.
   `CREATE TABLE tollgate_identities (
@@ -14,7 +17,41 @@ const MIGRATIONS: readonly string[] = [
      expires_at INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX tollgate_identities_expiry ON tollgate_identities (expires_at);`,
+  // 2: log and window counters became one flat series `[key, amount, …, sum]` (core 0.2) instead
+  //    of parallel arrays (`{ t, a, s }` and `{ i, a }`): rewrite the counters held in those shapes.
+  (database) => {
+    const rows = database.prepare<[], { key: string; counters: string }>('SELECT key, counters FROM tollgate_identities').all();
+    const update = database.prepare<[string, string]>('UPDATE tollgate_identities SET counters = ? WHERE key = ?');
+    for (const { key, counters } of rows) {
+      const parsed = JSON.parse(counters) as Record<string, { s: unknown; e: number }>;
+      let changed = false;
+      for (const stored of Object.values(parsed)) {
+        const series = toSeries(stored.s);
+        if (series) {
+          stored.s = series;
+          changed = true;
+        }
+      }
+      if (changed) update.run(JSON.stringify(parsed), key);
+    }
+  },
 ];
+
+/** A version-1 log (`{ t, a, s }`) or window (`{ i, a }`) state as a series; undefined for anything else. */
+function toSeries(state: unknown): number[] | undefined {
+  const old = state as { t?: unknown; i?: unknown; a?: unknown } | null;
+  const keys = old?.t ?? old?.i;
+  if (!Array.isArray(keys) || !Array.isArray(old!.a) || keys.length !== old!.a.length || keys.length === 0) return undefined;
+  const amounts = old!.a as number[];
+  const series: number[] = [];
+  let sum = 0;
+  keys.forEach((key: number, index) => {
+    series.push(key, amounts[index]!);
+    sum += amounts[index]!;
+  });
+  series.push(sum);
+  return series;
+}
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -34,7 +71,11 @@ export function migrate(database: Database.Database): void {
           `[store-sqlite] the database was written by a newer @tollgate/store-sqlite (schema ${version}; this one knows up to ${SCHEMA_VERSION}): upgrade the package instead of opening it with this version`,
         );
       }
-      for (let next = version; next < SCHEMA_VERSION; next++) database.exec(MIGRATIONS[next]!);
+      for (let next = version; next < SCHEMA_VERSION; next++) {
+        const migration = MIGRATIONS[next]!;
+        if (typeof migration === 'string') database.exec(migration);
+        else migration(database);
+      }
       if (!row) database.prepare('INSERT INTO tollgate_schema (version) VALUES (?)').run(SCHEMA_VERSION);
       else if (version < SCHEMA_VERSION) database.prepare('UPDATE tollgate_schema SET version = ?').run(SCHEMA_VERSION);
     })

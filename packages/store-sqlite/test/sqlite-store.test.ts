@@ -76,6 +76,38 @@ describe('SqliteStore', () => {
     expect(() => new SqliteStore({ database })).toThrow(/newer/);
   });
 
+  it('opens a schema-1 file and keeps its log and window counts (their states changed shape in schema 2)', async () => {
+    const database = file();
+    const clock = manualClock();
+    const now = clock();
+    const raw = new Database(database);
+    raw.exec(`CREATE TABLE tollgate_schema (version INTEGER NOT NULL); INSERT INTO tollgate_schema VALUES (1);
+      CREATE TABLE tollgate_identities (key TEXT PRIMARY KEY, counters TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX tollgate_identities_expiry ON tollgate_identities (expires_at);`);
+    const segment = Math.floor(now / 6_000);
+    const counters = {
+      'rpm/requests/log:60000': { s: { t: [now - 2_000, now - 1_000], a: [2, 1], s: 3 }, e: now + 59_000 },
+      'tpm/tokens/window:60000:6000': { s: { i: [segment - 1, segment], a: [500, 250] }, e: now + 66_000 },
+    };
+    raw.prepare('INSERT INTO tollgate_identities VALUES (?, ?, ?)').run('tollgate:{user:u}', JSON.stringify(counters), now + 66_000);
+    raw.close();
+
+    const store = new SqliteStore({ database, clock });
+    const limiter = createLimiter({
+      store,
+      clock,
+      limits: [
+        { name: 'rpm', scope: 'user', resource: 'requests', limit: 10, window: '1m' },
+        { name: 'tpm', scope: 'user', resource: 'tokens', limit: 10_000, window: '1m' },
+      ],
+    });
+    const usage = await limiter.usage({ user: 'u' });
+    expect(usage.map(({ name, used }) => [name, used])).toEqual([['rpm', 3], ['tpm', 750]]);
+    clock.advance(58_500); // the first two requests leave the window, the last one stays
+    expect((await limiter.usage({ user: 'u' }))[0]!.used).toBe(1);
+    store.close();
+  });
+
   it('a lock held beyond busyTimeoutMs is a store error the failure policy handles', async () => {
     const database = file();
     const store = new SqliteStore({ database, busyTimeoutMs: 50 });
