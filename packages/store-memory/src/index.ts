@@ -31,8 +31,14 @@ export interface MemoryStoreOptions {
 interface Entry {
   readonly identities: Map<string, Entry>;
   readonly id: string;
-  readonly fields: Map<string, unknown>;
+  /**
+   * `[field, state, field, state, …]`: an identity has a handful of counters, and a short array
+   * searched by field is cheaper to reach and to scan than a Map of its own.
+   */
+  readonly fields: unknown[];
   expiresAt: number;
+  /** Where the entry sits in the store's list of entries, which the sweep walks. */
+  slot: number;
 }
 
 /**
@@ -49,7 +55,9 @@ export class MemoryStore implements Store {
    * hashes the short identity value instead of building and hashing a whole key.
    */
   private readonly namespaces = new Map<string, Map<string, Entry>>();
-  private tracked = 0;
+  /** Every entry, in no particular order; the sweep walks it with a cursor. */
+  private readonly entries: Entry[] = [];
+  private cursor = 0;
   private readonly clock: () => number;
   private readonly sweepPerDecision: number;
   private readonly table: CounterTable;
@@ -58,8 +66,6 @@ export class MemoryStore implements Store {
   private lastEntry: Entry | undefined;
   /** Identities the current decision started tracking. */
   private created = 0;
-  private sweepNamespaces: Iterator<Map<string, Entry>> | undefined;
-  private sweepEntries: Iterator<Entry> | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     const { clock = Date.now, sweepPerDecision = 1 } = options;
@@ -70,7 +76,12 @@ export class MemoryStore implements Store {
     this.clock = clock;
     this.sweepPerDecision = sweepPerDecision;
     this.table = {
-      get: (counter) => this.entry(counter.identity)?.fields.get(counter.field),
+      get: (counter) => {
+        const entry = this.entry(counter.identity);
+        if (!entry) return undefined;
+        const at = fieldIndex(entry.fields, counter.field);
+        return at < 0 ? undefined : entry.fields[at + 1];
+      },
       set: (counter, state, expiresAt) => this.set(counter, state, expiresAt),
     };
   }
@@ -86,7 +97,7 @@ export class MemoryStore implements Store {
 
   /** Identities with live counters (for tests and metrics). */
   get size(): number {
-    return this.tracked;
+    return this.entries.length;
   }
 
   private entry(identity: IdentityKey): Entry | undefined {
@@ -98,56 +109,67 @@ export class MemoryStore implements Store {
   }
 
   private set({ identity, field }: Counter, state: unknown, expiresAt: number): void {
-    let entry = this.entry(identity);
-    if (state === undefined) {
-      if (!entry) return;
-      entry.fields.delete(field);
-      if (entry.fields.size === 0) this.forget(entry);
+    const entry = this.entry(identity);
+    if (!entry) {
+      if (state !== undefined) this.track(identity, field, state, expiresAt);
       return;
     }
-    if (!entry) {
-      let identities = this.namespaces.get(identity.namespace);
-      if (!identities) this.namespaces.set(identity.namespace, (identities = new Map()));
-      entry = { identities, id: identity.id, fields: new Map(), expiresAt };
-      identities.set(identity.id, entry);
-      this.lastEntry = entry;
-      this.tracked++;
-      this.created++;
+    const { fields } = entry;
+    const at = fieldIndex(fields, field);
+    if (state === undefined) {
+      if (at < 0) return;
+      // A refund that empties a counter is common (a lease releasing its whole reservation):
+      // remove in place, where splice would allocate.
+      fields.copyWithin(at, at + 2);
+      fields.length -= 2;
+      if (fields.length === 0) this.forget(entry);
+      return;
     }
-    entry.fields.set(field, state);
+    if (at < 0) fields.push(field, state);
+    else fields[at + 1] = state;
     if (expiresAt > entry.expiresAt) entry.expiresAt = expiresAt;
+  }
+
+  private track(identity: IdentityKey, field: string, state: unknown, expiresAt: number): void {
+    let identities = this.namespaces.get(identity.namespace);
+    if (!identities) this.namespaces.set(identity.namespace, (identities = new Map()));
+    const entry: Entry = { identities, id: identity.id, fields: [field, state], expiresAt, slot: this.entries.length };
+    identities.set(identity.id, entry);
+    this.entries.push(entry);
+    this.lastEntry = entry;
+    this.created++;
   }
 
   private forget(entry: Entry): void {
     entry.identities.delete(entry.id);
-    this.tracked--;
+    // The last entry moves into the freed slot, so removal is O(1).
+    const last = this.entries.pop()!;
+    if (last !== entry) {
+      this.entries[entry.slot] = last;
+      last.slot = entry.slot;
+    }
     if (entry === this.lastEntry) this.lastIdentity = this.lastEntry = undefined;
   }
 
   /**
-   * Checks a few identities per call, round robin over every namespace, and drops those whose
-   * counters have all expired. An entry's `expiresAt` only grows, so it is an upper bound: an entry
-   * past it is certainly empty.
+   * Checks a few identities per call, round robin, and drops those whose counters have all expired.
+   * An entry's `expiresAt` only grows, so it is an upper bound: an entry past it is certainly empty.
    */
   private sweep(now: number, checks: number): void {
-    if (this.tracked === 0) return;
-    for (let checked = 0; checked < checks; ) {
-      if (!this.sweepEntries) {
-        this.sweepNamespaces ??= this.namespaces.values();
-        const namespace = this.sweepNamespaces.next();
-        if (namespace.done) {
-          this.sweepNamespaces = undefined;
-          return; // one full pass at most per decision
-        }
-        this.sweepEntries = namespace.value.values();
-      }
-      const next = this.sweepEntries.next();
-      if (next.done) {
-        this.sweepEntries = undefined;
-        continue;
-      }
-      checked++;
-      if (next.value.expiresAt <= now) this.forget(next.value);
+    const { entries } = this;
+    // One full pass at most per decision.
+    for (let left = Math.min(checks, entries.length); left > 0; left--) {
+      if (this.cursor >= entries.length) this.cursor = 0;
+      const entry = entries[this.cursor]!;
+      // Forgetting moves another entry into this slot: it is checked next.
+      if (entry.expiresAt <= now) this.forget(entry);
+      else this.cursor++;
     }
   }
+}
+
+/** Where `field` sits in an entry's `[field, state, …]` list, or -1. */
+function fieldIndex(fields: readonly unknown[], field: string): number {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === field) return i;
+  return -1;
 }
