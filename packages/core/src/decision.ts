@@ -79,16 +79,38 @@ export function waitMs(retryAt: number, now: number): number {
   return retryAt === Infinity ? Infinity : Math.max(1, Math.ceil(retryAt - now));
 }
 
+/**
+ * A decision as the limiter hands it out. Every decision has the same fields in the same order
+ * (absent ones `undefined`), so the code reading decisions sees one object shape, and filling in a
+ * decision's tier or lease does not grow it.
+ */
+export class DecisionRecord implements RequestDecision {
+  fallback: StoreErrorPolicy | undefined = undefined;
+  error: StoreError | undefined = undefined;
+  cached: boolean | undefined = undefined;
+  tier: string | undefined = undefined;
+  degrade: DegradeStep | undefined = undefined;
+  lease: Lease | undefined = undefined;
+
+  constructor(
+    public allowed: boolean,
+    public reason: DecisionReason,
+    public retryAfterMs: number,
+    public deniedBy: LimitState[],
+    public limits: LimitState[],
+  ) {}
+}
+
 /** Turns a store result into limit states and the refusal summary. */
 export function evaluate(
   applicable: readonly Applicable[],
   charges: readonly Charge[],
   result: StoreResult,
   committed: boolean,
-): Pick<Decision, 'allowed' | 'reason' | 'retryAfterMs' | 'deniedBy' | 'limits' | 'cached'> {
+): DecisionRecord {
   const { now, readings } = result;
   const limits: LimitState[] = new Array(readings.length);
-  const deniedBy: LimitState[] = [];
+  let deniedBy: LimitState[] | undefined;
   for (let i = 0; i < readings.length; i++) {
     const { limit } = applicable[i]!;
     const reading = readings[i]!;
@@ -108,28 +130,23 @@ export function evaluate(
       windowMs: limit.windowMs,
       retryAfterMs: refuses ? waitMs(reading.retryAt, now) : undefined,
     };
-    if (refuses) deniedBy.push(state);
+    if (refuses) (deniedBy ??= []).push(state);
     limits[i] = state;
   }
-  if (deniedBy.length === 0) return { allowed: true, reason: 'ok', retryAfterMs: 0, deniedBy, limits };
+  if (deniedBy === undefined) return new DecisionRecord(true, 'ok', 0, [], limits);
   deniedBy.sort((a, b) => b.retryAfterMs! - a.retryAfterMs!);
   // Each limit's pass time only moves earlier as time passes, so all pass once the slowest does.
-  const refusal: ReturnType<typeof evaluate> = { allowed: false, reason: 'limited', retryAfterMs: deniedBy[0]!.retryAfterMs!, deniedBy, limits };
+  const refusal = new DecisionRecord(false, 'limited', deniedBy[0]!.retryAfterMs!, deniedBy, limits);
   if (result.cached) refusal.cached = true;
   return refusal;
 }
 
 /** A decision for a batch the store could not make, per the failure policy. */
-export function failedDecision(failure: Failure): Decision {
+export function failedDecision(failure: Failure): DecisionRecord {
   const allowed = failure.fallback === 'allow';
-  return {
-    allowed,
-    reason: failure.reason,
-    // Store failures are usually brief; a second is a hint, not a promise.
-    retryAfterMs: allowed ? 0 : 1000,
-    deniedBy: [],
-    limits: [],
-    fallback: failure.fallback,
-    error: failure.error,
-  };
+  // Store failures are usually brief; a second is a hint, not a promise.
+  const decision = new DecisionRecord(allowed, failure.reason, allowed ? 0 : 1000, [], []);
+  decision.fallback = failure.fallback;
+  decision.error = failure.error;
+  return decision;
 }

@@ -1,4 +1,4 @@
-import { evaluate, failedDecision, type Applicable, type Decision, type LimitState } from './decision.js';
+import { DecisionRecord, evaluate, failedDecision, type Applicable, type Decision, type LimitState } from './decision.js';
 import { demandUnits, reservedCost, usageUnits, type Demand, type Usage } from './demand.js';
 import { describe } from './duration.js';
 import { InvalidInputError } from './errors.js';
@@ -6,7 +6,8 @@ import { unitsToUsd } from './money.js';
 import type { ResolvedLeaseOptions } from './policy.js';
 import type { Pricer } from './prices.js';
 import type { StoreRunner } from './runner.js';
-import type { Adjustment, Charge, Counter } from './store.js';
+import type { Resource } from './limits.js';
+import type { Adjustment, Charge } from './store.js';
 import { andThen, isPromise, toPromise, type MaybePromise } from './sync.js';
 
 /** What `lease.record` charged for one LLM call. */
@@ -66,8 +67,6 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-type LeaseResource = 'tokens' | 'cost' | 'concurrency';
-
 /** One reservation made at one store time: refunds must land where the charge did. */
 interface Reservation {
   at: number;
@@ -88,12 +87,27 @@ function capState(name: string, limit: number): LimitState {
 }
 
 function refusal(reason: 'lease-cap' | 'released', deniedBy: LimitState[] = []): Decision {
-  return { allowed: false, reason, retryAfterMs: Infinity, deniedBy, limits: [] };
+  return new DecisionRecord(false, reason, Infinity, deniedBy, []);
 }
+
+/** What `release` returns once it has settled synchronously: one promise for every lease. */
+const RELEASED: Promise<void> = Promise.resolve();
+
+interface Overrun {
+  readonly adjustments: readonly Adjustment[];
+  readonly tokens: number;
+  readonly cost: number;
+}
+
+/**
+ * An overrun of nothing: what settling a lease that stayed within its reservation charges. (Not
+ * frozen: V8 iterates frozen arrays on a slower path.)
+ */
+const NO_OVERRUN: Overrun = { adjustments: [], tokens: 0, cost: 0 };
 
 export class TollgateLease implements Lease {
   released = false;
-  private reservations: Reservation[] = [];
+  private reservations: Reservation[];
   private reservedTokens = 0;
   private reservedCost = 0;
   private usedTokens = 0;
@@ -107,8 +121,6 @@ export class TollgateLease implements Lease {
   private releasing: Promise<void> | undefined;
   /** Records and steps on their way to the store: release waits for them before it settles. */
   private inflight: Set<Promise<unknown>> | undefined;
-  /** The applicable limits of each resource the lease settles, found once when first needed. */
-  private byResource: Partial<Record<LeaseResource, readonly Applicable[]>> | undefined;
 
   /**
    * @param drawnId the id, when the acquire needed it already (for a concurrency slot); otherwise
@@ -122,7 +134,12 @@ export class TollgateLease implements Lease {
     private drawnId: string | undefined,
     reservation: Reservation | undefined,
   ) {
-    if (reservation) this.reserve(reservation);
+    // The acquire's reservation is usually the only one: an array of exactly one.
+    this.reservations = reservation ? [reservation] : [];
+    if (reservation) {
+      this.reservedTokens = reservation.tokens;
+      this.reservedCost = reservation.cost;
+    }
   }
 
   get id(): string {
@@ -143,14 +160,13 @@ export class TollgateLease implements Lease {
 
   record(usage: Usage): Promise<RecordResult> {
     return this.track(() => {
-      const costNeeded = this.counters('cost').length > 0;
-      const { tokens, cost } = usageUnits(usage, this.model, this.context.pricer, costNeeded);
+      const { tokens, cost } = usageUnits(usage, this.model, this.context.pricer, this.has('cost'));
       this.usedTokens += tokens;
       this.usedCost += cost;
       this.records++;
       const now = this.context.clock();
       const overrun = this.chargeOverrun(now);
-      const adjustments = this.released ? overrun.adjustments : [...overrun.adjustments, ...this.touches(now)];
+      const adjustments = this.released ? overrun.adjustments : [...overrun.adjustments, ...this.slotAdjustments('touch', now)];
       const result = { tokens, cost: unitsToUsd(cost), overrunTokens: overrun.tokens, overrunCost: unitsToUsd(overrun.cost) };
       if (adjustments.length === 0) return result;
       return andThen(this.settle(adjustments, overrun), () => result);
@@ -163,18 +179,18 @@ export class TollgateLease implements Lease {
 
   private async takeStep(demand?: Pick<Demand, 'tokens' | 'inputTokens' | 'outputTokens' | 'cost' | 'model'>): Promise<Decision> {
     const units = demandUnits({ model: this.model, ...demand, requests: 0 });
-    const tokens = this.counters('tokens');
-    const costs = this.counters('cost');
-    const cost = reservedCost(units, this.context.pricer, costs.length > 0);
+    const cost = reservedCost(units, this.context.pricer, this.has('cost'));
     if (this.released) return refusal('released');
     const { maxSteps } = this.options;
     if (this.steps >= maxSteps) return refusal('lease-cap', [capState('lease.maxSteps', maxSteps)]);
     // Counted before the await so that parallel steps cannot pass the cap together.
     this.steps++;
-    const charged = [
-      ...(units.tokens > 0 ? tokens.map((entry) => ({ entry, amount: units.tokens })) : []),
-      ...(cost > 0 ? costs.map((entry) => ({ entry, amount: cost })) : []),
-    ];
+    const charged: Array<{ entry: Applicable; amount: number }> = [];
+    for (const entry of this.applicable) {
+      const { resource } = entry.limit;
+      if (resource === 'tokens' && units.tokens > 0) charged.push({ entry, amount: units.tokens });
+      else if (resource === 'cost' && cost > 0) charged.push({ entry, amount: cost });
+    }
     const { decision, chargedAt } = await this.decide(charged);
     if (!decision.allowed) this.steps--;
     else if (chargedAt !== undefined) this.reserve({ at: chargedAt, tokens: units.tokens, cost });
@@ -200,9 +216,21 @@ export class TollgateLease implements Lease {
   release(): Promise<void> {
     if (this.releasing) return this.releasing;
     this.released = true;
-    const attempt = this.inflight?.size ? this.releaseAfterInflight() : toPromise(() => this.settleRelease());
+    if (this.inflight?.size) return this.retryable(this.releaseAfterInflight());
+    let settled: MaybePromise<void>;
+    try {
+      settled = this.settleRelease();
+    } catch (error) {
+      // Not remembered: the next release() tries again from the restored state.
+      return Promise.reject(error);
+    }
+    // An in-process store settles at once: no promise of this lease's own to make and watch.
+    return isPromise(settled) ? this.retryable(settled) : (this.releasing = RELEASED);
+  }
+
+  /** Remembers a release in progress; if the store refuses it, a later release() can try again. */
+  private retryable(attempt: Promise<void>): Promise<void> {
     this.releasing = attempt;
-    // A release the store refused can be tried again: it recomputes from the restored state.
     attempt.catch(() => {
       if (this.releasing === attempt) this.releasing = undefined;
     });
@@ -227,33 +255,33 @@ export class TollgateLease implements Lease {
       const cost = reservation.cost - Math.min(reservation.cost, coveredCost);
       coveredTokens = Math.max(0, coveredTokens - reservation.tokens);
       coveredCost = Math.max(0, coveredCost - reservation.cost);
-      if (tokens > 0) for (const counter of this.counters('tokens', now)) adjustments.push({ type: 'refund', counter, amount: tokens, at: reservation.at });
-      if (cost > 0) for (const counter of this.counters('cost', now)) adjustments.push({ type: 'refund', counter, amount: cost, at: reservation.at });
+      this.budgetAdjustments(adjustments, tokens, cost, now, reservation.at);
     }
     // An overrun whose record failed to reach the store is charged now.
     const overrun = this.chargeOverrun(now);
-    adjustments.push(...overrun.adjustments);
-    for (const counter of this.counters('concurrency', now)) adjustments.push({ type: 'release', counter, leaseId: this.id });
+    for (const adjustment of overrun.adjustments) adjustments.push(adjustment);
+    for (const adjustment of this.slotAdjustments('release', now)) adjustments.push(adjustment);
     if (adjustments.length === 0) return;
     // From here on the unused reservation is gone: later records are charged in full. If the store
-    // refuses the release, it is all put back for a retry.
-    const before = { reservations: this.reservations, tokens: this.reservedTokens, cost: this.reservedCost };
-    this.reservedTokens = Math.min(this.reservedTokens, this.usedTokens - this.overrunTokens);
-    this.reservedCost = Math.min(this.reservedCost, this.usedCost - this.overrunCost);
+    // refuses the release, it is all put back for a retry. Nothing can reserve meanwhile (a released
+    // lease refuses steps), so putting back is assigning back.
+    const { reservations, reservedTokens, reservedCost } = this;
+    this.reservedTokens = Math.min(reservedTokens, this.usedTokens - this.overrunTokens);
+    this.reservedCost = Math.min(reservedCost, this.usedCost - this.overrunCost);
     this.reservations = [];
-    // Nothing can reserve meanwhile (a released lease refuses steps), so restoring is assigning back.
-    const restore = (error: unknown) => {
-      this.reservations = before.reservations;
-      this.reservedTokens = before.tokens;
-      this.reservedCost = before.cost;
+    const restore = (error: unknown): never => {
+      this.reservations = reservations;
+      this.reservedTokens = reservedTokens;
+      this.reservedCost = reservedCost;
       throw error;
     };
+    let settled: MaybePromise<unknown>;
     try {
-      const settled = this.settle(adjustments, overrun);
-      return isPromise(settled) ? settled.then(() => undefined, restore) : undefined;
+      settled = this.settle(adjustments, overrun);
     } catch (error) {
       return restore(error);
     }
+    return isPromise(settled) ? settled.then(() => undefined, restore) : undefined;
   }
 
   /** Runs an operation, keeping it in `inflight` until it settles. */
@@ -271,18 +299,19 @@ export class TollgateLease implements Lease {
    * concurrent records never charge it twice; if the store fails it is uncounted again, and the
    * next record or the release charges it.
    */
-  private settle(adjustments: Adjustment[], overrun: { tokens: number; cost: number }): MaybePromise<unknown> {
-    const undo = (error: unknown) => {
+  private settle(adjustments: readonly Adjustment[], overrun: Overrun): MaybePromise<unknown> {
+    const undo = (error: unknown): never => {
       this.overrunTokens -= overrun.tokens;
       this.overrunCost -= overrun.cost;
       throw error;
     };
+    let settled: MaybePromise<unknown>;
     try {
-      const settled = this.context.runner.settle({ charges: [], dryRun: false, adjustments });
-      return isPromise(settled) ? settled.catch(undo) : settled;
+      settled = this.context.runner.settle({ charges: [], dryRun: false, adjustments });
     } catch (error) {
       return undo(error);
     }
+    return isPromise(settled) ? settled.catch(undo) : settled;
   }
 
   private reserve(reservation: Reservation): void {
@@ -296,29 +325,43 @@ export class TollgateLease implements Lease {
    * counted as charged from now on. Overrun charged once stays outside the reservations, so a later
    * `step` reservation is never spent on usage already paid for.
    */
-  private chargeOverrun(now: number): { adjustments: Adjustment[]; tokens: number; cost: number } {
+  private chargeOverrun(now: number): Overrun {
     const tokens = Math.max(0, this.usedTokens - this.overrunTokens - this.reservedTokens);
     const cost = Math.max(0, this.usedCost - this.overrunCost - this.reservedCost);
+    if (tokens === 0 && cost === 0) return NO_OVERRUN;
     this.overrunTokens += tokens;
     this.overrunCost += cost;
     const adjustments: Adjustment[] = [];
-    if (tokens > 0) for (const counter of this.counters('tokens', now)) adjustments.push({ type: 'add', counter, amount: tokens });
-    if (cost > 0) for (const counter of this.counters('cost', now)) adjustments.push({ type: 'add', counter, amount: cost });
+    this.budgetAdjustments(adjustments, tokens, cost, now, undefined);
     return { adjustments, tokens, cost };
   }
 
-  private touches(now: number): Adjustment[] {
-    return this.counters('concurrency', now).map((counter) => ({ type: 'touch', counter, leaseId: this.id }));
+  /**
+   * Adds `tokens` to each of the lease's token limits and `cost` to each cost limit, or refunds
+   * them from a charge made at store time `at`.
+   */
+  private budgetAdjustments(into: Adjustment[], tokens: number, cost: number, now: number, at: number | undefined): void {
+    for (const { limit, identity } of this.applicable) {
+      const amount = limit.resource === 'tokens' ? tokens : limit.resource === 'cost' ? cost : 0;
+      if (amount === 0) continue;
+      const counter = limit.counter(identity, now, this.options.ttlMs);
+      into.push(at === undefined ? { type: 'add', counter, amount } : { type: 'refund', counter, amount, at });
+    }
   }
 
-  /** The lease's counters of one resource, built for `now` (calendar periods move on). */
-  private counters(resource: LeaseResource): readonly Applicable[];
-  private counters(resource: LeaseResource, now: number): Counter[];
-  private counters(resource: LeaseResource, now?: number): readonly Applicable[] | Counter[] {
-    this.byResource ??= {};
-    const entries = (this.byResource[resource] ??= this.applicable.filter(({ limit }) => limit.resource === resource));
-    if (now === undefined) return entries;
-    return entries.map(({ limit, identity }) => limit.counter(identity, now, this.options.ttlMs));
+  /** Touches or releases the lease's concurrency slots. */
+  private slotAdjustments(type: 'touch' | 'release', now: number): Adjustment[] {
+    const adjustments: Adjustment[] = [];
+    for (const { limit, identity } of this.applicable) {
+      if (limit.resource === 'concurrency') adjustments.push({ type, counter: limit.counter(identity, now, this.options.ttlMs), leaseId: this.id });
+    }
+    return adjustments;
+  }
+
+  /** Whether a limit of `resource` applies to this lease. */
+  private has(resource: Resource): boolean {
+    for (const { limit } of this.applicable) if (limit.resource === resource) return true;
+    return false;
   }
 
   /**
@@ -327,17 +370,17 @@ export class TollgateLease implements Lease {
    */
   private async decide(charged: Array<{ entry: Applicable; amount: number }>): Promise<{ decision: Decision; chargedAt?: number }> {
     const now = this.context.clock();
-    const adjustments = this.touches(now);
-    if (charged.length === 0 && adjustments.length === 0) {
-      return { decision: { allowed: true, reason: 'ok', retryAfterMs: 0, deniedBy: [], limits: [] } };
-    }
+    const adjustments = this.slotAdjustments('touch', now);
+    if (charged.length === 0 && adjustments.length === 0) return { decision: new DecisionRecord(true, 'ok', 0, [], []) };
     const { ttlMs } = this.options;
     const charges: Charge[] = charged.map(({ entry, amount }) => ({ counter: entry.limit.counter(entry.identity, now, ttlMs), amount }));
     const outcome = await this.context.runner.decide({ charges, dryRun: false, adjustments });
     if (outcome.kind === 'failed') return { decision: failedDecision(outcome.failure) };
     const { result, failure } = outcome;
-    const evaluated = evaluate(charged.map(({ entry }) => entry), charges, result, result.allowed);
-    if (failure) return { decision: { ...evaluated, fallback: failure.fallback, error: failure.error } };
-    return { decision: evaluated, ...(result.allowed && { chargedAt: result.now }) };
+    const decision = evaluate(charged.map(({ entry }) => entry), charges, result, result.allowed);
+    if (!failure) return { decision, ...(result.allowed && { chargedAt: result.now }) };
+    decision.fallback = failure.fallback;
+    decision.error = failure.error;
+    return { decision };
   }
 }

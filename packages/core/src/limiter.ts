@@ -1,10 +1,10 @@
-import { evaluate, failedDecision, type Applicable, type LimitState, type RequestDecision } from './decision.js';
+import { DecisionRecord, evaluate, failedDecision, type Applicable, type LimitState, type RequestDecision } from './decision.js';
 import { demandUnits, reservedCost, type Demand, type DemandUnits } from './demand.js';
 import { describe, type Duration } from './duration.js';
 import { ConfigurationError, InvalidInputError } from './errors.js';
 import { encodeKeyPart, identityValue, type Identity } from './identity.js';
 import { TollgateLease, type Lease, type LeaseContext } from './lease.js';
-import { identityKey, type CompiledLimit, type LimitConfig } from './limits.js';
+import { ScopedIdentityKey, scopeKeys, type CompiledLimit, type LimitConfig, type ScopeKeys } from './limits.js';
 import {
   PolicyResolver,
   resolveLeaseOptions,
@@ -15,7 +15,7 @@ import {
 } from './policy.js';
 import { Pricer, type PriceSource } from './prices.js';
 import { StoreRunner, type Failure, type Outcome, type StoreErrorPolicy } from './runner.js';
-import type { Adjustment, Charge, IdentityKey, Store, StoreResult } from './store.js';
+import type { Adjustment, Charge, Counter, IdentityKey, Store, StoreResult } from './store.js';
 import { andThen, isPromise, toPromise, type MaybePromise } from './sync.js';
 import type { DegradeConfig } from './degrade.js';
 
@@ -103,18 +103,34 @@ export interface Limiter {
 }
 
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
-const NO_ADJUSTMENTS: readonly Adjustment[] = Object.freeze([]);
+/** Not frozen: V8 iterates frozen arrays on a slower path. `readonly` keeps it empty. */
+const NO_ADJUSTMENTS: readonly Adjustment[] = [];
+
+/**
+ * One applicable limit of one call: the limit, the identity it counts under, its counter, and what
+ * the call charges it (set once the demand is priced). One object serves as both the `Applicable`
+ * the decision reads and the `Charge` the store applies.
+ */
+class AppliedLimit implements Applicable, Charge {
+  amount = 0;
+  leaseId: string | undefined = undefined;
+
+  constructor(
+    readonly limit: CompiledLimit,
+    readonly identity: IdentityKey,
+    readonly counter: Counter,
+  ) {}
+}
 
 /** What an acquire carries from building its batch to reading the store's answer. */
 interface AcquireRequest {
-  policy: CompiledPolicy;
-  applicable: Applicable[];
-  charged: Applicable[];
-  charges: Charge[];
-  units: DemandUnits;
-  cost: number;
-  leaseOptions: ResolvedLeaseOptions;
-  leaseId: string | undefined;
+  readonly policy: CompiledPolicy;
+  readonly applicable: AppliedLimit[];
+  readonly charges: AppliedLimit[];
+  readonly units: DemandUnits;
+  readonly cost: number;
+  readonly leaseOptions: ResolvedLeaseOptions;
+  readonly leaseId: string | undefined;
 }
 
 /** Creates a limiter. Throws `ConfigurationError` for anything malformed, before any request. */
@@ -129,7 +145,7 @@ class TollgateLimiter implements Limiter {
   private readonly clock: () => number;
   private readonly prefix: string;
   private readonly leaseContext: LeaseContext;
-  private readonly namespaces = new Map<string, string>();
+  private readonly scopes = new Map<string, ScopeKeys>();
   /** For leases whose decision was made by the local fallback store: they settle there. */
   private readonly localLeaseContext: LeaseContext | undefined;
 
@@ -161,31 +177,29 @@ class TollgateLimiter implements Limiter {
   }
 
   acquire(identity: Identity, demand?: Demand, options?: AcquireOptions): Promise<AcquireDecision> {
-    return toPromise(() => {
+    // Not `async`, and no closure: an in-process decision resolves one promise and allocates little.
+    try {
       const units = demandUnits(demand);
       const policy = this.policies.resolve(identity);
-      return isPromise(policy)
+      const decision = isPromise(policy)
         ? policy.then((resolved) => this.acquireWith(resolved, identity, units, options))
         : this.acquireWith(policy, identity, units, options);
-    });
+      return isPromise(decision) ? decision : Promise.resolve(decision);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private acquireWith(policy: CompiledPolicy, identity: Identity, units: DemandUnits, options: AcquireOptions | undefined): MaybePromise<AcquireDecision> {
-    const applicable = this.applicable(policy, identity);
     const leaseOptions = resolveLeaseOptions(options, policy.lease, 'acquire options');
+    const applicable = this.applicable(policy, identity, this.clock(), leaseOptions.ttlMs);
     const cost = reservedCost(units, this.pricer, policy.hasCost && applicable.some(isCost));
     // A concurrency slot is held under the lease's id, so it is drawn now only when one applies.
     const leaseId = policy.hasConcurrency ? crypto.randomUUID() : undefined;
-    const now = this.clock();
+    for (let i = 0; i < applicable.length; i++) charge(applicable[i]!, units, cost, leaseId);
     // Tool calls are charged by lease.tool(), not by the request.
-    const charged = policy.hasToolCalls ? applicable.filter(({ limit }) => limit.resource !== 'toolCalls') : applicable;
-    const charges: Charge[] = new Array(charged.length);
-    for (let i = 0; i < charged.length; i++) {
-      const { limit, identity } = charged[i]!;
-      const counter = limit.counter(identity, now, leaseOptions.ttlMs);
-      charges[i] = limit.resource === 'concurrency' ? { counter, amount: 1, leaseId } : { counter, amount: amountOf(limit, units, cost) };
-    }
-    const request: AcquireRequest = { policy, applicable, charged, charges, units, cost, leaseOptions, leaseId };
+    const charges = policy.hasToolCalls ? applicable.filter(isCharged) : applicable;
+    const request: AcquireRequest = { policy, applicable, charges, units, cost, leaseOptions, leaseId };
     const outcome = this.runner.decide({ charges, dryRun: false, adjustments: NO_ADJUSTMENTS });
     return isPromise(outcome) ? outcome.then((settled) => this.acquired(request, settled)) : this.acquired(request, outcome);
   }
@@ -200,7 +214,7 @@ class TollgateLimiter implements Limiter {
       return decision as AcquireDecision;
     }
     const { result, store, failure } = outcome;
-    const decision = this.requestDecision(policy, request.charged, request.charges, result, true, failure);
+    const decision = this.requestDecision(policy, request.charges, result, true, failure);
     if (decision.allowed) {
       const context = store === this.runner.store ? this.leaseContext : this.localLeaseContext!;
       const reservation = { at: result.now, tokens: units.tokens, cost: request.cost };
@@ -213,17 +227,14 @@ class TollgateLimiter implements Limiter {
     return toPromise(() => {
       const units = demandUnits(demand);
       return andThen(this.policies.resolve(identity), (policy) => {
-        const applicable = this.applicable(policy, identity).filter(({ limit }) => limit.resource !== 'toolCalls');
-        const cost = reservedCost(units, this.pricer, applicable.some(isCost));
-        const now = this.clock();
-        const charges: Charge[] = applicable.map(({ limit, identity }) => ({
-          counter: limit.counter(identity, now, policy.lease.ttlMs),
-          amount: limit.resource === 'concurrency' ? 1 : amountOf(limit, units, cost),
-        }));
+        const charges = this.applicable(policy, identity, this.clock(), policy.lease.ttlMs).filter(isCharged);
+        const cost = reservedCost(units, this.pricer, charges.some(isCost));
+        // A check asks whether one more slot would be free: no lease holds it.
+        for (const applied of charges) charge(applied, units, cost, undefined);
         return andThen(this.runner.decide({ charges, dryRun: true, adjustments: [] }), (outcome) =>
           outcome.kind === 'failed'
             ? this.failed(policy, outcome.failure)
-            : this.requestDecision(policy, applicable, charges, outcome.result, false, outcome.failure),
+            : this.requestDecision(policy, charges, outcome.result, false, outcome.failure),
         );
       });
     });
@@ -231,91 +242,100 @@ class TollgateLimiter implements Limiter {
 
   async usage(identity: Identity): Promise<LimitState[]> {
     const policy = await this.policies.resolve(identity);
-    const applicable = this.applicable(policy, identity);
-    const now = this.clock();
-    const charges = applicable.map(({ limit, identity }) => ({ counter: limit.counter(identity, now, policy.lease.ttlMs), amount: 0 }));
-    const result = await this.runner.settle({ charges, dryRun: true, adjustments: [] });
-    return evaluate(applicable, charges, result, false).limits.map(({ retryAfterMs: _, ...state }) => state);
+    // Reading every counter: each charge has amount 0.
+    const applicable = this.applicable(policy, identity, this.clock(), policy.lease.ttlMs);
+    const result = await this.runner.settle({ charges: applicable, dryRun: true, adjustments: [] });
+    return evaluate(applicable, applicable, result, false).limits.map(({ retryAfterMs: _, ...state }) => state);
   }
 
   async reset(identity: Identity, limitName?: string): Promise<void> {
     const policy = await this.policies.resolve(identity);
-    let applicable = this.applicable(policy, identity);
+    let applicable = this.applicable(policy, identity, this.clock(), policy.lease.ttlMs);
     if (limitName !== undefined) {
       if (!policy.limits.some((limit) => limit.name === limitName)) {
         throw new InvalidInputError(`reset: no limit is named ${describe(limitName)} (limits: ${policy.limits.map((l) => l.name).join(', ')})`);
       }
       applicable = applicable.filter(({ limit }) => limit.name === limitName);
     }
-    const now = this.clock();
-    const adjustments = applicable.map(({ limit, identity }) => ({ type: 'reset' as const, counter: limit.counter(identity, now, policy.lease.ttlMs) }));
+    const adjustments = applicable.map(({ counter }) => ({ type: 'reset' as const, counter }));
     if (adjustments.length > 0) await this.runner.settle({ charges: [], dryRun: false, adjustments });
   }
 
-  /** The policy's limits that apply to this identity, each with its key. Validates the identity. */
-  private applicable(policy: CompiledPolicy, identity: Identity): Applicable[] {
+  /**
+   * The policy's limits that apply to this identity, each with its key and counter (built for `now`
+   * and `ttlMs`) and nothing charged yet. Validates the identity.
+   */
+  private applicable(policy: CompiledPolicy, identity: Identity, now: number, ttlMs: number): AppliedLimit[] {
     if (typeof identity !== 'object' || identity === null) throw new InvalidInputError(`identity must be an object, got ${describe(identity)}`);
-    const { scopes } = policy;
-    const keys: Array<IdentityKey | undefined> = new Array(scopes.length);
-    for (let i = 0; i < scopes.length; i++) {
-      const value = identityValue(identity, scopes[i]!);
-      keys[i] = value === undefined ? undefined : identityKey(this.prefix, this.namespace(scopes[i]!), scopes[i]!, encodeKeyPart(value));
-    }
-    const applicable: Applicable[] = [];
-    for (let i = 0; i < policy.limits.length; i++) {
-      const identity = keys[policy.scopeOf[i]!];
-      if (identity !== undefined) applicable.push({ limit: policy.limits[i]!, identity });
+    const { scopes, limits, scopeOf } = policy;
+    // Most policies key on one scope: then no array of keys is needed.
+    const single = scopes.length === 1 ? this.identityKey(identity, scopes[0]!) : undefined;
+    const keys = single === undefined ? scopes.map((scope) => this.identityKey(identity, scope)) : undefined;
+    const applicable: AppliedLimit[] = [];
+    for (let i = 0; i < limits.length; i++) {
+      const key = keys === undefined ? single : keys[scopeOf[i]!];
+      if (key !== undefined) applicable.push(new AppliedLimit(limits[i]!, key, limits[i]!.counter(key, now, ttlMs)));
     }
     return applicable;
   }
 
-  /** `<prefix>:<scope>`, built once per scope. */
-  private namespace(scope: string): string {
-    let namespace = this.namespaces.get(scope);
-    if (namespace === undefined) this.namespaces.set(scope, (namespace = `${this.prefix}:${scope}`));
-    return namespace;
+  /** Where the caller's counters of one scope live, or undefined when the identity lacks the scope. */
+  private identityKey(identity: Identity, scope: string): IdentityKey | undefined {
+    const value = identityValue(identity, scope);
+    if (value === undefined) return undefined;
+    let keys = this.scopes.get(scope);
+    if (keys === undefined) this.scopes.set(scope, (keys = scopeKeys(this.prefix, scope)));
+    return new ScopedIdentityKey(keys.head, keys.namespace, encodeKeyPart(value));
   }
 
-  private failed(policy: CompiledPolicy, failure: Failure): RequestDecision {
-    const decision: RequestDecision = failedDecision(failure);
-    if (policy.tier !== undefined) decision.tier = policy.tier;
+  private failed(policy: CompiledPolicy, failure: Failure): DecisionRecord {
+    const decision = failedDecision(failure);
+    decision.tier = policy.tier;
     return decision;
   }
 
   private requestDecision(
     policy: CompiledPolicy,
-    applicable: readonly Applicable[],
-    charges: readonly Charge[],
+    charges: readonly AppliedLimit[],
     result: StoreResult,
     commit: boolean,
     failure: Failure | undefined,
-  ): RequestDecision {
-    const decision: RequestDecision = evaluate(applicable, charges, result, commit && result.allowed);
+  ): DecisionRecord {
+    const decision = evaluate(charges, charges, result, commit && result.allowed);
     if (failure) {
       decision.fallback = failure.fallback;
       decision.error = failure.error;
     }
-    if (policy.tier !== undefined) decision.tier = policy.tier;
+    decision.tier = policy.tier;
     if (policy.degrade) {
-      const index = applicable.findIndex(({ limit }) => limit.name === policy.degrade!.budget);
+      const index = charges.findIndex(({ limit }) => limit.name === policy.degrade!.budget);
       if (index >= 0) {
-        const { capacity } = applicable[index]!.limit;
+        const { capacity } = charges[index]!.limit;
         const used = result.readings[index]!.used;
         decision.degrade = policy.degrade.pick(capacity === 0 ? 1 : used / capacity);
       }
     }
     return decision;
   }
-
 }
 
 function isCost({ limit }: Applicable): boolean {
   return limit.resource === 'cost';
 }
 
-/** What a demand charges on one (non-concurrency) limit. */
-function amountOf(limit: CompiledLimit, units: DemandUnits, cost: number): number {
-  return limit.resource === 'requests' ? units.requests : limit.resource === 'tokens' ? units.tokens : cost;
+function isCharged({ limit }: Applicable): boolean {
+  return limit.resource !== 'toolCalls';
+}
+
+/** Sets what a demand charges one limit: a slot under the lease's id, or its requests, tokens or cost. */
+function charge(applied: AppliedLimit, units: DemandUnits, cost: number, leaseId: string | undefined): void {
+  const { resource } = applied.limit;
+  if (resource === 'concurrency') {
+    applied.amount = 1;
+    applied.leaseId = leaseId;
+  } else {
+    applied.amount = resource === 'requests' ? units.requests : resource === 'tokens' ? units.tokens : cost;
+  }
 }
 
 function isStore(value: unknown): value is Store {

@@ -184,11 +184,16 @@ function fixedLimit(base: LimitBase, windowMs: number, fingerprint: string, algo
 
 function slotsLimit(base: LimitBase, units: number): CompiledLimit {
   const field = fieldOf(base, 'slots');
+  // Leases almost always share the policy's TTL: reuse the algorithm of the last one asked for.
+  let algorithm: Extract<CounterAlgorithm, { type: 'slots' }> = { type: 'slots', limit: units, ttlMs: 0 };
   return {
     ...base,
     windowMs: undefined,
     capacity: units,
-    counter: (identity, _now, ttlMs) => ({ identity, field, algorithm: { type: 'slots', limit: units, ttlMs } }),
+    counter(identity, _now, ttlMs) {
+      if (algorithm.ttlMs !== ttlMs) algorithm = { type: 'slots', limit: units, ttlMs };
+      return { identity, field, algorithm };
+    },
   };
 }
 
@@ -203,19 +208,50 @@ function calendarLimit(base: LimitBase, units: number, reset: unknown, fail: (me
     return fail((error as Error).message.replace('[tollgate] ', ''));
   }
   const field = fieldOf(base, `calendar:${every}:${timeZone}`);
+  // The periods around `now` change once a period: so does the algorithm built from them.
+  let algorithm: Extract<CounterAlgorithm, { type: 'calendar' }> | undefined;
   return {
     ...base,
     windowMs: undefined,
     capacity: units,
-    counter: (identity, now) => ({ identity, field, algorithm: { type: 'calendar', limit: units, periods: periods.around(now) } }),
+    counter(identity, now) {
+      const around = periods.around(now);
+      if (algorithm?.periods !== around) algorithm = { type: 'calendar', limit: units, periods: around };
+      return { identity, field, algorithm };
+    },
   };
 }
 
 /**
- * Where the counters of one identity value live. `namespace` is `<prefix>:<scope>`, passed in so
- * callers build it once per scope rather than once per request.
+ * Where the counters of one identity value live. The key `<prefix>:{<scope>:<value>}` is joined on
+ * first use: only stores that address state by key (Redis) need it, and a decision builds one
+ * identity key per scope.
  */
-export function identityKey(prefix: string, namespace: string, scope: string, encodedValue: string): IdentityKey {
-  if (scope === GLOBAL_SCOPE) return { key: `${prefix}:{${GLOBAL_SCOPE}}`, namespace, id: GLOBAL_SCOPE };
-  return { key: `${prefix}:{${scope}:${encodedValue}}`, namespace, id: encodedValue };
+export class ScopedIdentityKey implements IdentityKey {
+  private joined: string | undefined;
+
+  /**
+   * @param head `<prefix>:{<scope>:` (`<prefix>:{` for the global scope), built once per scope
+   * @param namespace `<prefix>:<scope>`
+   * @param id the encoded identity value (`global` for the global scope)
+   */
+  constructor(
+    private readonly head: string,
+    readonly namespace: string,
+    readonly id: string,
+  ) {}
+
+  get key(): string {
+    return (this.joined ??= `${this.head}${this.id}}`);
+  }
+}
+
+/** The parts of a scope's identity keys that do not depend on the value: built once per scope. */
+export interface ScopeKeys {
+  readonly head: string;
+  readonly namespace: string;
+}
+
+export function scopeKeys(prefix: string, scope: string): ScopeKeys {
+  return { head: scope === GLOBAL_SCOPE ? `${prefix}:{` : `${prefix}:{${scope}:`, namespace: `${prefix}:${scope}` };
 }

@@ -64,12 +64,19 @@ export function unitsToUsd(units: number): number {
 export class TokenPrice {
   readonly usdPerMillionTokens: number;
   private readonly exact: Decimal;
-  /** `exact.digits` as a double, when it is one exactly. */
+  /** `exact.digits` and `exact.scale` as doubles (exact when the digits are a safe integer). */
   private readonly digits: number;
+  private readonly scale: number;
   constructor(usdPerMillionTokens: number) {
     this.usdPerMillionTokens = usdPerMillionTokens;
     this.exact = toDecimal(usdPerMillionTokens);
     this.digits = Number(this.exact.digits);
+    this.scale = Number(this.exact.scale);
+  }
+
+  /** The cost in units of `tokens` at this price, rounded up. */
+  unitsFor(tokens: number): number {
+    return roundedUnits(this.digits * tokens, this.scale) ?? TokenPrice.costUnits([[this, tokens]]);
   }
 
   /**
@@ -77,22 +84,32 @@ export class TokenPrice {
    * once.
    */
   static costUnits(parts: ReadonlyArray<readonly [price: TokenPrice, tokens: number]>): number {
-    let scale = 0n;
-    for (const [price] of parts) if (price.exact.scale > scale) scale = price.exact.scale;
-    // Usually every product fits in a double exactly, and integer doubles divide with one correct
-    // rounding, so the ceiling is exact too; BigInt only when the numbers are huge.
+    let scale = 0;
+    for (const [price] of parts) if (price.scale > scale) scale = price.scale;
     let numerator = 0;
-    for (const [price, tokens] of parts) numerator += price.digits * tokens * 10 ** Number(scale - price.exact.scale);
-    // Units are 10^-9 USD; the numerator counts 10^-(scale) USD per million tokens.
-    const shift = 3 - Number(scale);
-    if (Number.isSafeInteger(numerator)) {
-      if (shift < 0) return Math.ceil(numerator / 10 ** -shift);
-      const units = numerator * 10 ** shift;
-      if (Number.isSafeInteger(units)) return units;
-    }
+    for (const [price, tokens] of parts) numerator += price.digits * tokens * 10 ** (scale - price.scale);
+    const units = roundedUnits(numerator, scale);
+    if (units !== undefined) return units;
     let exact = 0n;
-    for (const [price, tokens] of parts) exact += price.exact.digits * BigInt(tokens) * pow10(scale - price.exact.scale);
+    const exactScale = BigInt(scale);
+    for (const [price, tokens] of parts) exact += price.exact.digits * BigInt(tokens) * pow10(exactScale - price.exact.scale);
     // USD per million tokens: the sum is in 10^-(scale) USD per 10^6 tokens.
-    return decimalToUnits(exact, scale + 6n);
+    return decimalToUnits(exact, exactScale + 6n);
   }
+}
+
+/**
+ * Units for a sum of `numerator` 10^-scale USD per million tokens, computed in doubles — or
+ * `undefined` when the numbers are too large for that to be exact (then BigInt takes over). Usually
+ * every product fits in a double exactly, and integer doubles divide with one correct rounding, so
+ * the ceiling is exact too (a quotient's fraction is a multiple of 10^-k, larger than the rounding
+ * error of any quotient of a safe integer by 10^k).
+ */
+function roundedUnits(numerator: number, scale: number): number | undefined {
+  if (!Number.isSafeInteger(numerator)) return undefined;
+  // Units are 10^-9 USD: 10^-scale USD per 10^6 tokens is 10^(3 - scale) units per token.
+  const shift = 3 - scale;
+  if (shift < 0) return Math.ceil(numerator / 10 ** -shift);
+  const units = numerator * 10 ** shift;
+  return Number.isSafeInteger(units) ? units : undefined;
 }

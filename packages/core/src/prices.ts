@@ -83,7 +83,7 @@ export class Pricer {
   worstCaseUnits(model: string, tokens: number): number {
     const price = this.exactPrice(model);
     const dearer = price.output.usdPerMillionTokens >= price.input.usdPerMillionTokens ? price.output : price.input;
-    return TokenPrice.costUnits([[dearer, tokens]]);
+    return dearer.unitsFor(tokens);
   }
 
   private exactPrice(model: string) {

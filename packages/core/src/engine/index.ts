@@ -90,7 +90,8 @@ export function applyBatch(table: CounterTable, batch: StoreBatch, now: number):
       save(table, counter, amountModels[algorithm.type].add(states[i], algorithm, amount, now));
     }
   }
-  for (const adjustment of batch.adjustments) applyAdjustment(table, adjustment, now);
+  const { adjustments } = batch;
+  for (let i = 0; i < adjustments.length; i++) applyAdjustment(table, adjustments[i]!, now);
   return { now, allowed, readings };
 }
 
