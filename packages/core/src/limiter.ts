@@ -268,12 +268,18 @@ class TollgateLimiter implements Limiter {
   private applicable(policy: CompiledPolicy, identity: Identity, now: number, ttlMs: number): AppliedLimit[] {
     if (typeof identity !== 'object' || identity === null) throw new InvalidInputError(`identity must be an object, got ${describe(identity)}`);
     const { scopes, limits, scopeOf } = policy;
-    // Most policies key on one scope: then no array of keys is needed.
-    const single = scopes.length === 1 ? this.identityKey(identity, scopes[0]!) : undefined;
-    const keys = single === undefined ? scopes.map((scope) => this.identityKey(identity, scope)) : undefined;
+    if (scopes.length === 1) {
+      // Most policies key on one scope: then every limit applies, or none does.
+      const key = this.identityKey(identity, scopes[0]!);
+      if (key === undefined) return [];
+      const applicable: AppliedLimit[] = new Array(limits.length);
+      for (let i = 0; i < limits.length; i++) applicable[i] = new AppliedLimit(limits[i]!, key, limits[i]!.counter(key, now, ttlMs));
+      return applicable;
+    }
+    const keys = scopes.map((scope) => this.identityKey(identity, scope));
     const applicable: AppliedLimit[] = [];
     for (let i = 0; i < limits.length; i++) {
-      const key = keys === undefined ? single : keys[scopeOf[i]!];
+      const key = keys[scopeOf[i]!];
       if (key !== undefined) applicable.push(new AppliedLimit(limits[i]!, key, limits[i]!.counter(key, now, ttlMs)));
     }
     return applicable;
