@@ -1,0 +1,73 @@
+import { ConfigurationError, createLimiter, type Store } from '@tollgate/core';
+import { genaiPrices } from '@tollgate/llm';
+import type { GatewayPolicy } from './schema.js';
+import { parsePath, type ConfigSource, type Path } from './source.js';
+
+/** Stands in for the real store while the policy is checked: building a limiter never calls it. */
+const CHECK_STORE: Store = {
+  capabilities: { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] },
+  apply: () => Promise.reject(new Error('the configuration check store is never used')),
+};
+
+/** How to fix a bad value, by the option core names in its message. */
+const FIXES: Record<string, string> = {
+  name: 'name the limit with lowercase letters, digits, "_", "." or "-", starting with a letter, unique in its tier',
+  scope: 'key the limit on user, apiKey, ip or global',
+  resource: 'count requests, tokens, cost (USD) or concurrency (requests in flight)',
+  limit: 'set limit to a number of at least 0 (0 forbids): whole numbers for requests, tokens and concurrency, USD for cost',
+  window: 'a rolling window: a duration such as 30s, 1m, 1h or 1d (or ms as a number)',
+  reset: 'a calendar period: { every: day } (or week, month; timeZone defaults to UTC)',
+  algorithm: 'leave algorithm out, or use sliding-log, sliding-window or token-bucket',
+  budget: 'name one of the tier\'s requests, tokens or cost limits (the ladder follows its usage)',
+  steps: 'list the steps in order of usage ratio; each has below: (0 to 1, rising) except the last, and a model: and/or maxTokens:',
+  below: 'a usage ratio between 0 and 1, higher than the step before; the last step has none',
+  maxTokens: 'a whole number of at least 1',
+  model: 'the model name to send upstream on this step, e.g. gpt-4o-mini',
+  lease: 'lease options are ttl (a duration), maxSteps and maxToolCalls (whole numbers)',
+};
+const DEFAULT_FIX = 'see the options in apps/gateway/README.md';
+
+/** A path-like first word of a core message, relative to where core says the error is. */
+const LEADING_PATH = /^([A-Za-z][\w-]*(?:\.[A-Za-z][\w-]*|\[\d+\])*)/;
+
+/**
+ * Checks the limits, tiers, degradation ladders and prices the way the gateway will use them, with
+ * core's and @tollgate/llm's own validation, and reports their errors at the file's line: core
+ * names the culprit by path (`tiers.free.limits[0] ("rpm"): limit must be ...`), which is mapped
+ * back to the file.
+ */
+export function checkPolicy(policy: GatewayPolicy, source: ConfigSource): void {
+  try {
+    genaiPrices({ overrides: policy.prices });
+  } catch (error) {
+    source.fail(['prices'], messageOf(error), 'give each model { input, output } in USD per million tokens (cachedInput optional)');
+  }
+  try {
+    createLimiter({ store: CHECK_STORE, limits: policy.limits, tiers: policy.tiers, tierOf: () => Object.keys(policy.tiers)[0]! });
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    const { path, problem } = locate(error.message.replace(/^\[tollgate\] /, ''), source);
+    const field = [...path].reverse().find((part): part is string => typeof part === 'string' && Object.hasOwn(FIXES, part));
+    source.fail(path, problem, field ? FIXES[field]! : DEFAULT_FIX);
+  }
+}
+
+/** Where in the file core's message points, as precisely as the file allows, and the rest of the message. */
+function locate(message: string, source: ConfigSource): { path: Path; problem: string } {
+  const match = /^([A-Za-z][\w.[\]-]*)(?: \("[^"]*"\))?:? (.*)$/s.exec(message);
+  if (!match) return { path: [], problem: message };
+  let path = parsePath(match[1]!);
+  const problem = match[2]!;
+  if (!source.has(path.slice(0, 1))) return { path: [], problem: message };
+  // "limit must be ...", "steps[1].below must be ...": the option inside the named place.
+  const inner = LEADING_PATH.exec(problem)?.[1];
+  if (inner !== undefined) {
+    const deeper = [...path, ...parsePath(inner)];
+    if (source.has(deeper)) path = deeper;
+  }
+  return { path, problem };
+}
+
+function messageOf(error: unknown): string {
+  return (error as Error)?.message?.replace(/^\[tollgate\] (\[llm\] )?/, '') ?? String(error);
+}

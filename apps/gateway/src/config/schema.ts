@@ -1,0 +1,271 @@
+import { isAbsolute, resolve } from 'node:path';
+import type { LimitConfig, PolicyConfig } from '@tollgate/core';
+import type { LlmModelPrice } from '@tollgate/llm';
+import { GatewayConfigError } from './errors.js';
+import { checkPolicy } from './policy-check.js';
+import type { ConfigSource, Path } from './source.js';
+
+/** Where counters live: an SQLite file (the default, embedded) or a Redis server shared by instances. */
+export type StoreSpec = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string };
+
+/** Where requests go: an OpenAI-compatible API, or the built-in simulated one (demo mode). */
+export type UpstreamSpec =
+  | { kind: 'http'; baseUrl: string; apiKey: string | undefined; timeoutMs: number }
+  | { kind: 'simulated'; chunkDelayMs: number };
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** One API key the gateway accepts. */
+export interface KeyEntry {
+  /** What dashboards, logs and the `apiKey` scope call the key (never the secret itself). */
+  readonly id: string;
+  readonly user: string;
+}
+
+/** The part of the configuration that is applied again when the file changes, without a restart. */
+export interface GatewayPolicy {
+  /** Limits every tier has, on top of its own (per IP, say). */
+  readonly limits: LimitConfig[];
+  readonly tiers: Record<string, PolicyConfig>;
+  /** User id → its tier. */
+  readonly users: ReadonlyMap<string, { readonly tier: string }>;
+  /** Secret → the key. */
+  readonly keys: ReadonlyMap<string, KeyEntry>;
+  /** Prices for models genai-prices does not know (self-hosted ones), in USD per million tokens. */
+  readonly prices: Record<string, LlmModelPrice>;
+}
+
+export interface GatewayConfig {
+  /** The configuration file, absolute. */
+  readonly file: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly dataDir: string;
+  readonly store: StoreSpec;
+  readonly upstream: UpstreamSpec;
+  /** Protects the dashboard and the admin API; `undefined`: one is generated at start. */
+  readonly adminToken: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly policy: GatewayPolicy;
+}
+
+const TOP_LEVEL = ['listen', 'store', 'dataDir', 'upstream', 'demo', 'admin', 'logLevel', 'limits', 'tiers', 'users', 'keys', 'prices'];
+const NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+const USER_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
+export const DEFAULT_PORT = 8787;
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
+/** The built-in upstream streams a chunk of words every this many ms, so streams look like a model's. */
+const DEFAULT_CHUNK_DELAY_MS = 25;
+
+type Json = Record<string, unknown>;
+
+/** Reads values at paths of one file, failing with the file's line and a fix. */
+class Reader {
+  constructor(private readonly source: ConfigSource) {}
+
+  fail(path: Path, problem: string, fix: string): never {
+    return this.source.fail(path, problem, fix);
+  }
+
+  object(path: Path, value: unknown, known?: readonly string[]): Json {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.fail(path, `expected a mapping of options, got ${describe(value)}`, 'write it as nested "key: value" lines, or {} for none');
+    }
+    if (known) {
+      for (const key of Object.keys(value as Json)) {
+        if (!known.includes(key)) this.fail([...path, key], `unknown option "${key}"`, `remove it, or use one of: ${known.join(', ')}`);
+      }
+    }
+    return value as Json;
+  }
+
+  optionalObject(path: Path, value: unknown, known: readonly string[]): Json {
+    return value === undefined || value === null ? {} : this.object(path, value, known);
+  }
+
+  string(path: Path, value: unknown, fix: string): string {
+    return text(value, (problem, how) => this.fail(path, problem, how), fix);
+  }
+
+  integer(path: Path, value: unknown, min: number, max: number, fix: string): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+      this.fail(path, `expected a whole number from ${min} to ${max}, got ${describe(value)}`, fix);
+    }
+    return value as number;
+  }
+}
+
+type Fail = (problem: string, fix: string) => never;
+
+function text(value: unknown, fail: Fail, fix: string): string {
+  if (typeof value !== 'string' || value.trim() === '') fail(`expected a text value, got ${describe(value)}`, fix);
+  return value as string;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined || value === null) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** `sqlite`, `sqlite:<file>` (relative to the data directory) or a `redis://` / `rediss://` URL. */
+export function parseStore(value: string, dataDir: string, fail: Fail): StoreSpec {
+  if (value === 'sqlite' || value === 'sqlite:') return { kind: 'sqlite', path: resolve(dataDir, 'tollgate.db') };
+  if (value.startsWith('sqlite:')) {
+    const file = value.slice('sqlite:'.length);
+    return { kind: 'sqlite', path: isAbsolute(file) ? file : resolve(dataDir, file) };
+  }
+  if (/^rediss?:\/\//.test(value)) {
+    try {
+      new URL(value);
+    } catch {
+      fail(`"${value}" is not a valid Redis URL`, 'write it as redis://[user:password@]host:port[/db]');
+    }
+    return { kind: 'redis', url: value };
+  }
+  return fail(`unknown store "${value}"`, 'use "sqlite" (a file in dataDir), "sqlite:<file>", or a redis://host:port URL to share limits between gateway instances');
+}
+
+/** An `http(s)://` base URL of an OpenAI-compatible API, without a trailing slash. */
+export function parseBaseUrl(value: string, fail: Fail): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    fail(`"${value}" is not an http(s) URL`, 'give the API\'s base URL including /v1, e.g. https://api.openai.com/v1');
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/** The environment variables that override the file (secrets belong there rather than in the file). */
+export const ENV = {
+  host: 'HOST',
+  port: 'PORT',
+  dataDir: 'TOLLGATE_DATA_DIR',
+  redisUrl: 'REDIS_URL',
+  store: 'TOLLGATE_STORE',
+  upstreamUrl: 'TOLLGATE_UPSTREAM_URL',
+  upstreamKey: 'TOLLGATE_UPSTREAM_KEY',
+  adminToken: 'TOLLGATE_ADMIN_TOKEN',
+  logLevel: 'LOG_LEVEL',
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** A value from the environment or the file: errors name whichever it came from. */
+function pick(read: Reader, env: Env, variable: string, path: Path, fileValue: unknown): { value: unknown; fail: Fail } {
+  const fromEnv = env[variable];
+  if (fromEnv !== undefined && fromEnv !== '') {
+    return { value: fromEnv, fail: (problem, fix) => { throw new GatewayConfigError(`environment variable ${variable}`, undefined, '', problem, fix); } };
+  }
+  return { value: fileValue, fail: (problem, fix) => read.fail(path, problem, fix) };
+}
+
+/**
+ * Validates a parsed configuration file, with the environment's overrides. Relative paths in the
+ * file are relative to its folder (`dir`); in the environment, to the working directory.
+ */
+export function validate(source: ConfigSource, dir: string, env: Env = {}): GatewayConfig {
+  const read = new Reader(source);
+  const root = read.object([], source.value, TOP_LEVEL);
+
+  const listenRaw = read.optionalObject(['listen'], root.listen, ['host', 'port']);
+  const host = pick(read, env, ENV.host, ['listen', 'host'], listenRaw.host ?? '127.0.0.1');
+  const port = pick(read, env, ENV.port, ['listen', 'port'], listenRaw.port ?? DEFAULT_PORT);
+  const portValue = typeof port.value === 'string' && /^\d+$/.test(port.value) ? Number(port.value) : port.value;
+  if (typeof portValue !== 'number' || !Number.isSafeInteger(portValue) || portValue < 0 || portValue > 65_535) {
+    port.fail(`expected a port from 0 to 65535, got ${describe(port.value)}`, 'a TCP port, e.g. 8787 (0 picks a free one)');
+  }
+  const listen = {
+    host: text(host.value, host.fail, 'an address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)'),
+    port: portValue as number,
+  };
+
+  const dataDirValue = pick(read, env, ENV.dataDir, ['dataDir'], root.dataDir ?? '.data');
+  const dataDir = resolve(env[ENV.dataDir] ? process.cwd() : dir, text(dataDirValue.value, dataDirValue.fail, 'a folder for the SQLite file, e.g. .data'));
+  const storeValue = env[ENV.redisUrl] ? pick(read, env, ENV.redisUrl, ['store'], undefined) : pick(read, env, ENV.store, ['store'], root.store ?? 'sqlite');
+  const store = parseStore(text(storeValue.value, storeValue.fail, 'use "sqlite" or a redis://host:port URL'), dataDir, storeValue.fail);
+
+  const upstreamRaw = read.optionalObject(['upstream'], root.upstream, ['baseUrl', 'apiKey', 'timeoutMs']);
+  const demoRaw = read.optionalObject(['demo'], root.demo, ['chunkDelayMs']);
+  const baseUrlValue = pick(read, env, ENV.upstreamUrl, ['upstream', 'baseUrl'], upstreamRaw.baseUrl);
+  let upstream: UpstreamSpec;
+  if (baseUrlValue.value === undefined) {
+    const chunkDelayMs = demoRaw.chunkDelayMs === undefined ? DEFAULT_CHUNK_DELAY_MS : read.integer(['demo', 'chunkDelayMs'], demoRaw.chunkDelayMs, 0, 10_000, 'milliseconds between streamed chunks, e.g. 25');
+    upstream = { kind: 'simulated', chunkDelayMs };
+  } else {
+    const baseUrl = parseBaseUrl(text(baseUrlValue.value, baseUrlValue.fail, 'e.g. https://api.openai.com/v1'), baseUrlValue.fail);
+    const key = pick(read, env, ENV.upstreamKey, ['upstream', 'apiKey'], upstreamRaw.apiKey);
+    const apiKey = key.value === undefined ? undefined : text(key.value, key.fail, `the upstream API key; better, leave it out of the file and set ${ENV.upstreamKey}`);
+    const timeoutMs = upstreamRaw.timeoutMs === undefined ? 600_000 : read.integer(['upstream', 'timeoutMs'], upstreamRaw.timeoutMs, 1, 3_600_000, 'the longest an upstream call may take, in ms');
+    upstream = { kind: 'http', baseUrl, apiKey, timeoutMs };
+  }
+
+  const adminRaw = read.optionalObject(['admin'], root.admin, ['token']);
+  const token = pick(read, env, ENV.adminToken, ['admin', 'token'], adminRaw.token);
+  let adminToken: string | undefined;
+  if (token.value !== undefined) {
+    adminToken = text(token.value, token.fail, `a long random string; better, leave it out of the file and set ${ENV.adminToken}`);
+    if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH) token.fail(`the admin token is shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters`, 'use a long random string, e.g. the output of: openssl rand -hex 24');
+  }
+
+  const level = pick(read, env, ENV.logLevel, ['logLevel'], root.logLevel ?? 'info');
+  if (!LOG_LEVELS.includes(level.value as LogLevel)) level.fail(`unknown log level ${describe(level.value)}`, `use one of: ${LOG_LEVELS.join(', ')}`);
+
+  return { file: source.file, listen, dataDir, store, upstream, adminToken, logLevel: level.value as LogLevel, policy: readPolicy(read, source, root) };
+}
+
+function readPolicy(read: Reader, source: ConfigSource, root: Json): GatewayPolicy {
+  const limits = root.limits === undefined ? [] : root.limits;
+  if (!Array.isArray(limits)) read.fail(['limits'], `expected a list of limits, got ${describe(limits)}`, 'write each limit as a "- { name, scope, resource, limit, window }" line, or leave limits out');
+
+  const tiersRaw = read.object(['tiers'], root.tiers ?? read.fail(['tiers'], 'no tiers are defined', 'add a tiers: section with at least one tier, e.g. free: { limits: [...] }'));
+  const tierNames = Object.keys(tiersRaw);
+  if (tierNames.length === 0) read.fail(['tiers'], 'no tiers are defined', 'add at least one tier, e.g. free: { limits: [...] }');
+  const tiers: Record<string, PolicyConfig> = {};
+  for (const name of tierNames) {
+    if (!NAME.test(name)) read.fail(['tiers', name], `"${name}" is not a tier name`, 'use lowercase letters, digits, "_" and "-", starting with a letter');
+    const tier = read.object(['tiers', name], tiersRaw[name], ['limits', 'degrade', 'lease']);
+    if (!Array.isArray(tier.limits)) read.fail(['tiers', name, 'limits'], `expected a list of limits, got ${describe(tier.limits)}`, 'give the tier a limits: list (an empty list [] for none)');
+    tiers[name] = tier as unknown as PolicyConfig;
+  }
+
+  const usersRaw = read.object(['users'], root.users ?? {});
+  const users = new Map<string, { tier: string }>();
+  for (const [id, value] of Object.entries(usersRaw)) {
+    if (!USER_ID.test(id)) read.fail(['users', id], `"${id}" is not a user id`, 'use letters, digits, "_", ".", "@" and "-" (at most 128)');
+    const user = read.object(['users', id], value, ['tier']);
+    const tier = read.string(['users', id, 'tier'], user.tier, `give the user a tier: one of ${tierNames.join(', ')}`);
+    if (!Object.hasOwn(tiers, tier)) read.fail(['users', id, 'tier'], `no tier is named "${tier}"`, `use one of: ${tierNames.join(', ')} — or define "${tier}" under tiers:`);
+    users.set(id, { tier });
+  }
+
+  const keysRaw = read.object(['keys'], root.keys ?? read.fail(['keys'], 'no API keys are defined', 'add a keys: section mapping each API key to its user, e.g. sk-my-key: { user: demo }'));
+  const keys = new Map<string, KeyEntry>();
+  const ids = new Map<string, string>();
+  for (const [secret, value] of Object.entries(keysRaw)) {
+    if (secret.length < 8 || /\s/.test(secret)) read.fail(['keys', secret], 'an API key must be at least 8 characters, without spaces', 'use a long random key, e.g. sk- followed by the output of: openssl rand -hex 16');
+    const key = read.object(['keys', secret], value, ['user', 'name']);
+    const user = read.string(['keys', secret, 'user'], key.user, 'name the user this key belongs to (one of users:)');
+    if (!users.has(user)) read.fail(['keys', secret, 'user'], `no user is named "${user}"`, `add "${user}: { tier: ... }" under users:, or use one of: ${[...users.keys()].join(', ') || '(no users yet)'}`);
+    const id = key.name === undefined ? masked(secret) : read.string(['keys', secret, 'name'], key.name, 'a short label for the key, e.g. laptop');
+    const clash = ids.get(id);
+    if (clash !== undefined) read.fail(['keys', secret], `two keys are called "${id}"`, `give one of them (this one or ${masked(clash)}) another name:`);
+    ids.set(id, secret);
+    keys.set(secret, { id, user });
+  }
+
+  const prices = read.optionalObject(['prices'], root.prices, Object.keys(root.prices ?? {})) as Record<string, LlmModelPrice>;
+  const policy: GatewayPolicy = { limits: limits as LimitConfig[], tiers, users, keys, prices };
+  checkPolicy(policy, source);
+  return policy;
+}
+
+/** A key as it may be shown: its start and its end. */
+function masked(secret: string): string {
+  return `${secret.slice(0, 6)}…${secret.slice(-4)}`;
+}

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { preloadTokenizer } from '@tollgate/llm';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { GatewayConfigError } from './config/errors.js';
+import { loadConfig } from './config/load.js';
+import type { GatewayConfig } from './config/schema.js';
+import { watchFile } from './config/watch.js';
+import { Activity } from './dashboard/activity.js';
+import { adminRoutes } from './dashboard/routes.js';
+import { GatewayMetrics } from './metrics.js';
+import { LivePolicy } from './policy.js';
+import { openAiRoutes } from './proxy/routes.js';
+import type { Upstream } from './proxy/upstream.js';
+import { startSimulatedUpstream, type SimulatedUpstreamOptions } from './simulated/upstream.js';
+import { openStore, timedStore } from './store.js';
+
+export interface GatewayOptions {
+  /** The environment the configuration is read with again when the file changes. @default process.env */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Watch the configuration file and apply tier, user and key changes. @default true */
+  watch?: boolean;
+  /** Tests: sees each request the simulated upstream receives. */
+  onSimulatedChat?: SimulatedUpstreamOptions['onChat'];
+}
+
+export interface RunningGateway {
+  /** `http://host:port`, the OpenAI base URL being `${url}/v1`. */
+  readonly url: string;
+  readonly adminToken: string;
+  /** Whether the admin token was generated for this run (none was configured). */
+  readonly adminTokenGenerated: boolean;
+  /** What the store is, for people (`sqlite:/path`, or the Redis URL without its password). */
+  readonly store: string;
+  readonly upstream: Upstream;
+  readonly policy: LivePolicy;
+  readonly app: FastifyInstance;
+  /** Applies the configuration file again (what a change to the file does). */
+  reload(): void;
+  close(): Promise<void>;
+}
+
+/** Settings only a restart applies, named in the warning a reload logs when they change. */
+const RESTART_ONLY = ['listen', 'store', 'dataDir', 'upstream', 'adminToken', 'logLevel'] as const;
+
+/**
+ * Starts the gateway: opens the store, starts the simulated upstream when no upstream is
+ * configured, serves the OpenAI-compatible API, the dashboard, the admin API and `/metrics`, and
+ * watches the configuration file.
+ */
+export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<RunningGateway> {
+  const app = Fastify({ logger: { level: config.logLevel }, forceCloseConnections: true, bodyLimit: 32 * 1024 * 1024 });
+  const metrics = new GatewayMetrics();
+  const opened = openStore(config.store, (error) => app.log.error({ err: error }, 'redis connection error'));
+  const policy = new LivePolicy(config.policy, timedStore(opened.store, metrics.storeLatency));
+  const activity = new Activity();
+
+  const simulated = config.upstream.kind === 'simulated' ? await startSimulatedUpstream({ chunkDelayMs: config.upstream.chunkDelayMs, onChat: options.onSimulatedChat }) : undefined;
+  const upstream: Upstream = simulated
+    ? { baseUrl: simulated.baseUrl, apiKey: simulated.apiKey, timeoutMs: 60_000, simulated: true }
+    : { ...(config.upstream as Extract<GatewayConfig['upstream'], { kind: 'http' }>), simulated: false };
+  const adminToken = config.adminToken ?? randomBytes(18).toString('base64url');
+  const about = { upstream: upstream.simulated ? 'simulated' : upstream.baseUrl, store: opened.description };
+
+  await app.register(openAiRoutes, { policy, upstream, metrics, activity });
+  await app.register(adminRoutes, { policy, activity, adminToken, about });
+  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.text()));
+  app.get('/health', async () => ({ ok: true, upstream: about.upstream }));
+  app.get('/', async (_request, reply) => reply.redirect('/dashboard'));
+
+  const reload = () => {
+    try {
+      const next = loadConfig(config.file, options.env ?? process.env);
+      policy.replace(next.policy);
+      const restart = RESTART_ONLY.filter((name) => JSON.stringify(next[name]) !== JSON.stringify(config[name]));
+      app.log.info({ file: config.file, tiers: Object.keys(next.policy.tiers), users: next.policy.users.size, keys: next.policy.keys.size }, 'configuration reloaded: tiers, users and keys applied');
+      if (restart.length > 0) app.log.warn({ changed: restart }, 'these settings changed in the file and apply only after a restart');
+    } catch (error) {
+      if (!(error instanceof GatewayConfigError)) throw error;
+      app.log.error({ file: config.file, problem: error.message }, 'the configuration file has an error; the previous configuration stays in force');
+    }
+  };
+  const unwatch = options.watch === false ? () => undefined : watchFile(config.file, reload);
+
+  // The tokenizer's ranks load once (about 0.2 s): better at start than on the first request.
+  await preloadTokenizer('gpt-4o');
+  let url: string;
+  try {
+    url = await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (error) {
+    unwatch();
+    await Promise.all([simulated?.close(), opened.close()]);
+    throw error;
+  }
+  if (upstream.simulated) app.log.warn({ upstream: simulated!.baseUrl }, 'demo mode: the upstream is SIMULATED (no real model is called); set upstream.baseUrl or TOLLGATE_UPSTREAM_URL to proxy a real API');
+  app.log.info({ url, store: opened.description, upstream: about.upstream }, 'gateway listening');
+
+  return {
+    url,
+    adminToken,
+    adminTokenGenerated: config.adminToken === undefined,
+    store: opened.description,
+    upstream,
+    policy,
+    app,
+    reload,
+    async close() {
+      unwatch();
+      await app.close();
+      await Promise.all([simulated?.close(), opened.close()]);
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Prometheus metrics in the text exposition format (version 0.0.4), written here rather than with
+ * a client library: the gateway needs counters and histograms with a few labels, nothing more.
+ */
+
+type Labels = Readonly<Record<string, string>>;
+
+const escape = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const labelText = (labels: Labels) => {
+  const entries = Object.entries(labels);
+  return entries.length === 0 ? '' : `{${entries.map(([name, value]) => `${name}="${escape(value)}"`).join(',')}}`;
+};
+const number = (value: number) => (value === Infinity ? '+Inf' : String(value));
+
+interface Metric {
+  lines(): string[];
+}
+
+class Series<T> {
+  private readonly byLabels = new Map<string, { labels: Labels; value: T }>();
+  constructor(private readonly initial: () => T) {}
+
+  get(labels: Labels): T {
+    const key = labelText(labels);
+    let entry = this.byLabels.get(key);
+    if (!entry) this.byLabels.set(key, (entry = { labels, value: this.initial() }));
+    return entry.value;
+  }
+
+  entries() {
+    return [...this.byLabels.values()];
+  }
+}
+
+export class Counter implements Metric {
+  private readonly series = new Series(() => ({ value: 0 }));
+  constructor(
+    private readonly name: string,
+    private readonly help: string,
+  ) {}
+
+  inc(labels: Labels = {}, by = 1): void {
+    this.series.get(labels).value += by;
+  }
+
+  lines(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...this.series.entries().map(({ labels, value }) => `${this.name}${labelText(labels)} ${number(value.value)}`)];
+  }
+}
+
+export class Histogram implements Metric {
+  private readonly series;
+  constructor(
+    private readonly name: string,
+    private readonly help: string,
+    private readonly buckets: readonly number[],
+  ) {
+    this.series = new Series(() => ({ counts: new Array<number>(buckets.length).fill(0), sum: 0, count: 0 }));
+  }
+
+  observe(value: number, labels: Labels = {}): void {
+    const entry = this.series.get(labels);
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) entry.counts[i]!++;
+    entry.sum += value;
+    entry.count++;
+  }
+
+  lines(): string[] {
+    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const { labels, value } of this.series.entries()) {
+      this.buckets.forEach((le, i) => out.push(`${this.name}_bucket${labelText({ ...labels, le: number(le) })} ${value.counts[i]}`));
+      out.push(`${this.name}_bucket${labelText({ ...labels, le: '+Inf' })} ${value.count}`);
+      out.push(`${this.name}_sum${labelText(labels)} ${value.sum}`, `${this.name}_count${labelText(labels)} ${value.count}`);
+    }
+    return out;
+  }
+}
+
+const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+const UPSTREAM_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** Every metric the gateway exports. */
+export class GatewayMetrics {
+  readonly decisions = new Counter('tollgate_decisions_total', 'Limiter decisions on chat requests, by outcome (allowed, limited, timeout, store-error) and refusing limit');
+  readonly degraded = new Counter('tollgate_degraded_requests_total', 'Admitted chat requests whose model or max_tokens the degradation ladder changed, by step');
+  readonly storeLatency = new Histogram('tollgate_store_latency_seconds', 'Time of each store call (decisions, lease records and releases), by result', SECONDS);
+  readonly upstream = new Counter('tollgate_upstream_responses_total', 'Upstream responses by status code (0: unreachable)');
+  readonly upstreamLatency = new Histogram('tollgate_upstream_latency_seconds', 'Time until the upstream answered (headers), by status code', UPSTREAM_SECONDS);
+  readonly tokens = new Counter('tollgate_tokens_total', 'Tokens recorded, by kind (input, output)');
+  readonly spend = new Counter('tollgate_spend_usd_total', 'USD recorded');
+
+  /** The exposition text, for `GET /metrics`. */
+  text(): string {
+    return [this.decisions, this.degraded, this.storeLatency, this.upstream, this.upstreamLatency, this.tokens, this.spend].flatMap((metric) => metric.lines()).join('\n') + '\n';
+  }
+}

@@ -1,0 +1,52 @@
+import type { FastifyRequest } from 'fastify';
+import { openAiError } from './errors.js';
+
+/** Where the gateway forwards to, resolved: the configured API or the simulated one. */
+export interface Upstream {
+  /** Base URL including `/v1`, no trailing slash. */
+  readonly baseUrl: string;
+  readonly apiKey: string | undefined;
+  readonly timeoutMs: number;
+  /** The built-in simulated upstream (demo mode). */
+  readonly simulated: boolean;
+}
+
+/** Request headers a client may send on to the upstream; its `Authorization` (the gateway key) is never one. */
+const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'user-agent', 'openai-organization', 'openai-project', 'openai-beta', 'x-request-id'];
+
+/** Response headers that describe one hop, or the encoding fetch has already undone: not passed back. */
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'proxy-connection', 'upgrade', 'trailer', 'te', 'date', 'server']);
+
+/** The headers to send upstream: the client's allowed ones, and the upstream's own key. */
+export function upstreamHeaders(request: FastifyRequest, upstream: Upstream): Headers {
+  const headers = new Headers();
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = request.headers[name];
+    if (typeof value === 'string') headers.set(name, value);
+  }
+  if (upstream.apiKey !== undefined) headers.set('authorization', `Bearer ${upstream.apiKey}`);
+  return headers;
+}
+
+/** The upstream's response headers to pass back to the client (request ids, processing time, content type). */
+export function clientHeaders(response: Response): Record<string, string> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    if (!HOP_HEADERS.has(name)) headers[name] = value;
+  });
+  return headers;
+}
+
+/**
+ * Calls the upstream. The call is abandoned when `abandon` fires (the client went away) or after
+ * the upstream's timeout.
+ */
+export function callUpstream(upstream: Upstream, path: string, init: { method: string; headers: Headers; body?: string }, abandon: AbortSignal): Promise<Response> {
+  return fetch(`${upstream.baseUrl}${path}`, { ...init, signal: AbortSignal.any([abandon, AbortSignal.timeout(upstream.timeoutMs)]) });
+}
+
+/** The answer to a client whose upstream call failed before any response: 504 on timeout, else 502. */
+export function upstreamFailure(error: unknown): { status: 502 | 504; body: ReturnType<typeof openAiError> } {
+  if ((error as Error)?.name === 'TimeoutError') return { status: 504, body: openAiError('The upstream API did not answer in time.', 'api_error', 'upstream_timeout') };
+  return { status: 502, body: openAiError(`The upstream API could not be reached (${(error as Error)?.message ?? String(error)}).`, 'api_error', 'upstream_unreachable') };
+}

@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { estimateChatCompletion } from '@tollgate/llm';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { openAiError } from '../proxy/errors.js';
+import { simulatedReply } from './reply.js';
+
+/** The models the simulated upstream serves: every one has a price in genai-prices. */
+export const SIMULATED_MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano'] as const;
+
+/** Marks everything the simulated upstream answers. */
+export const SIMULATED_HEADER = 'x-simulated-upstream';
+
+export interface SimulatedUpstream {
+  /** Its OpenAI-style base URL (`http://127.0.0.1:<port>/v1`). */
+  readonly baseUrl: string;
+  /** The key it accepts (random per start: only this gateway calls it). */
+  readonly apiKey: string;
+  close(): Promise<void>;
+}
+
+export interface SimulatedUpstreamOptions {
+  /** Milliseconds between streamed chunks. */
+  chunkDelayMs: number;
+  /** Sees each chat request body as it arrives (tests check what the gateway forwarded). */
+  onChat?: (body: Record<string, unknown>) => void;
+}
+
+interface ChatBody {
+  model?: unknown;
+  messages?: unknown;
+  stream?: unknown;
+  stream_options?: { include_usage?: unknown } | null;
+  max_tokens?: unknown;
+  max_completion_tokens?: unknown;
+  n?: unknown;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * An OpenAI-compatible API on loopback that needs no network and costs nothing: `POST
+ * /v1/chat/completions` (JSON or server-sent events) answers with deterministic text and the usage
+ * a real API would report for it (prompt tokens counted as OpenAI counts them, the reply's tokens
+ * with the model's tokenizer, `max_tokens` honoured), and `GET /v1/models` lists its models.
+ * The gateway's demo mode puts it behind the gateway; tests use it as their local upstream.
+ */
+export async function startSimulatedUpstream(options: SimulatedUpstreamOptions): Promise<SimulatedUpstream> {
+  const apiKey = `sk-simulated-${randomBytes(12).toString('hex')}`;
+  const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 16 * 1024 * 1024 });
+  let served = 0;
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(SIMULATED_HEADER, 'true');
+    reply.header('x-request-id', `req_sim_${(++served).toString(16).padStart(8, '0')}`);
+    if (request.headers.authorization !== `Bearer ${apiKey}`) {
+      return reply.code(401).send(openAiError('Incorrect API key provided to the simulated upstream.', 'invalid_request_error', 'invalid_api_key'));
+    }
+    return undefined;
+  });
+
+  app.get('/v1/models', async () => ({
+    object: 'list',
+    data: SIMULATED_MODELS.map((id) => ({ id, object: 'model', created: 1_715_367_049, owned_by: 'tollgate-simulated' })),
+  }));
+
+  app.post('/v1/chat/completions', async (request: FastifyRequest<{ Body: ChatBody }>, reply) => {
+    const body = request.body;
+    options.onChat?.(body as Record<string, unknown>);
+    if (typeof body?.model !== 'string' || !Array.isArray(body.messages)) {
+      return reply.code(400).send(openAiError('The request needs a model (a string) and messages (a list).', 'invalid_request_error', 'invalid_request'));
+    }
+    if (!(SIMULATED_MODELS as readonly string[]).includes(body.model)) {
+      return reply.code(404).send(openAiError(`The model \`${body.model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'));
+    }
+    const model = body.model;
+    const promptTokens = (await estimateChatCompletion(body)).inputTokens;
+    const cap = [body.max_completion_tokens, body.max_tokens].find((value): value is number => typeof value === 'number');
+    const choices = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
+    const answer = await simulatedReply(JSON.stringify(body.messages), model, cap);
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: answer.tokens * choices,
+      total_tokens: promptTokens + answer.tokens * choices,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    };
+    const id = `chatcmpl-sim${served}`;
+    const created = Math.floor(Date.now() / 1000);
+    const base = { id, created, model, system_fingerprint: 'fp_tollgate_simulated', service_tier: 'default' };
+    const indexes = Array.from({ length: choices }, (_, index) => index);
+    if (body.stream !== true) {
+      return {
+        ...base,
+        object: 'chat.completion',
+        choices: indexes.map((index) => ({ index, message: { role: 'assistant', content: answer.text, refusal: null, annotations: [] }, logprobs: null, finish_reason: answer.finishReason })),
+        usage,
+      };
+    }
+    return stream(reply, { ...base, object: 'chat.completion.chunk' }, indexes, answer.pieces, answer.finishReason, body.stream_options?.include_usage === true ? usage : undefined, options.chunkDelayMs);
+  });
+
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { baseUrl: `${address}/v1`, apiKey, close: () => app.close() };
+}
+
+/** Writes a chat completion stream as OpenAI does: a role delta, content deltas, the finish, the usage chunk, `[DONE]`. */
+async function stream(
+  reply: FastifyReply,
+  base: Record<string, unknown>,
+  indexes: number[],
+  pieces: string[],
+  finishReason: string,
+  usage: Record<string, unknown> | undefined,
+  delayMs: number,
+): Promise<void> {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const send = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+    res.write(`data: ${JSON.stringify({ ...base, choices, ...(usage && { usage: null }), ...extra })}\n\n`);
+  const delta = (content: Record<string, unknown>, finish: string | null = null) => indexes.map((index) => ({ index, delta: content, logprobs: null, finish_reason: finish }));
+  send(delta({ role: 'assistant', content: '', refusal: null }));
+  for (const piece of pieces) {
+    if (res.destroyed) return;
+    await sleep(delayMs);
+    send(delta({ content: piece }));
+  }
+  send(delta({}, finishReason));
+  if (usage) send([], { usage });
+  res.end('data: [DONE]\n\n');
+}

@@ -1,0 +1,73 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Store, StoreBatch, StoreResult } from '@tollgate/core';
+import { RedisStore } from '@tollgate/store-redis';
+import { SqliteStore } from '@tollgate/store-sqlite';
+import { Redis } from 'ioredis';
+import type { StoreSpec } from './config/schema.js';
+import type { Histogram } from './metrics.js';
+
+/** An opened store, and how to let go of it when the gateway stops. */
+export interface OpenStore {
+  readonly store: Store;
+  /** What the startup banner and the dashboard say the store is (a Redis URL without its password). */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the configured store: the SQLite file (its folder created) or a Redis connection. A Redis
+ * that is down does not stop the gateway from starting: decisions fail with the limiter's
+ * `onStoreError` policy (deny) until it is back.
+ */
+export function openStore(spec: StoreSpec, onRedisError: (error: Error) => void): OpenStore {
+  if (spec.kind === 'sqlite') {
+    mkdirSync(dirname(spec.path), { recursive: true });
+    const store = new SqliteStore({ database: spec.path });
+    return { store, description: `sqlite:${spec.path}`, close: async () => store.close() };
+  }
+  // A bounded retry per command, so a decision during an outage fails fast instead of queueing.
+  const client = new Redis(spec.url, { maxRetriesPerRequest: 1, lazyConnect: false });
+  client.on('error', onRedisError);
+  const url = new URL(spec.url);
+  if (url.password) url.password = '***';
+  return {
+    store: new RedisStore({ client, prefix: 'gateway:' }),
+    description: url.toString(),
+    close: async () => {
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}
+
+/** The store with each call timed into `latency` (by result: ok, error). */
+export function timedStore(store: Store, latency: Histogram): Store {
+  const observe = (started: number, result: string) => latency.observe((performance.now() - started) / 1000, { result });
+  return {
+    capabilities: store.capabilities,
+    apply(batch: StoreBatch): StoreResult | Promise<StoreResult> {
+      const started = performance.now();
+      let result: StoreResult | Promise<StoreResult>;
+      try {
+        result = store.apply(batch);
+      } catch (error) {
+        observe(started, 'error');
+        throw error;
+      }
+      if (!(result instanceof Promise)) {
+        observe(started, 'ok');
+        return result;
+      }
+      return result.then(
+        (value) => {
+          observe(started, 'ok');
+          return value;
+        },
+        (error: unknown) => {
+          observe(started, 'error');
+          throw error;
+        },
+      );
+    },
+  };
+}

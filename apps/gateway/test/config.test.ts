@@ -1,0 +1,112 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { GatewayConfigError } from '../src/config/errors.js';
+import { loadConfig } from '../src/config/load.js';
+import { POLICY, tempDir, writeConfig } from './support.js';
+
+const appDir = fileURLToPath(new URL('..', import.meta.url));
+const example = join(appDir, 'gateway.example.yaml');
+
+/** The error loading `text` throws. */
+function errorOf(text: string, env: Record<string, string> = {}): GatewayConfigError {
+  const file = join(tempDir(), 'gateway.yaml');
+  writeFileSync(file, text);
+  try {
+    loadConfig(file, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(GatewayConfigError);
+    return error as GatewayConfigError;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+/** POLICY with one line replaced. */
+const policyWith = (from: string, to: string) => {
+  expect(POLICY).toContain(from);
+  return POLICY.replace(from, to);
+};
+
+describe('the configuration file', () => {
+  it('the committed example is the demo: simulated upstream, SQLite in apps/gateway/.data, free and pro tiers', () => {
+    const config = loadConfig(example, {});
+
+    expect(config.upstream).toEqual({ kind: 'simulated', chunkDelayMs: 25 });
+    expect(config.store).toEqual({ kind: 'sqlite', path: join(appDir, '.data', 'tollgate.db') });
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8787 });
+    expect(Object.keys(config.policy.tiers)).toEqual(['free', 'pro']);
+    expect(config.policy.tiers.free!.limits.map((l) => l.name)).toEqual(['rpm', 'tpm', 'daily-usd', 'inflight', 'key-rpm']);
+    expect(config.policy.keys.get('sk-tollgate-demo')).toEqual({ id: 'demo-key', user: 'demo' });
+    expect(config.adminToken).toBeUndefined();
+  });
+
+  it('an unknown tier fails with the file, the line, and the tiers to choose from', () => {
+    const error = errorOf(policyWith('alice: { tier: free }', 'alice: { tier: gold }'));
+
+    expect(error.line).toBe(POLICY.split('\n').findIndex((line) => line.includes('alice: { tier: free }')) + 1);
+    expect(error.message).toMatch(/gateway\.yaml:\d+: users\.alice\.tier: no tier is named "gold"\n {2}Fix: use one of: free, pro — or define "gold" under tiers:/);
+  });
+
+  it('a negative limit fails at its line, with core\'s reason and how to write it', () => {
+    const error = errorOf(policyWith('limit: 100, window: 1m }', 'limit: -5, window: 1m }'));
+
+    expect(error.line).toBe(POLICY.split('\n').findIndex((line) => line.includes('name: rpm, scope: user')) + 1);
+    expect(error.path).toBe('tiers.free.limits[0].limit');
+    expect(error.message).toContain('limit must be a finite number of at least 0, got number -5');
+    expect(error.fix).toMatch(/^set limit to a number of at least 0/);
+  });
+
+  it('malformed YAML fails at the line of the mistake', () => {
+    const error = errorOf('listen:\n  port: 8787\ntiers:\n  free:\n    limits: [ { name: rpm\n');
+
+    expect(error.line).toBeGreaterThanOrEqual(5);
+    expect(error.message).toMatch(/gateway\.yaml:\d+: malformed YAML: .+\n {2}Fix: /);
+  });
+
+  it.each([
+    ['a duplicate key', policyWith('bob: { tier: pro }', 'bob: { tier: pro }\n  bob: { tier: free }'), /Map keys must be unique/, /remove or rename one of the two keys/],
+    ['an unknown option', `listne: { port: 1 }\n${POLICY}`, /: listne: unknown option "listne"/, /use one of: listen, store/],
+    ['a key of an unknown user', policyWith('{ user: bob, name: bob-key }', '{ user: carol, name: bob-key }'), /keys\.sk-test-bob\.user: no user is named "carol"/, /add "carol: \{ tier: \.\.\. \}" under users:/],
+    ['a ladder on a missing budget', policyWith('budget: daily-usd', 'budget: monthly-usd'), /tiers\.free\.degrade\.budget: budget must name one of the policy's limits/, /name one of the tier's requests, tokens or cost limits/],
+    ['a window that is not a duration', policyWith('limit: 100000, window: 1m', 'limit: 100000, window: 5 minutes'), /tiers\.free\.limits\[1\]/, /a duration such as 30s, 1m/],
+    ['an unknown store', `store: postgres://db\n${POLICY}`, /store: unknown store "postgres:\/\/db"/, /use "sqlite"/],
+    ['two keys with one name', policyWith('{ user: alice, name: alice-second }', '{ user: alice, name: alice-key }'), /two keys are called "alice-key"/, /another name/],
+  ])('%s fails with its line and a fix', (_what, text, problem, fix) => {
+    const error = errorOf(text);
+
+    expect(error.line).toBeGreaterThan(0);
+    expect(error.message).toMatch(problem);
+    expect(error.fix).toMatch(fix);
+  });
+
+  it('takes the store, port, upstream and admin token from the environment, and names the variable in errors', () => {
+    const file = writeConfig();
+
+    const config = loadConfig(file, { REDIS_URL: 'redis://127.0.0.1:6390', PORT: '9001', TOLLGATE_UPSTREAM_URL: 'http://127.0.0.1:1/v1/', TOLLGATE_UPSTREAM_KEY: 'sk-up', TOLLGATE_ADMIN_TOKEN: 'x'.repeat(20) });
+
+    expect(config.store).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6390' });
+    expect(config.listen.port).toBe(9001);
+    expect(config.upstream).toEqual({ kind: 'http', baseUrl: 'http://127.0.0.1:1/v1', apiKey: 'sk-up', timeoutMs: 600_000 });
+    expect(config.adminToken).toBe('x'.repeat(20));
+    expect(() => loadConfig(file, { PORT: 'eighty' })).toThrow(/environment variable PORT: expected a port from 0 to 65535, got string "eighty"\n {2}Fix: /);
+  });
+
+  it('a missing file says how to point at one', () => {
+    expect(() => loadConfig(join(tempDir(), 'nope.yaml'), {})).toThrow(/nope\.yaml: the configuration file does not exist\n {2}Fix: pass an existing file with --config/);
+  });
+});
+
+describe('pnpm start with a bad configuration', () => {
+  it('exits with status 1 and prints the line and the fix, without starting', () => {
+    const file = join(tempDir(), 'gateway.yaml');
+    writeFileSync(file, policyWith('limit: 100, window: 1m }', 'limit: -1, window: 1m }'));
+
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], { cwd: appDir, encoding: 'utf8', timeout: 30_000 });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^\[tollgate\] \[gateway\] .*gateway\.yaml:\d+: tiers\.free\.limits\[0\]\.limit: limit must be a finite number of at least 0, got number -1\n {2}Fix: set limit to/);
+    expect(run.stdout).not.toContain('OpenAI base URL');
+  });
+});

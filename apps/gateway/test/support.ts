@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterEach } from 'vitest';
+import { loadConfig } from '../src/config/load.js';
+import { startGateway, type GatewayOptions, type RunningGateway } from '../src/gateway.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A fresh folder, removed after the test. */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-gateway-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+/** Tiers and keys of most tests: `free` with a per-minute request limit, and a daily budget ladder. */
+export const POLICY = `
+tiers:
+  free:
+    limits:
+      - { name: rpm, scope: user, resource: requests, limit: 100, window: 1m }
+      - { name: tpm, scope: user, resource: tokens, limit: 100000, window: 1m }
+      - { name: daily-usd, scope: user, resource: cost, limit: 1, reset: { every: day } }
+      - { name: inflight, scope: user, resource: concurrency, limit: 4 }
+      - { name: key-rpm, scope: apiKey, resource: requests, limit: 100, window: 1m }
+    degrade:
+      budget: daily-usd
+      steps:
+        - { below: 0.5, model: gpt-4o, maxTokens: 512 }
+        - { model: gpt-4o-mini, maxTokens: 64 }
+  pro:
+    limits:
+      - { name: rpm, scope: user, resource: requests, limit: 1000, window: 1m }
+      - { name: tpm, scope: user, resource: tokens, limit: 1000000, window: 1m }
+      - { name: daily-usd, scope: user, resource: cost, limit: 10, reset: { every: day } }
+users:
+  alice: { tier: free }
+  bob: { tier: pro }
+keys:
+  sk-test-alice: { user: alice, name: alice-key }
+  sk-test-alice-2: { user: alice, name: alice-second }
+  sk-test-bob: { user: bob, name: bob-key }
+`;
+
+/** A configuration file in a fresh folder: listening on a free port, SQLite in that folder, quiet. */
+export function writeConfig(policy: string = POLICY, { chunkDelayMs = 2, settings = '' } = {}): string {
+  const file = join(tempDir(), 'gateway.yaml');
+  writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nlogLevel: silent\nadmin: { token: ${ADMIN_TOKEN} }\ndemo: { chunkDelayMs: ${chunkDelayMs} }\n${settings}\n${policy}`);
+  return file;
+}
+
+/** A gateway from a configuration file (by default the simulated upstream), stopped after the test. */
+export async function gatewayWith(file: string, options: GatewayOptions = {}): Promise<RunningGateway> {
+  const gateway = await startGateway(loadConfig(file, {}), { env: {}, ...options });
+  cleanups.push(() => gateway.close());
+  return gateway;
+}
+
+/** The official SDK pointed at the gateway, with the SDK's retries off unless asked. */
+export function client(gateway: RunningGateway, apiKey: string, options: { maxRetries?: number } = {}): OpenAI {
+  return new OpenAI({ apiKey, baseURL: `${gateway.url}/v1`, maxRetries: options.maxRetries ?? 0 });
+}
+
+/** Calls the admin API. */
+export async function admin(gateway: RunningGateway, method: string, path: string, body?: unknown, token = ADMIN_TOKEN): Promise<Response> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return fetch(`${gateway.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+/** Each limit's `used` for an identity, read through the gateway's own limiter (the store). */
+export async function usedOf(gateway: RunningGateway, identity: Record<string, string>): Promise<Record<string, number>> {
+  return Object.fromEntries((await gateway.policy.limiter.usage(identity)).map((state) => [state.name, state.used]));
+}
+
+/** Polls until `done` holds (leases are released after the response, asynchronously), at most 5 s. */
+export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`never reached the expected state: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export const HELLO = [{ role: 'user' as const, content: 'Hello from the gateway tests' }];
