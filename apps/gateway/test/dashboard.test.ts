@@ -1,0 +1,97 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningGateway } from '../src/gateway.js';
+import { ADMIN_TOKEN, client, gatewayWith, HELLO, POLICY, writeConfig } from './support.js';
+
+/** Where the run leaves its screenshot (gitignored), for people to look at. */
+const RESULTS = fileURLToPath(new URL('../test-results/', import.meta.url));
+
+let profile: string;
+let browser: BrowserContext;
+
+beforeAll(async () => {
+  // Debian's chromium, never a downloaded build; a fresh profile per run.
+  profile = mkdtempSync(join(tmpdir(), 'tollgate-chromium-'));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 1280, height: 900 },
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  rmSync(profile, { recursive: true, force: true });
+});
+
+/** `used` of one limit bar of one user, as the page shows it. */
+const barUsed = (page: Page, user: string, limit: string) => page.locator(`[data-user="${user}"] > .bar[data-limit="${limit}"]`).getAttribute('data-used').then(Number);
+
+async function openDashboard(gateway: RunningGateway): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(`${gateway.url}/dashboard#token=${ADMIN_TOKEN}`);
+  await page.locator('[data-user="alice"]').waitFor();
+  return page;
+}
+
+describe('the dashboard in headless Chromium', () => {
+  it('loads, shows the user\'s usage rising after requests and the refusals, and is written to a screenshot', async () => {
+    // Two requests a minute for alice, so the third shows up as a refusal.
+    const gateway = await gatewayWith(writeConfig(POLICY.replace('limit: 100, window: 1m }\n      - { name: tpm', 'limit: 3, window: 1m }\n      - { name: tpm')));
+    const page = await openDashboard(gateway);
+
+    expect(await page.title()).toBe('Tollgate gateway');
+    expect(await page.locator('#simulated').isVisible()).toBe(true);
+    expect(await barUsed(page, 'alice', 'rpm')).toBe(0);
+    expect(await page.locator('[data-user="alice"] [data-degrade-step]').textContent()).toMatch(/step 1 of 2 \(gpt-4o, max 512 tokens\)/);
+
+    const openai = client(gateway, 'sk-test-alice');
+    for (let i = 0; i < 3; i++) await openai.chat.completions.create({ model: 'gpt-4o', messages: HELLO, max_tokens: 50 });
+    await openai.chat.completions.create({ model: 'gpt-4o', messages: HELLO }).catch(() => undefined);
+
+    // The page polls every 2 s: wait for it to show what the store holds.
+    await page.waitForFunction(() => Number(document.querySelector('[data-user="alice"] > .bar[data-limit="rpm"]')?.getAttribute('data-used')) === 3, undefined, { timeout: 10_000 });
+    await page.locator('#denials [data-denial="rpm"]').waitFor({ timeout: 10_000 });
+    expect(await barUsed(page, 'alice', 'tpm')).toBeGreaterThan(0);
+    expect(Number(await page.locator('[data-user="alice"] [data-spend]').getAttribute('data-spend'))).toBeGreaterThan(0);
+    expect(await page.locator('[data-user="alice"] [data-key="alice-key"] .bar[data-limit="key-rpm"]').getAttribute('data-used')).toBe('3');
+    expect(await page.locator('#chart').getAttribute('data-requests')).toBe('3');
+    expect(await page.locator('#denials').textContent()).toContain('Rate limit reached on rpm');
+
+    mkdirSync(RESULTS, { recursive: true });
+    await page.screenshot({ path: `${RESULTS}dashboard.png`, fullPage: true });
+  });
+
+  it('asks for the admin token when it has none, and refuses a wrong one', async () => {
+    const gateway = await gatewayWith(writeConfig());
+    const page = await browser.newPage();
+
+    await page.goto(`${gateway.url}/dashboard`);
+    await page.locator('#login').waitFor();
+    expect(await page.locator('#app').isVisible()).toBe(false);
+    await page.fill('#token', 'not-the-admin-token');
+    await page.click('#login button');
+    await page.locator('#login-error', { hasText: 'That token was refused.' }).waitFor();
+
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.click('#login button');
+    await page.locator('[data-user="bob"]').waitFor();
+  });
+
+  it('resets a user from the page', async () => {
+    const gateway = await gatewayWith(writeConfig());
+    await client(gateway, 'sk-test-alice').chat.completions.create({ model: 'gpt-4o', messages: HELLO });
+    const page = await openDashboard(gateway);
+    await page.waitForFunction(() => Number(document.querySelector('[data-user="alice"] > .bar[data-limit="rpm"]')?.getAttribute('data-used')) === 1, undefined, { timeout: 10_000 });
+
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.click('[data-user="alice"] button:has-text("Reset")');
+
+    await page.waitForFunction(() => Number(document.querySelector('[data-user="alice"] > .bar[data-limit="rpm"]')?.getAttribute('data-used')) === 0, undefined, { timeout: 10_000 });
+  });
+});
