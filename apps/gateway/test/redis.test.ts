@@ -28,7 +28,7 @@ function startInstance(config: string, redisUrl: string): Promise<Instance> {
       detached: true,
     });
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`the gateway did not start within 30 s:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`the gateway did not start within 90 s:\n${output}`)), 90_000);
     const read = (chunk: Buffer) => {
       output += chunk;
       const url = /OpenAI base URL\s+(http:\/\/\S+)\/v1/.exec(output)?.[1];
