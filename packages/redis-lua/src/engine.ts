@@ -1,425 +1,475 @@
 /**
+ * Entries a series keeps in its body field before it spills (see `ENGINE_LUA`): `encodeBatch`
+ * declares a spill key for the counters that can hold more.
+ */
+export const BODY_CAPACITY = 16;
+
+/**
  * The store engine in Lua: the same semantics as `@tollgate/core`'s `applyBatch` (see
- * packages/core/src/engine), run atomically inside Redis. Every counter of one identity is a field
- * of one hash (`KEYS[k]`), read with one HMGET and written with one HSET, and the hash carries a TTL
- * that covers its longest-lived counter. The conformance suite's differential test holds this to the
- * TypeScript engine's decisions, so a change to one must be made to the other.
+ * packages/core/src/engine), run atomically inside Redis. Every counter of one identity lives in
+ * one hash (`KEYS[k]`), read with one HMGET and written with one HSET, and the hash carries a TTL
+ * that covers its longest-lived counter. The conformance suite's differential test and this
+ * package's engine test hold this to the TypeScript engine's decisions, so a change to one must be
+ * made to the other.
  *
- * ARGV is the batch, one value per entry (see `encodeBatch`), as text that passes unchanged through
- * clients that send JSON strings (@upstash/redis) as well as through ioredis. Lua in Redis pays for
- * every value it turns into a table entry and every function it calls, so the batch is read in place
- * (one `tonumber` per number), and a log is kept as a packed binary string (with `struct`) that a
- * decision touches only at its ends. The reply is a flat integer array
- * `{ now, allowed, used, resetAt, retryAt, used, ... }` with one triple per charge and -1 for an
- * infinite retry time. Integers keep amounts exact: nothing passes through Lua's `tostring`.
+ * Why it is written as it is: on a busy server the script's run time is the cost of a decision.
+ * Measured inside Redis 7.0, a Lua string costs about 30 ns plus 1 ns per byte to create (garbage
+ * collection included), a table about 70 ns, a call into C (`struct.pack`, `string.sub`) 60 to 250
+ * ns and a `redis.call` 0.5 to 1.5 µs. So the script is one straight block with no function of its
+ * own (each would be a closure allocated on every call) and no table per charge or per state: the
+ * batch arrives as one JSON array in `ARGV[1]` (one `cjson.decode`), grouped by key and by counter
+ * (see `encodeBatch`), and each counter is handled start to finish in one pass of four steps —
+ * load, read, change, store — with its state in local variables.
+ *
+ * State layouts keep the bytes a decision creates small, since every byte read into Lua or built
+ * there is paid for:
+ * - Log and window counters (series of ascending keys, each with an amount) keep a 32-byte header
+ *   in the counter's field (sum, newest key and amount, oldest key) and the older entries in a body
+ *   field (`<field>#`): a charge in the newest millisecond or segment rewrites the header only. A
+ *   body longer than CAPACITY entries keeps its FRONT oldest and moves the rest to a spill key of
+ *   its own (a string of entries, declared in KEYS, under the identity's hash tag, with its own
+ *   TTL), read FRONT entries at a time as they expire and appended to in blocks: so a decision on a
+ *   long exact log costs what it costs on a short one.
+ * - Buckets and calendars are two and three doubles; slots a msgpack map.
+ * States written by earlier versions (a series as one value, msgpack buckets and calendars) are
+ * recognised by their length and read; they are rewritten in the new layout on their next change.
+ *
+ * The batch applies only if every charge fits, and the script learns that only at the end; so each
+ * counter is changed as though the batch will pass, and the new values are written (or dropped)
+ * after the last counter. Counters are independent, so changing each in turn — its charges, then
+ * its adjustments — is the same as the reference's all charges, then all adjustments.
+ *
+ * The reply is a flat integer array `{ now, allowed, used, resetAt, retryAt, used, ... }` with one
+ * triple per charge, in the order the script meets them, and -1 for an infinite retry time.
+ * Integers keep amounts exact: nothing passes through Lua's `tostring`.
  */
 export const ENGINE_LUA = String.raw`
 local INF = math.huge
 local META = '~e' -- when the hash expires: at or after the latest expiry of any counter in it
+local LOG, WINDOW, BUCKET, CALENDAR = 1, 2, 3, 4 -- and 5, slots
+local ADD, REFUND, RELEASE, TOUCH, RESET, HOLD = 1, 2, 3, 4, 5, 6 -- HOLD: a slot charge
+local CAPACITY, FRONT = ${BODY_CAPACITY}, 8
+local OUTSIDE = "the store's time is outside the calendar periods the limiter sent: the limiter's clock and Redis's disagree by more than a period"
+local unpack_struct, pack_struct, sub, floor, ceil, max = struct.unpack, struct.pack, string.sub, math.floor, math.ceil, math.max
 
--- The batch: see encodeBatch in batch.ts for the layout, one value per ARGV entry, read in order.
-local next_arg = 0
-local function number() next_arg = next_arg + 1 return tonumber(ARGV[next_arg]) end
-local function text() next_arg = next_arg + 1 return ARGV[next_arg] end
-local TYPES = { 'log', 'window', 'bucket', 'calendar', 'slots' }
-local ADJUSTMENTS = { 'add', 'refund', 'release', 'touch', 'reset' }
-local function read_counter(entry)
-  entry.k = number()
-  entry.f = text()
-  local alg = { TYPES[number()] }
-  for i = 2, number() + 1 do alg[i] = number() end
-  entry.a = alg
-  return entry
-end
-
-local now, dry, charge_count, adjustment_count = number(), number(), number(), number()
-if not now then -- empty: no test clock, use the server's
+-- The batch (see encodeBatch in batch.ts); b[p] is the next value to read.
+local b = cjson.decode(ARGV[1])
+local now, dry, hashes = b[1], b[2], b[3]
+if not now then -- no test clock: the server's
   local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  now = tonumber(time[1]) * 1000 + floor(tonumber(time[2]) / 1000)
 end
-local batch = { c = {}, j = {} }
-for i = 1, charge_count do
-  local charge = read_counter({})
-  charge.m = number()
-  charge.l = text()
-  batch.c[i] = charge
-end
-for i = 1, adjustment_count do
-  local adjustment = read_counter({ t = ADJUSTMENTS[number()] })
-  adjustment.m = number()
-  adjustment.at = number()
-  adjustment.l = text()
-  batch.j[i] = adjustment
-end
-
--- Series: ascending keys (times, segments), each with an amount, packed as two big-endian doubles
--- per entry, with a running sum: { s = sum, d = entries }. Stored as the sum (8 bytes) then the
--- entries, so a decision decodes only the entries it looks at.
-
-local ENTRY = 16
-local function series_decode(value) return { s = struct.unpack('>d', value, 1), d = string.sub(value, 9) } end
-local function series_encode(st) return struct.pack('>d', st.s) .. st.d end
-local function series_count(st) return #st.d / ENTRY end
-local function series_at(st, i)
-  local key, amount = struct.unpack('>dd', st.d, (i - 1) * ENTRY + 1)
-  return key, amount
-end
-
--- Drops the leading entries with keys below bound; nil when none are left.
-local function prune_below(st, bound)
-  if not st then return nil end
-  local n, dropped = series_count(st), 0
-  while dropped < n do
-    local key, amount = series_at(st, dropped + 1)
-    if key >= bound then break end
-    st.s = st.s - amount
-    dropped = dropped + 1
-  end
-  if dropped == n then return nil end
-  if dropped > 0 then st.d = string.sub(st.d, dropped * ENTRY + 1) end
-  return st
-end
-
-local function series_add(st, key, amount)
-  local entry = struct.pack('>dd', key, amount)
-  if not st then return { s = amount, d = entry } end
-  st.s = st.s + amount
-  local n = series_count(st)
-  local last_key, last_amount = series_at(st, n)
-  if last_key < key then
-    st.d = st.d .. entry
-  elseif last_key == key then
-    st.d = string.sub(st.d, 1, (n - 1) * ENTRY) .. struct.pack('>dd', key, last_amount + amount)
-  else
-    -- The clock stepped back: insert in order (rare, so the simple way).
-    local index = 1
-    while series_at(st, index) < key do index = index + 1 end
-    local found, found_amount = series_at(st, index)
-    local before, after = string.sub(st.d, 1, (index - 1) * ENTRY), string.sub(st.d, index * ENTRY + 1)
-    if found == key then
-      st.d = before .. struct.pack('>dd', key, found_amount + amount) .. after
-    else
-      st.d = before .. entry .. string.sub(st.d, (index - 1) * ENTRY + 1)
-    end
-  end
-  return st
-end
-
--- Takes up to amount from the entry at key; returns the state (nil when empty).
-local function series_take(st, key, amount)
-  if not st then return nil end
-  for index = 1, series_count(st) do
-    local found, found_amount = series_at(st, index)
-    if found == key then
-      local taken = math.min(amount, found_amount)
-      local rest = ''
-      if found_amount > taken then rest = struct.pack('>dd', key, found_amount - taken) end
-      st.d = string.sub(st.d, 1, (index - 1) * ENTRY) .. rest .. string.sub(st.d, index * ENTRY + 1)
-      st.s = st.s - taken
-      break
-    end
-  end
-  if #st.d == 0 then return nil end
-  return st
-end
-
--- The key at which dropping the oldest entries frees at least excess.
-local function key_freeing(st, excess)
-  for index = 1, series_count(st) do
-    local key, amount = series_at(st, index)
-    excess = excess - amount
-    if excess <= 0 then return key end
-  end
-end
-
-local function last_key(st) return (series_at(st, series_count(st))) end
-
--- Algorithms. An algorithm is { type, limit, ... } as encodeBatch writes it. Each model is built
--- only when the batch uses its type: every function a script defines is created anew on every call.
-
-local builders = {}
-
-builders.log = function() return {
-  decode = series_decode,
-  encode = series_encode,
-  prune = function(st, alg) return prune_below(st, now - alg[3] + 1) end,
-  used = function(st) return st and st.s or 0 end,
-  expires = function(st, alg) return last_key(st) + alg[3] end,
-  retry = function(st, alg, need)
-    if need > alg[2] then return INF end
-    local excess = (st and st.s or 0) + need - alg[2]
-    if not st or excess <= 0 then return now end
-    return key_freeing(st, excess) + alg[3]
-  end,
-  add = function(st, alg, amount) return series_add(st, now, amount) end,
-  refund = function(st, alg, amount, at) return series_take(st, at, amount) end,
-} end
-
-local function segment_end(i, alg) return (i + 1) * alg[4] + alg[3] end
-
-builders.window = function() return {
-  decode = series_decode,
-  encode = series_encode,
-  prune = function(st, alg) return prune_below(st, math.floor((now - alg[3]) / alg[4])) end,
-  used = function(st) return st and st.s or 0 end,
-  expires = function(st, alg) return segment_end(last_key(st), alg) end,
-  retry = function(st, alg, need)
-    if need > alg[2] then return INF end
-    local excess = (st and st.s or 0) + need - alg[2]
-    if not st or excess <= 0 then return now end
-    return segment_end(key_freeing(st, excess), alg)
-  end,
-  add = function(st, alg, amount) return series_add(st, math.floor(now / alg[4]), amount) end,
-  refund = function(st, alg, amount, at) return series_take(st, math.floor(at / alg[4]), amount) end,
-} end
-
--- Bucket: state { tat, rem } is the exact arrival time tat + rem / limit ms; arithmetic is in
--- integers scaled by limit (ms x limit). An algorithm is { 'bucket', limit, windowMs, burst }.
-local function backlog(st, alg) return math.max(0, (st.tat - now) * alg[2] + st.rem) end
-local function fill(st, alg, scaled)
-  st = st or {}
-  st.tat = now + math.floor(scaled / alg[2])
-  st.rem = scaled % alg[2]
-  return st
-end
-local function full_at(st) if st.rem > 0 then return st.tat + 1 end return st.tat end
-
-builders.bucket = function() return {
-  prune = function(st, alg) if st and backlog(st, alg) > 0 then return st end return nil end,
-  used = function(st, alg) if not st then return 0 end return math.ceil(backlog(st, alg) / alg[3]) end,
-  expires = function(st) return full_at(st) end,
-  retry = function(st, alg, need)
-    if need > alg[4] then return INF end
-    local held = 0
-    if st then held = backlog(st, alg) end
-    local excess = held - (alg[4] - need) * alg[3]
-    if excess <= 0 then return now end
-    return now + math.ceil(excess / alg[2])
-  end,
-  add = function(st, alg, amount)
-    local held = 0
-    if st then held = backlog(st, alg) end
-    return fill(st, alg, held + amount * alg[3])
-  end,
-  refund = function(st, alg, amount, at)
-    if not st then return nil end
-    local refundable = math.max(0, amount * alg[3] - (now - at) * alg[2])
-    local remaining = math.max(0, backlog(st, alg) - refundable)
-    if remaining > 0 then return fill(st, alg, remaining) end
-    return nil
-  end,
-} end
-
--- A calendar algorithm is { 'calendar', limit, start1, start2, ... }: consecutive period starts.
-local function current_period(alg)
-  for i = 3, #alg - 1 do
-    if alg[i] <= now and now < alg[i + 1] then return alg[i], alg[i + 1] end
-  end
-  error("the store's time is outside the calendar periods the limiter sent: the limiter's clock and Redis's disagree by more than a period")
-end
-
-builders.calendar = function() return {
-  prune = function(st) if st and st.p <= now and now < st.e then return st end return nil end,
-  used = function(st) return st and st.u or 0 end,
-  expires = function(st) return st.e end,
-  reset = function(st, alg) local _, finish = current_period(alg) return finish end,
-  retry = function(st, alg, need)
-    if need > alg[2] then return INF end
-    if (st and st.u or 0) + need <= alg[2] then return now end
-    local _, finish = current_period(alg)
-    return finish
-  end,
-  add = function(st, alg, amount)
-    if st then
-      st.u = st.u + amount
-      return st
-    end
-    local start, finish = current_period(alg)
-    return { p = start, e = finish, u = amount }
-  end,
-  refund = function(st, alg, amount, at)
-    if not st or at < st.p or at >= st.e then return st end
-    st.u = st.u - math.min(amount, st.u)
-    if st.u == 0 then return nil end
-    return st
-  end,
-} end
-
--- Slots: lease id -> expiry. An algorithm is { 'slots', limit, ttlMs }.
-builders.slots = function() return {
-  prune = function(st)
-    if not st then return nil end
-    local live = false
-    for id, expiry in pairs(st) do
-      if expiry <= now then st[id] = nil else live = true end
-    end
-    if live then return st end
-    return nil
-  end,
-  used = function(st)
-    local count = 0
-    if st then for _ in pairs(st) do count = count + 1 end end
-    return count
-  end,
-  expires = function(st)
-    local latest = 0
-    for _, expiry in pairs(st) do latest = math.max(latest, expiry) end
-    return latest
-  end,
-  retry = function(st, alg, need)
-    if need > alg[2] then return INF end
-    local expiries = {}
-    if st then for _, expiry in pairs(st) do expiries[#expiries + 1] = expiry end end
-    table.sort(expiries)
-    local excess = #expiries + need - alg[2]
-    if excess <= 0 then return now end
-    return expiries[excess]
-  end,
-} end
-
-local models = setmetatable({}, {
-  __index = function(built, kind)
-    local model = builders[kind]()
-    built[kind] = model
-    return model
-  end,
-})
-
-local function reset_at(model, st, alg)
-  if model.reset then return model.reset(st, alg) end
-  if st then return model.expires(st, alg) end
-  return now
-end
-
--- Load every field the batch names, one HMGET per key.
-
--- States are msgpack, except where a model packs its own (series).
-local function decode(alg, value)
-  local model = models[alg[1]]
-  if model.decode then return model.decode(value) end
-  return cmsgpack.unpack(value)
-end
-local function encode(alg, st)
-  local model = models[alg[1]]
-  if model.encode then return model.encode(st) end
-  return cmsgpack.pack(st)
-end
-
-local fields, algorithms, states, dirty = {}, {}, {}, {}
-local function want(k, f, alg)
-  if not fields[k] then
-    fields[k] = { META }
-    algorithms[k] = {}
-  end
-  if algorithms[k][f] then return end
-  algorithms[k][f] = alg
-  table.insert(fields[k], f)
-end
-for _, charge in ipairs(batch.c) do want(charge.k, charge.f, charge.a) end
-for _, adjustment in ipairs(batch.j) do want(adjustment.k, adjustment.f, adjustment.a) end
-
-local meta = {}
-for k, names in pairs(fields) do
-  local values = redis.call('HMGET', KEYS[k], unpack(names))
-  states[k] = {}
-  dirty[k] = {}
-  meta[k] = tonumber(values[1]) or 0
-  for i = 2, #names do
-    if values[i] then states[k][names[i]] = decode(algorithms[k][names[i]], values[i]) end
-  end
-end
-
-local function load(k, f, alg)
-  local st = models[alg[1]].prune(states[k][f], alg)
-  states[k][f] = st
-  return st
-end
-
-local function save(k, f, alg, st)
-  states[k][f] = st
-  dirty[k][f] = alg
-end
-
--- Evaluate every charge; apply all of them and the adjustments only if every one fits.
-
-local reply = { now, 1 }
+local p = 4
+local reply, r = { now, 1 }, 2
 local allowed = true
-for i, charge in ipairs(batch.c) do
-  local alg = charge.a
-  local model = models[alg[1]]
-  local st = load(charge.k, charge.f, alg)
-  local need = charge.m
-  if need < 1 then need = 1 end
-  local retry = model.retry(st, alg, need)
-  if retry > now then allowed = false end
-  reply[3 * i] = model.used(st, alg)
-  reply[3 * i + 1] = reset_at(model, st, alg)
-  if retry == INF then reply[3 * i + 2] = -1 else reply[3 * i + 2] = retry end
+-- What each hash key writes if the batch passes, four values per key: HSET arguments, fields to
+-- delete (or false), the latest expiry among its written counters, and the expiry it has. Then the
+-- spill keys' writes, four values each: the key, where (-1: replace it), what, until when.
+local writes, spills = {}, nil
+
+for key = 1, hashes do
+  -- The key's series come first: each has a body field besides its own.
+  local series, counters = b[p], b[p] + b[p + 1]
+  local names = p + 1 -- the c-th counter's field is b[names + c]
+  local fields = { 'HMGET', KEYS[key], META }
+  for c = 1, series do fields[2 * c + 2], fields[2 * c + 3] = b[names + c], b[names + c] .. '#' end
+  for c = series + 1, counters do fields[series + c + 3] = b[names + c] end
+  local values = redis.call(unpack(fields))
+  p = names + counters + 1
+  local set, n_set, gone, needed, meta = {}, 0, false, 0, tonumber(values[1]) or 0
+
+  for c = 1, counters do
+    local name, value_at = b[names + c], series + c + 1 -- values[value_at] is the counter's own field
+    if c <= series then value_at = 2 * c end
+    local raw, kind, limit = values[value_at], b[p], b[p + 1]
+    -- Each kind's state, in locals. Series: see the layout above; body entries are
+    -- body[from .. from + 16 * count - 1], the first front of them older than the spill's
+    -- [head, tail) bytes, and extra holds entries appended by this batch. Bucket: tat, rem and held.
+    -- Calendar: sum used in [start, finish). Slots: a table.
+    local sum, span, segment, spill = 0, 0, 1, 0
+    local newest, newest_amount, oldest = 0, 0, 0
+    local body_name, body_raw, body, from, count, front, head, tail, extra, body_changed = nil, nil, nil, 1, 0, 0, 0, 0, '', false
+    local tat, rem, held, burst = 0, 0, 0, 0
+    local start, finish, period_start, period_end = 0, 0, nil, nil
+    local slots, count_slots, latest, ttl = nil, 0, now, 0
+
+    -- 1. Load: decode and drop what has expired by now.
+    if kind == LOG or kind == WINDOW then
+      -- A log is a window of 1 ms segments: its charge at t counts while now < t + windowMs, as
+      -- segment i counts while now < (i + 1) * segmentMs + windowMs; so windowMs - 1 with 1 ms
+      -- segments is the same rule, and one piece of code serves both.
+      span = b[p + 2]
+      if kind == WINDOW then segment, spill = b[p + 3], b[p + 4] p = p + 5 else span, spill = span - 1, b[p + 3] p = p + 4 end
+      body_name, body_raw = fields[value_at + 3], values[value_at + 1]
+      if raw then
+        if #raw == 32 then
+          sum, newest, newest_amount, oldest = unpack_struct('>dddd', raw)
+          if body_raw then
+            head, tail, front = unpack_struct('>ddd', body_raw)
+            body, from, count = body_raw, 25, (#body_raw - 24) / 16
+            if head >= tail then front = count end
+          end
+        else
+          -- An earlier version's series, one value: the sum, then every entry.
+          sum, oldest = unpack_struct('>dd', raw)
+          newest, newest_amount = unpack_struct('>dd', raw, #raw - 15)
+          body, from, count = sub(raw, 9, #raw - 16), 1, (#raw - 24) / 16
+          front, body_changed = count, true
+        end
+        local bound = floor((now - span) / segment) -- entries with keys below it no longer count
+        if newest < bound then
+          raw, sum = nil, 0 -- all of it, the spill too
+        elseif oldest < bound then
+          body_changed = true
+          while true do
+            if front > 0 then
+              local k, amount = unpack_struct('>dd', body, from)
+              if k >= bound then break end
+              sum, from, front, count = sum - amount, from + 16, front - 1, count - 1
+            elseif head < tail then
+              -- The front is used up: the spill's next entries become the front.
+              local chunk = redis.call('GETRANGE', KEYS[spill], head, head + 16 * FRONT - 1)
+              if chunk == '' then tail = head else head = head + #chunk end -- an expired spill held nothing live
+              body, from, front = chunk .. sub(body, from), 1, #chunk / 16
+              count = count + front
+              if head >= tail then head, tail, front = 0, 0, count end
+            else
+              break
+            end
+          end
+        end
+      end
+
+    elseif kind == BUCKET then
+      -- GCRA: the exact arrival time tat + rem / limit ms, in integers scaled by limit (ms x limit).
+      span, burst = b[p + 2], b[p + 3]
+      p = p + 4
+      if raw then
+        if #raw == 16 then
+          tat, rem = unpack_struct('>dd', raw)
+        else
+          local st = cmsgpack.unpack(raw)
+          tat, rem = st.tat, st.rem
+        end
+        held = (tat - now) * limit + rem
+        if held <= 0 then raw, held = nil, 0 end
+      end
+
+    elseif kind == CALENDAR then
+      -- The algorithm is consecutive period starts around the limiter's clock; the store's own time
+      -- picks the period.
+      local periods = b[p + 2]
+      for i = p + 3, p + 1 + periods do
+        if b[i] <= now and now < b[i + 1] then period_start, period_end = b[i], b[i + 1] break end
+      end
+      p = p + 3 + periods
+      if raw then
+        if #raw == 24 then
+          start, finish, sum = unpack_struct('>ddd', raw)
+        else
+          local st = cmsgpack.unpack(raw)
+          start, finish, sum = st.p, st.e, st.u
+        end
+        if not (start <= now and now < finish) then raw, sum = nil, 0 end
+      end
+
+    else -- slots: lease id -> expiry
+      ttl = b[p + 2]
+      p = p + 3
+      if raw then
+        slots = cmsgpack.unpack(raw)
+        for id, expiry in pairs(slots) do
+          if expiry <= now then
+            slots[id] = nil
+          else
+            count_slots = count_slots + 1
+            if expiry > latest then latest = expiry end
+          end
+        end
+        if count_slots == 0 then slots = nil end
+      end
+    end
+
+    -- 2. Read: one reading per charge, of the state before the batch.
+    local charges, width = b[p], 1
+    if kind == 5 then width = 2 end -- a slot charge also names its lease
+    local first_charge = p + 2
+    local charges_end = first_charge + charges * width
+    local stop = charges_end + b[p + 1] -- after the adjustments
+    for q = first_charge, charges_end - 1, width do
+      local need = b[q]
+      if need < 1 then need = 1 end
+      local used, reset_at, retry = sum, now, now
+      if kind == LOG or kind == WINDOW then
+        if raw then reset_at = (newest + 1) * segment + span end
+        if need > limit then
+          retry = INF
+        elseif raw and sum + need > limit then
+          -- When the oldest entries, dropped in order (front, spill, back, newest), free enough.
+          local excess, found = sum + need - limit, nil
+          local at, front_end, body_end = from, from + 16 * front, from + 16 * count
+          while not found and at < front_end do
+            local k, amount = unpack_struct('>dd', body, at)
+            excess, at = excess - amount, at + 16
+            if excess <= 0 then found = k end
+          end
+          if not found and head < tail then
+            local spilled = redis.call('GETRANGE', KEYS[spill], head, tail - 1)
+            for i = 1, #spilled, 16 do
+              local k, amount = unpack_struct('>dd', spilled, i)
+              excess = excess - amount
+              if excess <= 0 then found = k break end
+            end
+          end
+          while not found and at < body_end do
+            local k, amount = unpack_struct('>dd', body, at)
+            excess, at = excess - amount, at + 16
+            if excess <= 0 then found = k end
+          end
+          retry = ((found or newest) + 1) * segment + span
+        end
+      elseif kind == BUCKET then
+        used = 0
+        if raw then
+          used, reset_at = ceil(held / span), tat
+          if rem > 0 then reset_at = tat + 1 end
+        end
+        if need > burst then
+          retry = INF
+        elseif held - (burst - need) * span > 0 then
+          retry = now + ceil((held - (burst - need) * span) / limit)
+        end
+      elseif kind == CALENDAR then
+        if not period_end then error(OUTSIDE) end
+        reset_at = period_end
+        if need > limit then retry = INF elseif sum + need > limit then retry = period_end end
+      else
+        used, reset_at = count_slots, latest
+        if need > limit then
+          retry = INF
+        elseif count_slots + need > limit then
+          local expiries = {}
+          for _, expiry in pairs(slots) do expiries[#expiries + 1] = expiry end
+          table.sort(expiries)
+          retry = expiries[count_slots + need - limit]
+        end
+      end
+      if retry > now then allowed = false end
+      if retry == INF then retry = -1 end
+      reply[r + 1], reply[r + 2], reply[r + 3] = used, reset_at, retry
+      r = r + 3
+    end
+
+    -- 3. Change, as though the batch passes: its charges (charged amounts are added, slots held),
+    -- then its adjustments, in order. Skipped once anything refused: nothing will be written.
+    local write = false
+    local q = first_charge
+    while allowed and not dry and q < stop do
+      local op, amount, at, id = ADD, 0, 0, nil
+      if q < charges_end then
+        amount = b[q]
+        if width == 2 then op, id = HOLD, b[q + 1] elseif amount <= 0 then op = nil end
+        q = q + width
+      else
+        op = b[q]
+        if op == ADD then amount = b[q + 1] q = q + 2
+        elseif op == REFUND then amount, at = b[q + 1], b[q + 2] q = q + 3
+        elseif op == RESET then q = q + 1
+        else id = b[q + 1] q = q + 2 end
+      end
+
+      if op == RESET then
+        raw, sum, held, slots, write = nil, 0, 0, nil, true
+      elseif kind == LOG or kind == WINDOW then
+        local k = floor(now / segment)
+        if op == REFUND then k = floor(at / segment) end
+        if op == ADD and not raw then
+          -- A fresh series (whatever an expired one left behind is dropped on write).
+          raw, sum, newest, newest_amount = true, amount, k, amount
+          body, from, count, front, head, tail, extra, body_changed = nil, 1, 0, 0, 0, 0, '', true
+        elseif op == ADD and k == newest then
+          newest_amount, sum = newest_amount + amount, sum + amount
+        elseif op == ADD and k > newest then
+          extra, count = extra .. pack_struct('>dd', newest, newest_amount), count + 1
+          if head >= tail then front = count end
+          newest, newest_amount, sum, body_changed = k, amount, sum + amount, true
+        elseif op == REFUND and raw and k == newest and newest_amount > amount then
+          newest_amount, sum = newest_amount - amount, sum - amount
+        elseif raw and (op == ADD or op == REFUND) then
+          -- The rare cases (the clock stepped back; a refund of an older entry, or of all of the
+          -- newest): gather every entry into one string, change it, and split it up again.
+          local all = extra .. pack_struct('>dd', newest, newest_amount)
+          if body then
+            local spilled = ''
+            if head < tail then spilled = redis.call('GETRANGE', KEYS[spill], head, tail - 1) end
+            all = sub(body, from, from + 16 * front - 1) .. spilled .. sub(body, from + 16 * front, from + 16 * count - 1) .. all
+          end
+          local i, last = 1, #all - 15
+          while i < last and unpack_struct('>d', all, i) < k do i = i + 16 end
+          local found, found_amount = unpack_struct('>dd', all, i)
+          if op == ADD then
+            if found == k then
+              all = sub(all, 1, i - 1) .. pack_struct('>dd', k, found_amount + amount) .. sub(all, i + 16)
+            else
+              all = sub(all, 1, i - 1) .. pack_struct('>dd', k, amount) .. sub(all, i)
+            end
+            sum = sum + amount
+          elseif found == k then
+            -- Take up to amount from the charge's entry, dropping it once empty.
+            local taken, rest = amount, ''
+            if found_amount < taken then taken = found_amount end
+            if found_amount > taken then rest = pack_struct('>dd', k, found_amount - taken) end
+            all, sum = sub(all, 1, i - 1) .. rest .. sub(all, i + 16), sum - taken
+          end
+          if all == '' then
+            raw, sum = nil, 0
+          else
+            newest, newest_amount = unpack_struct('>dd', all, #all - 15)
+            body, from, count, head, tail, extra = sub(all, 1, #all - 16), 1, (#all - 16) / 16, 0, 0, ''
+            front, body_changed = count, true
+          end
+        end
+        if op == ADD or op == REFUND then write = true end
+      elseif kind == BUCKET then
+        if op == ADD or op == REFUND then
+          if raw then
+            held = (tat - now) * limit + rem
+            if held < 0 then held = 0 end
+          end
+          if op == ADD then
+            held = held + amount * span
+          elseif raw then
+            -- Only what has not drained since the charge can still be in the bucket.
+            local refundable = amount * span - (now - at) * limit
+            if refundable > 0 then held = held - refundable end
+          end
+          if held > 0 then
+            raw, tat, rem = true, now + floor(held / limit), held % limit
+          else
+            raw, held = nil, 0
+          end
+          write = true
+        end
+      elseif kind == CALENDAR then
+        if op == ADD then
+          if not raw then
+            if not period_end then error(OUTSIDE) end
+            raw, start, finish, sum = true, period_start, period_end, 0
+          end
+          sum, write = sum + amount, true
+        elseif op == REFUND then
+          if raw and start <= at and at < finish then
+            if amount > sum then amount = sum end
+            sum = sum - amount
+            if sum == 0 then raw = nil end
+          end
+          write = true
+        end
+      else
+        if op == HOLD then
+          slots = slots or {}
+          slots[id] = now + ttl
+          write = true
+        elseif op == RELEASE then
+          if slots then
+            slots[id] = nil
+            if next(slots) == nil then slots = nil end
+          end
+          write = true
+        elseif op == TOUCH then
+          if slots and slots[id] then slots[id] = now + ttl end
+          write = true
+        end
+      end
+    end
+    p = stop
+
+    -- 4. Store: the new encoding and its expiry, or the field's removal.
+    if write then
+      local value, expires
+      if kind == LOG or kind == WINDOW then
+        if raw then
+          if body_changed then
+            local entries = extra
+            if body then entries = sub(body, from, from + 16 * count - 1) .. extra end
+            if spill > 0 and count > CAPACITY then
+              -- Too long for the hash: keep the oldest (the entries before a spill that has some),
+              -- and move the rest to the end of the spill.
+              local keep = front
+              if head >= tail then keep = FRONT end
+              local moved = sub(entries, 16 * keep + 1)
+              local until_ms = (unpack_struct('>d', moved, #moved - 15) + 1) * segment + span
+              spills = spills or {}
+              local n = #spills
+              spills[n + 1], spills[n + 2], spills[n + 3], spills[n + 4] = spill, head < tail and tail or -1, moved, until_ms
+              if head < tail then tail = tail + #moved else head, tail = 0, #moved end
+              entries, count, front = sub(entries, 1, 16 * keep), keep, keep
+            end
+            if count > 0 then
+              oldest = unpack_struct('>d', entries)
+              if head >= tail then front = 0 end -- without a spill every entry is in front
+              set[n_set + 1], set[n_set + 2], n_set = body_name, pack_struct('>ddd', head, tail, front) .. entries, n_set + 2
+            else
+              oldest = newest
+              if body_raw then gone = gone or {} gone[#gone + 1] = body_name end
+            end
+          end
+          value, expires = pack_struct('>dddd', sum, newest, newest_amount, oldest), (newest + 1) * segment + span
+        elseif body_raw then
+          gone = gone or {}
+          gone[#gone + 1] = body_name
+        end
+      elseif kind == BUCKET then
+        if raw then
+          value, expires = pack_struct('>dd', tat, rem), tat
+          if rem > 0 then expires = tat + 1 end
+        end
+      elseif kind == CALENDAR then
+        if raw then value, expires = pack_struct('>ddd', start, finish, sum), finish end
+      elseif slots then
+        value, expires = cmsgpack.pack(slots), 0
+        for _, expiry in pairs(slots) do
+          if expiry > expires then expires = expiry end
+        end
+      end
+      if value then
+        set[n_set + 1], set[n_set + 2], n_set = name, value, n_set + 2
+        if expires > needed then needed = expires end
+      elseif values[value_at] then
+        gone = gone or {}
+        gone[#gone + 1] = name
+      end
+    end
+  end
+  writes[4 * key - 3], writes[4 * key - 2], writes[4 * key - 1], writes[4 * key] = set, gone, needed, meta
 end
 
-if allowed and dry == 0 then
-  for _, charge in ipairs(batch.c) do
-    local alg = charge.a
-    local st = states[charge.k][charge.f]
-    if alg[1] == 'slots' then
-      st = st or {}
-      st[charge.l] = now + alg[3]
-      save(charge.k, charge.f, alg, st)
-    elseif charge.m > 0 then
-      save(charge.k, charge.f, alg, models[alg[1]].add(st, alg, charge.m))
-    end
-  end
-  for _, adj in ipairs(batch.j) do
-    local alg = adj.a
-    if adj.t == 'reset' then
-      save(adj.k, adj.f, alg, nil)
-    else
-      local st = load(adj.k, adj.f, alg)
-      if alg[1] == 'slots' then
-        if adj.t == 'release' then
-          if st then
-            st[adj.l] = nil
-            if next(st) == nil then st = nil end
-          end
-          save(adj.k, adj.f, alg, st)
-        elseif adj.t == 'touch' then
-          if st and st[adj.l] then st[adj.l] = now + alg[3] end
-          save(adj.k, adj.f, alg, st)
-        end
-      elseif adj.t == 'add' then
-        save(adj.k, adj.f, alg, models[alg[1]].add(st, alg, adj.m))
-      elseif adj.t == 'refund' then
-        save(adj.k, adj.f, alg, models[alg[1]].refund(st, alg, adj.m, adj.at))
-      end
-    end
-  end
-
-  -- Write back: one HSET (and HDEL for emptied counters) per key, and a TTL covering them all.
-  -- The TTL is set with a quarter of slack (at least a second), so busy keys are not re-expired on
-  -- every decision; idle state still disappears within 1.25x its lifetime.
-  for k, changed in pairs(dirty) do
-    local set, gone = {}, {}
-    local needed = 0
-    for f, alg in pairs(changed) do
-      local st = states[k][f]
-      if st then
-        set[#set + 1] = f
-        set[#set + 1] = encode(alg, st)
-        needed = math.max(needed, models[alg[1]].expires(st, alg))
-      else
-        gone[#gone + 1] = f
-      end
-    end
-    if #gone > 0 then redis.call('HDEL', KEYS[k], unpack(gone)) end
+-- Write back only if every charge fits: one HSET (and HDEL for emptied counters) per key, and a TTL
+-- covering them all. The TTL is set with a quarter of slack (at least a second), so busy keys are
+-- not re-expired on every decision; idle state still disappears within 1.25x its lifetime. A spill
+-- key's TTL covers its newest entry.
+if allowed and not dry then
+  for key = 1, hashes do
+    local set, gone, needed, meta = writes[4 * key - 3], writes[4 * key - 2], writes[4 * key - 1], writes[4 * key]
+    if gone then redis.call('HDEL', KEYS[key], unpack(gone)) end
     if #set > 0 then
-      local expiry = meta[k]
+      local expiry = meta
       if needed > expiry then
-        expiry = needed + math.max(1000, math.floor((needed - now) / 4))
+        expiry = needed + max(1000, floor((needed - now) / 4))
         set[#set + 1] = META
         set[#set + 1] = expiry
       end
-      redis.call('HSET', KEYS[k], unpack(set))
-      if expiry ~= meta[k] then redis.call('PEXPIRE', KEYS[k], expiry - now) end
+      redis.call('HSET', KEYS[key], unpack(set))
+      if expiry ~= meta then redis.call('PEXPIRE', KEYS[key], expiry - now) end
+    end
+  end
+  for i = 1, spills and #spills or 0, 4 do
+    local spill, offset, moved, expiry = spills[i], spills[i + 1], spills[i + 2], spills[i + 3]
+    if offset < 0 then
+      redis.call('SET', KEYS[spill], moved, 'PX', max(1, expiry - now))
+    else
+      redis.call('SETRANGE', KEYS[spill], offset, moved)
+      redis.call('PEXPIRE', KEYS[spill], max(1, expiry - now))
     end
   end
 end

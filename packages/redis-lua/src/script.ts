@@ -15,14 +15,29 @@ export function checkPrefix(prefix: unknown, store: string): string {
  * Runs the engine by its SHA, and sends the script itself only when the server does not have it
  * (a new server, a fresh cluster node, after `SCRIPT FLUSH`): one round trip in the steady state.
  * Clients report the missing script in their own words, but always with Redis's `NOSCRIPT` in them.
+ * The reply is decoded, and any failure becomes a `StoreError` naming `store`, in the same promise
+ * step as the reply's arrival: a decision pays for one step, not one per layer.
  */
-export async function evalWithFallback<T>(evalsha: () => Promise<T>, evaluate: () => Promise<T>): Promise<T> {
-  try {
-    return await evalsha();
-  } catch (error) {
-    if (!String((error as Error)?.message ?? error).includes('NOSCRIPT')) throw error;
-    return evaluate();
-  }
+export function evalWithFallback<T>(
+  evalsha: () => Promise<unknown>,
+  evaluate: () => Promise<unknown>,
+  decode: (reply: unknown) => T,
+  store: string,
+): Promise<T> {
+  const decoded = (reply: unknown): T => {
+    try {
+      return decode(reply);
+    } catch (error) {
+      throw asStoreError(error, store);
+    }
+  };
+  const failed = (error: unknown): never => {
+    throw asStoreError(error, store);
+  };
+  return evalsha().then(decoded, (error: unknown) => {
+    if (!String((error as Error)?.message ?? error).includes('NOSCRIPT')) failed(error);
+    return evaluate().then(decoded, failed);
+  });
 }
 
 /** A client or server failure as the limiter expects it: a `StoreError` naming the store. */

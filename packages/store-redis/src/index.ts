@@ -65,27 +65,29 @@ export class RedisStore implements Store {
    * a batch whose identities hash to several slots runs one script per slot and takes back the
    * slots that passed when another refused (see `applyAcrossSlots`).
    */
-  async apply(batch: StoreBatch): Promise<StoreResult> {
+  apply(batch: StoreBatch): Promise<StoreResult> {
     try {
-      return await (this.isCluster
-        ? applyAcrossSlots(batch, (counter) => this.prefix + counter.identity.key, (part, now) => this.run(part, now))
-        : this.run(batch));
+      if (!this.isCluster) return this.run(batch);
+      return applyAcrossSlots(batch, (counter) => this.prefix + counter.identity.key, (part, now) => this.run(part, now)).catch((error: unknown) => {
+        throw asStoreError(error, 'store-redis');
+      });
     } catch (error) {
-      throw asStoreError(error, 'store-redis');
+      return Promise.reject(asStoreError(error, 'store-redis'));
     }
   }
 
-  /** One script call; `now` stamps the batch with a time instead of the server's (or the test clock's). */
-  private async run(batch: StoreBatch, now?: number): Promise<StoreResult> {
-    const { keys, argv } = encodeBatch(batch, this.prefix, now ?? this.clock?.());
-    return decodeReply(await this.evaluate(keys, argv));
-  }
-
-  /** EVALSHA, falling back to EVAL when the server does not have the script. */
-  private evaluate(keys: string[], argv: string[]): Promise<unknown> {
+  /**
+   * One script call (EVALSHA, or EVAL when the server does not have the script); `now` stamps the
+   * batch with a time instead of the server's (or the test clock's).
+   */
+  private run(batch: StoreBatch, now?: number): Promise<StoreResult> {
+    const encoded = encodeBatch(batch, this.prefix, now ?? this.clock?.());
+    const { keys, argv } = encoded;
     return evalWithFallback(
-      () => this.client.evalsha(ENGINE_SHA, keys.length, ...keys, ...argv),
-      () => this.client.eval(ENGINE_LUA, keys.length, ...keys, ...argv),
+      () => this.client.evalsha(ENGINE_SHA, keys.length, ...keys, argv[0]),
+      () => this.client.eval(ENGINE_LUA, keys.length, ...keys, argv[0]),
+      (reply) => decodeReply(reply, encoded),
+      'store-redis',
     );
   }
 }

@@ -82,19 +82,22 @@ export class UpstashStore implements Store {
     return this.denyCache?.lookup(batch) ?? this.run(batch);
   }
 
-  private async run(batch: StoreBatch): Promise<StoreResult> {
+  private run(batch: StoreBatch): Promise<StoreResult> {
     try {
-      const { keys, argv } = encodeBatch(batch, this.prefix, this.clock?.());
-      const result = decodeReply(
-        await evalWithFallback(
-          () => this.client.evalsha(ENGINE_SHA, keys, argv),
-          () => this.client.eval(ENGINE_LUA, keys, argv),
-        ),
+      const encoded = encodeBatch(batch, this.prefix, this.clock?.());
+      const { keys, argv } = encoded;
+      return evalWithFallback(
+        () => this.client.evalsha(ENGINE_SHA, keys, argv),
+        () => this.client.eval(ENGINE_LUA, keys, argv),
+        (reply) => {
+          const result = decodeReply(reply, encoded);
+          this.denyCache?.learn(batch, result);
+          return result;
+        },
+        'store-upstash',
       );
-      this.denyCache?.learn(batch, result);
-      return result;
     } catch (error) {
-      throw asStoreError(error, 'store-upstash');
+      return Promise.reject(asStoreError(error, 'store-upstash'));
     }
   }
 }
