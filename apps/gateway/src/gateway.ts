@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { preloadTokenizer } from '@tollgate/llm';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { GatewayConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -33,7 +33,6 @@ export interface RunningGateway {
   readonly store: string;
   readonly upstream: Upstream;
   readonly policy: LivePolicy;
-  readonly app: FastifyInstance;
   /** Applies the configuration file again (what a change to the file does). */
   reload(): void;
   close(): Promise<void>;
@@ -101,7 +100,6 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     store: opened.description,
     upstream,
     policy,
-    app,
     reload,
     async close() {
       unwatch();

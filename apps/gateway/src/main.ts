@@ -13,8 +13,12 @@ const EXAMPLE = fileURLToPath(new URL('../gateway.example.yaml', import.meta.url
 
 function banner(gateway: RunningGateway, file: string): string {
   const { url, policy, upstream } = gateway;
-  const keys = [...policy.config.keys].map(([secret, key]) => `  ${secret}   user "${key.user}", tier "${policy.tierOf(key.user)}"`);
-  const [demoKey] = policy.config.keys.keys();
+  // The demo's keys are no secret; a real configuration's are, and stay out of the output.
+  const keys = upstream.simulated
+    ? ['Demo API keys:', ...[...policy.config.keys].map(([secret, key]) => `  ${secret}   user "${key.user}", tier "${policy.tierOf(key.user)}"`)]
+    : [`${policy.config.keys.size} API keys configured (keys: in the file).`];
+  const [firstKey] = policy.config.keys.keys();
+  const demoKey = upstream.simulated ? firstKey : '<an API key from the file>';
   return [
     '',
     upstream.simulated
@@ -28,7 +32,6 @@ function banner(gateway: RunningGateway, file: string): string {
     `  store            ${gateway.store}`,
     `  admin token      ${gateway.adminToken}${gateway.adminTokenGenerated ? '   (generated for this run; set TOLLGATE_ADMIN_TOKEN to choose one)' : ''}`,
     '',
-    'API keys:',
     ...keys,
     '',
     'Try it:',

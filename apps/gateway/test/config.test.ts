@@ -68,7 +68,7 @@ describe('the configuration file', () => {
   it.each([
     ['a duplicate key', policyWith('bob: { tier: pro }', 'bob: { tier: pro }\n  bob: { tier: free }'), /Map keys must be unique/, /remove or rename one of the two keys/],
     ['an unknown option', `listne: { port: 1 }\n${POLICY}`, /: listne: unknown option "listne"/, /use one of: listen, store/],
-    ['a key of an unknown user', policyWith('{ user: bob, name: bob-key }', '{ user: carol, name: bob-key }'), /keys\.sk-test-bob\.user: no user is named "carol"/, /add "carol: \{ tier: \.\.\. \}" under users:/],
+    ['a key of an unknown user', policyWith('{ user: bob, name: bob-key }', '{ user: carol, name: bob-key }'), /keys\.sk-tes…-bob\.user: no user is named "carol"/, /add "carol: \{ tier: \.\.\. \}" under users:/],
     ['a ladder on a missing budget', policyWith('budget: daily-usd', 'budget: monthly-usd'), /tiers\.free\.degrade\.budget: budget must name one of the policy's limits/, /name one of the tier's requests, tokens or cost limits/],
     ['a window that is not a duration', policyWith('limit: 100000, window: 1m', 'limit: 100000, window: 5 minutes'), /tiers\.free\.limits\[1\]/, /a duration such as 30s, 1m/],
     ['an unknown store', `store: postgres://db\n${POLICY}`, /store: unknown store "postgres:\/\/db"/, /use "sqlite"/],

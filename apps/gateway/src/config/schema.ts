@@ -3,7 +3,7 @@ import type { LimitConfig, PolicyConfig } from '@tollgate/core';
 import type { LlmModelPrice } from '@tollgate/llm';
 import { GatewayConfigError } from './errors.js';
 import { checkPolicy } from './policy-check.js';
-import type { ConfigSource, Path } from './source.js';
+import { masked, type ConfigSource, type Path } from './source.js';
 
 /** Where counters live: an SQLite file (the default, embedded) or a Redis server shared by instances. */
 export type StoreSpec = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string };
@@ -13,7 +13,7 @@ export type UpstreamSpec =
   | { kind: 'http'; baseUrl: string; apiKey: string | undefined; timeoutMs: number }
   | { kind: 'simulated'; chunkDelayMs: number };
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** One API key the gateway accepts. */
@@ -52,8 +52,8 @@ export interface GatewayConfig {
 const TOP_LEVEL = ['listen', 'store', 'dataDir', 'upstream', 'demo', 'admin', 'logLevel', 'limits', 'tiers', 'users', 'keys', 'prices'];
 const NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
-export const DEFAULT_PORT = 8787;
-export const MIN_ADMIN_TOKEN_LENGTH = 16;
+const DEFAULT_PORT = 8787;
+const MIN_ADMIN_TOKEN_LENGTH = 16;
 /** The built-in upstream streams a chunk of words every this many ms, so streams look like a model's. */
 const DEFAULT_CHUNK_DELAY_MS = 25;
 
@@ -79,7 +79,7 @@ class Reader {
     return value as Json;
   }
 
-  optionalObject(path: Path, value: unknown, known: readonly string[]): Json {
+  optionalObject(path: Path, value: unknown, known?: readonly string[]): Json {
     return value === undefined || value === null ? {} : this.object(path, value, known);
   }
 
@@ -110,7 +110,7 @@ function describe(value: unknown): string {
 }
 
 /** `sqlite`, `sqlite:<file>` (relative to the data directory) or a `redis://` / `rediss://` URL. */
-export function parseStore(value: string, dataDir: string, fail: Fail): StoreSpec {
+function parseStore(value: string, dataDir: string, fail: Fail): StoreSpec {
   if (value === 'sqlite' || value === 'sqlite:') return { kind: 'sqlite', path: resolve(dataDir, 'tollgate.db') };
   if (value.startsWith('sqlite:')) {
     const file = value.slice('sqlite:'.length);
@@ -128,7 +128,7 @@ export function parseStore(value: string, dataDir: string, fail: Fail): StoreSpe
 }
 
 /** An `http(s)://` base URL of an OpenAI-compatible API, without a trailing slash. */
-export function parseBaseUrl(value: string, fail: Fail): string {
+function parseBaseUrl(value: string, fail: Fail): string {
   let url: URL | undefined;
   try {
     url = new URL(value);
@@ -142,7 +142,7 @@ export function parseBaseUrl(value: string, fail: Fail): string {
 }
 
 /** The environment variables that override the file (secrets belong there rather than in the file). */
-export const ENV = {
+const ENV = {
   host: 'HOST',
   port: 'PORT',
   dataDir: 'TOLLGATE_DATA_DIR',
@@ -259,13 +259,8 @@ function readPolicy(read: Reader, source: ConfigSource, root: Json): GatewayPoli
     keys.set(secret, { id, user });
   }
 
-  const prices = read.optionalObject(['prices'], root.prices, Object.keys(root.prices ?? {})) as Record<string, LlmModelPrice>;
+  const prices = read.optionalObject(['prices'], root.prices) as Record<string, LlmModelPrice>;
   const policy: GatewayPolicy = { limits: limits as LimitConfig[], tiers, users, keys, prices };
   checkPolicy(policy, source);
   return policy;
-}
-
-/** A key as it may be shown: its start and its end. */
-function masked(secret: string): string {
-  return `${secret.slice(0, 6)}…${secret.slice(-4)}`;
 }

@@ -9,6 +9,11 @@ export function formatPath(path: Path): string {
   return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
 }
 
+/** An API key as it may be shown: its start and its end. */
+export function masked(secret: string): string {
+  return `${secret.slice(0, 6)}…${secret.slice(-4)}`;
+}
+
 /** The inverse of `formatPath`, for paths that core's messages name. */
 export function parsePath(text: string): Path {
   const path: (string | number)[] = [];
@@ -72,6 +77,8 @@ export class ConfigSource {
 
   /** Throws the error for the value at `path`. */
   fail(path: Path, problem: string, fix: string): never {
-    throw new GatewayConfigError(this.file, this.lineOf(path), formatPath(path), problem, fix);
+    // An API key is a secret: messages (and the logs a reload writes them to) show it masked.
+    const shown = path.map((part, i) => (i === 1 && path[0] === 'keys' && typeof part === 'string' ? masked(part) : part));
+    throw new GatewayConfigError(this.file, this.lineOf(path), formatPath(shown), problem, fix);
   }
 }

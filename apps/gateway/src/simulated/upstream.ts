@@ -8,7 +8,7 @@ import { simulatedReply } from './reply.js';
 export const SIMULATED_MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano'] as const;
 
 /** Marks everything the simulated upstream answers. */
-export const SIMULATED_HEADER = 'x-simulated-upstream';
+const SIMULATED_HEADER = 'x-simulated-upstream';
 
 export interface SimulatedUpstream {
   /** Its OpenAI-style base URL (`http://127.0.0.1:<port>/v1`). */
