@@ -47,7 +47,10 @@ const RESTART_ONLY = ['listen', 'store', 'dataDir', 'upstream', 'adminToken', 'l
  * watches the configuration file.
  */
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<RunningGateway> {
-  const app = Fastify({ logger: { level: config.logLevel }, forceCloseConnections: true, bodyLimit: 32 * 1024 * 1024 });
+  const hops = config.listen.trustProxy;
+  // A number of hops as proxy-addr counts them (Fastify's types take only its function form).
+  const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : hops;
+  const app = Fastify({ logger: { level: config.logLevel }, forceCloseConnections: true, bodyLimit: 32 * 1024 * 1024, trustProxy });
   const metrics = new GatewayMetrics();
   const opened = openStore(config.store, (error) => app.log.error({ err: error }, 'redis connection error'));
   const policy = new LivePolicy(config.policy, timedStore(opened.store, metrics.storeLatency));

@@ -234,3 +234,23 @@ describe('metrics', () => {
     expect(text).toMatch(/tollgate_tokens_total\{kind="output"\} [1-9]/);
   });
 });
+
+describe('per IP', () => {
+  const ipLimited = `limits:\n  - { name: ip-rpm, scope: ip, resource: requests, limit: 1, window: 1m }\n${POLICY}`;
+  const from = (gateway: Awaited<ReturnType<typeof gatewayWith>>, ip: string) =>
+    new OpenAI({ apiKey: 'sk-test-alice', baseURL: `${gateway.url}/v1`, maxRetries: 0, defaultHeaders: { 'x-forwarded-for': ip } })
+      .chat.completions.create({ model: 'gpt-4o', messages: HELLO })
+      .then(() => 200, (error: InstanceType<typeof OpenAI.APIError>) => error.status);
+
+  it('limits by the socket\'s address, whatever X-Forwarded-For a client sends', async () => {
+    const gateway = await gatewayWith(writeConfig(ipLimited));
+
+    expect([await from(gateway, '198.51.100.1'), await from(gateway, '198.51.100.2')]).toEqual([200, 429]);
+  });
+
+  it('limits by the client\'s address behind the proxies listen.trustProxy names', async () => {
+    const gateway = await gatewayWith(writeConfig(ipLimited, { listen: '{ host: 127.0.0.1, port: 0, trustProxy: 1 }' }));
+
+    expect([await from(gateway, '198.51.100.1'), await from(gateway, '198.51.100.2'), await from(gateway, '198.51.100.1')]).toEqual([200, 200, 429]);
+  });
+});

@@ -35,7 +35,7 @@ describe('the configuration file', () => {
 
     expect(config.upstream).toEqual({ kind: 'simulated', chunkDelayMs: 25 });
     expect(config.store).toEqual({ kind: 'sqlite', path: join(appDir, '.data', 'tollgate.db') });
-    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8787 });
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8787, trustProxy: false });
     expect(Object.keys(config.policy.tiers)).toEqual(['free', 'pro']);
     expect(config.policy.tiers.free!.limits.map((l) => l.name)).toEqual(['rpm', 'tpm', 'daily-usd', 'inflight', 'key-rpm']);
     expect(config.policy.keys.get('sk-tollgate-demo')).toEqual({ id: 'demo-key', user: 'demo' });
@@ -72,6 +72,7 @@ describe('the configuration file', () => {
     ['a ladder on a missing budget', policyWith('budget: daily-usd', 'budget: monthly-usd'), /tiers\.free\.degrade\.budget: budget must name one of the policy's limits/, /name one of the tier's requests, tokens or cost limits/],
     ['a window that is not a duration', policyWith('limit: 100000, window: 1m', 'limit: 100000, window: 5 minutes'), /tiers\.free\.limits\[1\]/, /a duration such as 30s, 1m/],
     ['an unknown store', `store: postgres://db\n${POLICY}`, /store: unknown store "postgres:\/\/db"/, /use "sqlite"/],
+    ['trusting every proxy', `listen: { trustProxy: true }\n${POLICY}`, /listen\.trustProxy: expected a number of hops or a list of addresses, got boolean true/, /the number of proxies in front of the gateway/],
     ['two keys with one name', policyWith('{ user: alice, name: alice-second }', '{ user: alice, name: alice-key }'), /two keys are called "alice-key"/, /another name/],
   ])('%s fails with its line and a fix', (_what, text, problem, fix) => {
     const error = errorOf(text);

@@ -51,9 +51,9 @@ keys:
 `;
 
 /** A configuration file in a fresh folder: listening on a free port, SQLite in that folder, quiet. */
-export function writeConfig(policy: string = POLICY, { chunkDelayMs = 2, settings = '' } = {}): string {
+export function writeConfig(policy: string = POLICY, { chunkDelayMs = 2, listen = '{ host: 127.0.0.1, port: 0 }' } = {}): string {
   const file = join(tempDir(), 'gateway.yaml');
-  writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nlogLevel: silent\nadmin: { token: ${ADMIN_TOKEN} }\ndemo: { chunkDelayMs: ${chunkDelayMs} }\n${settings}\n${policy}`);
+  writeFileSync(file, `listen: ${listen}\nlogLevel: silent\nadmin: { token: ${ADMIN_TOKEN} }\ndemo: { chunkDelayMs: ${chunkDelayMs} }\n${policy}`);
   return file;
 }
 

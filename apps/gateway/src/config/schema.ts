@@ -16,6 +16,9 @@ export type UpstreamSpec =
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Fastify's `trustProxy`: which proxies' `X-Forwarded-For` to believe for the `ip` scope. */
+export type TrustProxy = false | number | string[];
+
 /** One API key the gateway accepts. */
 export interface KeyEntry {
   /** What dashboards, logs and the `apiKey` scope call the key (never the secret itself). */
@@ -39,7 +42,7 @@ export interface GatewayPolicy {
 export interface GatewayConfig {
   /** The configuration file, absolute. */
   readonly file: string;
-  readonly listen: { readonly host: string; readonly port: number };
+  readonly listen: { readonly host: string; readonly port: number; readonly trustProxy: TrustProxy };
   readonly dataDir: string;
   readonly store: StoreSpec;
   readonly upstream: UpstreamSpec;
@@ -141,6 +144,19 @@ function parseBaseUrl(value: string, fail: Fail): string {
   return value.replace(/\/+$/, '');
 }
 
+/**
+ * `false` (the default: the socket's peer is the client), a number of proxy hops, or the proxies'
+ * addresses and CIDR ranges. Never `true`: a client reaching the gateway directly would choose its own IP.
+ */
+function trustProxyOf(read: Reader, value: unknown): TrustProxy {
+  const path = ['listen', 'trustProxy'];
+  const fix = 'give the number of proxies in front of the gateway (e.g. 1), or their addresses, e.g. [10.0.0.0/8]; leave it out when clients connect directly';
+  if (value === undefined || value === false) return false;
+  if (typeof value === 'number') return read.integer(path, value, 1, 16, fix);
+  if (Array.isArray(value) && value.length > 0 && value.every((entry) => typeof entry === 'string' && entry !== '')) return value as string[];
+  return read.fail(path, `expected a number of hops or a list of addresses, got ${describe(value)}`, fix);
+}
+
 /** The environment variables that override the file (secrets belong there rather than in the file). */
 const ENV = {
   host: 'HOST',
@@ -173,7 +189,7 @@ export function validate(source: ConfigSource, dir: string, env: Env = {}): Gate
   const read = new Reader(source);
   const root = read.object([], source.value, TOP_LEVEL);
 
-  const listenRaw = read.optionalObject(['listen'], root.listen, ['host', 'port']);
+  const listenRaw = read.optionalObject(['listen'], root.listen, ['host', 'port', 'trustProxy']);
   const host = pick(read, env, ENV.host, ['listen', 'host'], listenRaw.host ?? '127.0.0.1');
   const port = pick(read, env, ENV.port, ['listen', 'port'], listenRaw.port ?? DEFAULT_PORT);
   const portValue = typeof port.value === 'string' && /^\d+$/.test(port.value) ? Number(port.value) : port.value;
@@ -183,6 +199,7 @@ export function validate(source: ConfigSource, dir: string, env: Env = {}): Gate
   const listen = {
     host: text(host.value, host.fail, 'an address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)'),
     port: portValue as number,
+    trustProxy: trustProxyOf(read, listenRaw.trustProxy),
   };
 
   const dataDirValue = pick(read, env, ENV.dataDir, ['dataDir'], root.dataDir ?? '.data');

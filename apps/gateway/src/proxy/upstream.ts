@@ -42,6 +42,8 @@ export function clientHeaders(response: Response): Record<string, string> {
  * the upstream's timeout.
  */
 export function callUpstream(upstream: Upstream, path: string, init: { method: string; headers: Headers; body?: string }, abandon: AbortSignal): Promise<Response> {
+  // The body is the gateway's own serialization of the (possibly rewritten) request.
+  if (init.body !== undefined) init.headers.set('content-type', 'application/json');
   return fetch(`${upstream.baseUrl}${path}`, { ...init, signal: AbortSignal.any([abandon, AbortSignal.timeout(upstream.timeoutMs)]) });
 }
 
