@@ -1,0 +1,144 @@
+/**
+ * The packages as users get them: every public package is packed with `pnpm pack`, and the
+ * tarballs (not the workspace) are installed with plain npm into fresh projects outside the
+ * repository, which then run an ESM app, a CommonJS app and an edge-style app against real
+ * servers, and type-check a TypeScript app with `moduleResolution` node16 and bundler. Across the
+ * projects every store and every adapter is used.
+ */
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { startServer, stopServer } from '@tollgate/dev-redis';
+import { startBridge, type Bridge } from '@tollgate/upstash-bridge';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'tollgate-packaging-'));
+const tarballs = join(work, 'tarballs');
+
+/** The versions the workspace builds and tests with, so the projects install what we test against. */
+const THIRD_PARTY = {
+  express: '^5.1.0',
+  fastify: '^5.4.0',
+  ioredis: '^5.9.2',
+  '@upstash/redis': '^1.35.0',
+  'better-sqlite3': '^12.4.1',
+  next: '^16.0.0',
+  react: '^19.1.0',
+  'react-dom': '^19.1.0',
+};
+
+/** Packs every public package of packages/; returns `{ name: tarball path }`. */
+async function packAll(): Promise<Record<string, string>> {
+  const packed: Record<string, string> = {};
+  for (const dir of readdirSync(join(repo, 'packages'))) {
+    const manifest = JSON.parse(readFileSync(join(repo, 'packages', dir, 'package.json'), 'utf8')) as { name: string; private?: boolean };
+    if (manifest.private) continue;
+    const { stdout } = await run('pnpm', ['pack', '--pack-destination', tarballs], { cwd: join(repo, 'packages', dir) });
+    const tarball = stdout.trim().split('\n').pop()!;
+    packed[manifest.name] = tarball.startsWith('/') ? tarball : join(tarballs, tarball);
+  }
+  return packed;
+}
+
+/** A fresh npm project holding one fixture, with the tarballs and third-party packages it needs. */
+async function project(fixture: string, packed: Record<string, string>, tollgate: string[], thirdParty: string[], dev: Record<string, string> = {}): Promise<string> {
+  const dir = join(work, fixture);
+  cpSync(join(fixtures, fixture), dir, { recursive: true });
+  const dependencies: Record<string, string> = {};
+  for (const name of tollgate) dependencies[name] = `file:${packed[name]}`;
+  for (const name of thirdParty) dependencies[name] = THIRD_PARTY[name as keyof typeof THIRD_PARTY];
+  const manifest = { name: `tollgate-${fixture}`, private: true, type: 'module', dependencies, devDependencies: dev };
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
+  await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, maxBuffer: 16 * 1024 * 1024 });
+  return dir;
+}
+
+/** What each fixture app prints: the statuses of three requests, and what the limiter counted. */
+interface AppOutput {
+  statuses: number[];
+  usage: Array<[string, number]>;
+  reserved?: number;
+}
+
+async function runApp(dir: string, file: string, env: Record<string, string>): Promise<AppOutput> {
+  const { stdout } = await run(process.execPath, [file], { cwd: dir, env: { ...process.env, ...env } });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as AppOutput;
+}
+
+let packed: Record<string, string> = {};
+let redisPort = 0;
+let bridge: Bridge | undefined;
+
+beforeAll(async () => {
+  packed = await packAll();
+  redisPort = await startServer(work);
+  bridge = await startBridge({ redis: { port: redisPort }, token: 'packaging-token' });
+});
+
+afterAll(async () => {
+  await bridge?.close();
+  if (redisPort) await stopServer(redisPort);
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('installed from the packed tarballs with npm', () => {
+  it('packs every public package', () => {
+    expect(Object.keys(packed).sort()).toEqual([
+      '@tollgate/adapter-express',
+      '@tollgate/adapter-fastify',
+      '@tollgate/adapter-next',
+      '@tollgate/core',
+      '@tollgate/llm',
+      '@tollgate/store-memory',
+      '@tollgate/store-redis',
+      '@tollgate/store-sqlite',
+      '@tollgate/store-test-suite',
+      '@tollgate/store-upstash',
+    ]);
+  });
+
+  it('an ESM app: Express over Redis, priced by @tollgate/llm', async () => {
+    const dir = await project('esm-express-redis', packed, ['@tollgate/core', '@tollgate/store-redis', '@tollgate/adapter-express', '@tollgate/llm'], ['express', 'ioredis']);
+    const { statuses, usage } = await runApp(dir, 'app.mjs', { REDIS_PORT: String(redisPort) });
+    expect(statuses).toEqual([200, 200, 429]);
+    // Two admitted requests, each settled at 100 input and 50 output gpt-4o tokens.
+    expect(usage).toEqual([['rpm', 2], ['daily-usd', 2 * (100 * 2.5 + 50 * 10) / 1e6]]);
+  });
+
+  it('a CommonJS app: Fastify over SQLite with the memory store as fallback, estimated by @tollgate/llm', async () => {
+    const dir = await project('cjs-fastify-sqlite', packed, ['@tollgate/core', '@tollgate/store-sqlite', '@tollgate/store-memory', '@tollgate/adapter-fastify', '@tollgate/llm'], ['fastify', 'better-sqlite3']);
+    const { statuses, reserved, usage } = await runApp(dir, 'app.cjs', { DATABASE: join(dir, 'limits.db') });
+    expect(statuses).toEqual([200, 200, 429]);
+    // Each admitted request reserved its estimate (the prompt's tokens plus max_tokens, 100) and
+    // settled at what the handler recorded (30 tokens).
+    expect(reserved).toBeGreaterThan(100);
+    expect(usage).toEqual([['rpm', 2], ['tpm', 60]]);
+  });
+
+  it('an edge-style app: a Next.js route handler over Upstash', async () => {
+    const dir = await project('esm-next-upstash', packed, ['@tollgate/core', '@tollgate/store-upstash', '@tollgate/adapter-next'], ['@upstash/redis', 'next', 'react', 'react-dom']);
+    const { statuses, usage } = await runApp(dir, 'app.mjs', { UPSTASH_REDIS_REST_URL: bridge!.url, UPSTASH_REDIS_REST_TOKEN: 'packaging-token' });
+    expect(statuses).toEqual([200, 200, 429]);
+    expect(usage).toEqual([['rpm', 2]]);
+  });
+
+  it('a TypeScript app type-checks against every package with moduleResolution node16 and bundler', async () => {
+    const dir = await project(
+      'types',
+      packed,
+      Object.keys(packed),
+      Object.keys(THIRD_PARTY),
+      { typescript: '~5.9.3', '@types/node': '^20.19.0', '@types/express': '^5.0.3', '@types/better-sqlite3': '^7.6.13', vitest: '^4.1.0' },
+    );
+    const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
+    for (const config of ['tsconfig.node16.json', 'tsconfig.bundler.json']) {
+      await expect(run(process.execPath, [tsc, '-p', config], { cwd: dir }).then(() => 'ok')).resolves.toBe('ok');
+    }
+  });
+});
