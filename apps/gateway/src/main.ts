@@ -37,6 +37,7 @@ function banner(gateway: RunningGateway, file: string): string {
     'Try it:',
     `  curl ${url}/v1/chat/completions -H 'authorization: Bearer ${demoKey}' -H 'content-type: application/json' \\`,
     `    -d '{"model":"gpt-4o","messages":[{"role":"user","content":"Hello"}]}'`,
+    ...(upstream.simulated ? ['  pnpm --filter tollgate-gateway traffic    # 60 requests: watch the ladder, the budget and the limits on the dashboard'] : []),
     '',
   ].join('\n');
 }
