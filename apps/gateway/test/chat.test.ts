@@ -83,6 +83,19 @@ describe('chat completions through the gateway, with the official openai SDK', (
     expect(await usedOf(gateway, alice)).toMatchObject({ rpm: 3 });
   });
 
+  it('makes the SDK wait for retry-after-ms and retry a short refusal on its own', async () => {
+    const gateway = await gatewayWith(writeConfig(POLICY.replace('limit: 100, window: 1m }\n      - { name: tpm', 'limit: 1, window: 2s }\n      - { name: tpm')));
+    const openai = client(gateway, 'sk-test-alice', { maxRetries: 2 });
+
+    await openai.chat.completions.create({ model: 'gpt-4o', messages: HELLO });
+    const retried = await openai.chat.completions.create({ model: 'gpt-4o', messages: HELLO });
+
+    expect(retried.object).toBe('chat.completion');
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(metrics).toContain('tollgate_decisions_total{outcome="allowed",limit=""} 2');
+    expect(metrics).toMatch(/tollgate_decisions_total\{outcome="limited",limit="rpm"\} [12]\n/);
+  });
+
   it('degrades as the daily budget fills (cheaper model, fewer tokens), then refuses, never spending past the budget', async () => {
     // gpt-4o costs about $0.0003 a request here: the budget holds a few, then gpt-4o-mini takes over.
     const forwarded: Record<string, unknown>[] = [];
