@@ -12,7 +12,9 @@ export type { Identity } from './identity.js';
 export { MAX_IDENTITY_VALUE_LENGTH, encodeKeyPart } from './identity.js';
 export { staticPrices } from './prices.js';
 export type { ModelPrice, PriceSource } from './prices.js';
-export { UNITS_PER_USD, unitsToUsd, usdToUnits } from './money.js';
+export { UNITS_PER_USD, costUnits, unitsToUsd, usdToUnits } from './money.js';
+// For packages built on core (adapters, @tollgate/llm): error messages that read alike.
+export { describe as describeValue } from './duration.js';
 export { compensation } from './runner.js';
 
 // For framework adapters: the HTTP conventions every adapter shares.

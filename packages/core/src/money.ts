@@ -98,6 +98,30 @@ export class TokenPrice {
   }
 }
 
+const tokenPrices = new Map<number, TokenPrice>();
+
+/**
+ * The exact cost, in integer units (nano-dollars), of token counts at prices in USD per million
+ * tokens: summed exactly and rounded up once, as the limiter counts money. For packages that price
+ * calls themselves (`@tollgate/llm`) and pass the result as `usage.cost`.
+ *
+ * @example costUnits([[2.5, 1_200], [10, 800]]) // 11_000_000 units = $0.011
+ */
+export function costUnits(lines: ReadonlyArray<readonly [usdPerMillionTokens: number, tokens: number]>): number {
+  const parts = lines.map(([usd, tokens]) => {
+    assertUsd(usd, 'a price');
+    if (!Number.isSafeInteger(tokens) || tokens < 0) throw new InvalidInputError(`a token count must be a whole, non-negative number, got ${describe(tokens)}`);
+    let price = tokenPrices.get(usd);
+    if (price === undefined) {
+      price = new TokenPrice(usd);
+      // Price tables hold a few hundred distinct numbers; the bound only guards against misuse.
+      if (tokenPrices.size < 10_000) tokenPrices.set(usd, price);
+    }
+    return [price, tokens] as const;
+  });
+  return TokenPrice.costUnits(parts);
+}
+
 /**
  * Units for a sum of `numerator` 10^-scale USD per million tokens, computed in doubles — or
  * `undefined` when the numbers are too large for that to be exact (then BigInt takes over). Usually

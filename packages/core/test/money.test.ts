@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TokenPrice, usdToUnits } from '../src/money.js';
+import { InvalidInputError } from '../src/errors.js';
+import { costUnits, TokenPrice, usdToUnits } from '../src/money.js';
 import { sha256 } from '../src/sha256.js';
 
 describe('money', () => {
@@ -19,6 +20,14 @@ describe('money', () => {
     expect(TokenPrice.costUnits([[new TokenPrice(0.075), 1]])).toBe(75);
     expect(TokenPrice.costUnits([[new TokenPrice(0.0375), 1]])).toBe(38);
     expect(TokenPrice.costUnits([[new TokenPrice(0.0375), 1], [new TokenPrice(0.0375), 1]])).toBe(75);
+  });
+
+  it('costUnits prices raw [USD per million, tokens] lines the same way, and refuses bad numbers', () => {
+    expect(costUnits([[2.5, 600], [1.25, 400], [10, 500]])).toBe(7_000_000);
+    expect(costUnits([[0.0375, 1], [0.0375, 1]])).toBe(75);
+    for (const bad of [[[-1, 10]], [[NaN, 10]], [[1, 1.5]], [[1, -1]], [[1, Infinity]]] as Array<Array<[number, number]>>) {
+      expect(() => costUnits(bad)).toThrow(InvalidInputError);
+    }
   });
 });
 

@@ -1,14 +1,8 @@
 import { ConfigurationError, InvalidInputError, TollgateError, type Decision } from '@tollgate/core';
 
-const PREFIX = '[tollgate] [llm]';
+export { describeValue as describe } from '@tollgate/core';
 
-/** A short description of a value for error messages (never the value itself when it is long). */
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return value.length > 40 ? `a ${value.length}-character string` : JSON.stringify(value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
-}
+const PREFIX = '[tollgate] [llm]';
 
 /** An `InvalidInputError` with this package's prefix: a request or response it cannot account for. */
 export function invalidInput(message: string): InvalidInputError {

@@ -1,7 +1,6 @@
 import { calcPrice, findProvider, type ModelInfo, type ModelPrice as GenaiModelPrice } from '@pydantic/genai-prices';
-import { UnknownModelError, unitsToUsd, type ModelPrice, type PriceSource } from '@tollgate/core';
+import { costUnits, UnknownModelError, unitsToUsd, type ModelPrice, type PriceSource } from '@tollgate/core';
 import { configurationError, describe, invalidInput } from './errors.js';
-import { costUnits, type BillLine } from './money.js';
 
 /**
  * A price in USD per million tokens that may step up with the size of the prompt: `base` applies
@@ -357,8 +356,12 @@ function count(tokens: TokenCounts, field: keyof TokenCounts, fallback = 0): num
   return value;
 }
 
-/** The lines of one call's bill: every input token once, at the rate of its kind. */
-export function billOf(price: LlmModelPrice, tokens: TokenCounts): BillLine[] {
+/**
+ * The lines of one call's bill, `[USD per million, count]`: every input token once, at the rate of
+ * its kind, and the request fee (per thousand requests, so each request counts as 1,000 of a
+ * per-million line).
+ */
+export function billOf(price: LlmModelPrice, tokens: TokenCounts): Array<[usdPerMillion: number, count: number]> {
   if (typeof tokens !== 'object' || tokens === null) throw invalidInput(`token counts must be an object, got ${describe(tokens)}`);
   const input = count(tokens, 'inputTokens');
   const output = count(tokens, 'outputTokens');
@@ -371,14 +374,14 @@ export function billOf(price: LlmModelPrice, tokens: TokenCounts): BillLine[] {
   }
   if (written1h > written) throw invalidInput(`cacheWrite1hTokens (${written1h}) is part of cacheWriteTokens and cannot exceed it (${written})`);
   const cacheWrite = price.cacheWrite ?? price.input;
-  const perMillion = (rate: Rate, amount: number): BillLine => ({ rate: rateAt(rate, input), amount, per: 1_000_000 });
+  const line = (rate: Rate, amount: number): [number, number] => [rateAt(rate, input), amount];
   return [
-    perMillion(price.input, input - cached - written),
-    perMillion(price.cachedInput ?? price.input, cached),
-    perMillion(cacheWrite, written - written1h),
-    perMillion(price.cacheWrite1h ?? cacheWrite, written1h),
-    perMillion(price.output, output),
-    { rate: price.perThousandRequests ?? 0, amount: requests, per: 1_000 },
+    line(price.input, input - cached - written),
+    line(price.cachedInput ?? price.input, cached),
+    line(cacheWrite, written - written1h),
+    line(price.cacheWrite1h ?? cacheWrite, written1h),
+    line(price.output, output),
+    [price.perThousandRequests ?? 0, requests * 1_000],
   ];
 }
 
