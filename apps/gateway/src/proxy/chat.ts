@@ -112,22 +112,30 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
       return reply.send(hideUsage ? metered.pipeThrough(hideInjectedUsage()) : metered);
     }
 
-    const text = await response.text();
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      if (!abandoned.signal.aborted) throw error;
+      // The client left while the answer was arriving: the upstream did the work, so the estimate is charged.
+      await settle(reserved(model, estimate), 'json abandoned by the client');
+      return reply.hijack();
+    }
     await settle(usageOf(text, model, estimate, policy), 'json');
     return reply.send(text);
   };
 }
 
-/** A JSON response's usage; a response that reports none is charged what was reserved for it. */
+/** What was reserved, as usage: charged when the upstream's own count is missing. */
+const reserved = (model: string, estimate: LlmDemand): Usage => ({ model, inputTokens: estimate.inputTokens, outputTokens: estimate.outputTokens });
+
+/** A JSON response's usage; a response that reports none (or nonsense) is charged what was reserved for it. */
 function usageOf(text: string, model: string, estimate: LlmDemand, policy: LivePolicy): Usage {
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    return openaiChatUsage(JSON.parse(text), { prices: policy.prices }) ?? reserved(model, estimate);
   } catch {
-    parsed = undefined;
+    return reserved(model, estimate);
   }
-  const usage = parsed === undefined ? undefined : openaiChatUsage(parsed, { prices: policy.prices });
-  return usage ?? { model, inputTokens: estimate.inputTokens, outputTokens: estimate.outputTokens };
 }
 
 function logFields(caller: Caller, requested: Body, sent: Body, context: TollgateContext, usage: Usage, how: string, simulated: boolean) {
