@@ -1,3 +1,8 @@
+/**
+ * Next.js route handlers (`withTollgate`) and `proxy.ts` (`tollgateProxy`), on Web APIs only.
+ *
+ * @module @tollgate/adapter-next
+ */
 export { withTollgate } from './route.js';
 export { tollgateProxy } from './proxy.js';
 export type {

@@ -1,3 +1,10 @@
+/**
+ * Rate limits, token budgets, USD budgets and in-flight limits for AI-agent APIs, decided in one
+ * atomic store call per request: `createLimiter`, its decisions and leases, the `Store` contract and
+ * the HTTP layer the framework adapters share.
+ *
+ * @module @tollgate/core
+ */
 export { createLimiter } from './limiter.js';
 export type { AcquireDecision, AcquireOptions, Limiter, LimiterOptions } from './limiter.js';
 export type { Decision, DecisionReason, LimitState, RequestDecision } from './decision.js';

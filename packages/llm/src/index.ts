@@ -1,3 +1,9 @@
+/**
+ * Prices, token estimates and exact usage from OpenAI, Anthropic and AI SDK responses (streams
+ * included), and one-line client wrappers that meter every call.
+ *
+ * @module @tollgate/llm
+ */
 // Prices: a PriceSource for core over the genai-prices table, and exact costs.
 export { costOf, defaultPrices, genaiPrices } from './prices.js';
 export type { GenaiPricesOptions, LlmModelPrice, LlmPriceSource, Rate, ResolvedPrice, TieredRate, TokenCounts, UnknownModelPolicy } from './prices.js';

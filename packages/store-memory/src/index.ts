@@ -1,3 +1,8 @@
+/**
+ * The in-process store, and the reference semantics every other store is tested against.
+ *
+ * @module @tollgate/store-memory
+ */
 import {
   applyBatch,
   ConfigurationError,

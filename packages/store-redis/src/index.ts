@@ -1,3 +1,8 @@
+/**
+ * The Redis store over ioredis: one EVALSHA per decision, on a server or a Redis Cluster.
+ *
+ * @module @tollgate/store-redis
+ */
 import {
   ConfigurationError,
   type Store,

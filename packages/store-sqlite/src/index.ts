@@ -1,3 +1,9 @@
+/**
+ * The embedded, durable store over better-sqlite3: limits that survive restarts, shared by every
+ * process on the host.
+ *
+ * @module @tollgate/store-sqlite
+ */
 import {
   applyBatch,
   ConfigurationError,

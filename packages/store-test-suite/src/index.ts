@@ -1,3 +1,8 @@
+/**
+ * The conformance suite every Tollgate store runs under vitest.
+ *
+ * @module @tollgate/store-test-suite
+ */
 import type { Store } from '@tollgate/core';
 import { afterEach, beforeEach, describe } from 'vitest';
 import { differentialCase } from './differential.js';

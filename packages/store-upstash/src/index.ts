@@ -1,3 +1,9 @@
+/**
+ * The Upstash store over `@upstash/redis`: one HTTP request per decision, for serverless and edge
+ * runtimes, with an in-process deny cache.
+ *
+ * @module @tollgate/store-upstash
+ */
 import {
   ConfigurationError,
   DenyCache,

@@ -1,0 +1,110 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { allBlocks, moduleName, ROOT, type CodeBlock } from './blocks.js';
+
+const run = promisify(execFile);
+
+/**
+ * Files whose examples are owned by another change; to be included. Their blocks are listed as
+ * skipped tests, so they stay visible until they pass.
+ */
+const OWNED_ELSEWHERE: readonly string[] = [
+  'README.md', // the root README, apart from its Docs section (no code)
+  'packages/upstash-bridge/README.md',
+];
+
+const APP = join(ROOT, 'apps', 'docs-check');
+/** Inside the app (gitignored), so the blocks resolve packages from its node_modules as a user's app would. */
+const OUT = join(APP, '.blocks');
+const TSC = join(APP, 'node_modules', '.bin', 'tsc');
+const TSX = join(APP, 'node_modules', '.bin', 'tsx');
+
+interface Diagnostic {
+  readonly line: number;
+  readonly column: number;
+  readonly text: string;
+}
+
+const blocks = allBlocks();
+const checked = blocks.filter((block) => !block.flags.includes('nocheck') && !OWNED_ELSEWHERE.includes(block.file));
+const diagnostics = new Map<string, Diagnostic[]>();
+const where = (block: CodeBlock) => `${block.file}:${block.line}`;
+
+beforeAll(async () => {
+  rmSync(OUT, { recursive: true, force: true });
+  mkdirSync(OUT, { recursive: true });
+  for (const block of checked) {
+    // `export {}` makes every block a module of its own (its names do not clash with another's, and
+    // top-level await works); appended, so the block's lines keep their numbers.
+    writeFileSync(join(OUT, moduleName(block)), `${block.code}\nexport {};\n`);
+  }
+  writeFileSync(join(OUT, 'package.json'), JSON.stringify({ type: 'module' }));
+  writeFileSync(
+    join(OUT, 'tsconfig.json'),
+    JSON.stringify({
+      // The repository's strict settings; the packages as users get them (built, through exports).
+      extends: '../../../tsconfig.base.json',
+      compilerOptions: { lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: ['node'], allowJs: true, checkJs: true, noEmit: true },
+      include: ['*.ts', '*.js', '../placeholders.d.ts'],
+    }),
+  );
+  // One tsc over every block: one program is far faster than one per block.
+  const output = await run(TSC, ['-p', join(OUT, 'tsconfig.json'), '--pretty', 'false'], { cwd: OUT, maxBuffer: 64 << 20 }).then(
+    ({ stdout }) => stdout,
+    (error: { stdout?: string; code?: unknown }) => {
+      if (typeof error.stdout !== 'string' || error.stdout === '') throw error;
+      return error.stdout;
+    },
+  );
+  let last: Diagnostic[] | undefined;
+  for (const line of output.split('\n')) {
+    const match = /^(.+?)\((\d+),(\d+)\): (error .*)$/.exec(line);
+    if (match) {
+      const file = match[1]!.replace(/^.*[\\/]/, '');
+      last = diagnostics.get(file) ?? [];
+      diagnostics.set(file, last);
+      last.push({ line: Number(match[2]), column: Number(match[3]), text: match[4]! });
+    } else if (line.startsWith(' ') && last?.length) {
+      const previous = last.pop()!;
+      last.push({ ...previous, text: `${previous.text}\n${line}` });
+    } else if (line.trim() !== '') {
+      // An error outside any block (the tsconfig, the placeholders): fail every block, loudly.
+      throw new Error(`tsc failed outside the examples:\n${output}`);
+    }
+  }
+}, 120_000);
+
+describe('every TypeScript example in the Markdown type-checks', () => {
+  it('finds the examples', () => {
+    expect(checked.length).toBeGreaterThan(10);
+  });
+
+  for (const block of blocks) {
+    const title = where(block);
+    if (OWNED_ELSEWHERE.includes(block.file)) {
+      it.skip(`${title} (owned by another change; to be included)`, () => {});
+      continue;
+    }
+    if (block.flags.includes('nocheck')) continue;
+    it(title, () => {
+      const found = diagnostics.get(moduleName(block)) ?? [];
+      const report = found.map((d) => `${block.file}:${block.line + d.line - 1}:${d.column} ${d.text}`).join('\n');
+      expect(report, `the example at ${title} does not type-check`).toBe('');
+    });
+  }
+});
+
+const runnable = checked.filter((block) => block.flags.includes('run'));
+describe.runIf(runnable.length > 0)('examples marked `run` run to completion', () => {
+  for (const block of runnable) {
+    it(where(block), async () => {
+      const file = join(OUT, moduleName(block));
+      await run(TSX, [file], { cwd: OUT, timeout: 30_000 }).catch((error: { stderr?: string; message: string }) => {
+        throw new Error(`the example at ${where(block)} failed when run:\n${error.stderr || error.message}`);
+      });
+    });
+  }
+});
