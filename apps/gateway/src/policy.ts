@@ -111,6 +111,18 @@ export class LivePolicy {
     return this.version.tierOf(user);
   }
 
+  /**
+   * Whether `candidate` costs no more than `requested`, by their prices for a call of a thousand
+   * tokens in and out (true when either is unpriced: the ladder's model then applies as written).
+   */
+  readonly noDearer = (candidate: string, requested: string): boolean => {
+    const { prices } = this.version;
+    if (candidate === requested) return true;
+    if (!prices.lookup(candidate) || !prices.lookup(requested)) return true;
+    const call = { inputTokens: 1000, outputTokens: 1000 };
+    return prices.costOf(candidate, call) <= prices.costOf(requested, call);
+  };
+
   /** The keys of one user. */
   keysOf(user: string): KeyEntry[] {
     return [...this.version.keysById.values()].filter((key) => key.user === user);

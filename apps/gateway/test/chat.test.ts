@@ -125,6 +125,20 @@ describe('chat completions through the gateway, with the official openai SDK', (
     expect(used['daily-usd']).toBeLessThanOrEqual(0.002);
   });
 
+  it('never moves a request to a dearer model than it asked for', async () => {
+    const forwarded: Record<string, unknown>[] = [];
+    const gateway = await gatewayWith(writeConfig(), { onSimulatedChat: (body) => forwarded.push(body) });
+
+    // Step 0 of alice's ladder names gpt-4o; she asks for the cheaper gpt-4o-mini and keeps it, capped.
+    const { data, response } = await client(gateway, 'sk-test-alice').chat.completions.create({ model: 'gpt-4o-mini', messages: HELLO, max_tokens: 2000 }).withResponse();
+
+    expect(data.model).toBe('gpt-4o-mini');
+    expect(forwarded[0]).toMatchObject({ model: 'gpt-4o-mini', max_tokens: 512 });
+    expect(response.headers.get('x-tollgate-model')).toBe('gpt-4o-mini');
+    expect(response.headers.get('x-tollgate-requested-model')).toBeNull();
+    expect(response.headers.get('x-tollgate-degraded')).toBe('true');
+  });
+
   it('frees the in-flight slot and records the partial stream when the client goes away mid-stream', async () => {
     const gateway = await gatewayWith(writeConfig(POLICY, { chunkDelayMs: 50 }));
     const abort = new AbortController();

@@ -37,7 +37,7 @@ export function chatDemand(policy: LivePolicy) {
     const body = request.body as Body;
     const caller = request.caller!;
     const step = policy.config.tiers[caller.tier]?.degrade ? (await policy.limiter.check(identityOf(caller))).degrade : undefined;
-    const estimate = await estimateChatCompletion(degrade(body, step, caller.tier).body, { prices: policy.prices });
+    const estimate = await estimateChatCompletion(degrade(body, step, caller.tier, policy.noDearer).body, { prices: policy.prices });
     request.estimate = estimate;
     return estimate;
   };
@@ -55,7 +55,7 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
     const caller = request.caller!;
     const estimate = request.estimate!;
     const requested = request.body as Body;
-    const { body: degraded, changed, headers } = degrade(requested, context.degrade, caller.tier);
+    const { body: degraded, changed, headers } = degrade(requested, context.degrade, caller.tier, policy.noDearer);
     metrics.decisions.inc({ outcome: 'allowed', limit: '' });
     if (changed) metrics.degraded.inc({ step: String(context.degrade?.step ?? 0) });
     activity.admitted(caller.user);

@@ -28,16 +28,20 @@ export interface Degraded {
   readonly headers: Record<string, string>;
 }
 
+/** Whether `candidate` costs no more than `requested` (true when either has no price: the ladder applies as written). */
+export type NoDearer = (candidate: string, requested: string) => boolean;
+
 /**
  * Applies the decision's degradation step to a chat request: the step's model replaces the
- * requested one, its `maxTokens` caps the output (or sets a limit where the request has none). The
+ * requested one unless it would cost more (a client asking for a cheap model is never moved to a
+ * dearer one), its `maxTokens` caps the output (or sets a limit where the request has none). The
  * request counts as degraded when it is past the first rung of the ladder, or had its model
  * replaced or its own output limit lowered. The `x-tollgate-*` headers tell the client what was
  * sent upstream and why.
  */
-export function degrade(body: Body, step: DegradeStep | undefined, tier: string): Degraded {
+export function degrade(body: Body, step: DegradeStep | undefined, tier: string, noDearer: NoDearer): Degraded {
   let next = body;
-  if (step?.model !== undefined) next = { ...next, model: step.model };
+  if (step?.model !== undefined && (typeof body.model !== 'string' || noDearer(step.model, body.model))) next = { ...next, model: step.model };
   if (step?.maxTokens !== undefined) next = capMaxTokens(next, step.maxTokens);
   const asked = requestedMaxTokens(body);
   const maxTokens = requestedMaxTokens(next);
