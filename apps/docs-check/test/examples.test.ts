@@ -21,6 +21,7 @@ const APP = join(ROOT, 'apps', 'docs-check');
 const OUT = join(APP, '.blocks');
 const TSC = join(APP, 'node_modules', '.bin', 'tsc');
 const TSX = join(APP, 'node_modules', '.bin', 'tsx');
+const RAN = '[docs-check] the example ran to its end';
 
 interface Diagnostic {
   readonly line: number;
@@ -39,7 +40,10 @@ beforeAll(async () => {
   for (const block of checked) {
     // `export {}` makes every block a module of its own (its names do not clash with another's, and
     // top-level await works); appended, so the block's lines keep their numbers.
-    writeFileSync(join(OUT, moduleName(block)), `${block.code}\nexport {};\n`);
+    // A block that is run must also reach its end: a process can exit early, with status 0, when
+    // only an unresolved promise is left.
+    const end = block.flags.includes('run') ? `\nconsole.log(${JSON.stringify(RAN)});` : '';
+    writeFileSync(join(OUT, moduleName(block)), `${block.code}${end}\nexport {};\n`);
   }
   writeFileSync(join(OUT, 'package.json'), JSON.stringify({ type: 'module' }));
   writeFileSync(
@@ -102,9 +106,10 @@ describe.runIf(runnable.length > 0)('examples marked `run` run to completion', (
   for (const block of runnable) {
     it(where(block), async () => {
       const file = join(OUT, moduleName(block));
-      await run(TSX, [file], { cwd: OUT, timeout: 30_000 }).catch((error: { stderr?: string; message: string }) => {
+      const { stdout } = await run(TSX, [file], { cwd: OUT, timeout: 30_000 }).catch((error: { stderr?: string; message: string }) => {
         throw new Error(`the example at ${where(block)} failed when run:\n${error.stderr || error.message}`);
       });
+      expect(stdout, `the example at ${where(block)} exited before its last line`).toContain(RAN);
     });
   }
 });
