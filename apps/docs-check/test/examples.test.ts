@@ -107,7 +107,12 @@ describe.runIf(runnable.length > 0)('examples marked `run` run to completion', (
     it(where(block), async () => {
       const file = join(OUT, moduleName(block));
       const { stdout } = await run(TSX, [file], { cwd: OUT, timeout: 30_000 }).catch((error: { stderr?: string; message: string }) => {
-        throw new Error(`the example at ${where(block)} failed when run:\n${error.stderr || error.message}`);
+        // Point stack frames at the Markdown, where the reader will fix the example.
+        const output = (error.stderr || error.message).replaceAll(
+          new RegExp(`[^\\s(]*${moduleName(block).replaceAll('.', '\\.')}:(\\d+)`, 'g'),
+          (_, line: string) => `${block.file}:${block.line + Number(line) - 1}`,
+        );
+        throw new Error(`the example at ${where(block)} failed when run:\n${output}`);
       });
       expect(stdout, `the example at ${where(block)} exited before its last line`).toContain(RAN);
     });
