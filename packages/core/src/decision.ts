@@ -33,7 +33,9 @@ export interface LimitState {
  * - `limited`: a limit refused (see `deniedBy`).
  * - `lease-cap`: the lease's own cap on steps or tool calls refused.
  * - `released`: the lease was already released.
- * - `timeout` / `store-error`: the store failed; `onStoreError` decided (see `fallback`).
+ * - `timeout` / `store-error`: the store failed and `onStoreError` (`'deny'` or `'allow'`) decided
+ *   (see `fallback`). With `'local'`, the local store decides instead: `reason` is its verdict
+ *   (`ok`, `limited`), and `fallback: 'local'` with `error` says that the store failed.
  */
 export type DecisionReason = 'ok' | 'limited' | 'lease-cap' | 'released' | 'timeout' | 'store-error';
 
@@ -47,7 +49,7 @@ export interface Decision {
   deniedBy: LimitState[];
   /** Every limit the decision evaluated. Empty when the store failed and nothing was evaluated. */
   limits: LimitState[];
-  /** When the store failed: what `onStoreError` did about it. */
+  /** When the store failed (whatever `reason` says): what `onStoreError` did about it. */
   fallback?: StoreErrorPolicy;
   /** When the store failed: the error. */
   error?: StoreError;

@@ -81,9 +81,13 @@ export interface LeaseContext {
   readonly clock: () => number;
 }
 
-/** A pseudo-limit for the lease's own caps, so refusals read like any other. */
-function capState(name: string, limit: number): LimitState {
-  return { name, scope: 'lease', resource: 'toolCalls', limit, used: limit, remaining: 0, resetAt: Infinity, retryAfterMs: Infinity };
+/**
+ * A pseudo-limit for the lease's own caps, so refusals read like any other: `lease.maxSteps` counts
+ * LLM calls (requests to the model), `lease.maxToolCalls` tool calls.
+ */
+function capState(name: 'lease.maxSteps' | 'lease.maxToolCalls', limit: number): LimitState {
+  const resource = name === 'lease.maxSteps' ? 'requests' : 'toolCalls';
+  return { name, scope: 'lease', resource, limit, used: limit, remaining: 0, resetAt: Infinity, retryAfterMs: Infinity };
 }
 
 function refusal(reason: 'lease-cap' | 'released', deniedBy: LimitState[] = []): Decision {

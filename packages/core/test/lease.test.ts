@@ -127,9 +127,10 @@ describe('agent steps and tool calls', () => {
     const { lease } = await limiter.acquire({ user: 'u' });
     const steps = await Promise.all(Array.from({ length: 26 }, () => lease!.step()));
     expect(steps.filter((s) => s.allowed)).toHaveLength(25);
-    expect(steps[25]).toMatchObject({ allowed: false, reason: 'lease-cap', deniedBy: [{ name: 'lease.maxSteps' }] });
+    expect(steps[25]).toMatchObject({ allowed: false, reason: 'lease-cap', deniedBy: [{ name: 'lease.maxSteps', resource: 'requests' }] });
     const calls = await Promise.all(Array.from({ length: 5 }, () => lease!.tool('x')));
     expect(calls.filter((c) => c.allowed)).toHaveLength(3);
+    expect(calls[4]).toMatchObject({ reason: 'lease-cap', deniedBy: [{ name: 'lease.maxToolCalls', resource: 'toolCalls' }] });
   });
 
   it('a step with a demand reserves more, all or nothing, and release refunds it', async () => {
