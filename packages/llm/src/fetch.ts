@@ -1,6 +1,6 @@
 import { configurationError, invalidInput } from './errors.js';
 import { CHAT, MESSAGES, Metering, RESPONSES, type Api, type MeterOptions } from './meter.js';
-import { meterEventStream } from './stream.js';
+import { hideInjectedUsage, meterEventStream } from './stream.js';
 import type { Json } from './json.js';
 
 /** Options of `meteredFetch`. */
@@ -33,9 +33,10 @@ function apiOf(url: string): Api | undefined {
  * `…/chat/completions`, `…/responses` and `…/messages`: the JSON body is estimated, admitted and
  * degraded, and the usage is recorded from the JSON response or from the SSE stream as the caller
  * reads it (a body cancelled mid-stream settles its input plus the output received). A streamed chat
- * request gets `stream_options.include_usage`, so its last chunk (with `choices: []`) carries the
- * usage. Other requests, and error responses, pass through without usage (an error response
- * releases a per-call lease). A refused call throws `LlmRefusedError` without sending anything.
+ * request is sent with `stream_options.include_usage`, so that its last chunk carries the usage; a
+ * caller that did not ask for it gets the stream without that chunk (see `hideInjectedUsage`). Other
+ * requests, and error responses, pass through without usage (an error response releases a
+ * per-call lease). A refused call throws `LlmRefusedError` without sending anything.
  *
  * @example
  * const fetch = meteredFetch({ limiter, identity: { user: 'u1' } });
@@ -60,9 +61,9 @@ export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
     const admitted = await metering.admit(api, body, maxTokensParam);
     let outgoing: Json = admitted.body;
     const streaming = outgoing.stream === true;
-    if (streaming && api === CHAT && (outgoing.stream_options as Json | undefined)?.include_usage !== true) {
-      outgoing = { ...outgoing, stream_options: { ...(outgoing.stream_options as Json | undefined), include_usage: true } };
-    }
+    // A chat stream reports its usage only when asked: ask, and hide the answer from a caller that did not.
+    const injectUsage = streaming && api === CHAT && (outgoing.stream_options as Json | undefined)?.include_usage !== true;
+    if (injectUsage) outgoing = { ...outgoing, stream_options: { ...(outgoing.stream_options as Json | undefined), include_usage: true } };
     const headers = new Headers(request.headers);
     headers.delete('content-length');
     let response: Response;
@@ -79,7 +80,7 @@ export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
     const type = response.headers.get('content-type') ?? '';
     if (streaming && type.includes('text/event-stream') && response.body) {
       const metered = meterEventStream(response.body, api.format, admitted.meterOptions, (usage) => admitted.settle(usage));
-      return new Response(metered, { status: response.status, statusText: response.statusText, headers: response.headers });
+      return new Response(injectUsage ? metered.pipeThrough(hideInjectedUsage()) : metered, { status: response.status, statusText: response.statusText, headers: response.headers });
     }
     let parsed: unknown;
     try {

@@ -16,7 +16,7 @@ export { approximateTokens } from './tokens.js';
 // Usage after the call: responses, SDK streams, raw SSE.
 export { aiSdkUsage, anthropicUsage, openaiChatUsage, openaiResponseUsage } from './usage.js';
 export type { UsageOptions } from './usage.js';
-export { meterEventStream, sseMeter, sseParser, streamMeter } from './stream.js';
+export { hideInjectedUsage, meterEventStream, sseMeter, sseParser, streamMeter } from './stream.js';
 export type { ServerSentEvent, SseMeter, StreamEnd, StreamFormat, StreamMeter, StreamMeterOptions } from './stream.js';
 
 // One-line wrappers.

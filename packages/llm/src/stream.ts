@@ -382,3 +382,49 @@ export function meterEventStream(
     },
   });
 }
+
+/**
+ * What `stream_options.include_usage` adds to a chat completion stream, removed for a client that
+ * did not ask for it: the usage-only last chunk (`choices: []`) and the `"usage": null` on every
+ * other chunk. A proxy or a metered fetch asks the upstream for usage so that it can meter the
+ * stream, and pipes the bytes through this so the client sees the stream it asked for. Anything
+ * else (`[DONE]`, data that is not JSON) passes unchanged; events are re-emitted as `event:` and
+ * `data:` lines (comments and `id:`/`retry:` fields, which OpenAI-compatible APIs do not send, are
+ * dropped).
+ *
+ * @example
+ * return new Response(upstream.body!.pipeThrough(hideInjectedUsage()), { headers: upstream.headers });
+ */
+export function hideInjectedUsage(): TransformStream<Uint8Array, Uint8Array> {
+  const parser = sseParser();
+  const encoder = new TextEncoder();
+  const forward = (events: ServerSentEvent[], controller: TransformStreamDefaultController<Uint8Array>) => {
+    for (const { event, data } of events) {
+      const kept = withoutUsage(data);
+      if (kept === undefined) continue;
+      const lines = kept.split('\n').map((line) => `data: ${line}\n`).join('');
+      controller.enqueue(encoder.encode(`${event === undefined ? '' : `event: ${event}\n`}${lines}\n`));
+    }
+  };
+  return new TransformStream({
+    transform: (chunk, controller) => forward(parser.push(chunk), controller),
+    flush: (controller) => forward(parser.end(), controller),
+  });
+}
+
+/** A chunk's data without what `include_usage` added: `undefined` for the usage-only chunk. */
+function withoutUsage(data: string): string | undefined {
+  if (!data.startsWith('{')) return data;
+  let chunk: { choices?: unknown; usage?: unknown };
+  try {
+    chunk = JSON.parse(data) as typeof chunk;
+  } catch {
+    return data;
+  }
+  if (chunk.usage === null) {
+    delete chunk.usage;
+    return JSON.stringify(chunk);
+  }
+  const usageOnly = Array.isArray(chunk.choices) && chunk.choices.length === 0 && typeof chunk.usage === 'object';
+  return usageOnly ? undefined : data;
+}

@@ -35,11 +35,15 @@ describe('meteredFetch', () => {
     const openai = new OpenAI({ apiKey: 'sk-test', baseURL: `${provider.url}/v1`, maxRetries: 0, fetch: meteredFetch({ limiter, identity: { user: 'u1' }, prices }) });
     await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] });
     let text = '';
+    const received: OpenAI.ChatCompletionChunk[] = [];
     for await (const chunk of await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], stream: true })) {
-      text += chunk.choices[0]?.delta.content ?? '';
+      received.push(chunk);
+      text += chunk.choices[0]!.delta.content ?? '';
     }
     expect(text).toBe('Hi');
     expect(provider.requests[1]!.body.stream_options).toEqual({ include_usage: true });
+    // It asked for usage to meter the stream; the caller, who did not, gets no usage chunk.
+    expect(received.every((chunk) => chunk.choices.length === 1 && !('usage' in chunk))).toBe(true);
     // The SDK's own headers went through.
     expect(provider.requests[0]!.headers.authorization).toBe('Bearer sk-test');
     const cost = (input: number, output: number) => prices.costOf('gpt-4o', { inputTokens: input, outputTokens: output });

@@ -1,11 +1,10 @@
 import type { TollgateContext, Usage } from '@tollgate/core';
-import { estimateChatCompletion, meterEventStream, openaiChatUsage, type LlmDemand } from '@tollgate/llm';
+import { estimateChatCompletion, hideInjectedUsage, meterEventStream, openaiChatUsage, type LlmDemand } from '@tollgate/llm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Activity } from '../dashboard/activity.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { identityOf, type Caller, type LivePolicy } from '../policy.js';
 import { degrade } from './degrade.js';
-import { hideInjectedUsage } from './sse.js';
 import { callUpstream, clientHeaders, upstreamFailure, upstreamHeaders, type Upstream } from './upstream.js';
 
 type Body = Record<string, unknown>;
