@@ -11,13 +11,17 @@ export interface EncodedBatch {
   order: number[];
 }
 
+const KINDS = { log: 1, window: 2, bucket: 3, calendar: 4, slots: 5 } as const;
+
 /** What the engine is told about a counter whatever the batch does to it. */
 interface Described {
   readonly field: string;
   readonly limit: number;
-  /** `,"<field>"`: the field name as JSON. */
-  readonly name: string;
-  /** `,kind,limit,...`: the algorithm's values, but for a series' spill key. */
+  /** `,"<field>"`, and for a series `,"<field>#"` (its body field) too: the fields the engine reads, as JSON. */
+  readonly names: string;
+  /** The kind, as the engine numbers them. */
+  readonly kind: number;
+  /** `,limit,...`: the algorithm's values after its kind. */
   readonly parameters: string;
   /** A log or window, with a body field. */
   readonly series: boolean;
@@ -38,24 +42,25 @@ function describe({ field, algorithm }: Counter): Described {
   let parameters: string;
   switch (algorithm.type) {
     case 'log':
-      parameters = `,1,${algorithm.limit},${algorithm.windowMs}`;
+      parameters = `,${algorithm.limit},${algorithm.windowMs}`;
       break;
     case 'window':
-      parameters = `,2,${algorithm.limit},${algorithm.windowMs},${algorithm.segmentMs}`;
+      parameters = `,${algorithm.limit},${algorithm.windowMs},${algorithm.segmentMs}`;
       break;
     case 'bucket':
-      parameters = `,3,${algorithm.limit},${algorithm.windowMs},${algorithm.burst}`;
+      parameters = `,${algorithm.limit},${algorithm.windowMs},${algorithm.burst}`;
       break;
     case 'calendar':
-      parameters = `,4,${algorithm.limit},${algorithm.periods.length},${algorithm.periods.join(',')}`;
+      parameters = `,${algorithm.limit},${algorithm.periods.length},${algorithm.periods.join(',')}`;
       break;
     case 'slots':
-      parameters = `,5,${algorithm.limit},${algorithm.ttlMs}`;
+      parameters = `,${algorithm.limit},${algorithm.ttlMs}`;
       break;
   }
   const series = algorithm.type === 'log' || algorithm.type === 'window';
   const spills = algorithm.type === 'log' || (algorithm.type === 'window' && Math.ceil(algorithm.windowMs / algorithm.segmentMs) > BODY_CAPACITY);
-  description = { field, limit: algorithm.limit, name: `,${JSON.stringify(field)}`, parameters, series, spills };
+  const names = series ? `,${JSON.stringify(field)},${JSON.stringify(`${field}#`)}` : `,${JSON.stringify(field)}`;
+  description = { field, limit: algorithm.limit, names, kind: KINDS[algorithm.type], parameters, series, spills };
   if (algorithm.type !== 'slots') described.set(owner, description);
   return description;
 }
@@ -84,19 +89,22 @@ interface Pending {
  * script), the script parses it with one `cjson.decode`, and text travels unchanged through any
  * client (ioredis, or @upstash/redis, which sends JSON strings). Numbers are as JavaScript prints
  * them, the shortest digits that read back as the same double, so integers up to 2^53 stay exact.
+ * cjson spends about as long on each value as the rest of the script spends on a counter's
+ * arithmetic, so nothing is sent that the script can work out.
  *
  * The batch is regrouped for the script, which handles each counter in one pass: by key, then by
  * counter (each counter once, with the first algorithm the batch gives it), with each counter's
  * charges and then its adjustments in batch order; `order` maps the readings back. Layout: now (or
  * `false`: use TIME), dryRun, the number of hash keys; then per hash key in KEYS order: the number
- * of its series counters (logs, windows) and of its other counters, their fields, series first (a
- * series also has a body field, `<field>#`, which the script names), the counters in that order.
- * A counter: kind (1 log, 2 window, 3 bucket, 4 calendar, 5 slots), limit, the kind's parameters
- * (log: window ms, spill key; window: window and segment ms, spill key; bucket: window ms and
- * burst; calendar: the period count and starts; slots: lease TTL), charge count, adjustments'
- * value count, the charges (amount, and for slots the lease id), the adjustments (1 add: amount;
- * 2 refund: amount, at; 3 release or 4 touch: lease id; 5 reset). A spill key is an index into
- * KEYS, 0 for none: `<hash key>#<field>`, under the identity's hash tag.
+ * of fields to read, those fields (each counter's, and for a series its body field `<field>#`
+ * after it), the counters in that order. A counter: kind (1 log, 2 window, 3 bucket, 4 calendar,
+ * 5 slots), limit, the kind's parameters (log: window ms; window: window and segment ms; bucket:
+ * window ms and burst; calendar: the period count and starts; slots: lease TTL), then, if its kind
+ * was sent 8 higher, its charge count and its adjustments' value count (otherwise one charge and
+ * none), the charges (amount, and for slots the lease id), the adjustments (1 add: amount; 2
+ * refund: amount, at; 3 release or 4 touch: lease id; 5 reset). KEYS holds the hash keys, then a
+ * spill key (`<hash key>#<field>`, under the identity's hash tag) for every series that can
+ * outgrow its body — every log, and every window of more than `BODY_CAPACITY` segments — in order.
  */
 export function encodeBatch(batch: StoreBatch, prefix: string, now: number | undefined): EncodedBatch {
   const counters: Pending[] = [];
@@ -143,8 +151,8 @@ export function encodeBatch(batch: StoreBatch, prefix: string, now: number | und
     }
   }
 
-  // By key, in order of first appearance, each key's series first (two passes); spill keys follow
-  // the hash keys in KEYS, so their indexes are known once every hash key is.
+  // By key, in order of first appearance; spill keys follow the hash keys in KEYS, in the order the
+  // engine meets their series.
   const hashes: string[] = [];
   for (let i = 0; i < counters.length; i++) {
     const { key } = counters[i]!;
@@ -155,29 +163,26 @@ export function encodeBatch(batch: StoreBatch, prefix: string, now: number | und
   let text = `[${now === undefined ? 'false' : now},${batch.dryRun},${hashes.length}`;
   for (let k = 0; k < hashes.length; k++) {
     const key = hashes[k]!;
-    let series = 0;
-    let others = 0;
+    let fields = 0;
     let names = '';
     let bodies = '';
-    for (let pass = 0; pass < 2; pass++) {
-      for (let i = 0; i < counters.length; i++) {
-        const pending = counters[i]!;
-        const { described: counter } = pending;
-        if (pending.key !== key || counter.series !== (pass === 0)) continue;
-        names += counter.name;
-        bodies += counter.parameters;
-        if (counter.series) {
-          series++;
-          bodies += counter.spills ? `,${keys.push(`${prefix}${key}#${counter.field}`)}` : ',0';
-        } else {
-          others++;
-        }
-        bodies += `,${pending.count},${pending.length}${pending.charges}${pending.adjustments}`;
-        if (pending.count > 0) order.push(pending.position);
-        if (pending.more) for (let j = 0; j < pending.more.length; j++) order.push(pending.more[j]!);
-      }
+    for (let i = 0; i < counters.length; i++) {
+      const pending = counters[i]!;
+      if (pending.key !== key) continue;
+      const { described: counter } = pending;
+      fields += counter.series ? 2 : 1;
+      names += counter.names;
+      if (counter.spills) keys.push(`${prefix}${key}#${counter.field}`);
+      // One charge and no adjustments, as in every decision, goes without its counts.
+      bodies +=
+        pending.count === 1 && pending.length === 0
+          ? `,${counter.kind}${counter.parameters}`
+          : `,${counter.kind + 8}${counter.parameters},${pending.count},${pending.length}`;
+      bodies += `${pending.charges}${pending.adjustments}`;
+      if (pending.count > 0) order.push(pending.position);
+      if (pending.more) for (let j = 0; j < pending.more.length; j++) order.push(pending.more[j]!);
     }
-    text += `,${series},${others}${names}${bodies}`;
+    text += `,${fields}${names}${bodies}`;
   }
   return { keys, argv: [`${text}]`], order };
 }

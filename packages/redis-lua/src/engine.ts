@@ -67,21 +67,24 @@ local allowed = true
 -- spill keys' writes, four values each: the key, where (-1: replace it), what, until when.
 local writes, spills = {}, nil
 
+local next_spill = hashes + 1 -- spill keys follow the hash keys in KEYS, in the order met here
+
 for key = 1, hashes do
-  -- The key's series come first: each has a body field besides its own.
-  local series, counters = b[p], b[p] + b[p + 1]
-  local names = p + 1 -- the c-th counter's field is b[names + c]
-  local fields = { 'HMGET', KEYS[key], META }
-  for c = 1, series do fields[2 * c + 2], fields[2 * c + 3] = b[names + c], b[names + c] .. '#' end
-  for c = series + 1, counters do fields[series + c + 3] = b[names + c] end
-  local values = redis.call(unpack(fields))
-  p = names + counters + 1
+  local m = b[p] -- the fields to read: each counter's, and a series' body field after its own
+  local values = redis.call('HMGET', KEYS[key], META, unpack(b, p + 1, p + m))
+  local names = p -- the field of values[v + 1] is b[names + v]
+  p = p + m + 1
   local set, n_set, gone, needed, meta = {}, 0, false, 0, tonumber(values[1]) or 0
 
-  for c = 1, counters do
-    local name, value_at = b[names + c], series + c + 1 -- values[value_at] is the counter's own field
-    if c <= series then value_at = 2 * c end
-    local raw, kind, limit = values[value_at], b[p], b[p + 1]
+  local v = 1
+  while v <= m do
+    local value_at, raw, kind, limit = v + 1, values[v + 1], b[p], b[p + 1]
+    local name = b[names + v]
+    v = v + 1
+    -- A counter with one charge and no adjustments (an acquire's, a check's) is sent without
+    -- their counts; its kind is 8 more when they follow its parameters.
+    local counted = kind > 8
+    if counted then kind = kind - 8 end
     -- Each kind's state, in locals. Series: see the layout above; body entries are
     -- body[from .. from + 16 * count - 1], the first front of them older than the spill's
     -- [head, tail) bytes, and extra holds entries appended by this batch. Bucket: tat, rem and held.
@@ -99,8 +102,12 @@ for key = 1, hashes do
       -- segment i counts while now < (i + 1) * segmentMs + windowMs; so windowMs - 1 with 1 ms
       -- segments is the same rule, and one piece of code serves both.
       span = b[p + 2]
-      if kind == WINDOW then segment, spill = b[p + 3], b[p + 4] p = p + 5 else span, spill = span - 1, b[p + 3] p = p + 4 end
-      body_name, body_raw = fields[value_at + 3], values[value_at + 1]
+      if kind == WINDOW then segment = b[p + 3] p = p + 4 else p = p + 3 end
+      -- Only what can outgrow the body has a spill key: a log, a window of many segments.
+      if kind == LOG or ceil(span / segment) > CAPACITY then spill, next_spill = next_spill, next_spill + 1 end
+      if kind == LOG then span = span - 1 end
+      body_name, body_raw = b[names + v], values[v + 1]
+      v = v + 1
       if raw then
         if #raw == 32 then
           sum, newest, newest_amount, oldest = unpack_struct('>dddd', raw)
@@ -191,11 +198,12 @@ for key = 1, hashes do
     end
 
     -- 2. Read: one reading per charge, of the state before the batch.
-    local charges, width = b[p], 1
+    local charges, adjusted, width = 1, 0, 1
+    if counted then charges, adjusted = b[p], b[p + 1] p = p + 2 end
     if kind == 5 then width = 2 end -- a slot charge also names its lease
-    local first_charge = p + 2
+    local first_charge = p
     local charges_end = first_charge + charges * width
-    local stop = charges_end + b[p + 1] -- after the adjustments
+    local stop = charges_end + adjusted -- after the adjustments
     for q = first_charge, charges_end - 1, width do
       local need = b[q]
       if need < 1 then need = 1 end
