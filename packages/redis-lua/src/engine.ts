@@ -23,13 +23,15 @@ export const BODY_CAPACITY = 16;
  *
  * State layouts keep the bytes a decision creates small, since every byte read into Lua or built
  * there is paid for:
- * - Log and window counters (series of ascending keys, each with an amount) keep a 32-byte header
- *   in the counter's field (sum, newest key and amount, oldest key) and the older entries in a body
- *   field (`<field>#`): a charge in the newest millisecond or segment rewrites the header only. A
- *   body longer than CAPACITY entries keeps its FRONT oldest and moves the rest to a spill key of
- *   its own (a string of entries, declared in KEYS, under the identity's hash tag, with its own
- *   TTL), read FRONT entries at a time as they expire and appended to in blocks: so a decision on a
- *   long exact log costs what it costs on a short one.
+ * - Log and window counters (series of ascending keys, each with an amount, as big-endian
+ *   doubles) keep a 32-byte header in the counter's field (sum, newest key and amount, oldest key)
+ *   and the older entries in a body field (`<field>#`): a charge in the newest millisecond or
+ *   segment rewrites the header only. A body longer than CAPACITY entries keeps its FRONT oldest
+ *   and moves the rest to a spill key of its own (a string of entries, declared in KEYS, under the
+ *   identity's hash tag, with its own TTL), read FRONT entries at a time as they expire and
+ *   appended to in blocks: so a decision on a long exact log costs what it costs on a short one.
+ *   The header of a series with a spill is 64 bytes: it adds the spill's live byte range and how
+ *   many body entries come before it.
  * - Buckets and calendars are two and three doubles; slots a msgpack map.
  * States written by earlier versions (a series as one value, msgpack buckets and calendars) are
  * recognised by their length and read; they are rewritten in the new layout on their next change.
@@ -85,23 +87,19 @@ for key = 1, hashes do
     -- their counts; its kind is 8 more when they follow its parameters.
     local counted = kind > 8
     if counted then kind = kind - 8 end
-    -- Each kind's state, in locals. Series: see the layout above; body entries are
-    -- body[from .. from + 16 * count - 1], the first front of them older than the spill's
-    -- [head, tail) bytes, and extra holds entries appended by this batch. Bucket: tat, rem and held.
-    -- Calendar: sum used in [start, finish). Slots: a table.
-    local sum, span, segment, spill = 0, 0, 1, 0
-    local newest, newest_amount, oldest = 0, 0, 0
-    local body_name, body_raw, body, from, count, front, head, tail, extra, body_changed = nil, nil, nil, 1, 0, 0, 0, 0, '', false
-    local tat, rem, held, burst = 0, 0, 0, 0
-    local start, finish, period_start, period_end = 0, 0, nil, nil
-    local slots, count_slots, latest, ttl = nil, 0, now, 0
+    -- Each kind's state, in locals, declared at once and set by the kind's load below. Series: see
+    -- the layout above; body entries are body[from .. from + 16 * count - 1], the first front of them
+    -- older than the spill's [head, tail) bytes, and extra holds entries appended by this batch.
+    -- Bucket: tat, rem and held. Calendar: sum used in [start, finish). Slots: a table.
+    local sum, span, segment, spill, newest, newest_amount, oldest, body_name, body_raw, body, from, count, front, head, tail, extra, body_changed, tat, rem, held, burst, start, finish, period_start, period_end, slots, count_slots, latest, ttl
 
     -- 1. Load: decode and drop what has expired by now.
     if kind == LOG or kind == WINDOW then
       -- A log is a window of 1 ms segments: its charge at t counts while now < t + windowMs, as
       -- segment i counts while now < (i + 1) * segmentMs + windowMs; so windowMs - 1 with 1 ms
       -- segments is the same rule, and one piece of code serves both.
-      span = b[p + 2]
+      -- (One assignment each: a multiple assignment costs Lua two instructions per value.)
+      sum = 0 span = b[p + 2] segment = 1 spill = 0 from = 1 count = 0 front = 0 head = 0 tail = 0 extra = ''
       if kind == WINDOW then segment = b[p + 3] p = p + 4 else p = p + 3 end
       -- Only what can outgrow the body has a spill key: a log, a window of many segments.
       if kind == LOG or ceil(span / segment) > CAPACITY then spill, next_spill = next_spill, next_spill + 1 end
@@ -111,18 +109,16 @@ for key = 1, hashes do
       if raw then
         if #raw == 32 then
           sum, newest, newest_amount, oldest = unpack_struct('>dddd', raw)
-          if body_raw then
-            head, tail, front = unpack_struct('>ddd', body_raw)
-            body, from, count = body_raw, 25, (#body_raw - 24) / 16
-            if head >= tail then front = count end
-          end
+        elseif #raw == 64 then -- with a spill
+          sum, newest, newest_amount, oldest, head, tail, front = unpack_struct('>ddddddd', raw)
         else
           -- An earlier version's series, one value: the sum, then every entry.
           sum, oldest = unpack_struct('>dd', raw)
           newest, newest_amount = unpack_struct('>dd', raw, #raw - 15)
-          body, from, count = sub(raw, 9, #raw - 16), 1, (#raw - 24) / 16
-          front, body_changed = count, true
+          body_raw, body_changed = sub(raw, 9, #raw - 16), true
         end
+        if body_raw then body, count = body_raw, #body_raw / 16 end
+        if head >= tail then front = count end
         local bound = floor((now - span) / segment) -- entries with keys below it no longer count
         if newest < bound then
           raw, sum = nil, 0 -- all of it, the spill too
@@ -149,7 +145,7 @@ for key = 1, hashes do
 
     elseif kind == BUCKET then
       -- GCRA: the exact arrival time tat + rem / limit ms, in integers scaled by limit (ms x limit).
-      span, burst = b[p + 2], b[p + 3]
+      span = b[p + 2] burst = b[p + 3] tat = 0 rem = 0 held = 0
       p = p + 4
       if raw then
         if #raw == 16 then
@@ -166,6 +162,7 @@ for key = 1, hashes do
       -- The algorithm is consecutive period starts around the limiter's clock; the store's own time
       -- picks the period.
       local periods = b[p + 2]
+      sum = 0
       for i = p + 3, p + 1 + periods do
         if b[i] <= now and now < b[i + 1] then period_start, period_end = b[i], b[i + 1] break end
       end
@@ -181,7 +178,7 @@ for key = 1, hashes do
       end
 
     else -- slots: lease id -> expiry
-      ttl = b[p + 2]
+      ttl = b[p + 2] count_slots = 0 latest = now
       p = p + 3
       if raw then
         slots = cmsgpack.unpack(raw)
@@ -399,7 +396,11 @@ for key = 1, hashes do
         if raw then
           if body_changed then
             local entries = extra
-            if body then entries = sub(body, from, from + 16 * count - 1) .. extra end
+            if body and from == 1 and count * 16 == #body + #extra then
+              entries = body .. extra
+            elseif body then
+              entries = sub(body, from, from + 16 * count - #extra - 1) .. extra
+            end
             if spill > 0 and count > CAPACITY then
               -- Too long for the hash: keep the oldest (the entries before a spill that has some),
               -- and move the rest to the end of the spill.
@@ -415,14 +416,18 @@ for key = 1, hashes do
             end
             if count > 0 then
               oldest = unpack_struct('>d', entries)
-              if head >= tail then front = 0 end -- without a spill every entry is in front
-              set[n_set + 1], set[n_set + 2], n_set = body_name, pack_struct('>ddd', head, tail, front) .. entries, n_set + 2
+              set[n_set + 1], set[n_set + 2], n_set = body_name, entries, n_set + 2
             else
               oldest = newest
               if body_raw then gone = gone or {} gone[#gone + 1] = body_name end
             end
           end
-          value, expires = pack_struct('>dddd', sum, newest, newest_amount, oldest), (newest + 1) * segment + span
+          if head < tail then
+            value = pack_struct('>dddddddd', sum, newest, newest_amount, oldest, head, tail, front, 0)
+          else
+            value = pack_struct('>dddd', sum, newest, newest_amount, oldest)
+          end
+          expires = (newest + 1) * segment + span
         elseif body_raw then
           gone = gone or {}
           gone[#gone + 1] = body_name
