@@ -50,6 +50,9 @@ const fiveLimits = aiPolicy(
   [['tpm', 1e12, '1m'], ['tph', 1e13, '1h']],
   1_000_000,
 );
+/** Like for like: the peers count requests in windows, so the same policy with counters for its request limits too. */
+const fiveCounters = fiveLimits.map((limit) => (limit.resource === 'requests' ? { ...limit, algorithm: 'sliding-window' as const } : limit));
+const prices = staticPrices({ 'gpt-4o-mini': { input: 0.15, output: 0.6 } });
 
 const noopSha = 'return 1';
 
@@ -123,14 +126,17 @@ export const suites: Record<string, Suite> = {
         },
       },
       {
-        name: 'Tollgate RedisStore: acquire, 1,000 tokens and their cost reserved',
+        name: 'Tollgate RedisStore: acquire, 1,000 tokens and their cost reserved (exact sliding logs for requests)',
         setup() {
-          const limiter = createLimiter({
-            store: new RedisStore({ client: client() }),
-            limits: fiveLimits,
-            prices: staticPrices({ 'gpt-4o-mini': { input: 0.15, output: 0.6 } }),
-          });
+          const limiter = createLimiter({ store: new RedisStore({ client: client() }), limits: fiveLimits, prices });
           // The lease is left to expire by TTL: this measures the decision.
+          return (i) => limiter.acquire({ user: user(i) }, { tokens: 1_000, model: 'gpt-4o-mini' });
+        },
+      },
+      {
+        name: 'Tollgate RedisStore: the same, sliding-window counters for requests (like for like)',
+        setup() {
+          const limiter = createLimiter({ store: new RedisStore({ client: client() }), limits: fiveCounters, prices });
           return (i) => limiter.acquire({ user: user(i) }, { tokens: 1_000, model: 'gpt-4o-mini' });
         },
       },

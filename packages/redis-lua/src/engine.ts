@@ -302,12 +302,22 @@ for key = 1, hashes do
           newest_amount, sum = newest_amount - amount, sum - amount
         elseif raw and (op == ADD or op == REFUND) then
           -- The rare cases (the clock stepped back; a refund of an older entry, or of all of the
-          -- newest): gather every entry into one string, change it, and split it up again.
-          local all = extra .. pack_struct('>dd', newest, newest_amount)
+          -- newest): gather the entries into one string, change it, and split it up again. A
+          -- charge later than every spilled entry (on a Cluster, a decision stamped with another
+          -- node's slightly slower clock) needs only the entries after the spill; anything else
+          -- reads the spill back, and the store step spills again what is too long.
+          local all, kept = extra .. pack_struct('>dd', newest, newest_amount), ''
           if body then
-            local spilled = ''
-            if head < tail then spilled = redis.call('GETRANGE', KEYS[spill], head, tail - 1) end
-            all = sub(body, from, from + 16 * front - 1) .. spilled .. sub(body, from + 16 * front, from + 16 * count - 1) .. all
+            local back = from + 16 * front -- where the entries after the spill start
+            local after = newest
+            if count * 16 > front * 16 + #extra then after = unpack_struct('>d', body, back) elseif extra ~= '' then after = unpack_struct('>d', extra) end
+            if op == ADD and head < tail and k >= after then
+              kept, all = sub(body, from, back - 1), sub(body, back) .. all
+            else
+              local spilled = ''
+              if head < tail then spilled = redis.call('GETRANGE', KEYS[spill], head, tail - 1) end
+              all, head, tail = sub(body, from, back - 1) .. spilled .. sub(body, back) .. all, 0, 0
+            end
           end
           local i, last = 1, #all - 15
           while i < last and unpack_struct('>d', all, i) < k do i = i + 16 end
@@ -330,8 +340,9 @@ for key = 1, hashes do
             raw, sum = nil, 0
           else
             newest, newest_amount = unpack_struct('>dd', all, #all - 15)
-            body, from, count, head, tail, extra = sub(all, 1, #all - 16), 1, (#all - 16) / 16, 0, 0, ''
-            front, body_changed = count, true
+            body, from, extra, body_changed = kept .. sub(all, 1, #all - 16), 1, '', true
+            count = #body / 16
+            if head >= tail then front = count end
           end
         end
         if op == ADD or op == REFUND then write = true end

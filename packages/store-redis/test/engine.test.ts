@@ -106,6 +106,8 @@ describe('the Lua engine against the reference engine', () => {
       clock.now = T0 + 1_000 + i * 13;
       await check(charge(1), `charge ${i}`);
     }
+    clock.now = T0 + 1_000 + 41 * 13 - 4; // a little back, but after every spilled entry
+    await check(charge(1), 'a charge a few ms behind the newest');
     const refund = (at: number, amount: number): StoreBatch => ({
       charges: [],
       adjustments: [log, window].map((counter) => ({ type: 'refund', counter, amount, at: T0 + at })),
