@@ -41,7 +41,8 @@ export { ENGINE_SHA };
 /**
  * A Redis store: every decision, whatever its number of limits, is one EVALSHA of the Tollgate
  * engine script, atomic on the server; lease records and releases are one call too. Time comes from
- * Redis `TIME`. Every counter of one identity lives in one hash with a TTL.
+ * Redis `TIME`. Every counter of one identity lives in one hash with a TTL; an exact log longer than
+ * 17 entries moves the middle of them to a key of its own under the same hash tag, with its own TTL.
  *
  * @example
  * const limiter = createLimiter({ store: new RedisStore({ client: new Redis(process.env.REDIS_URL) }), limits });
