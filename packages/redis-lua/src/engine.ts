@@ -8,9 +8,9 @@ export const BODY_CAPACITY = 16;
  * The store engine in Lua: the same semantics as `@tollgate/core`'s `applyBatch` (see
  * packages/core/src/engine), run atomically inside Redis. Every counter of one identity lives in
  * one hash (`KEYS[k]`), read with one HMGET and written with one HSET, and the hash carries a TTL
- * that covers its longest-lived counter. The conformance suite's differential test and this
- * package's engine test hold this to the TypeScript engine's decisions, so a change to one must be
- * made to the other.
+ * that covers its longest-lived counter. The conformance suite's differential test and
+ * store-redis's engine test (batches the limiter does not build) hold this to the TypeScript
+ * engine's decisions, so a change to one must be made to the other.
  *
  * Why it is written as it is: on a busy server the script's run time is the cost of a decision.
  * Measured inside Redis 7.0, a Lua string costs about 30 ns plus 1 ns per byte to create (garbage
