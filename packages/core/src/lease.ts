@@ -109,6 +109,9 @@ interface Overrun {
  */
 const NO_OVERRUN: Overrun = { adjustments: [], tokens: 0, cost: 0 };
 
+/** A lease's batches adjust and never charge. (Not frozen, as above.) */
+const NO_CHARGES: readonly Charge[] = [];
+
 export class TollgateLease implements Lease {
   released = false;
   private reservations: Reservation[];
@@ -273,19 +276,29 @@ export class TollgateLease implements Lease {
     this.reservedTokens = Math.min(reservedTokens, this.usedTokens - this.overrunTokens);
     this.reservedCost = Math.min(reservedCost, this.usedCost - this.overrunCost);
     this.reservations = [];
-    const restore = (error: unknown): never => {
-      this.reservations = reservations;
-      this.reservedTokens = reservedTokens;
-      this.reservedCost = reservedCost;
-      throw error;
-    };
+    // The failure paths build their closures only when they are taken: a release runs per request.
     let settled: MaybePromise<unknown>;
     try {
       settled = this.settle(adjustments, overrun);
     } catch (error) {
-      return restore(error);
+      this.restore(reservations, reservedTokens, reservedCost);
+      throw error;
     }
-    return isPromise(settled) ? settled.then(() => undefined, restore) : undefined;
+    if (!isPromise(settled)) return;
+    return settled.then(
+      () => undefined,
+      (error: unknown) => {
+        this.restore(reservations, reservedTokens, reservedCost);
+        throw error;
+      },
+    );
+  }
+
+  /** Puts back what a release took off, when the store refused it. */
+  private restore(reservations: Reservation[], tokens: number, cost: number): void {
+    this.reservations = reservations;
+    this.reservedTokens = tokens;
+    this.reservedCost = cost;
   }
 
   /** Runs an operation, keeping it in `inflight` until it settles. */
@@ -304,18 +317,24 @@ export class TollgateLease implements Lease {
    * next record or the release charges it.
    */
   private settle(adjustments: readonly Adjustment[], overrun: Overrun): MaybePromise<unknown> {
-    const undo = (error: unknown): never => {
-      this.overrunTokens -= overrun.tokens;
-      this.overrunCost -= overrun.cost;
-      throw error;
-    };
     let settled: MaybePromise<unknown>;
     try {
-      settled = this.context.runner.settle({ charges: [], dryRun: false, adjustments });
+      settled = this.context.runner.settle({ charges: NO_CHARGES, dryRun: false, adjustments });
     } catch (error) {
-      return undo(error);
+      this.uncount(overrun);
+      throw error;
     }
-    return isPromise(settled) ? settled.catch(undo) : settled;
+    if (!isPromise(settled)) return settled;
+    return settled.catch((error: unknown) => {
+      this.uncount(overrun);
+      throw error;
+    });
+  }
+
+  /** Takes back an overrun counted as charged whose adjustments the store did not take. */
+  private uncount(overrun: Overrun): void {
+    this.overrunTokens -= overrun.tokens;
+    this.overrunCost -= overrun.cost;
   }
 
   private reserve(reservation: Reservation): void {

@@ -11,22 +11,22 @@ export interface CalendarState {
   u: number;
 }
 
-/** The period `[start, end)` of `periods` that holds `time`, or undefined. */
-export function periodAt(periods: readonly number[], time: number): [start: number, end: number] | undefined {
+/**
+ * The index `i` of the period `[periods[i], periods[i + 1])` that holds the store's time `now`
+ * (an index rather than a pair: it is looked up several times per decision).
+ */
+function currentPeriod({ periods }: CalendarAlgorithm, now: number): number {
   for (let i = 0; i + 1 < periods.length; i++) {
-    if (periods[i]! <= time && time < periods[i + 1]!) return [periods[i]!, periods[i + 1]!];
+    if (periods[i]! <= now && now < periods[i + 1]!) return i;
   }
-  return undefined;
+  throw new StoreError(
+    `the store's time ${new Date(now).toISOString()} is outside the calendar periods the limiter sent: the limiter's clock and the store's disagree by more than a period`,
+  );
 }
 
-function currentPeriod({ periods }: CalendarAlgorithm, now: number): [start: number, end: number] {
-  const period = periodAt(periods, now);
-  if (!period) {
-    throw new StoreError(
-      `the store's time ${new Date(now).toISOString()} is outside the calendar periods the limiter sent: the limiter's clock and the store's disagree by more than a period`,
-    );
-  }
-  return period;
+/** When the period holding `now` ends. */
+function currentEnd(algorithm: CalendarAlgorithm, now: number): number {
+  return algorithm.periods[currentPeriod(algorithm, now) + 1]!;
 }
 
 /** Calendar periods (a day in a time zone): usage resets when a new period starts. */
@@ -35,12 +35,12 @@ export const calendarModel: CounterModel<CalendarState, CalendarAlgorithm> = {
 
   used: (state) => state?.u ?? 0,
 
-  resetAt: (_state, algorithm, now) => currentPeriod(algorithm, now)[1],
+  resetAt: (_state, algorithm, now) => currentEnd(algorithm, now),
 
   retryAt(state, algorithm, need, now) {
     if (need > algorithm.limit) return Infinity;
     if ((state?.u ?? 0) + need <= algorithm.limit) return now;
-    return currentPeriod(algorithm, now)[1];
+    return currentEnd(algorithm, now);
   },
 
   add(state, algorithm, amount, now) {
@@ -48,8 +48,8 @@ export const calendarModel: CounterModel<CalendarState, CalendarAlgorithm> = {
       state.u += amount;
       return state;
     }
-    const [p, e] = currentPeriod(algorithm, now);
-    return { p, e, u: amount };
+    const i = currentPeriod(algorithm, now);
+    return { p: algorithm.periods[i]!, e: algorithm.periods[i + 1]!, u: amount };
   },
 
   refund(state, _algorithm, amount, at) {
@@ -60,5 +60,5 @@ export const calendarModel: CounterModel<CalendarState, CalendarAlgorithm> = {
 
   expiresAt: (state) => state.e,
 
-  chargeExpiresAt: (algorithm, _amount, now) => currentPeriod(algorithm, now)[1],
+  chargeExpiresAt: (algorithm, _amount, now) => currentEnd(algorithm, now),
 };
