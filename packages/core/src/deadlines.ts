@@ -1,23 +1,29 @@
 /**
  * Deadlines for store calls that all share one timeout. Calls start in order, so their deadlines
- * expire in order: a queue and a single timer armed for the oldest pending call replace a timer per
- * call (each costs about as much as an in-process decision).
+ * expire in order: one timer armed for the oldest pending call replaces a timer per call (each costs
+ * about as much as an in-process decision). A call that settles leaves at once, taking its `expire`
+ * callback (and whatever that holds: the batch, the promise's resolver) with it, so a decision's
+ * objects die young instead of living until the timer fires.
  */
 export class Deadlines {
-  private readonly queue: Array<{ deadline: number; expire: () => void; settled: boolean }> = [];
-  private head = 0;
+  /** Pending calls in start order (a Map keeps insertion order): the first is the next to expire. */
+  private readonly pending = new Map<number, { readonly deadline: number; readonly expire: () => void }>();
+  private nextId = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly timeoutMs: number) {}
 
-  /** Calls `expire` after the timeout unless the returned `settle` is called first. */
-  start(expire: () => void): () => void {
-    const entry = { deadline: performance.now() + this.timeoutMs, expire, settled: false };
-    this.queue.push(entry);
+  /** Calls `expire` after the timeout unless `settle(id)` is called first; returns the id. */
+  start(expire: () => void): number {
+    const id = this.nextId++;
+    this.pending.set(id, { deadline: performance.now() + this.timeoutMs, expire });
     if (!this.timer) this.arm(this.timeoutMs);
-    return () => {
-      entry.settled = true;
-    };
+    return id;
+  }
+
+  /** The call finished in time (or its answer no longer matters): forget its deadline. */
+  settle(id: number): void {
+    this.pending.delete(id);
   }
 
   private arm(ms: number): void {
@@ -29,21 +35,13 @@ export class Deadlines {
   private fire(): void {
     this.timer = undefined;
     const now = performance.now();
-    while (this.head < this.queue.length) {
-      const entry = this.queue[this.head]!;
-      if (!entry.settled && entry.deadline > now) break;
-      this.head++;
-      if (!entry.settled) entry.expire();
-    }
-    // Compact the queue once the expired prefix is large.
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
-      this.head = 0;
-    }
-    if (this.head < this.queue.length) this.arm(this.queue[this.head]!.deadline - now);
-    else {
-      this.queue.length = 0;
-      this.head = 0;
+    for (const [id, { deadline, expire }] of this.pending) {
+      if (deadline > now) {
+        this.arm(deadline - now);
+        return;
+      }
+      this.pending.delete(id);
+      expire();
     }
   }
 }

@@ -73,14 +73,16 @@ export class StoreRunner {
   decide(batch: StoreBatch): MaybePromise<Outcome> {
     let pending: MaybePromise<StoreResult>;
     try {
-      pending = this.run(batch);
+      pending = this.apply(batch);
     } catch (error) {
       return this.failed(batch, error);
     }
     if (!isPromise(pending)) return { kind: 'decided', result: pending, store: this.store };
-    return pending.then(
+    return this.bounded(
+      batch,
+      pending,
       (result): Outcome => ({ kind: 'decided', result, store: this.store }),
-      (error: unknown) => this.failed(batch, error),
+      (error) => this.failed(batch, error),
     );
   }
 
@@ -101,15 +103,14 @@ export class StoreRunner {
   settle(batch: StoreBatch): MaybePromise<StoreResult> {
     let pending: MaybePromise<StoreResult>;
     try {
-      pending = this.run(batch);
+      pending = this.apply(batch);
     } catch (error) {
       throw asStoreError(error);
     }
-    return isPromise(pending)
-      ? pending.catch((error: unknown) => {
-          throw asStoreError(error);
-        })
-      : pending;
+    if (!isPromise(pending)) return pending;
+    return this.bounded(batch, pending, (result) => result, (error) => {
+      throw asStoreError(error);
+    });
   }
 
   /**
@@ -127,26 +128,40 @@ export class StoreRunner {
     }
   }
 
-  private run(batch: StoreBatch): StoreResult | Promise<StoreResult> {
+  private apply(batch: StoreBatch): StoreResult | Promise<StoreResult> {
     // Nothing applies to this caller: no reason to pay a round trip.
     if (batch.charges.length === 0 && batch.adjustments.length === 0) return { now: Date.now(), allowed: true, readings: [] };
-    const pending = this.store.apply(batch);
-    if (!isPromise(pending)) return pending;
-    return new Promise<StoreResult>((resolve, reject) => {
+    return this.store.apply(batch);
+  }
+
+  /**
+   * A remote store's answer, bounded by the timeout and mapped in the same step, so a remote call
+   * costs one promise of ours: `done` maps an answer in time, `failed` an error or the timeout (it
+   * may throw, rejecting). An answer that arrives after the timeout is taken back if it charged.
+   */
+  private bounded<T>(batch: StoreBatch, pending: Promise<StoreResult>, done: (result: StoreResult) => T, failed: (error: unknown) => MaybePromise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       let timedOut = false;
-      const settle = this.deadlines.start(() => {
+      const fail = (error: unknown) => {
+        try {
+          resolve(failed(error));
+        } catch (thrown) {
+          reject(thrown);
+        }
+      };
+      const deadline = this.deadlines.start(() => {
         timedOut = true;
-        reject(new StoreTimeoutError(this.timeoutMs));
+        fail(new StoreTimeoutError(this.timeoutMs));
       });
       pending.then(
         (result) => {
-          settle();
-          if (!timedOut) resolve(result);
+          this.deadlines.settle(deadline);
+          if (!timedOut) resolve(done(result));
           else if (result.allowed && !batch.dryRun) this.compensate(batch, result.now);
         },
         (error: unknown) => {
-          settle();
-          reject(error);
+          this.deadlines.settle(deadline);
+          if (!timedOut) fail(error);
         },
       );
     });
