@@ -397,7 +397,7 @@ export class TollgateLease implements Lease {
     if (charged.length === 0 && adjustments.length === 0) return { decision: new DecisionRecord(true, 'ok', 0, [], []) };
     const { ttlMs } = this.options;
     const charges: Charge[] = charged.map(({ entry, amount }) => ({ counter: entry.limit.counter(entry.identity, now, ttlMs), amount }));
-    const outcome = await this.context.runner.decide({ charges, dryRun: false, adjustments });
+    const outcome = await this.context.runner.decide({ charges, dryRun: false, adjustments }, (settled) => settled);
     if (outcome.kind === 'failed') return { decision: failedDecision(outcome.failure) };
     const { result, failure } = outcome;
     const decision = evaluate(charged.map(({ entry }) => entry), charges, result, result.allowed);

@@ -200,8 +200,7 @@ class TollgateLimiter implements Limiter {
     // Tool calls are charged by lease.tool(), not by the request.
     const charges = policy.hasToolCalls ? applicable.filter(isCharged) : applicable;
     const request: AcquireRequest = { policy, applicable, charges, units, cost, leaseOptions, leaseId };
-    const outcome = this.runner.decide({ charges, dryRun: false, adjustments: NO_ADJUSTMENTS });
-    return isPromise(outcome) ? outcome.then((settled) => this.acquired(request, settled)) : this.acquired(request, outcome);
+    return this.runner.decide({ charges, dryRun: false, adjustments: NO_ADJUSTMENTS }, (outcome) => this.acquired(request, outcome));
   }
 
   /** Turns the store's answer on an acquire into the decision, with a lease when allowed. */
@@ -231,7 +230,7 @@ class TollgateLimiter implements Limiter {
         const cost = reservedCost(units, this.pricer, charges.some(isCost));
         // A check asks whether one more slot would be free: no lease holds it.
         for (const applied of charges) charge(applied, units, cost, undefined);
-        return andThen(this.runner.decide({ charges, dryRun: true, adjustments: [] }), (outcome) =>
+        return this.runner.decide({ charges, dryRun: true, adjustments: [] }, (outcome) =>
           outcome.kind === 'failed'
             ? this.failed(policy, outcome.failure)
             : this.requestDecision(policy, charges, outcome.result, false, outcome.failure),

@@ -1,7 +1,7 @@
 import { StoreError, StoreTimeoutError, TollgateError } from './errors.js';
 import type { Adjustment, Store, StoreBatch, StoreResult } from './store.js';
 import { Deadlines } from './deadlines.js';
-import { isPromise, type MaybePromise } from './sync.js';
+import { andThen, isPromise, type MaybePromise } from './sync.js';
 
 /**
  * What to do when the store fails or times out on a decision.
@@ -66,23 +66,24 @@ export class StoreRunner {
   }
 
   /**
-   * A checked batch (a decision). Store failures never throw: they become an outcome per
-   * `onStoreError`. A batch that timed out but later succeeded is compensated, so a request reported
-   * as refused is never charged. Synchronous when the store is.
+   * A checked batch (a decision), its outcome handed to `then`. Store failures never throw: they
+   * become an outcome per `onStoreError`. A batch that timed out but later succeeded is
+   * compensated, so a request reported as refused is never charged. Synchronous when the store is;
+   * with a remote store, `then` runs inside the one promise that bounds the call (no promise more).
    */
-  decide(batch: StoreBatch): MaybePromise<Outcome> {
+  decide<T>(batch: StoreBatch, then: (outcome: Outcome) => T): MaybePromise<T> {
     let pending: MaybePromise<StoreResult>;
     try {
       pending = this.apply(batch);
     } catch (error) {
-      return this.failed(batch, error);
+      return andThen(this.failed(batch, error), then);
     }
-    if (!isPromise(pending)) return { kind: 'decided', result: pending, store: this.store };
+    if (!isPromise(pending)) return then({ kind: 'decided', result: pending, store: this.store });
     return this.bounded(
       batch,
       pending,
-      (result): Outcome => ({ kind: 'decided', result, store: this.store }),
-      (error) => this.failed(batch, error),
+      (result) => then({ kind: 'decided', result, store: this.store }),
+      (error) => andThen(this.failed(batch, error), then),
     );
   }
 
