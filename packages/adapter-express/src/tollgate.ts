@@ -1,4 +1,4 @@
-import { ConfigurationError, createHttpLimit } from '@tollgate/core';
+import { ConfigurationError, createHttpLimit, type Admission } from '@tollgate/core';
 import type { RequestHandler, Response } from 'express';
 import type { ExpressTollgateOptions, TollgateRefusal } from './options.js';
 
@@ -49,27 +49,43 @@ export function tollgate(options: ExpressTollgateOptions): RequestHandler {
       void release?.();
     });
 
-    admit(req, req.ip)
-      .then(async (admission): Promise<boolean> => {
-        if (admission.kind === 'skipped') return true;
-        if (admission.kind === 'refused') {
-          const refusal: TollgateRefusal = { decision: admission.decision, response: admission.response };
-          await onLimited(req, res, next, refusal);
-          return false;
-        }
-        const { context, headers } = admission;
-        if (closed) {
-          // Nobody is left to answer: free the slot now, and spend nothing on the handler.
-          void context.release();
-          return false;
-        }
-        release = context.release;
-        setHeaders(res, headers);
-        req.tollgate = context;
-        return true;
-      })
-      .then((proceed) => {
-        if (proceed) next();
-      }, next);
+    // Whether the request goes on to the route; a refusal has answered it (onLimited may be async).
+    const proceed = (admission: Admission): boolean | Promise<boolean> => {
+      if (admission.kind === 'skipped') return true;
+      if (admission.kind === 'refused') {
+        const refusal: TollgateRefusal = { decision: admission.decision, response: admission.response };
+        return Promise.resolve(onLimited(req, res, next, refusal)).then(() => false);
+      }
+      const { context, headers } = admission;
+      if (closed) {
+        // Nobody is left to answer: free the slot now, and spend nothing on the handler.
+        void context.release();
+        return false;
+      }
+      release = context.release;
+      setHeaders(res, headers);
+      req.tollgate = context;
+      return true;
+    };
+    const goOn = (go: boolean) => {
+      if (go) next();
+    };
+
+    // `() => req.ip`: Express's trusted-proxy logic runs only if a limit keys on the IP.
+    const admission = admit(req, () => req.ip);
+    if (admission instanceof Promise) {
+      admission.then(proceed).then(goOn, next);
+      return;
+    }
+    // Decided synchronously (an in-process store): go on without a microtask hop.
+    let go: boolean | Promise<boolean>;
+    try {
+      go = proceed(admission);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    if (go instanceof Promise) go.then(goOn, next);
+    else goOn(go);
   };
 }

@@ -1,5 +1,5 @@
-import { ConfigurationError, createHttpLimit } from '@tollgate/core';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ConfigurationError, createHttpLimit, type Admission } from '@tollgate/core';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { FastifyTollgateOptions, TollgateHook, TollgateRefusal } from './options.js';
 
 export const ADAPTER = 'adapter-fastify';
@@ -9,7 +9,8 @@ const HOOKS: readonly TollgateHook[] = ['onRequest', 'preHandler'];
 /** A route's limiting: the hook to add and the lifecycle phase to add it to. */
 export interface RouteLimit {
   readonly phase: TollgateHook;
-  readonly hook: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+  /** A callback-style hook: it continues (`done`) at once when the limiter decides synchronously. */
+  readonly hook: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
 }
 
 const sendRefusal: NonNullable<FastifyTollgateOptions['onLimited']> = (_request, reply, { response }) =>
@@ -22,7 +23,7 @@ export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
   if (!HOOKS.includes(phase)) throw new ConfigurationError(`[tollgate] [${ADAPTER}] hook must be 'onRequest' or 'preHandler', got ${JSON.stringify(phase)}`);
   if (typeof onLimited !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] onLimited must be a function`);
 
-  const hook = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+  const hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     // Listen before deciding: a client that leaves while the limiter decides closes the response
     // before there is a lease, and 'close' does not fire twice. 'close' (not Fastify's onResponse,
     // which waits for 'finish') also fires when the client leaves mid-stream.
@@ -33,31 +34,47 @@ export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
       void release?.();
     });
 
-    const admission = await admit(request, request.ip);
-    if (admission.kind === 'skipped') return undefined;
-    if (admission.kind === 'refused') {
-      const refusal: TollgateRefusal = { decision: admission.decision, response: admission.response };
+    const refuse = async (refusal: TollgateRefusal): Promise<void> => {
       const payload = await onLimited(request, reply, refusal);
       // As Fastify treats an async handler's result: send what it returned, unless it sent already.
       // Nothing returned and nothing sent: the default refusal, never an empty 200.
       if (payload === undefined && !reply.sent && !reply.raw.headersSent) await sendRefusal(request, reply, refusal);
       else if (payload !== reply && payload !== undefined) reply.send(payload);
-      // Resolving with the reply waits until it is sent, so the route's handler never runs.
-      return reply;
-    }
-    const { context, headers } = admission;
-    if (closed || reply.raw.destroyed) {
-      // Nobody is left to answer: free the slot now, and spend nothing on the handler.
-      void context.release();
-      reply.hijack();
-      return undefined;
-    }
-    release = context.release;
-    // On the raw response, so they also go out when the handler writes to `reply.raw` itself
-    // (server-sent events); Fastify merges them into the headers it sends.
-    for (const [name, value] of Object.entries(headers)) reply.raw.setHeader(name, value);
-    request.tollgate = context;
-    return undefined;
+      // `done` is never called: the reply is sent, so the route's handler never runs.
+    };
+    const handle = (admission: Admission): void => {
+      if (admission.kind === 'skipped') return done();
+      if (admission.kind === 'refused') {
+        refuse({ decision: admission.decision, response: admission.response }).catch(done);
+        return;
+      }
+      const { context, headers } = admission;
+      if (closed || reply.raw.destroyed) {
+        // Nobody is left to answer: free the slot now, and spend nothing on the handler.
+        void context.release();
+        reply.hijack();
+        return done();
+      }
+      release = context.release;
+      // On the raw response, so they also go out when the handler writes to `reply.raw` itself
+      // (server-sent events); Fastify merges them into the headers it sends.
+      for (const name in headers) reply.raw.setHeader(name, headers[name]!);
+      request.tollgate = context;
+      done();
+    };
+
+    // `() => request.ip`: Fastify's trusted-proxy logic runs only if a limit keys on the IP.
+    const admission = admit(request, () => request.ip);
+    // Decided synchronously (an in-process store): the lifecycle goes on without a microtask hop,
+    // and Fastify catches what `handle` throws; later, errors go to `done` ourselves.
+    if (!(admission instanceof Promise)) return handle(admission);
+    admission.then((settled) => {
+      try {
+        handle(settled);
+      } catch (error) {
+        done(error as Error);
+      }
+    }, done);
   };
   return { phase, hook };
 }

@@ -18,7 +18,7 @@ export function createNextLimit<Req extends Request>(options: NextTollgateOption
     if (value !== undefined && typeof value !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] ${name} must be a function`);
   }
   return async (request) => {
-    const admission = await admit(request, ip?.(request));
+    const admission = await admit(request, ip && (() => ip(request)));
     if (admission.kind !== 'refused') return admission;
     return { kind: 'refused', response: await onLimited(request, { decision: admission.decision, response: admission.response }) };
   };

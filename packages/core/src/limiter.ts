@@ -18,6 +18,7 @@ import { StoreRunner, type Failure, type Outcome, type StoreErrorPolicy } from '
 import type { Adjustment, Charge, Counter, IdentityKey, Store, StoreResult } from './store.js';
 import { andThen, isPromise, toPromise, type MaybePromise } from './sync.js';
 import type { DegradeConfig } from './degrade.js';
+import { acquireNow, scopesUsed, type InternalLimiter } from './internal.js';
 
 /**
  * Options of `createLimiter`.
@@ -138,7 +139,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
   return new TollgateLimiter(options);
 }
 
-class TollgateLimiter implements Limiter {
+class TollgateLimiter implements Limiter, InternalLimiter {
   private readonly policies: PolicyResolver;
   private readonly runner: StoreRunner;
   private readonly pricer: Pricer;
@@ -146,6 +147,7 @@ class TollgateLimiter implements Limiter {
   private readonly prefix: string;
   private readonly leaseContext: LeaseContext;
   private readonly scopes = new Map<string, ScopeKeys>();
+  private scopeSet: { scopes: ReadonlySet<string> | undefined } | undefined;
   /** For leases whose decision was made by the local fallback store: they settle there. */
   private readonly localLeaseContext: LeaseContext | undefined;
 
@@ -179,15 +181,23 @@ class TollgateLimiter implements Limiter {
   acquire(identity: Identity, demand?: Demand, options?: AcquireOptions): Promise<AcquireDecision> {
     // Not `async`, and no closure: an in-process decision resolves one promise and allocates little.
     try {
-      const units = demandUnits(demand);
-      const policy = this.policies.resolve(identity);
-      const decision = isPromise(policy)
-        ? policy.then((resolved) => this.acquireWith(resolved, identity, units, options))
-        : this.acquireWith(policy, identity, units, options);
+      const decision = this[acquireNow](identity, demand, options);
       return isPromise(decision) ? decision : Promise.resolve(decision);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  [acquireNow](identity: Identity, demand?: Demand, options?: AcquireOptions): MaybePromise<AcquireDecision> {
+    const units = demandUnits(demand);
+    const policy = this.policies.resolve(identity);
+    return isPromise(policy)
+      ? policy.then((resolved) => this.acquireWith(resolved, identity, units, options))
+      : this.acquireWith(policy, identity, units, options);
+  }
+
+  get [scopesUsed](): ReadonlySet<string> | undefined {
+    return (this.scopeSet ??= { scopes: this.policies.scopes() }).scopes;
   }
 
   private acquireWith(policy: CompiledPolicy, identity: Identity, units: DemandUnits, options: AcquireOptions | undefined): MaybePromise<AcquireDecision> {

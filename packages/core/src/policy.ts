@@ -156,6 +156,15 @@ export class PolicyResolver {
     }
   }
 
+  /**
+   * Every scope a limit of any tier keys on, or `undefined` when the limits are a function of the
+   * identity (any scope may appear).
+   */
+  scopes(): ReadonlySet<string> | undefined {
+    const policies = this.static ? [this.static] : this.tiers ? [...this.tiers.values()] : undefined;
+    return policies && new Set(policies.flatMap((policy) => policy.scopes));
+  }
+
   /** The policy of one caller; synchronous unless a tier lookup or a limits function is async. */
   resolve(identity: Identity): CompiledPolicy | Promise<CompiledPolicy> {
     if (this.static) return this.static;

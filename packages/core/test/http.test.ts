@@ -37,6 +37,34 @@ describe('ipIdentity', () => {
 });
 
 describe('createHttpLimit', () => {
+  it('answers synchronously over an in-process store and synchronous hooks, asynchronously otherwise', async () => {
+    const { limiter } = setup();
+    const admit = createHttpLimit<{ user: string }>({ limiter, identify: (req) => ({ user: req.user }) }, 'test');
+    const now = admit({ user: 'u1' }, '203.0.113.9');
+    expect(now).not.toBeInstanceOf(Promise);
+    expect(now).toMatchObject({ kind: 'allowed' });
+    const later = createHttpLimit<{ user: string }>({ limiter, identify: async (req) => ({ user: req.user }) }, 'test')({ user: 'u1' }, '203.0.113.9');
+    expect(later).toBeInstanceOf(Promise);
+    expect(await later).toMatchObject({ kind: 'allowed' });
+    // Bad input rejects rather than throwing at the adapter.
+    const bad = createHttpLimit<{ user: string }>({ limiter, identify: () => ({ user: 42 as unknown as string }) }, 'test')({ user: 'u1' }, undefined);
+    await expect(bad).rejects.toThrow(InvalidInputError);
+  });
+
+  it('asks the framework for the client IP only when a limit keys on it', () => {
+    let asked = 0;
+    const clientIp = () => {
+      asked++;
+      return '203.0.113.9';
+    };
+    const withoutIp = setup(policy.filter((limit) => limit.scope !== 'ip')).limiter;
+    createHttpLimit<object>({ limiter: withoutIp, identify: () => ({ user: 'u1' }) }, 'test')({}, clientIp);
+    expect(asked).toBe(0);
+    const admission = createHttpLimit<object>({ limiter: setup().limiter, identify: () => ({ user: 'u1' }) }, 'test')({}, clientIp);
+    expect(asked).toBe(1);
+    expect(admission).toMatchObject({ kind: 'allowed', context: { decision: { limits: expect.arrayContaining([expect.objectContaining({ name: 'ip-rph', used: 1 })]) } } });
+  });
+
   it('admits with exact headers for every family, consistent with the decision', async () => {
     const { clock, limiter } = setup();
     const admit = createHttpLimit({ limiter, identify: () => ({ user: 'u' }), demand: () => ({ tokens: 1_500, cost: 0.25 }), headers: ['ietf', 'openai', 'legacy'], clock }, 'test');
