@@ -147,7 +147,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
   private readonly prefix: string;
   private readonly leaseContext: LeaseContext;
   private readonly scopes = new Map<string, ScopeKeys>();
-  private scopeSet: { scopes: ReadonlySet<string> | undefined } | undefined;
+  readonly [scopesUsed]: ReadonlySet<string> | undefined;
   /** For leases whose decision was made by the local fallback store: they settle there. */
   private readonly localLeaseContext: LeaseContext | undefined;
 
@@ -170,6 +170,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
     }
     const stores = onStoreError === 'local' ? [store, localStore!] : [store];
     this.policies = new PolicyResolver(options, stores, clock);
+    this[scopesUsed] = this.policies.scopes();
     this.runner = new StoreRunner(store, timeoutMs, onStoreError, localStore);
     this.pricer = new Pricer(options.prices);
     this.clock = clock;
@@ -196,9 +197,6 @@ class TollgateLimiter implements Limiter, InternalLimiter {
       : this.acquireWith(policy, identity, units, options);
   }
 
-  get [scopesUsed](): ReadonlySet<string> | undefined {
-    return (this.scopeSet ??= { scopes: this.policies.scopes() }).scopes;
-  }
 
   private acquireWith(policy: CompiledPolicy, identity: Identity, units: DemandUnits, options: AcquireOptions | undefined): MaybePromise<AcquireDecision> {
     const leaseOptions = resolveLeaseOptions(options, policy.lease, 'acquire options');

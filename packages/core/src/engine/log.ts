@@ -1,6 +1,6 @@
 import type { CounterAlgorithm } from '../store.js';
 import type { CounterModel } from './model.js';
-import { addToSeries, isEmpty, keyFreeing, lastKey, pruneBelow, seriesOf, seriesSum, takeFromSeries, type Series } from './series.js';
+import { addToSeries, keyFreeing, lastKey, pruneBelow, seriesOf, seriesSum, takeFromSeries, type Series } from './series.js';
 
 type LogAlgorithm = Extract<CounterAlgorithm, { type: 'log' }>;
 
@@ -30,8 +30,7 @@ export const logModel: CounterModel<LogState, LogAlgorithm> = {
 
   refund(state, _algorithm, amount, at) {
     if (!state) return undefined;
-    takeFromSeries(state, at, amount);
-    return isEmpty(state) ? undefined : state;
+    return takeFromSeries(state, at, amount);
   },
 
   expiresAt: (state, { windowMs }) => lastKey(state) + windowMs,

@@ -58,12 +58,15 @@ export function addToSeries(series: Series, key: number, amount: number): void {
   else series.splice(index, 0, key, amount);
 }
 
-/** Takes up to `amount` from `key` (dropping it when empty); returns how much was taken. */
-export function takeFromSeries(series: Series, key: number, amount: number): number {
+/**
+ * Takes up to `amount` from `key` (a refund), dropping the entry when it is empty; `undefined` when
+ * nothing is left.
+ */
+export function takeFromSeries(series: Series, key: number, amount: number): Series | undefined {
   const sumAt = series.length - 1;
   let index = 0;
   while (index < sumAt && series[index] !== key) index += 2;
-  if (index === sumAt) return 0;
+  if (index === sumAt) return series;
   const taken = Math.min(amount, series[index + 1]!);
   series[index + 1]! -= taken;
   series[sumAt]! -= taken;
@@ -72,12 +75,7 @@ export function takeFromSeries(series: Series, key: number, amount: number): num
     series.copyWithin(index, index + 2);
     series.length -= 2;
   }
-  return taken;
-}
-
-/** Whether the series has no entries left (after `takeFromSeries`). */
-export function isEmpty(series: Series): boolean {
-  return series.length === 1;
+  return series.length === 1 ? undefined : series;
 }
 
 /** The key at which the oldest entries, dropped in order, free at least `excess`; undefined if they cannot. */

@@ -1,6 +1,6 @@
 import type { CounterAlgorithm } from '../store.js';
 import type { CounterModel } from './model.js';
-import { addToSeries, isEmpty, keyFreeing, lastKey, pruneBelow, seriesOf, seriesSum, takeFromSeries, type Series } from './series.js';
+import { addToSeries, keyFreeing, lastKey, pruneBelow, seriesOf, seriesSum, takeFromSeries, type Series } from './series.js';
 
 type WindowAlgorithm = Extract<CounterAlgorithm, { type: 'window' }>;
 
@@ -37,8 +37,7 @@ export const windowModel: CounterModel<WindowState, WindowAlgorithm> = {
 
   refund(state, { segmentMs }, amount, at) {
     if (!state) return undefined;
-    takeFromSeries(state, Math.floor(at / segmentMs), amount);
-    return isEmpty(state) ? undefined : state;
+    return takeFromSeries(state, Math.floor(at / segmentMs), amount);
   },
 
   expiresAt: (state, algorithm) => segmentEnd(lastKey(state), algorithm),
