@@ -1,5 +1,5 @@
 import { configurationError } from './errors.js';
-import { MESSAGES, Metering, meterIterable, type MeterOptions } from './meter.js';
+import { MESSAGES, Metering, meteredCreate, type MeterOptions } from './meter.js';
 import { overlay, unmetered } from './openai.js';
 
 /** The part of an `@anthropic-ai/sdk` client this package wraps. */
@@ -23,20 +23,7 @@ export function wrapAnthropic<C extends AnthropicLike>(client: C, options: Meter
   if (typeof client?.messages?.create !== 'function') throw configurationError(`${where}: client must be an Anthropic client (new Anthropic())`);
   const metering = new Metering(options, where);
   const { messages } = client;
-  const original = messages.create.bind(messages);
-  const create = async (body: unknown, requestOptions?: unknown) => {
-    const admitted = await metering.admit(MESSAGES, body);
-    let result: unknown;
-    try {
-      result = await original(admitted.body, requestOptions);
-    } catch (error) {
-      await admitted.abort();
-      throw error;
-    }
-    if (admitted.body.stream === true) return meterIterable(result as object, admitted);
-    await admitted.settleResponse(result);
-    return result;
-  };
+  const create = meteredCreate(metering, MESSAGES, messages.create.bind(messages));
   return overlay(client, {
     messages: overlay(messages, { create, stream: unmetered(where, 'messages.stream', 'messages.create({ stream: true })') }),
   });

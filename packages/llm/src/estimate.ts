@@ -1,5 +1,6 @@
 import type { Demand } from '@tollgate/core';
 import { describe, invalidInput } from './errors.js';
+import { isObject, type Json } from './json.js';
 import type { LlmPriceSource } from './prices.js';
 import { approximateTokens, countWith, encodingOf, loadEncoding, loadedEncoding } from './tokens.js';
 
@@ -64,12 +65,12 @@ const ANTHROPIC_PER_MESSAGE = 5;
 // models it documents (Claude 3 Opus, auto tool choice; Claude 4 models take 346).
 const ANTHROPIC_TOOLS_OVERHEAD = 530;
 
-function object(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidInput(`${what} must be an object, got ${describe(value)}`);
-  return value as Record<string, unknown>;
+function object(value: unknown, what: string): Json {
+  if (!isObject(value)) throw invalidInput(`${what} must be an object, got ${describe(value)}`);
+  return value;
 }
 
-function modelOf(body: Record<string, unknown>, what: string): string {
+function modelOf(body: Json, what: string): string {
   const { model } = body;
   if (typeof model !== 'string' || model === '' || model.length > 256) throw invalidInput(`${what}.model must be a model name, got ${describe(model)}`);
   return model;
@@ -146,26 +147,21 @@ function addPart(prompt: Prompt, part: unknown, imageTokens: number): void {
 }
 
 /** The counter for `model`: its BPE encoding (loaded once, lazily), or the user's, or the ratio. */
-async function counterFor(model: string, countTokens: EstimateOptions['countTokens']): Promise<{ count: Counter; exact: boolean }> {
+async function counterFor(model: string, countTokens: EstimateOptions['countTokens']): Promise<Counter> {
   const encoding = encodingOf(model);
   if (encoding) {
     const encoder = loadedEncoding(encoding) ?? (await loadEncoding(encoding));
-    return { count: (text) => countWith(encoder, text), exact: true };
+    return (text) => countWith(encoder, text);
   }
-  if (countTokens) {
-    return {
-      count: (text) => {
-        const counted = countTokens(text, model);
-        if (counted === undefined) return approximateTokens(text);
-        if (typeof counted !== 'number' || !Number.isSafeInteger(counted) || counted < 0) {
-          throw invalidInput(`options.countTokens returned ${describe(counted)} for model "${model}"; expected a whole number of tokens`);
-        }
-        return counted;
-      },
-      exact: false,
-    };
-  }
-  return { count: approximateTokens, exact: false };
+  if (!countTokens) return approximateTokens;
+  return (text) => {
+    const counted = countTokens(text, model);
+    if (counted === undefined) return approximateTokens(text);
+    if (typeof counted !== 'number' || !Number.isSafeInteger(counted) || counted < 0) {
+      throw invalidInput(`options.countTokens returned ${describe(counted)} for model "${model}"; expected a whole number of tokens`);
+    }
+    return counted;
+  };
 }
 
 function total(prompt: Prompt, count: Counter): number {
@@ -218,7 +214,7 @@ export async function estimateChatCompletion(body: unknown, options?: EstimateOp
   const n = positiveInteger(request.n, 'the chat completion request\'s n') ?? 1;
   const maxTokens =
     positiveInteger(request.max_completion_tokens, 'max_completion_tokens') ?? positiveInteger(request.max_tokens, 'max_tokens') ?? defaultMaxTokens;
-  const { count } = await counterFor(model, countTokens);
+  const count = await counterFor(model, countTokens);
   return demand(model, total(prompt, count), maxTokens * n, prices);
 }
 
@@ -267,7 +263,7 @@ export async function estimateResponse(body: unknown, options?: EstimateOptions)
   addDefinitions(prompt, tools, 'tools');
   if (typeof request.text === 'object' && request.text !== null) prompt.texts.push(JSON.stringify(request.text));
   const maxTokens = positiveInteger(request.max_output_tokens, 'max_output_tokens') ?? defaultMaxTokens;
-  const { count } = await counterFor(model, countTokens);
+  const count = await counterFor(model, countTokens);
   return demand(model, total(prompt, count), maxTokens, prices);
 }
 
@@ -292,7 +288,7 @@ export async function estimateAnthropicMessage(body: unknown, options?: Estimate
   });
   addDefinitions(prompt, tools, 'tools', ANTHROPIC_TOOLS_OVERHEAD);
   const maxTokens = positiveInteger(request.max_tokens, 'max_tokens') ?? defaultMaxTokens;
-  const { count } = await counterFor(model, countTokens);
+  const count = await counterFor(model, countTokens);
   return demand(model, total(prompt, count), maxTokens, prices);
 }
 
@@ -305,7 +301,7 @@ export async function estimateAnthropicMessage(body: unknown, options?: Estimate
 export async function countTokens(text: string, model: string, options?: Pick<EstimateOptions, 'countTokens'>): Promise<number> {
   if (typeof text !== 'string') throw invalidInput(`countTokens(text, model) needs a string, got ${describe(text)}`);
   if (typeof model !== 'string' || model === '') throw invalidInput(`countTokens(text, model) needs a model name, got ${describe(model)}`);
-  const { count } = await counterFor(model, options?.countTokens);
+  const count = await counterFor(model, options?.countTokens);
   return count(text);
 }
 

@@ -1,7 +1,6 @@
 import { configurationError, invalidInput } from './errors.js';
 import { CHAT, MESSAGES, Metering, RESPONSES, type Api, type MeterOptions } from './meter.js';
 import { hideInjectedUsage, meterEventStream } from './stream.js';
-import type { Json } from './json.js';
 
 /** Options of `meteredFetch`. */
 export interface MeteredFetchOptions extends MeterOptions {
@@ -59,11 +58,7 @@ export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
       throw invalidInput(`${where}: the body of POST ${new URL(request.url).pathname} is not JSON`);
     }
     const admitted = await metering.admit(api, body, maxTokensParam);
-    let outgoing: Json = admitted.body;
-    const streaming = outgoing.stream === true;
-    // A chat stream reports its usage only when asked: ask, and hide the answer from a caller that did not.
-    const injectUsage = streaming && api === CHAT && (outgoing.stream_options as Json | undefined)?.include_usage !== true;
-    if (injectUsage) outgoing = { ...outgoing, stream_options: { ...(outgoing.stream_options as Json | undefined), include_usage: true } };
+    const { body: outgoing, injectedUsage } = admitted;
     const headers = new Headers(request.headers);
     headers.delete('content-length');
     let response: Response;
@@ -78,9 +73,9 @@ export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
       return response;
     }
     const type = response.headers.get('content-type') ?? '';
-    if (streaming && type.includes('text/event-stream') && response.body) {
+    if (outgoing.stream === true && type.includes('text/event-stream') && response.body) {
       const metered = meterEventStream(response.body, api.format, admitted.meterOptions, (usage) => admitted.settle(usage));
-      return new Response(injectUsage ? metered.pipeThrough(hideInjectedUsage()) : metered, { status: response.status, statusText: response.statusText, headers: response.headers });
+      return new Response(injectedUsage ? metered.pipeThrough(hideInjectedUsage()) : metered, { status: response.status, statusText: response.statusText, headers: response.headers });
     }
     let parsed: unknown;
     try {

@@ -2,7 +2,7 @@ import type { AcquireOptions, DegradeStep, Identity, Lease, Limiter, Usage } fro
 import { countNow, estimateAnthropicMessage, estimateChatCompletion, estimateResponse, type EstimateOptions, type LlmDemand } from './estimate.js';
 import { configurationError, describe, invalidInput, LlmRefusedError } from './errors.js';
 import { defaultPrices, type LlmPriceSource } from './prices.js';
-import { streamMeter, type StreamFormat, type StreamMeter, type StreamMeterOptions } from './stream.js';
+import { isUsageOnlyChunk, streamMeter, type StreamFormat, type StreamMeter, type StreamMeterOptions } from './stream.js';
 import { anthropicUsage, openaiChatUsage, openaiResponseUsage } from './usage.js';
 import { isObject, type Json } from './json.js';
 
@@ -141,7 +141,10 @@ export const MESSAGES: Api = {
 
 /** One admitted call: the body to send and how to account for it. */
 export interface Admitted {
+  /** The body to send: degraded, and asking for a chat stream's usage. */
   readonly body: Json;
+  /** `body` asks for usage the caller did not (`include_usage`): hide the usage-only chunk from it. */
+  readonly injectedUsage: boolean;
   readonly demand: LlmDemand;
   /** How to meter the call's stream: its model, estimated input and prices. */
   readonly meterOptions: StreamMeterOptions;
@@ -155,6 +158,8 @@ export interface Admitted {
   abort(): Promise<void>;
 }
 
+const OPTIONS = ['limiter', 'identity', 'acquire', 'lease', 'degrade', 'step', 'prices', 'applyDegrade', 'estimate', 'onError', 'maxTokensParam', 'fetch'];
+
 const warn = (error: unknown) => console.warn(`[tollgate] [llm] recording an LLM call failed: ${(error as Error)?.message ?? String(error)}`);
 
 /** Validated `MeterOptions`, and `admit` for every call of one wrapper. */
@@ -162,15 +167,16 @@ export class Metering {
   private readonly prices: LlmPriceSource;
   private readonly estimateOptions: EstimateOptions;
   private readonly onError: (error: unknown) => void;
+  private readonly step: 'reserve' | 'count' | 'none';
+  private readonly applyDegrade: boolean;
 
   constructor(
     private readonly options: MeterOptions,
     private readonly where: string,
   ) {
     if (typeof options !== 'object' || options === null) throw configurationError(`${where}: options must be an object, got ${describe(options)}`);
-    const known = ['limiter', 'identity', 'acquire', 'lease', 'degrade', 'step', 'prices', 'applyDegrade', 'estimate', 'onError', 'maxTokensParam', 'fetch'];
-    for (const key of Object.keys(options)) if (!known.includes(key)) throw configurationError(`${where}: unknown option "${key}"`);
-    const { limiter, identity, lease, step = 'reserve', prices = defaultPrices(), onError = warn } = options;
+    for (const key of Object.keys(options)) if (!OPTIONS.includes(key)) throw configurationError(`${where}: unknown option "${key}"`);
+    const { limiter, identity, lease, step = 'reserve', prices = defaultPrices(), onError = warn, applyDegrade = true } = options;
     if ((limiter === undefined) === (lease === undefined)) {
       throw configurationError(`${where}: pass either { limiter, identity } (each call acquires) or { lease, degrade } (calls share one lease)`);
     }
@@ -184,13 +190,16 @@ export class Metering {
     if (typeof onError !== 'function') throw configurationError(`${where}: onError must be a function`);
     this.prices = prices;
     this.onError = onError;
+    this.step = step;
+    this.applyDegrade = applyDegrade;
     this.estimateOptions = { ...options.estimate, prices };
   }
 
   /** Estimates, admits (acquire or lease step) and degrades one call; throws `LlmRefusedError` on refusal. */
   async admit(api: Api, raw: unknown, maxTokensParam?: string): Promise<Admitted> {
     if (!isObject(raw)) throw invalidInput(`${this.where}: ${api.name}.create(body) needs the request body, got ${describe(raw)}`);
-    const { limiter, identity, acquire, applyDegrade = true } = this.options;
+    const { limiter, identity, acquire } = this.options;
+    const { applyDegrade, step } = this;
     let body = raw;
     let demand: LlmDemand;
     let lease: Lease;
@@ -209,7 +218,6 @@ export class Metering {
       owned = false;
       if (applyDegrade) body = degraded(body, this.options.degrade, api, maxTokensParam);
       demand = await api.estimate(body, this.estimateOptions);
-      const step = this.options.step ?? 'reserve';
       if (step !== 'none') {
         const decision = await lease.step(step === 'reserve' ? demand : undefined);
         if (!decision.allowed) throw new LlmRefusedError(decision);
@@ -228,8 +236,13 @@ export class Metering {
     const prices = this.prices;
     const { countTokens } = this.estimateOptions;
     const meterOptions: StreamMeterOptions = { model: body.model as string, inputTokens: demand.inputTokens, prices, countTokens };
+    // Without include_usage a chat stream never says what it cost: ask for it (the wrapper hides
+    // the answer from a caller who did not).
+    const streamOptions = body.stream_options as Json | undefined;
+    const injectedUsage = api === CHAT && body.stream === true && streamOptions?.include_usage !== true;
     return {
-      body,
+      body: injectedUsage ? { ...body, stream_options: { ...streamOptions, include_usage: true } } : body,
+      injectedUsage,
       demand,
       meterOptions,
       streamMeter: () => streamMeter(api.format, meterOptions),
@@ -269,7 +282,7 @@ function degraded(body: Json, step: DegradeStep | undefined, api: Api, maxTokens
  * itself is returned (its `controller`, `tee()`, `toReadableStream()` keep working and are metered
  * too, since they read through the same iterator).
  */
-export function meterIterable<S extends object>(stream: S, admitted: Admitted, hide?: (chunk: unknown) => boolean): S {
+export function meterIterable<S extends object>(stream: S, admitted: Admitted): S {
   const iterable = stream as S & { [Symbol.asyncIterator](): AsyncIterator<unknown> };
   if (typeof iterable[Symbol.asyncIterator] !== 'function') {
     void admitted.abort();
@@ -277,6 +290,7 @@ export function meterIterable<S extends object>(stream: S, admitted: Admitted, h
   }
   const source = iterable[Symbol.asyncIterator].bind(stream);
   const meter = admitted.streamMeter();
+  const { injectedUsage } = admitted;
   Object.defineProperty(stream, Symbol.asyncIterator, {
     configurable: true,
     writable: true,
@@ -284,7 +298,7 @@ export function meterIterable<S extends object>(stream: S, admitted: Admitted, h
       try {
         for await (const chunk of { [Symbol.asyncIterator]: source }) {
           meter.push(chunk);
-          if (hide?.(chunk)) continue;
+          if (injectedUsage && isUsageOnlyChunk(chunk)) continue;
           yield chunk;
         }
       } finally {
@@ -293,4 +307,25 @@ export function meterIterable<S extends object>(stream: S, admitted: Admitted, h
     },
   });
   return stream;
+}
+
+/**
+ * A metered `create` of an SDK: the call is admitted, sent with the admitted body, and settled from
+ * its response or, streamed, as the caller iterates the stream.
+ */
+export function meteredCreate(metering: Metering, api: Api, original: (body: any, options?: any) => any, maxTokensParam?: string) {
+  return async (body: unknown, requestOptions?: unknown) => {
+    const admitted = await metering.admit(api, body, maxTokensParam);
+    const streaming = admitted.body.stream === true;
+    let result: unknown;
+    try {
+      result = await original(admitted.body, requestOptions);
+    } catch (error) {
+      await admitted.abort();
+      throw error;
+    }
+    if (streaming) return meterIterable(result as object, admitted);
+    await admitted.settleResponse(result);
+    return result;
+  };
 }

@@ -1,6 +1,5 @@
 import { configurationError } from './errors.js';
-import { CHAT, Metering, RESPONSES, meterIterable, type Api, type MeterOptions } from './meter.js';
-import type { Json } from './json.js';
+import { CHAT, Metering, RESPONSES, meteredCreate, type MeterOptions } from './meter.js';
 
 /** The part of an `openai` client this package wraps (any v4–v6 client has it). */
 export interface OpenAILike {
@@ -45,40 +44,6 @@ export function unmetered(where: string, name: string, instead: string): () => n
   };
 }
 
-/** The usage-only chunk `include_usage` adds, for a caller that did not ask for it. */
-const usageOnlyChunk = (chunk: unknown) => {
-  const c = chunk as { choices?: unknown[]; usage?: unknown } | null;
-  return Array.isArray(c?.choices) && c.choices.length === 0 && typeof c.usage === 'object' && c.usage !== null;
-};
-
-function meteredCreate(metering: Metering, api: Api, original: (body: any, options?: any) => any, maxTokensParam: string | undefined) {
-  return async (body: unknown, requestOptions?: unknown) => {
-    const admitted = await metering.admit(api, body, maxTokensParam);
-    let send: Json = admitted.body;
-    const streaming = send.stream === true;
-    let hide: ((chunk: unknown) => boolean) | undefined;
-    if (streaming && api === CHAT) {
-      // Without include_usage a chat stream never says what it cost: ask for it, and hide the
-      // extra chunk from a caller who did not.
-      const streamOptions = (send.stream_options ?? {}) as Json;
-      if (streamOptions.include_usage !== true) {
-        send = { ...send, stream_options: { ...streamOptions, include_usage: true } };
-        hide = usageOnlyChunk;
-      }
-    }
-    let result: unknown;
-    try {
-      result = await original(send, requestOptions);
-    } catch (error) {
-      await admitted.abort();
-      throw error;
-    }
-    if (streaming) return meterIterable(result as object, admitted, hide);
-    await admitted.settleResponse(result);
-    return result;
-  };
-}
-
 /**
  * Wraps an `openai` client so that every `chat.completions.create` and `responses.create` call,
  * streamed or not, is estimated, admitted (per call, or on one shared lease), degraded per the
@@ -114,7 +79,7 @@ export function wrapOpenAI<C extends OpenAILike>(client: C, options: WrapOpenAIO
   const { responses } = client;
   if (typeof responses?.create === 'function') {
     overrides.responses = overlay(responses, {
-      create: meteredCreate(metering, RESPONSES, responses.create.bind(responses), undefined),
+      create: meteredCreate(metering, RESPONSES, responses.create.bind(responses)),
       stream: unmetered(where, 'responses.stream', 'responses.create({ stream: true })'),
       parse: unmetered(where, 'responses.parse', 'responses.create'),
     });

@@ -146,9 +146,11 @@ interface Entry {
 }
 
 const RATE_FIELDS = ['input', 'output', 'cachedInput', 'cacheWrite', 'cacheWrite1h'] as const;
+const PRICE_FIELDS: readonly string[] = [...RATE_FIELDS, 'perThousandRequests'];
+
+const finite = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0;
 
 function validRate(rate: unknown): rate is Rate {
-  const finite = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n >= 0;
   if (finite(rate)) return true;
   const tiered = rate as TieredRate | null;
   return (
@@ -164,8 +166,8 @@ function validatePrice(where: string, price: unknown): asserts price is LlmModel
   if (typeof price !== 'object' || price === null) throw configurationError(`${where} must be { input, output } in USD per million tokens, got ${describe(price)}`);
   const p = price as Record<string, unknown>;
   for (const key of Object.keys(p)) {
-    if (![...RATE_FIELDS, 'perThousandRequests'].includes(key)) {
-      throw configurationError(`${where} has unknown field "${key}" (expected ${[...RATE_FIELDS, 'perThousandRequests'].join(', ')})`);
+    if (!PRICE_FIELDS.includes(key)) {
+      throw configurationError(`${where} has unknown field "${key}" (expected ${PRICE_FIELDS.join(', ')})`);
     }
   }
   for (const field of RATE_FIELDS) {
@@ -174,7 +176,7 @@ function validatePrice(where: string, price: unknown): asserts price is LlmModel
     if (!validRate(value)) throw configurationError(`${where}.${field} must be a non-negative number of USD per million tokens (or { base, tiers }), got ${describe(value)}`);
   }
   const fee = p.perThousandRequests;
-  if (fee !== undefined && !(typeof fee === 'number' && Number.isFinite(fee) && fee >= 0)) {
+  if (fee !== undefined && !finite(fee)) {
     throw configurationError(`${where}.perThousandRequests must be a non-negative number of USD, got ${describe(fee)}`);
   }
 }

@@ -425,6 +425,11 @@ function withoutUsage(data: string): string | undefined {
     delete chunk.usage;
     return JSON.stringify(chunk);
   }
-  const usageOnly = Array.isArray(chunk.choices) && chunk.choices.length === 0 && typeof chunk.usage === 'object';
-  return usageOnly ? undefined : data;
+  return isUsageOnlyChunk(chunk) ? undefined : data;
+}
+
+/** The usage-only last chunk `include_usage` adds to a chat stream (no choices, and the usage). */
+export function isUsageOnlyChunk(chunk: unknown): boolean {
+  const c = chunk as { choices?: unknown; usage?: unknown } | null;
+  return Array.isArray(c?.choices) && c.choices.length === 0 && typeof c.usage === 'object' && c.usage !== null;
 }

@@ -1,4 +1,4 @@
-import type { Usage } from '@tollgate/core';
+import { unitsToUsd, usdToUnits, type Usage } from '@tollgate/core';
 import { describe, invalidInput } from './errors.js';
 import type { LlmPriceSource, TokenCounts } from './prices.js';
 import { isObject, type Json } from './json.js';
@@ -179,8 +179,8 @@ export function aiSdkUsage(result: unknown, options?: UsageOptions): Usage | und
     const usage = toUsage(sum(parts, parts.at(-1)!.model), undefined);
     // Each step at its own model's price (a ladder or a router may switch models between steps).
     if (prices && parts.every((part) => part.model !== undefined && prices.lookup(part.model))) {
-      const units = parts.reduce((total, part) => total + Math.round(prices.costOf(part.model!, part) * 1e9), 0);
-      usage.cost = units / 1e9;
+      // Summed in units, as core counts money, so the steps' costs add up without float drift.
+      usage.cost = unitsToUsd(parts.reduce((total, part) => total + usdToUnits(prices.costOf(part.model!, part)), 0));
     }
     return usage;
   }
