@@ -15,6 +15,9 @@ export function identityOf(caller: Pick<Caller, 'user' | 'keyId'>): Identity {
   return { user: caller.user, apiKey: caller.keyId };
 }
 
+/** The call `noDearer` compares two models' prices on. */
+const REFERENCE_CALL = { inputTokens: 1000, outputTokens: 1000 };
+
 /**
  * One version of the policy: the file's tiers, users and keys (with the admin's tier changes)
  * compiled into a limiter over the shared store. A new version replaces it whenever the file or a
@@ -22,16 +25,20 @@ export function identityOf(caller: Pick<Caller, 'user' | 'keyId'>): Identity {
  */
 class PolicyVersion {
   readonly limiter: Limiter;
-  readonly prices: LlmPriceSource;
-  readonly keysById: ReadonlyMap<string, KeyEntry>;
+  /** User id → their keys, in the file's order. */
+  readonly keysByUser = new Map<string, KeyEntry[]>();
 
   constructor(
     readonly config: GatewayPolicy,
     readonly tiers: ReadonlyMap<string, string>,
+    readonly prices: LlmPriceSource,
     store: Store,
   ) {
-    this.prices = genaiPrices({ overrides: config.prices });
-    this.keysById = new Map([...config.keys.values()].map((key) => [key.id, key]));
+    for (const key of config.keys.values()) {
+      const keys = this.keysByUser.get(key.user);
+      if (keys) keys.push(key);
+      else this.keysByUser.set(key.user, [key]);
+    }
     this.limiter = createLimiter({
       store,
       prices: this.prices,
@@ -98,7 +105,8 @@ export class LivePolicy {
     if (!Object.hasOwn(this.config.tiers, tier)) throw new InvalidInputError(`no tier is named ${JSON.stringify(tier)} (tiers: ${Object.keys(this.config.tiers).join(', ')})`);
     if (tier === entry.tier) this.changed.delete(user);
     else this.changed.set(user, { tier, over: entry.tier });
-    this.version = this.build(this.config);
+    // The same file: its price source, and what it has looked up, stay.
+    this.version = this.build(this.config, this.prices);
   }
 
   /** The caller holding this API key, or undefined for a key the configuration does not list. */
@@ -119,17 +127,16 @@ export class LivePolicy {
     const { prices } = this.version;
     if (candidate === requested) return true;
     if (!prices.lookup(candidate) || !prices.lookup(requested)) return true;
-    const call = { inputTokens: 1000, outputTokens: 1000 };
-    return prices.costOf(candidate, call) <= prices.costOf(requested, call);
+    return prices.costOf(candidate, REFERENCE_CALL) <= prices.costOf(requested, REFERENCE_CALL);
   };
 
   /** The keys of one user. */
-  keysOf(user: string): KeyEntry[] {
-    return [...this.version.keysById.values()].filter((key) => key.user === user);
+  keysOf(user: string): readonly KeyEntry[] {
+    return this.version.keysByUser.get(user) ?? [];
   }
 
-  private build(config: GatewayPolicy): PolicyVersion {
+  private build(config: GatewayPolicy, prices: LlmPriceSource = genaiPrices({ overrides: config.prices })): PolicyVersion {
     const tiers = new Map([...config.users].map(([user, { tier }]) => [user, this.changed.get(user)?.tier ?? tier]));
-    return new PolicyVersion(config, tiers, this.store);
+    return new PolicyVersion(config, tiers, prices, this.store);
   }
 }

@@ -58,42 +58,33 @@ class Minutes {
  * limits and budgets themselves are read from the store).
  */
 export class Activity {
-  private readonly all = new Minutes();
-  private readonly byUser = new Map<string, Minutes>();
+  private readonly minutes = new Minutes();
   private readonly denials: Denial[] = [];
 
   constructor(private readonly clock: () => number = Date.now) {}
 
-  admitted(user: string): void {
-    this.count(user, 'requests', 1);
+  admitted(): void {
+    this.minutes.add(this.clock(), 'requests', 1);
   }
 
-  recorded(user: string, tokens: number): void {
-    this.count(user, 'tokens', tokens);
+  recorded(tokens: number): void {
+    this.minutes.add(this.clock(), 'tokens', tokens);
   }
 
   denied(denial: Omit<Denial, 'at'>): void {
-    this.count(denial.user, 'denied', 1);
-    this.denials.unshift({ at: this.clock(), ...denial });
+    const at = this.clock();
+    this.minutes.add(at, 'denied', 1);
+    this.denials.unshift({ at, ...denial });
     this.denials.length = Math.min(this.denials.length, RECENT_DENIALS);
   }
 
-  /** The last hour of everyone's traffic, or of one user's. */
-  hour(user?: string): MinuteTotals[] {
-    const minutes = user === undefined ? this.all : this.byUser.get(user) ?? new Minutes();
-    return minutes.hour(this.clock());
+  /** The last hour of traffic. */
+  hour(): MinuteTotals[] {
+    return this.minutes.hour(this.clock());
   }
 
   /** The most recent refusals, newest first. */
   recentDenials(): readonly Denial[] {
     return this.denials;
-  }
-
-  private count(user: string, field: 'requests' | 'denied' | 'tokens', amount: number): void {
-    const now = this.clock();
-    this.all.add(now, field, amount);
-    let minutes = this.byUser.get(user);
-    if (!minutes) this.byUser.set(user, (minutes = new Minutes()));
-    minutes.add(now, field, amount);
   }
 }

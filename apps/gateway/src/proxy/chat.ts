@@ -5,7 +5,7 @@ import type { Activity } from '../dashboard/activity.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { identityOf, type Caller, type LivePolicy } from '../policy.js';
 import { degrade } from './degrade.js';
-import { callUpstream, clientHeaders, upstreamFailure, upstreamHeaders, type Upstream } from './upstream.js';
+import { callUpstream, clientGone, replyFrom, upstreamFailure, upstreamHeaders, type Upstream } from './upstream.js';
 
 type Body = Record<string, unknown>;
 
@@ -57,7 +57,7 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
     const { body: degraded, changed, headers } = degrade(requested, context.degrade, caller.tier, policy.noDearer);
     metrics.decisions.inc({ outcome: 'allowed', limit: '' });
     if (changed) metrics.degraded.inc({ step: String(context.degrade?.step ?? 0) });
-    activity.admitted(caller.user);
+    activity.admitted();
 
     const streaming = degraded.stream === true;
     const streamOptions = (degraded.stream_options ?? {}) as Body;
@@ -66,17 +66,14 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
     const body = hideUsage ? { ...degraded, stream_options: { ...streamOptions, include_usage: true } } : degraded;
     const model = String(body.model);
 
-    const abandoned = new AbortController();
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) abandoned.abort();
-    });
+    const abandoned = clientGone(reply);
     const started = performance.now();
     let response: Response;
     try {
-      response = await callUpstream(upstream, '/chat/completions', { method: 'POST', headers: upstreamHeaders(request, upstream), body: JSON.stringify(body) }, abandoned.signal);
+      response = await callUpstream(upstream, '/chat/completions', { method: 'POST', headers: upstreamHeaders(request, upstream), body: JSON.stringify(body) }, abandoned);
     } catch (error) {
       metrics.upstream.inc({ status: '0' });
-      if (abandoned.signal.aborted) return reply.hijack();
+      if (abandoned.aborted) return reply.hijack();
       request.log.warn({ err: error, upstream: upstream.baseUrl }, 'upstream call failed');
       const failure = upstreamFailure(error);
       return reply.code(failure.status).headers(headers).send(failure.body);
@@ -84,8 +81,7 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
     const status = String(response.status);
     metrics.upstream.inc({ status });
     metrics.upstreamLatency.observe((performance.now() - started) / 1000, { status });
-    reply.code(response.status).headers(clientHeaders(response)).headers(headers);
-    if (upstream.simulated) reply.header('x-tollgate-upstream', 'simulated');
+    replyFrom(reply, response, upstream).headers(headers);
 
     const settle = async (usage: Usage, how: string) => {
       try {
@@ -93,7 +89,7 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
         metrics.tokens.inc({ kind: 'input' }, usage.inputTokens ?? 0);
         metrics.tokens.inc({ kind: 'output' }, usage.outputTokens ?? 0);
         metrics.spend.inc({}, recorded.cost);
-        activity.recorded(caller.user, recorded.tokens);
+        activity.recorded(recorded.tokens);
         request.log.info(logFields(caller, requested, body, context, { ...usage, cost: recorded.cost }, how, upstream.simulated), 'chat completion');
       } catch (error) {
         request.log.error({ err: error, user: caller.user }, 'recording usage failed; the lease expires by its TTL');
@@ -115,7 +111,7 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
     try {
       text = await response.text();
     } catch (error) {
-      if (!abandoned.signal.aborted) throw error;
+      if (!abandoned.aborted) throw error;
       // The client left while the answer was arriving: the upstream did the work, so the estimate is charged.
       await settle(reserved(model, estimate), 'json abandoned by the client');
       return reply.hijack();

@@ -4,7 +4,7 @@ import { authenticate } from './auth.js';
 import { chatDemand, chatHandler, type ChatDependencies } from './chat.js';
 import { errorHandler } from './errors.js';
 import { identityOf } from '../policy.js';
-import { callUpstream, clientHeaders, upstreamFailure, upstreamHeaders } from './upstream.js';
+import { callUpstream, clientGone, replyFrom, upstreamFailure, upstreamHeaders } from './upstream.js';
 
 /**
  * The OpenAI-compatible API, in its own Fastify context: every request needs a configured API key;
@@ -39,17 +39,13 @@ export async function openAiRoutes(app: FastifyInstance, deps: ChatDependencies)
 
   // Listing models costs nothing upstream, so it is authenticated but not counted.
   app.get('/v1/models', { config: { tollgate: false } }, async (request, reply) => {
-    const abandoned = new AbortController();
-    reply.raw.once('close', () => abandoned.abort());
     let response: Response;
     try {
-      response = await callUpstream(upstream, '/models', { method: 'GET', headers: upstreamHeaders(request, upstream) }, abandoned.signal);
+      response = await callUpstream(upstream, '/models', { method: 'GET', headers: upstreamHeaders(request, upstream) }, clientGone(reply));
     } catch (error) {
       const failure = upstreamFailure(error);
       return reply.code(failure.status).send(failure.body);
     }
-    reply.code(response.status).headers(clientHeaders(response));
-    if (upstream.simulated) reply.header('x-tollgate-upstream', 'simulated');
-    return reply.send(Buffer.from(await response.arrayBuffer()));
+    return replyFrom(reply, response, upstream).send(Buffer.from(await response.arrayBuffer()));
   });
 }

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { openAiError } from './errors.js';
 
 /** Where the gateway forwards to, resolved: the configured API or the simulated one. */
@@ -28,13 +28,27 @@ export function upstreamHeaders(request: FastifyRequest, upstream: Upstream): He
   return headers;
 }
 
-/** The upstream's response headers to pass back to the client (request ids, processing time, content type). */
-export function clientHeaders(response: Response): Record<string, string> {
+/**
+ * Starts the reply with the upstream's status and the response headers worth passing back
+ * (request ids, processing time, content type), marked when the upstream is the simulated one.
+ */
+export function replyFrom(reply: FastifyReply, response: Response, upstream: Upstream): FastifyReply {
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
     if (!HOP_HEADERS.has(name)) headers[name] = value;
   });
-  return headers;
+  reply.code(response.status).headers(headers);
+  if (upstream.simulated) reply.header('x-tollgate-upstream', 'simulated');
+  return reply;
+}
+
+/** Fires when the client goes away before its response is complete: the upstream call is then abandoned. */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort();
+  });
+  return gone.signal;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { estimateChatCompletion } from '@tollgate/llm';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { requestedMaxTokens } from '../proxy/degrade.js';
 import { openAiError } from '../proxy/errors.js';
 import { simulatedReply } from './reply.js';
 
@@ -30,8 +31,6 @@ interface ChatBody {
   messages?: unknown;
   stream?: unknown;
   stream_options?: { include_usage?: unknown } | null;
-  max_tokens?: unknown;
-  max_completion_tokens?: unknown;
   n?: unknown;
 }
 
@@ -74,9 +73,8 @@ export async function startSimulatedUpstream(options: SimulatedUpstreamOptions):
     }
     const model = body.model;
     const promptTokens = (await estimateChatCompletion(body)).inputTokens;
-    const cap = [body.max_completion_tokens, body.max_tokens].find((value): value is number => typeof value === 'number');
     const choices = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
-    const answer = await simulatedReply(JSON.stringify(body.messages), model, cap);
+    const answer = await simulatedReply(JSON.stringify(body.messages), model, requestedMaxTokens(body as Record<string, unknown>));
     const usage = {
       prompt_tokens: promptTokens,
       completion_tokens: answer.tokens * choices,
