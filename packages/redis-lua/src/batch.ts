@@ -16,7 +16,6 @@ const KINDS = { log: 1, window: 2, bucket: 3, calendar: 4, slots: 5 } as const;
 /** What the engine is told about a counter whatever the batch does to it. */
 interface Described {
   readonly field: string;
-  readonly limit: number;
   /** `,"<field>"`, and for a series `,"<field>#"` (its body field) too: the fields the engine reads, as JSON. */
   readonly names: string;
   /** The kind, as the engine numbers them. */
@@ -30,15 +29,14 @@ interface Described {
 }
 
 /**
- * Compiled limits reuse their algorithm object (and a calendar its periods array) from call to
- * call, so a counter is described once; a slot algorithm is new each call, and described each call.
+ * Compiled limits reuse their algorithm object from call to call (a calendar's while its period
+ * lasts, a concurrency limit's while its lease TTL stays the same), so a counter is described once.
  */
-const described = new WeakMap<object, Described>();
+const described = new WeakMap<CounterAlgorithm, Described>();
 
 function describe({ field, algorithm }: Counter): Described {
-  const owner = algorithm.type === 'calendar' ? algorithm.periods : algorithm;
-  let description = algorithm.type === 'slots' ? undefined : described.get(owner);
-  if (description?.field === field && description.limit === algorithm.limit) return description;
+  let description = described.get(algorithm);
+  if (description?.field === field) return description;
   let parameters: string;
   switch (algorithm.type) {
     case 'log':
@@ -60,8 +58,8 @@ function describe({ field, algorithm }: Counter): Described {
   const series = algorithm.type === 'log' || algorithm.type === 'window';
   const spills = algorithm.type === 'log' || (algorithm.type === 'window' && Math.ceil(algorithm.windowMs / algorithm.segmentMs) > BODY_CAPACITY);
   const names = series ? `,${JSON.stringify(field)},${JSON.stringify(`${field}#`)}` : `,${JSON.stringify(field)}`;
-  description = { field, limit: algorithm.limit, names, kind: KINDS[algorithm.type], parameters, series, spills };
-  if (algorithm.type !== 'slots') described.set(owner, description);
+  description = { field, names, kind: KINDS[algorithm.type], parameters, series, spills };
+  described.set(algorithm, description);
   return description;
 }
 

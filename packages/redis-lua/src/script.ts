@@ -1,4 +1,5 @@
-import { ConfigurationError, StoreError, TollgateError } from '@tollgate/core';
+import { ConfigurationError, StoreError, TollgateError, type StoreBatch, type StoreResult } from '@tollgate/core';
+import { decodeReply, encodeBatch } from './batch.js';
 
 /**
  * Checks a store's key prefix: braces would open a Redis Cluster hash tag of their own (the
@@ -11,33 +12,62 @@ export function checkPrefix(prefix: unknown, store: string): string {
   return prefix;
 }
 
+/** What a store gives `createEngine`: its client's two ways to run a script, and its settings. */
+export interface EngineOptions {
+  /** The store's name in error messages, e.g. `'store-redis'`. */
+  readonly store: string;
+  /** Prepended to every key, already checked with `checkPrefix`. */
+  readonly prefix: string;
+  /** Tests only: a clock that replaces Redis's `TIME`. */
+  readonly clock: (() => number) | undefined;
+  /** EVALSHA of `ENGINE_SHA` through the store's client, with a batch's KEYS and its one ARGV value. */
+  readonly evalsha: (keys: string[], argv: [string]) => Promise<unknown>;
+  /** EVAL of `ENGINE_LUA` through the store's client, likewise. */
+  readonly eval: (keys: string[], argv: [string]) => Promise<unknown>;
+  /** Told every result as it is decoded (the Upstash store's deny cache). */
+  readonly observer?: { learn(batch: StoreBatch, result: StoreResult): void } | undefined;
+}
+
 /**
- * Runs the engine by its SHA, and sends the script itself only when the server does not have it
- * (a new server, a fresh cluster node, after `SCRIPT FLUSH`): one round trip in the steady state.
- * Clients report the missing script in their own words, but always with Redis's `NOSCRIPT` in them.
- * The reply is decoded, and any failure becomes a `StoreError` naming `store`, in the same promise
- * step as the reply's arrival: a decision pays for one step, not one per layer.
+ * A batch applied by the engine script in one round trip; `now` stamps it with a time instead of
+ * the server's (or the test clock's). Never throws: a failure rejects, as a `StoreError`.
  */
-export function evalWithFallback<T>(
-  evalsha: () => Promise<unknown>,
-  evaluate: () => Promise<unknown>,
-  decode: (reply: unknown) => T,
-  store: string,
-): Promise<T> {
-  const decoded = (reply: unknown): T => {
-    try {
-      return decode(reply);
-    } catch (error) {
-      throw asStoreError(error, store);
-    }
-  };
+export type Engine = (batch: StoreBatch, now?: number) => Promise<StoreResult>;
+
+/**
+ * A store's engine: encodes a batch, runs the script by its SHA, and sends the script itself only
+ * when the server does not have it (a new server, a fresh cluster node, after `SCRIPT FLUSH`): one
+ * round trip in the steady state. Clients report the missing script in their own words, but always
+ * with Redis's `NOSCRIPT` in them. The reply is decoded, and any failure becomes a `StoreError`
+ * naming the store, in the same promise step as the reply's arrival: a decision pays for one step,
+ * not one per layer.
+ */
+export function createEngine(options: EngineOptions): Engine {
+  const { store, prefix, clock, evalsha, eval: evaluate, observer } = options;
   const failed = (error: unknown): never => {
     throw asStoreError(error, store);
   };
-  return evalsha().then(decoded, (error: unknown) => {
-    if (!String((error as Error)?.message ?? error).includes('NOSCRIPT')) failed(error);
-    return evaluate().then(decoded, failed);
-  });
+  return (batch, now) => {
+    try {
+      const encoded = encodeBatch(batch, prefix, now ?? clock?.());
+      const { keys, argv } = encoded;
+      const decoded = (reply: unknown): StoreResult => {
+        try {
+          const result = decodeReply(reply, encoded);
+          observer?.learn(batch, result);
+          return result;
+        } catch (error) {
+          throw asStoreError(error, store);
+        }
+      };
+      return evalsha(keys, argv).then(decoded, (error: unknown) => {
+        if (!String((error as Error)?.message ?? error).includes('NOSCRIPT')) failed(error);
+        return evaluate(keys, argv).then(decoded, failed);
+      });
+    } catch (error) {
+      return Promise.reject(asStoreError(error, store));
+    }
+  };
 }
 
 /** A client or server failure as the limiter expects it: a `StoreError` naming the store. */

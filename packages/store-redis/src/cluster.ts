@@ -1,5 +1,7 @@
 import { compensation, type StoreBatch, type StoreResult, type CounterReading, type Counter } from '@tollgate/core';
 
+const encoder = new TextEncoder();
+
 /** Redis Cluster's key slot: CRC16 (XMODEM) of the key's hash tag, or of the whole key. */
 export function hashSlot(key: string): number {
   const open = key.indexOf('{');
@@ -8,7 +10,7 @@ export function hashSlot(key: string): number {
     if (close > open + 1) key = key.slice(open + 1, close);
   }
   let crc = 0;
-  for (const byte of new TextEncoder().encode(key)) {
+  for (const byte of encoder.encode(key)) {
     crc ^= byte << 8;
     for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
   }

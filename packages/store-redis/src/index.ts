@@ -5,12 +5,13 @@
  */
 import {
   ConfigurationError,
+  type Counter,
   type Store,
   type StoreBatch,
   type StoreCapabilities,
   type StoreResult,
 } from '@tollgate/core';
-import { asStoreError, checkPrefix, decodeReply, encodeBatch, ENGINE_LUA, ENGINE_SHA, evalWithFallback } from '@tollgate/redis-lua';
+import { asStoreError, checkPrefix, createEngine, ENGINE_LUA, ENGINE_SHA, type Engine } from '@tollgate/redis-lua';
 import type { Cluster, Redis } from 'ioredis';
 import { applyAcrossSlots } from './cluster.js';
 
@@ -35,6 +36,11 @@ export interface RedisStoreOptions {
   clock?: () => number;
 }
 
+/** A Cluster batch's failure as a `StoreError` (a script's failure already is one). */
+const failed = (error: unknown): never => {
+  throw asStoreError(error, 'store-redis');
+};
+
 /** The engine script's SHA1, as `SCRIPT LOAD` reports it. */
 export { ENGINE_SHA };
 
@@ -49,10 +55,11 @@ export { ENGINE_SHA };
  */
 export class RedisStore implements Store {
   readonly capabilities: StoreCapabilities = { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] };
-  private readonly client: Redis | Cluster;
   private readonly isCluster: boolean;
   private readonly prefix: string;
-  private readonly clock: (() => number) | undefined;
+  private readonly keyOf = (counter: Counter): string => this.prefix + counter.identity.key;
+  /** One script call; on a Cluster, one per slot of a batch (see `applyAcrossSlots`). */
+  private readonly engine: Engine;
 
   constructor(options: RedisStoreOptions) {
     const { client, prefix = '', clock } = options ?? {};
@@ -60,10 +67,15 @@ export class RedisStore implements Store {
       throw new ConfigurationError('[store-redis] client must be an ioredis Redis or Cluster instance');
     }
     if (clock !== undefined && typeof clock !== 'function') throw new ConfigurationError('[store-redis] clock must be a function');
-    this.client = client;
     this.isCluster = (client as Cluster).isCluster === true;
     this.prefix = checkPrefix(prefix, 'store-redis');
-    this.clock = clock;
+    this.engine = createEngine({
+      store: 'store-redis',
+      prefix: this.prefix,
+      clock,
+      evalsha: (keys, argv) => client.evalsha(ENGINE_SHA, keys.length, ...keys, argv[0]),
+      eval: (keys, argv) => client.eval(ENGINE_LUA, keys.length, ...keys, argv[0]),
+    });
   }
 
   /**
@@ -72,28 +84,7 @@ export class RedisStore implements Store {
    * slots that passed when another refused (see `applyAcrossSlots`).
    */
   apply(batch: StoreBatch): Promise<StoreResult> {
-    try {
-      if (!this.isCluster) return this.run(batch);
-      return applyAcrossSlots(batch, (counter) => this.prefix + counter.identity.key, (part, now) => this.run(part, now)).catch((error: unknown) => {
-        throw asStoreError(error, 'store-redis');
-      });
-    } catch (error) {
-      return Promise.reject(asStoreError(error, 'store-redis'));
-    }
-  }
-
-  /**
-   * One script call (EVALSHA, or EVAL when the server does not have the script); `now` stamps the
-   * batch with a time instead of the server's (or the test clock's).
-   */
-  private run(batch: StoreBatch, now?: number): Promise<StoreResult> {
-    const encoded = encodeBatch(batch, this.prefix, now ?? this.clock?.());
-    const { keys, argv } = encoded;
-    return evalWithFallback(
-      () => this.client.evalsha(ENGINE_SHA, keys.length, ...keys, argv[0]),
-      () => this.client.eval(ENGINE_LUA, keys.length, ...keys, argv[0]),
-      (reply) => decodeReply(reply, encoded),
-      'store-redis',
-    );
+    if (!this.isCluster) return this.engine(batch);
+    return applyAcrossSlots(batch, this.keyOf, this.engine).catch(failed);
   }
 }

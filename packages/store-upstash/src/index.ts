@@ -13,7 +13,7 @@ import {
   type StoreCapabilities,
   type StoreResult,
 } from '@tollgate/core';
-import { asStoreError, checkPrefix, decodeReply, encodeBatch, ENGINE_LUA, ENGINE_SHA, evalWithFallback } from '@tollgate/redis-lua';
+import { checkPrefix, createEngine, ENGINE_LUA, ENGINE_SHA, type Engine } from '@tollgate/redis-lua';
 import type { Redis } from '@upstash/redis';
 
 /** Options of `UpstashStore`. */
@@ -60,10 +60,8 @@ export interface UpstashStoreOptions {
  */
 export class UpstashStore implements Store {
   readonly capabilities: StoreCapabilities = { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] };
-  private readonly client: Redis;
-  private readonly prefix: string;
-  private readonly clock: (() => number) | undefined;
   private readonly denyCache: DenyCache | undefined;
+  private readonly engine: Engine;
 
   constructor(options: UpstashStoreOptions) {
     const { client, prefix = '', denyCache = true, clock } = options ?? {};
@@ -74,10 +72,16 @@ export class UpstashStore implements Store {
     if (typeof denyCache !== 'boolean' && (typeof denyCache !== 'object' || denyCache === null)) {
       throw new ConfigurationError(`[store-upstash] denyCache must be true, false or { maxEntries }, got ${String(denyCache)}`);
     }
-    this.client = client;
-    this.prefix = checkPrefix(prefix, 'store-upstash');
-    this.clock = clock;
+    const checked = checkPrefix(prefix, 'store-upstash');
     this.denyCache = denyCache === false ? undefined : new DenyCache(denyCache === true ? {} : denyCache, clock);
+    this.engine = createEngine({
+      store: 'store-upstash',
+      prefix: checked,
+      clock,
+      evalsha: (keys, argv) => client.evalsha(ENGINE_SHA, keys, argv),
+      eval: (keys, argv) => client.eval(ENGINE_LUA, keys, argv),
+      observer: this.denyCache,
+    });
   }
 
   /**
@@ -85,25 +89,6 @@ export class UpstashStore implements Store {
    * deny cache can answer is refused without a request.
    */
   apply(batch: StoreBatch): StoreResult | Promise<StoreResult> {
-    return this.denyCache?.lookup(batch) ?? this.run(batch);
-  }
-
-  private run(batch: StoreBatch): Promise<StoreResult> {
-    try {
-      const encoded = encodeBatch(batch, this.prefix, this.clock?.());
-      const { keys, argv } = encoded;
-      return evalWithFallback(
-        () => this.client.evalsha(ENGINE_SHA, keys, argv),
-        () => this.client.eval(ENGINE_LUA, keys, argv),
-        (reply) => {
-          const result = decodeReply(reply, encoded);
-          this.denyCache?.learn(batch, result);
-          return result;
-        },
-        'store-upstash',
-      );
-    } catch (error) {
-      return Promise.reject(asStoreError(error, 'store-upstash'));
-    }
+    return this.denyCache?.lookup(batch) ?? this.engine(batch);
   }
 }
