@@ -32,17 +32,18 @@ export interface MemoryStoreOptions {
   sweepPerDecision?: number;
 }
 
-/** One identity's counters, and when the last of them expires. */
+/** One identity's counters. When they expire is kept apart, in the store's `expiries`. */
 interface Entry {
   readonly identities: Map<string, Entry>;
   readonly id: string;
   /**
    * `[field, state, field, state, …]`: an identity has a handful of counters, and a short array
-   * searched by field is cheaper to reach and to scan than a Map of its own.
+   * searched by field is cheaper to reach and to scan than a Map of its own. A counter that empties
+   * (a lease refunding its whole reservation) keeps its field with an `undefined` state, so the
+   * next charge refills the slot instead of growing the array again.
    */
   readonly fields: unknown[];
-  expiresAt: number;
-  /** Where the entry sits in the store's list of entries, which the sweep walks. */
+  /** Where the entry sits in the store's list of entries (and its expiry in `expiries`). */
   slot: number;
 }
 
@@ -62,6 +63,11 @@ export class MemoryStore implements Store {
   private readonly namespaces = new Map<string, Map<string, Entry>>();
   /** Every entry, in no particular order; the sweep walks it with a cursor. */
   private readonly entries: Entry[] = [];
+  /**
+   * When each entry's last counter expires, by slot: an upper bound, since it only grows. Kept out
+   * of the entries so that the sweep reads consecutive memory instead of one cold entry per check.
+   */
+  private expiries = new Float64Array(1024);
   private cursor = 0;
   private readonly clock: () => number;
   private readonly sweepPerDecision: number;
@@ -123,24 +129,28 @@ export class MemoryStore implements Store {
     const at = fieldIndex(fields, field);
     if (state === undefined) {
       if (at < 0) return;
-      // A refund that empties a counter is common (a lease releasing its whole reservation):
-      // remove in place, where splice would allocate.
-      fields.copyWithin(at, at + 2);
-      fields.length -= 2;
-      if (fields.length === 0) this.forget(entry);
+      fields[at + 1] = undefined;
+      if (allEmpty(fields)) this.forget(entry);
       return;
     }
     if (at < 0) fields.push(field, state);
     else fields[at + 1] = state;
-    if (expiresAt > entry.expiresAt) entry.expiresAt = expiresAt;
+    if (expiresAt > this.expiries[entry.slot]!) this.expiries[entry.slot] = expiresAt;
   }
 
   private track(identity: IdentityKey, field: string, state: unknown, expiresAt: number): void {
     let identities = this.namespaces.get(identity.namespace);
     if (!identities) this.namespaces.set(identity.namespace, (identities = new Map()));
-    const entry: Entry = { identities, id: identity.id, fields: [field, state], expiresAt, slot: this.entries.length };
+    const slot = this.entries.length;
+    const entry: Entry = { identities, id: identity.id, fields: [field, state], slot };
     identities.set(identity.id, entry);
     this.entries.push(entry);
+    if (slot === this.expiries.length) {
+      const grown = new Float64Array(slot * 2);
+      grown.set(this.expiries);
+      this.expiries = grown;
+    }
+    this.expiries[slot] = expiresAt;
     this.lastEntry = entry;
     this.created++;
   }
@@ -151,6 +161,7 @@ export class MemoryStore implements Store {
     const last = this.entries.pop()!;
     if (last !== entry) {
       this.entries[entry.slot] = last;
+      this.expiries[entry.slot] = this.expiries[last.slot]!;
       last.slot = entry.slot;
     }
     if (entry === this.lastEntry) this.lastIdentity = this.lastEntry = undefined;
@@ -158,16 +169,15 @@ export class MemoryStore implements Store {
 
   /**
    * Checks a few identities per call, round robin, and drops those whose counters have all expired.
-   * An entry's `expiresAt` only grows, so it is an upper bound: an entry past it is certainly empty.
+   * An entry's expiry only grows, so it is an upper bound: an entry past it is certainly empty.
    */
   private sweep(now: number, checks: number): void {
-    const { entries } = this;
+    const { entries, expiries } = this;
     // One full pass at most per decision.
     for (let left = Math.min(checks, entries.length); left > 0; left--) {
       if (this.cursor >= entries.length) this.cursor = 0;
-      const entry = entries[this.cursor]!;
       // Forgetting moves another entry into this slot: it is checked next.
-      if (entry.expiresAt <= now) this.forget(entry);
+      if (expiries[this.cursor]! <= now) this.forget(entries[this.cursor]!);
       else this.cursor++;
     }
   }
@@ -177,4 +187,10 @@ export class MemoryStore implements Store {
 function fieldIndex(fields: readonly unknown[], field: string): number {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === field) return i;
   return -1;
+}
+
+/** Whether every counter of an entry has emptied. */
+function allEmpty(fields: readonly unknown[]): boolean {
+  for (let i = 1; i < fields.length; i += 2) if (fields[i] !== undefined) return false;
+  return true;
 }

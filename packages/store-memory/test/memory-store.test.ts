@@ -46,6 +46,16 @@ describe('MemoryStore', () => {
     expect(store.size).toBe(1);
   });
 
+  it('forgets an identity at once when a release empties every counter it had', async () => {
+    const clock = manualClock();
+    const store = new MemoryStore({ clock });
+    const limiter = createLimiter({ store, clock, limits: [policy[1]!] });
+    const decision = await limiter.acquire({ user: 'once' }, { tokens: 100 });
+    expect(store.size).toBe(1);
+    await decision.lease!.release();
+    expect(store.size).toBe(0);
+  });
+
   it('keeps expired state within the size of the live state under a flood of new identities', async () => {
     const clock = manualClock();
     const store = new MemoryStore({ clock });
