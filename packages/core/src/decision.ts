@@ -4,7 +4,7 @@ import type { CompiledLimit, Resource } from './limits.js';
 import type { Failure, StoreErrorPolicy } from './runner.js';
 import type { Lease } from './lease.js';
 import { resetAfterCharge } from './engine/index.js';
-import type { Charge, IdentityKey, StoreResult } from './store.js';
+import type { Charge, Counter, IdentityKey, StoreResult } from './store.js';
 
 /** One limit as it stands for this caller. Amounts are in the limit's unit (USD for `cost`). */
 export interface LimitState {
@@ -70,10 +70,16 @@ export interface RequestDecision extends Decision {
   lease?: Lease;
 }
 
-/** One applicable limit of one call, with the identity it counts under. */
+/** One applicable limit of one call, with the identity it counts under and its counter. */
 export interface Applicable {
   readonly limit: CompiledLimit;
   readonly identity: IdentityKey;
+  /**
+   * The counter as the call built it. A lease refunds and frees its slots on these (a refund or a
+   * release lands on the state the charge went to, whatever the time now); only new charges build
+   * counters afresh, since a calendar counter's periods move with the clock.
+   */
+  readonly counter: Counter;
 }
 
 /** Ms until `retryAt`, at least 1: a refusal always asks the caller to wait. */

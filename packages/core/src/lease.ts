@@ -173,7 +173,7 @@ export class TollgateLease implements Lease {
       this.records++;
       const now = this.context.clock();
       const overrun = this.chargeOverrun(now);
-      const adjustments = this.released ? overrun.adjustments : [...overrun.adjustments, ...this.slotAdjustments('touch', now)];
+      const adjustments = this.released ? overrun.adjustments : [...overrun.adjustments, ...this.slotAdjustments('touch')];
       const result = { tokens, cost: unitsToUsd(cost), overrunTokens: overrun.tokens, overrunCost: unitsToUsd(overrun.cost) };
       if (adjustments.length === 0) return result;
       return andThen(this.settle(adjustments, overrun), () => result);
@@ -267,7 +267,7 @@ export class TollgateLease implements Lease {
     // An overrun whose record failed to reach the store is charged now.
     const overrun = this.chargeOverrun(now);
     for (const adjustment of overrun.adjustments) adjustments.push(adjustment);
-    for (const adjustment of this.slotAdjustments('release', now)) adjustments.push(adjustment);
+    for (const adjustment of this.slotAdjustments('release')) adjustments.push(adjustment);
     if (adjustments.length === 0) return;
     // From here on the unused reservation is gone: later records are charged in full. If the store
     // refuses the release, it is all put back for a retry. Nothing can reserve meanwhile (a released
@@ -364,19 +364,19 @@ export class TollgateLease implements Lease {
    * them from a charge made at store time `at`.
    */
   private budgetAdjustments(into: Adjustment[], tokens: number, cost: number, now: number, at: number | undefined): void {
-    for (const { limit, identity } of this.applicable) {
+    for (const { limit, identity, counter } of this.applicable) {
       const amount = limit.resource === 'tokens' ? tokens : limit.resource === 'cost' ? cost : 0;
       if (amount === 0) continue;
-      const counter = limit.counter(identity, now, this.options.ttlMs);
-      into.push(at === undefined ? { type: 'add', counter, amount } : { type: 'refund', counter, amount, at });
+      if (at === undefined) into.push({ type: 'add', counter: limit.counter(identity, now, this.options.ttlMs), amount });
+      else into.push({ type: 'refund', counter, amount, at });
     }
   }
 
   /** Touches or releases the lease's concurrency slots. */
-  private slotAdjustments(type: 'touch' | 'release', now: number): Adjustment[] {
+  private slotAdjustments(type: 'touch' | 'release'): Adjustment[] {
     const adjustments: Adjustment[] = [];
-    for (const { limit, identity } of this.applicable) {
-      if (limit.resource === 'concurrency') adjustments.push({ type, counter: limit.counter(identity, now, this.options.ttlMs), leaseId: this.id });
+    for (const { limit, counter } of this.applicable) {
+      if (limit.resource === 'concurrency') adjustments.push({ type, counter, leaseId: this.id });
     }
     return adjustments;
   }
@@ -393,7 +393,7 @@ export class TollgateLease implements Lease {
    */
   private async decide(charged: Array<{ entry: Applicable; amount: number }>): Promise<{ decision: Decision; chargedAt?: number }> {
     const now = this.context.clock();
-    const adjustments = this.slotAdjustments('touch', now);
+    const adjustments = this.slotAdjustments('touch');
     if (charged.length === 0 && adjustments.length === 0) return { decision: new DecisionRecord(true, 'ok', 0, [], []) };
     const { ttlMs } = this.options;
     const charges: Charge[] = charged.map(({ entry, amount }) => ({ counter: entry.limit.counter(entry.identity, now, ttlMs), amount }));
