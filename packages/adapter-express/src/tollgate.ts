@@ -1,11 +1,11 @@
 import { ConfigurationError, createHttpLimit, type Admission } from '@tollgate/core';
-import type { RequestHandler, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ExpressTollgateOptions, TollgateRefusal } from './options.js';
 
 const ADAPTER = 'adapter-express';
 
 function setHeaders(res: Response, headers: Record<string, string>): void {
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  for (const name in headers) res.setHeader(name, headers[name]!);
 }
 
 const sendRefusal: NonNullable<ExpressTollgateOptions['onLimited']> = (_req, res, _next, { response }) => {
@@ -39,53 +39,76 @@ export function tollgate(options: ExpressTollgateOptions): RequestHandler {
   const onLimited = options.onLimited ?? sendRefusal;
   if (typeof onLimited !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] onLimited must be a function`);
 
-  return (req, res, next) => {
-    // Listen before deciding: a client that leaves while the limiter decides closes the response
-    // before there is a lease, and 'close' does not fire twice.
-    let closed = false;
-    let release: (() => Promise<void>) | undefined;
-    res.once('close', () => {
-      closed = true;
-      void release?.();
-    });
+  /**
+   * What one request's lease needs once the limiter has answered, and the response's 'close'
+   * listener: one object per request, whose methods the sync and async paths share.
+   */
+  class Pending {
+    closed = false;
+    release: (() => Promise<void>) | undefined = undefined;
 
-    // Whether the request goes on to the route; a refusal has answered it (onLimited may be async).
-    const proceed = (admission: Admission): boolean | Promise<boolean> => {
+    constructor(
+      private readonly req: Request,
+      private readonly res: Response,
+      private readonly next: NextFunction,
+    ) {}
+
+    readonly onClose = (): void => {
+      this.closed = true;
+      void this.release?.();
+    };
+
+    /** Whether the request goes on to the route; a refusal has answered it (onLimited may be async). */
+    proceed(admission: Admission): boolean | Promise<boolean> {
       if (admission.kind === 'skipped') return true;
+      const { req, res, next } = this;
       if (admission.kind === 'refused') {
         const refusal: TollgateRefusal = { decision: admission.decision, response: admission.response };
         return Promise.resolve(onLimited(req, res, next, refusal)).then(() => false);
       }
       const { context, headers } = admission;
-      if (closed) {
+      if (this.closed) {
         // Nobody is left to answer: free the slot now, and spend nothing on the handler.
         void context.release();
         return false;
       }
-      release = context.release;
+      this.release = context.release;
       setHeaders(res, headers);
       req.tollgate = context;
       return true;
-    };
-    const goOn = (go: boolean) => {
-      if (go) next();
-    };
+    }
+
+    /** The asynchronous path: the admission, then the route (or the error handler). */
+    settle(admission: Promise<Admission>): void {
+      admission.then((settled) => this.proceed(settled)).then((go) => {
+        if (go) this.next();
+      }, this.next);
+    }
+  }
+
+  return (req, res, next) => {
+    // Listen before deciding: a client that leaves while the limiter decides closes the response
+    // before there is a lease. 'close' fires once, so `on` does (and costs less than `once`).
+    const pending = new Pending(req, res, next);
+    res.on('close', pending.onClose);
 
     // `() => req.ip`: Express's trusted-proxy logic runs only if a limit keys on the IP.
     const admission = admit(req, () => req.ip);
-    if (admission instanceof Promise) {
-      admission.then(proceed).then(goOn, next);
-      return;
-    }
+    if (admission instanceof Promise) return pending.settle(admission);
     // Decided synchronously (an in-process store): go on without a microtask hop.
     let go: boolean | Promise<boolean>;
     try {
-      go = proceed(admission);
+      go = pending.proceed(admission);
     } catch (error) {
       next(error);
       return;
     }
-    if (go instanceof Promise) go.then(goOn, next);
-    else goOn(go);
+    if (go instanceof Promise) {
+      go.then((going) => {
+        if (going) next();
+      }, next);
+    } else if (go) {
+      next();
+    }
   };
 }

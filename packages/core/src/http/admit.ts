@@ -147,19 +147,26 @@ export function createHttpLimit<Req>(options: HttpLimitOptions<Req>, adapter: st
       context: { decision, lease: decision.lease, degrade: decision.degrade, release },
     };
   };
-  // Synchronous hooks (the usual case) are not awaited: each await is a microtask hop on every request.
-  const decide = (req: Req, clientIp: ClientIp): MaybePromise<Admission> =>
-    andThen(identify(req), (identity) =>
-      andThen(demand?.(req), (demanded) => {
-        if (typeof identity !== 'object' || identity === null) {
-          throw new InvalidInputError(`[tollgate] [${adapter}] identify(req) must return an identity object such as { user: 'u1' }, got ${String(identity)}`);
-        }
-        // An ip from identify() wins (null leaves the IP scope out); either way it is grouped like the framework's.
-        const ip = identity.ip !== undefined ? identity.ip : usesIp ? (typeof clientIp === 'function' ? clientIp() : clientIp) : undefined;
-        const who: Identity = ip ? { ...identity, ip: ipIdentity(ip, ipv6Subnet) } : identity;
-        return andThen(acquire(who, demanded), admitted);
-      }),
-    );
+  // The steps of one request, each going on at once when what it called answered synchronously (the
+  // usual case: an in-process store and synchronous hooks), and through the promise otherwise. Plain
+  // functions rather than a chain of callbacks, so a synchronous request allocates none of them.
+  const decideFor = (identity: Identity, demanded: Demand | undefined, clientIp: ClientIp): MaybePromise<Admission> => {
+    if (typeof identity !== 'object' || identity === null) {
+      throw new InvalidInputError(`[tollgate] [${adapter}] identify(req) must return an identity object such as { user: 'u1' }, got ${String(identity)}`);
+    }
+    // An ip from identify() wins (null leaves the IP scope out); either way it is grouped like the framework's.
+    const ip = identity.ip !== undefined ? identity.ip : usesIp ? (typeof clientIp === 'function' ? clientIp() : clientIp) : undefined;
+    const decision = acquire(ip ? { ...identity, ip: ipIdentity(ip, ipv6Subnet) } : identity, demanded);
+    return isPromise(decision) ? decision.then(admitted) : admitted(decision);
+  };
+  const demandFor = (req: Req, identity: Identity, clientIp: ClientIp): MaybePromise<Admission> => {
+    const demanded = demand?.(req);
+    return isPromise(demanded) ? demanded.then((settled) => decideFor(identity, settled, clientIp)) : decideFor(identity, demanded, clientIp);
+  };
+  const decide = (req: Req, clientIp: ClientIp): MaybePromise<Admission> => {
+    const identity = identify(req);
+    return isPromise(identity) ? identity.then((settled) => demandFor(req, settled, clientIp)) : demandFor(req, identity, clientIp);
+  };
   return (req, clientIp) => {
     let admission: MaybePromise<Admission>;
     try {

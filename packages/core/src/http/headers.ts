@@ -67,19 +67,22 @@ export function rateLimitHeaders(decision: Decision, families: readonly HeaderFa
   const headers: Record<string, string> = {};
   const { limits } = decision;
   if (limits.length > 0 && families.includes('ietf')) {
-    headers['ratelimit-policy'] = limits
-      .map((state) => {
-        const unit = QUOTA_UNITS[state.resource];
-        const window = state.windowMs === undefined ? '' : `;w=${Math.ceil(state.windowMs / 1000)}`;
-        return `"${state.name}";q=${units(state, state.limit)}${unit ? `;qu="${unit}"` : ''}${window}`;
-      })
-      .join(', ');
-    headers['ratelimit'] = limits
-      .map((state) => {
-        const reset = resetSeconds(state, now);
-        return `"${state.name}";r=${units(state, state.remaining)}${reset === undefined ? '' : `;t=${reset}`}`;
-      })
-      .join(', ');
+    // Built by concatenation, item by item: these two run on every admitted request.
+    let policy = '';
+    let state = '';
+    for (let i = 0; i < limits.length; i++) {
+      const limit = limits[i]!;
+      const separator = i === 0 ? '' : ', ';
+      const unit = QUOTA_UNITS[limit.resource];
+      policy += `${separator}"${limit.name}";q=${units(limit, limit.limit)}`;
+      if (unit !== undefined) policy += `;qu="${unit}"`;
+      if (limit.windowMs !== undefined) policy += `;w=${Math.ceil(limit.windowMs / 1000)}`;
+      const reset = resetSeconds(limit, now);
+      state += `${separator}"${limit.name}";r=${units(limit, limit.remaining)}`;
+      if (reset !== undefined) state += `;t=${reset}`;
+    }
+    headers['ratelimit-policy'] = policy;
+    headers['ratelimit'] = state;
   }
   if (families.includes('openai')) {
     for (const [resource, suffix] of [['requests', 'requests'], ['tokens', 'tokens']] as const) {
