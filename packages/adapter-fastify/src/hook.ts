@@ -23,58 +23,82 @@ export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
   if (!HOOKS.includes(phase)) throw new ConfigurationError(`[tollgate] [${ADAPTER}] hook must be 'onRequest' or 'preHandler', got ${JSON.stringify(phase)}`);
   if (typeof onLimited !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] onLimited must be a function`);
 
-  const hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    // Listen before deciding: a client that leaves while the limiter decides closes the response
-    // before there is a lease, and 'close' does not fire twice. 'close' (not Fastify's onResponse,
-    // which waits for 'finish') also fires when the client leaves mid-stream.
-    let closed = false;
-    let release: (() => Promise<void>) | undefined;
-    reply.raw.once('close', () => {
-      closed = true;
-      void release?.();
-    });
+  /**
+   * One request's state between the limiter's answer and the response's 'close': one object per
+   * request, whose methods the synchronous and asynchronous paths share.
+   */
+  class Pending {
+    closed = false;
+    release: (() => Promise<void>) | undefined = undefined;
 
-    const refuse = async (refusal: TollgateRefusal): Promise<void> => {
+    constructor(
+      private readonly request: FastifyRequest,
+      private readonly reply: FastifyReply,
+      private readonly done: HookHandlerDoneFunction,
+    ) {}
+
+    readonly onClose = (): void => {
+      this.closed = true;
+      void this.release?.();
+    };
+
+    handle(admission: Admission): void {
+      const { request, reply, done } = this;
+      if (admission.kind === 'skipped') return done();
+      if (admission.kind === 'refused') {
+        this.refuse({ decision: admission.decision, response: admission.response }).catch(done);
+        return;
+      }
+      const { context, headers } = admission;
+      if (this.closed || reply.raw.destroyed) {
+        // Nobody is left to answer: free the slot now, and spend nothing on the handler.
+        void context.release();
+        reply.hijack();
+        return done();
+      }
+      this.release = context.release;
+      // On the raw response, so they also go out when the handler writes to `reply.raw` itself
+      // (server-sent events); Fastify merges them into the headers it sends.
+      for (const name in headers) reply.raw.setHeader(name, headers[name]!);
+      request.tollgate = context;
+      done();
+    }
+
+    private async refuse(refusal: TollgateRefusal): Promise<void> {
+      const { request, reply } = this;
       const payload = await onLimited(request, reply, refusal);
       // As Fastify treats an async handler's result: send what it returned, unless it sent already.
       // Nothing returned and nothing sent: the default refusal, never an empty 200.
       if (payload === undefined && !reply.sent && !reply.raw.headersSent) await sendRefusal(request, reply, refusal);
       else if (payload !== reply && payload !== undefined) reply.send(payload);
       // `done` is never called: the reply is sent, so the route's handler never runs.
-    };
-    const handle = (admission: Admission): void => {
-      if (admission.kind === 'skipped') return done();
-      if (admission.kind === 'refused') {
-        refuse({ decision: admission.decision, response: admission.response }).catch(done);
-        return;
-      }
-      const { context, headers } = admission;
-      if (closed || reply.raw.destroyed) {
-        // Nobody is left to answer: free the slot now, and spend nothing on the handler.
-        void context.release();
-        reply.hijack();
-        return done();
-      }
-      release = context.release;
-      // On the raw response, so they also go out when the handler writes to `reply.raw` itself
-      // (server-sent events); Fastify merges them into the headers it sends.
-      for (const name in headers) reply.raw.setHeader(name, headers[name]!);
-      request.tollgate = context;
-      done();
-    };
+    }
+
+    /** The asynchronous path: errors thrown while handling the admission go to `done` ourselves. */
+    settle(admission: Promise<Admission>): void {
+      admission.then((settled) => {
+        try {
+          this.handle(settled);
+        } catch (error) {
+          this.done(error as Error);
+        }
+      }, this.done);
+    }
+  }
+
+  const hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    // Listen before deciding: a client that leaves while the limiter decides closes the response
+    // before there is a lease. 'close' (not Fastify's onResponse, which waits for 'finish') also
+    // fires when the client leaves mid-stream; it fires once, so `on` does (and costs less than `once`).
+    const pending = new Pending(request, reply, done);
+    reply.raw.on('close', pending.onClose);
 
     // `() => request.ip`: Fastify's trusted-proxy logic runs only if a limit keys on the IP.
     const admission = admit(request, () => request.ip);
     // Decided synchronously (an in-process store): the lifecycle goes on without a microtask hop,
-    // and Fastify catches what `handle` throws; later, errors go to `done` ourselves.
-    if (!(admission instanceof Promise)) return handle(admission);
-    admission.then((settled) => {
-      try {
-        handle(settled);
-      } catch (error) {
-        done(error as Error);
-      }
-    }, done);
+    // and Fastify catches what `handle` throws.
+    if (admission instanceof Promise) pending.settle(admission);
+    else pending.handle(admission);
   };
   return { phase, hook };
 }
