@@ -105,6 +105,49 @@ interface Pending {
  * outgrow its body — every log, and every window of more than `BODY_CAPACITY` segments — in order.
  */
 export function encodeBatch(batch: StoreBatch, prefix: string, now: number | undefined): EncodedBatch {
+  return (batch.adjustments.length === 0 && encodeDecision(batch, prefix, now)) || encodeGrouped(batch, prefix, now);
+}
+
+/**
+ * `order` for a batch whose readings come back in batch order, by length: read, never changed, so
+ * shared between calls.
+ */
+const IN_ORDER: number[][] = [];
+
+function inOrder(length: number): number[] {
+  return (IN_ORDER[length] ??= Array.from({ length }, (_, i) => i));
+}
+
+/**
+ * The layout of `encodeGrouped` for what almost every call is, a decision: charges only, all on one
+ * identity, each counter once. Then the batch needs no regrouping, so it is written out in one pass
+ * without the bookkeeping; `undefined` for any other batch.
+ */
+function encodeDecision({ charges, dryRun }: StoreBatch, prefix: string, now: number | undefined): EncodedBatch | undefined {
+  if (charges.length === 0) return undefined;
+  const key = charges[0]!.counter.identity.key;
+  const hash = prefix + key;
+  const keys = [hash];
+  let fields = 0;
+  let names = '';
+  let bodies = '';
+  for (let i = 0; i < charges.length; i++) {
+    const { counter, amount, leaseId } = charges[i]!;
+    if (counter.identity.key !== key) return undefined;
+    const counterOf = describe(counter);
+    for (let j = 0; j < i; j++) if (charges[j]!.counter.field === counter.field) return undefined;
+    fields += counterOf.series ? 2 : 1;
+    names += counterOf.names;
+    if (counterOf.spills) keys.push(`${hash}#${counterOf.field}`);
+    bodies += counter.algorithm.type === 'slots'
+      ? `,${counterOf.kind}${counterOf.parameters},${amount},${JSON.stringify(leaseId ?? '')}`
+      : `,${counterOf.kind}${counterOf.parameters},${amount}`;
+  }
+  return { keys, argv: [`[${now === undefined ? 'false' : now},${dryRun},1,${fields}${names}${bodies}]`], order: inOrder(charges.length) };
+}
+
+/** Any batch: regrouped by key and by counter (see `encodeBatch`). */
+function encodeGrouped(batch: StoreBatch, prefix: string, now: number | undefined): EncodedBatch {
   const counters: Pending[] = [];
   const pendingOf = (counter: Counter): Pending => {
     const { field } = counter;
