@@ -26,10 +26,28 @@ describe('deadlines', () => {
 
   it('forgets a settled call at once, so what its callback holds can be collected', () => {
     const deadlines = new Deadlines(1_000);
-    const pending = (deadlines as unknown as { pending: Map<number, unknown> }).pending;
-    const ids = Array.from({ length: 1_000 }, () => deadlines.start(() => {}));
-    expect(pending.size).toBe(1_000);
-    for (const id of ids) deadlines.settle(id);
-    expect(pending.size).toBe(0);
+    const queue = (deadlines as unknown as { queue: unknown[] }).queue;
+    const calls = Array.from({ length: 1_000 }, () => deadlines.start(() => {}));
+    expect(deadlines.size).toBe(1_000);
+    // Out of order: the first call stays pending while the others settle behind it.
+    for (const call of calls.slice(1)) deadlines.settle(call);
+    expect(deadlines.size).toBe(1);
+    expect(calls.slice(1).every((call) => call.expire === undefined)).toBe(true);
+    deadlines.settle(calls[0]!);
+    expect(deadlines.size).toBe(0);
+    expect(queue).toHaveLength(0);
+  });
+
+  it('keeps its queue about as long as the calls in flight when calls settle out of order', () => {
+    const deadlines = new Deadlines(1_000);
+    const queue = (deadlines as unknown as { queue: unknown[] }).queue;
+    const inFlight = Array.from({ length: 64 }, () => deadlines.start(() => {}));
+    for (let i = 0; i < 100_000; i++) {
+      // Settle a call from the middle of those in flight, and start another.
+      deadlines.settle(inFlight.splice(i % 32, 1)[0]!);
+      inFlight.push(deadlines.start(() => {}));
+    }
+    expect(deadlines.size).toBe(64);
+    expect(queue.length).toBeLessThan(1_000);
   });
 });
