@@ -15,10 +15,12 @@ export class Deadline {
  * whatever that holds: the batch, the promise's resolver) at once.
  *
  * The calls wait in an array in start order, and settled ones leave from its front as the calls
- * before them settle. A Map keyed by call did the same job, but under load it cost a remote
- * decision a quarter of its throughput: its entries, written into a long-lived table and deleted
- * moments later, kept the young generation's collections slow and pushed garbage into the old one
- * (measured with `--trace-gc`: 3 ms scavenges instead of 0.5, and a mark-compact every 200 ms).
+ * before them settle: a slow call keeps the settled ones behind it (small objects, their callbacks
+ * already dropped) for at most the timeout. A Map keyed by call did the same job, but under load
+ * it cost a remote decision a quarter of its throughput: its entries, written into a long-lived
+ * table and deleted moments later, kept the young generation's collections slow and pushed garbage
+ * into the old one (measured with `--trace-gc`: 3 ms scavenges instead of 0.5, and a mark-compact
+ * every 200 ms).
  */
 export class Deadlines {
   /** Calls in start order; those before `head` have all settled or expired. */
