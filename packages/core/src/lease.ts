@@ -6,7 +6,7 @@ import { unitsToUsd } from './money.js';
 import type { ResolvedLeaseOptions } from './policy.js';
 import type { Pricer } from './prices.js';
 import type { StoreRunner } from './runner.js';
-import type { Resource } from './limits.js';
+import { counterOf, type Resource } from './limits.js';
 import type { Adjustment, Charge } from './store.js';
 import { andThen, isPromise, toPromise, type MaybePromise } from './sync.js';
 
@@ -367,7 +367,7 @@ export class TollgateLease implements Lease {
     for (const { limit, identity, counter } of this.applicable) {
       const amount = limit.resource === 'tokens' ? tokens : limit.resource === 'cost' ? cost : 0;
       if (amount === 0) continue;
-      if (at === undefined) into.push({ type: 'add', counter: limit.counter(identity, now, this.options.ttlMs), amount });
+      if (at === undefined) into.push({ type: 'add', counter: counterOf(limit, identity, now, this.options.ttlMs), amount });
       else into.push({ type: 'refund', counter, amount, at });
     }
   }
@@ -396,7 +396,7 @@ export class TollgateLease implements Lease {
     const adjustments = this.slotAdjustments('touch');
     if (charged.length === 0 && adjustments.length === 0) return { decision: new DecisionRecord(true, 'ok', 0, [], []) };
     const { ttlMs } = this.options;
-    const charges: Charge[] = charged.map(({ entry, amount }) => ({ counter: entry.limit.counter(entry.identity, now, ttlMs), amount }));
+    const charges: Charge[] = charged.map(({ entry, amount }) => ({ counter: counterOf(entry.limit, entry.identity, now, ttlMs), amount }));
     const outcome = await this.context.runner.decide({ charges, dryRun: false, adjustments }, (settled) => settled);
     if (outcome.kind === 'failed') return { decision: failedDecision(outcome.failure) };
     const { result, failure } = outcome;

@@ -15,7 +15,7 @@ import {
 } from './policy.js';
 import { Pricer, type PriceSource } from './prices.js';
 import { StoreRunner, type Failure, type Outcome, type StoreErrorPolicy } from './runner.js';
-import type { Adjustment, Charge, Counter, IdentityKey, Store, StoreResult } from './store.js';
+import type { Adjustment, Charge, Counter, CounterAlgorithm, IdentityKey, Store, StoreResult } from './store.js';
 import { andThen, isPromise, toPromise, type MaybePromise } from './sync.js';
 import type { DegradeConfig } from './degrade.js';
 import { acquireNow, scopesUsed, type InternalLimiter } from './internal.js';
@@ -109,18 +109,29 @@ const NO_ADJUSTMENTS: readonly Adjustment[] = [];
 
 /**
  * One applicable limit of one call: the limit, the identity it counts under, its counter, and what
- * the call charges it (set once the demand is priced). One object serves as both the `Applicable`
- * the decision reads and the `Charge` the store applies.
+ * the call charges it (set once the demand is priced). One object serves as the `Applicable` the
+ * decision reads, the `Charge` the store applies and the `Counter` that charge names: a decision
+ * builds one object per limit, not two.
  */
-class AppliedLimit implements Applicable, Charge {
+class AppliedLimit implements Applicable, Charge, Counter {
   amount = 0;
   leaseId: string | undefined = undefined;
+  readonly field: string;
+  readonly algorithm: CounterAlgorithm;
 
   constructor(
     readonly limit: CompiledLimit,
     readonly identity: IdentityKey,
-    readonly counter: Counter,
-  ) {}
+    now: number,
+    ttlMs: number,
+  ) {
+    this.field = limit.field;
+    this.algorithm = limit.algorithm(now, ttlMs);
+  }
+
+  get counter(): Counter {
+    return this;
+  }
 }
 
 /** What an acquire carries from building its batch to reading the store's answer. */
@@ -280,14 +291,14 @@ class TollgateLimiter implements Limiter, InternalLimiter {
       const key = this.identityKey(identity, scopes[0]!);
       if (key === undefined) return [];
       const applicable: AppliedLimit[] = new Array(limits.length);
-      for (let i = 0; i < limits.length; i++) applicable[i] = new AppliedLimit(limits[i]!, key, limits[i]!.counter(key, now, ttlMs));
+      for (let i = 0; i < limits.length; i++) applicable[i] = new AppliedLimit(limits[i]!, key, now, ttlMs);
       return applicable;
     }
     const keys = scopes.map((scope) => this.identityKey(identity, scope));
     const applicable: AppliedLimit[] = [];
     for (let i = 0; i < limits.length; i++) {
       const key = keys[scopeOf[i]!];
-      if (key !== undefined) applicable.push(new AppliedLimit(limits[i]!, key, limits[i]!.counter(key, now, ttlMs)));
+      if (key !== undefined) applicable.push(new AppliedLimit(limits[i]!, key, now, ttlMs));
     }
     return applicable;
   }

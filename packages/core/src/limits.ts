@@ -66,8 +66,15 @@ export interface CompiledLimit {
   readonly capacity: number;
   /** Rolling window length, for headers (`undefined` for calendar and concurrency limits). */
   readonly windowMs: number | undefined;
-  /** Builds the counter for one identity; `now` picks calendar periods, `ttlMs` sizes lease slots. */
-  counter(identity: IdentityKey, now: number, ttlMs: number): Counter;
+  /** Which counter of an identity this limit counts in (its name and algorithm fingerprint). */
+  readonly field: string;
+  /** How the counter counts at `now` (which picks calendar periods) for leases of `ttlMs` (which sizes slots). */
+  algorithm(now: number, ttlMs: number): CounterAlgorithm;
+}
+
+/** The counter of one limit for one identity. */
+export function counterOf(limit: CompiledLimit, identity: IdentityKey, now: number, ttlMs: number): Counter {
+  return { identity, field: limit.field, algorithm: limit.algorithm(now, ttlMs) };
 }
 
 const NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
@@ -165,7 +172,7 @@ function compileLimit(raw: unknown, where: string): CompiledLimit {
   return fixedLimit(base, windowMs, `bucket:${windowMs}`, { type: 'bucket', limit: units, windowMs, burst: burstUnits });
 }
 
-type LimitBase = Omit<CompiledLimit, 'windowMs' | 'counter' | 'capacity'>;
+type LimitBase = Omit<CompiledLimit, 'windowMs' | 'field' | 'algorithm' | 'capacity'>;
 
 /**
  * The counter's field: the limit's name, what it counts and how. A limit that changes resource,
@@ -179,7 +186,7 @@ function fieldOf(base: LimitBase, fingerprint: string): string {
 function fixedLimit(base: LimitBase, windowMs: number, fingerprint: string, algorithm: Exclude<CounterAlgorithm, { type: 'calendar' | 'slots' }>): CompiledLimit {
   const field = fieldOf(base, fingerprint);
   const capacity = algorithm.type === 'bucket' ? algorithm.burst : algorithm.limit;
-  return { ...base, windowMs, capacity, counter: (identity) => ({ identity, field, algorithm }) };
+  return { ...base, windowMs, capacity, field, algorithm: () => algorithm };
 }
 
 function slotsLimit(base: LimitBase, units: number): CompiledLimit {
@@ -190,9 +197,10 @@ function slotsLimit(base: LimitBase, units: number): CompiledLimit {
     ...base,
     windowMs: undefined,
     capacity: units,
-    counter(identity, _now, ttlMs) {
+    field,
+    algorithm(_now, ttlMs) {
       if (algorithm.ttlMs !== ttlMs) algorithm = { type: 'slots', limit: units, ttlMs };
-      return { identity, field, algorithm };
+      return algorithm;
     },
   };
 }
@@ -214,10 +222,11 @@ function calendarLimit(base: LimitBase, units: number, reset: unknown, fail: (me
     ...base,
     windowMs: undefined,
     capacity: units,
-    counter(identity, now) {
+    field,
+    algorithm(now) {
       const around = periods.around(now);
       if (algorithm?.periods !== around) algorithm = { type: 'calendar', limit: units, periods: around };
-      return { identity, field, algorithm };
+      return algorithm;
     },
   };
 }

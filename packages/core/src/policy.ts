@@ -82,8 +82,7 @@ export function resolveLeaseOptions(options: LeaseOptions | undefined, base: Res
 /** The algorithms a policy needs from its store. */
 function algorithmsOf(limits: readonly CompiledLimit[]): Set<AlgorithmType> {
   const now = Date.now();
-  const probe = { key: '', namespace: '', id: '' };
-  return new Set(limits.map((limit) => limit.counter(probe, now, 1).algorithm.type));
+  return new Set(limits.map((limit) => limit.algorithm(now, 1).type));
 }
 
 /** Throws when a store cannot enforce every algorithm a policy uses. */
