@@ -1,4 +1,4 @@
-import { ConfigurationError, createHttpLimit, type Admission } from '@tollgate/core';
+import { ConfigurationError, createHttpLimit, ReleaseOnClose, type Admission } from '@tollgate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ExpressTollgateOptions, TollgateRefusal } from './options.js';
 
@@ -39,24 +39,15 @@ export function tollgate(options: ExpressTollgateOptions): RequestHandler {
   const onLimited = options.onLimited ?? sendRefusal;
   if (typeof onLimited !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] onLimited must be a function`);
 
-  /**
-   * What one request's lease needs once the limiter has answered, and the response's 'close'
-   * listener: one object per request, whose methods the sync and async paths share.
-   */
-  class Pending {
-    closed = false;
-    release: (() => Promise<void>) | undefined = undefined;
-
+  /** One request's state, and its lease until the response closes: one object per request. */
+  class Pending extends ReleaseOnClose {
     constructor(
       private readonly req: Request,
       private readonly res: Response,
       private readonly next: NextFunction,
-    ) {}
-
-    readonly onClose = (): void => {
-      this.closed = true;
-      void this.release?.();
-    };
+    ) {
+      super();
+    }
 
     /** Whether the request goes on to the route; a refusal has answered it (onLimited may be async). */
     proceed(admission: Admission): boolean | Promise<boolean> {
@@ -67,12 +58,8 @@ export function tollgate(options: ExpressTollgateOptions): RequestHandler {
         return Promise.resolve(onLimited(req, res, next, refusal)).then(() => false);
       }
       const { context, headers } = admission;
-      if (this.closed) {
-        // Nobody is left to answer: free the slot now, and spend nothing on the handler.
-        void context.release();
-        return false;
-      }
-      this.release = context.release;
+      // Nobody left to answer: the slot is freed now, and nothing is spent on the handler.
+      if (!this.hold(context)) return false;
       setHeaders(res, headers);
       req.tollgate = context;
       return true;
@@ -88,7 +75,7 @@ export function tollgate(options: ExpressTollgateOptions): RequestHandler {
 
   return (req, res, next) => {
     // Listen before deciding: a client that leaves while the limiter decides closes the response
-    // before there is a lease. 'close' fires once, so `on` does (and costs less than `once`).
+    // before there is a lease.
     const pending = new Pending(req, res, next);
     res.on('close', pending.onClose);
 

@@ -1,4 +1,4 @@
-import { ConfigurationError, createHttpLimit, type Admission } from '@tollgate/core';
+import { ConfigurationError, createHttpLimit, ReleaseOnClose, type Admission } from '@tollgate/core';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { FastifyTollgateOptions, TollgateHook, TollgateRefusal } from './options.js';
 
@@ -23,24 +23,15 @@ export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
   if (!HOOKS.includes(phase)) throw new ConfigurationError(`[tollgate] [${ADAPTER}] hook must be 'onRequest' or 'preHandler', got ${JSON.stringify(phase)}`);
   if (typeof onLimited !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] onLimited must be a function`);
 
-  /**
-   * One request's state between the limiter's answer and the response's 'close': one object per
-   * request, whose methods the synchronous and asynchronous paths share.
-   */
-  class Pending {
-    closed = false;
-    release: (() => Promise<void>) | undefined = undefined;
-
+  /** One request's state, and its lease until the response closes: one object per request. */
+  class Pending extends ReleaseOnClose {
     constructor(
       private readonly request: FastifyRequest,
       private readonly reply: FastifyReply,
       private readonly done: HookHandlerDoneFunction,
-    ) {}
-
-    readonly onClose = (): void => {
-      this.closed = true;
-      void this.release?.();
-    };
+    ) {
+      super();
+    }
 
     handle(admission: Admission): void {
       const { request, reply, done } = this;
@@ -50,13 +41,11 @@ export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
         return;
       }
       const { context, headers } = admission;
-      if (this.closed || reply.raw.destroyed) {
-        // Nobody is left to answer: free the slot now, and spend nothing on the handler.
-        void context.release();
+      if (!this.hold(context, reply.raw.destroyed)) {
+        // Nobody left to answer: the slot is freed now, and nothing is spent on the handler.
         reply.hijack();
         return done();
       }
-      this.release = context.release;
       // On the raw response, so they also go out when the handler writes to `reply.raw` itself
       // (server-sent events); Fastify merges them into the headers it sends.
       for (const name in headers) reply.raw.setHeader(name, headers[name]!);
@@ -89,7 +78,7 @@ export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
   const hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     // Listen before deciding: a client that leaves while the limiter decides closes the response
     // before there is a lease. 'close' (not Fastify's onResponse, which waits for 'finish') also
-    // fires when the client leaves mid-stream; it fires once, so `on` does (and costs less than `once`).
+    // fires when the client leaves mid-stream.
     const pending = new Pending(request, reply, done);
     reply.raw.on('close', pending.onClose);
 

@@ -30,6 +30,7 @@ export type { Admission, ClientIp, HttpLimitOptions, TollgateContext, TollgateRe
 export { DEFAULT_HEADER_FAMILIES, rateLimitHeaders } from './http/headers.js';
 export type { HeaderFamily } from './http/headers.js';
 export { ipIdentity } from './http/ip.js';
+export { ReleaseOnClose } from './http/release-on-close.js';
 export { refusalResponse } from './http/refusal.js';
 export type { HttpErrorBody, HttpRefusal } from './http/refusal.js';
 export type { StoreErrorPolicy } from './runner.js';
