@@ -1,4 +1,4 @@
-import type { Counter, CounterAlgorithm, CounterReading, StoreBatch, StoreResult } from '@tollgate/core';
+import type { Charge, Counter, CounterAlgorithm, CounterReading, StoreBatch, StoreResult } from '@tollgate/core';
 import { BODY_CAPACITY } from './engine.js';
 
 /** A batch as the Lua engine reads it. */
@@ -61,6 +61,16 @@ function describe({ field, algorithm }: Counter): Described {
   description = { field, names, kind: KINDS[algorithm.type], parameters, series, spills };
   described.set(algorithm, description);
   return description;
+}
+
+/** A charge's values as the engine reads them: `,amount`, and for a slot the lease id. */
+function chargeValues({ counter, amount, leaseId }: Charge): string {
+  return counter.algorithm.type === 'slots' ? `,${amount},${JSON.stringify(leaseId ?? '')}` : `,${amount}`;
+}
+
+/** The key of a series' spill: under the identity's hash tag, named by the counter's field. */
+function spillKey(hash: string, field: string): string {
+  return `${hash}#${field}`;
 }
 
 /** A counter of the batch with everything the batch does to it, in batch order. */
@@ -132,16 +142,15 @@ function encodeDecision({ charges, dryRun }: StoreBatch, prefix: string, now: nu
   let names = '';
   let bodies = '';
   for (let i = 0; i < charges.length; i++) {
-    const { counter, amount, leaseId } = charges[i]!;
+    const charge = charges[i]!;
+    const { counter } = charge;
     if (counter.identity.key !== key) return undefined;
-    const counterOf = describe(counter);
     for (let j = 0; j < i; j++) if (charges[j]!.counter.field === counter.field) return undefined;
-    fields += counterOf.series ? 2 : 1;
-    names += counterOf.names;
-    if (counterOf.spills) keys.push(`${hash}#${counterOf.field}`);
-    bodies += counter.algorithm.type === 'slots'
-      ? `,${counterOf.kind}${counterOf.parameters},${amount},${JSON.stringify(leaseId ?? '')}`
-      : `,${counterOf.kind}${counterOf.parameters},${amount}`;
+    const described = describe(counter);
+    fields += described.series ? 2 : 1;
+    names += described.names;
+    if (described.spills) keys.push(spillKey(hash, described.field));
+    bodies += `,${described.kind}${described.parameters}${chargeValues(charge)}`;
   }
   return { keys, argv: [`[${now === undefined ? 'false' : now},${dryRun},1,${fields}${names}${bodies}]`], order: inOrder(charges.length) };
 }
@@ -162,9 +171,8 @@ function encodeGrouped(batch: StoreBatch, prefix: string, now: number | undefine
   };
   const { charges, adjustments } = batch;
   for (let i = 0; i < charges.length; i++) {
-    const { counter, amount, leaseId } = charges[i]!;
-    const pending = pendingOf(counter);
-    pending.charges += counter.algorithm.type === 'slots' ? `,${amount},${JSON.stringify(leaseId ?? '')}` : `,${amount}`;
+    const pending = pendingOf(charges[i]!.counter);
+    pending.charges += chargeValues(charges[i]!);
     if (pending.count++ === 0) pending.position = i;
     else (pending.more ??= []).push(i);
   }
@@ -213,7 +221,7 @@ function encodeGrouped(batch: StoreBatch, prefix: string, now: number | undefine
       const { described: counter } = pending;
       fields += counter.series ? 2 : 1;
       names += counter.names;
-      if (counter.spills) keys.push(`${prefix}${key}#${counter.field}`);
+      if (counter.spills) keys.push(spillKey(prefix + key, counter.field));
       // One charge and no adjustments, as in every decision, goes without its counts.
       bodies +=
         pending.count === 1 && pending.length === 0
