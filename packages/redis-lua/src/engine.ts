@@ -15,11 +15,14 @@ export const BODY_CAPACITY = 16;
  * Why it is written as it is: on a busy server the script's run time is the cost of a decision.
  * Measured inside Redis 7.0, a Lua string costs about 30 ns plus 1 ns per byte to create (garbage
  * collection included), a table about 70 ns, a call into C (`struct.pack`, `string.sub`) 60 to 250
- * ns and a `redis.call` 0.5 to 1.5 µs. So the script is one straight block with no function of its
- * own (each would be a closure allocated on every call) and no table per charge or per state: the
+ * ns and a `redis.call` 0.5 to 1.5 µs; a table that outgrows its size is rehashed, about 100 ns
+ * each time. So the script is one straight block with no function of its own (each would be a
+ * closure allocated on every call) and no table per charge or per state: the
  * batch arrives as one JSON array in `ARGV[1]` (one `cjson.decode`), grouped by key and by counter
  * (see `encodeBatch`), and each counter is handled start to finish in one pass of four steps —
- * load, read, change, store — with its state in local variables.
+ * load, read, change, store — with its state in local variables. Tables are made at the size a
+ * one-key, one-charge decision fills, and whole parts of positive numbers are taken as `q - q % 1`
+ * (exactly `math.floor(q)`, without the call).
  *
  * State layouts keep the bytes a decision creates small, since every byte read into Lua or built
  * there is paid for:
@@ -62,11 +65,12 @@ if not now then -- no test clock: the server's
   now = tonumber(time[1]) * 1000 + floor(tonumber(time[2]) / 1000)
 end
 local p = 4
-local reply, r = { now, 1 }, 2
+local reply, r = { now, 1, 0, 0, 0 }, 2 -- room for one charge's reading
 local allowed = true
--- What each hash key writes if the batch passes, four values per key: HSET arguments, fields to
--- delete (or false), the latest expiry among its written counters, and the expiry it has. Then the
--- spill keys' writes, four values each: the key, where (-1: replace it), what, until when.
+-- What each hash key writes if the batch passes, one table per key: HSET arguments, fields to
+-- delete (or false), the latest expiry among its written counters, the expiry it has, and how many
+-- HSET arguments there are. Then the spill keys' writes, four values each: the key, where (-1:
+-- replace it), what, until when.
 local writes, spills = {}, nil
 
 local next_spill = hashes + 1 -- spill keys follow the hash keys in KEYS, in the order met here
@@ -76,7 +80,8 @@ for key = 1, hashes do
   local values = redis.call('HMGET', KEYS[key], META, unpack(b, p + 1, p + m))
   local names = p -- the field of values[v + 1] is b[names + v]
   p = p + m + 1
-  local set, n_set, gone, needed, meta = {}, 0, false, 0, tonumber(values[1]) or 0
+  -- (set: room for a counter's field and value and the expiry's; only set[1 .. n_set] are sent.)
+  local set, n_set, gone, needed, meta = { false, false, false, false }, 0, false, 0, tonumber(values[1]) or 0
 
   local v = 1
   while v <= m do
@@ -101,8 +106,8 @@ for key = 1, hashes do
       -- (One assignment each: a multiple assignment costs Lua two instructions per value.)
       sum = 0 span = b[p + 2] segment = 1 spill = 0 from = 1 count = 0 front = 0 head = 0 tail = 0 extra = ''
       if kind == WINDOW then segment = b[p + 3] p = p + 4 else p = p + 3 end
-      -- Only what can outgrow the body has a spill key: a log, a window of many segments.
-      if kind == LOG or ceil(span / segment) > CAPACITY then spill, next_spill = next_spill, next_spill + 1 end
+      -- Only what can outgrow the body has a spill key: a log, a window of more than CAPACITY segments.
+      if kind == LOG or span / segment > CAPACITY then spill, next_spill = next_spill, next_spill + 1 end
       if kind == LOG then span = span - 1 end
       body_name, body_raw = b[names + v], values[v + 1]
       v = v + 1
@@ -119,7 +124,8 @@ for key = 1, hashes do
         end
         if body_raw then body, count = body_raw, #body_raw / 16 end
         if head >= tail then front = count end
-        local bound = floor((now - span) / segment) -- entries with keys below it no longer count
+        local bound = (now - span) / segment -- entries with keys below it no longer count
+        bound = bound - bound % 1
         if newest < bound then
           raw, sum = nil, 0 -- all of it, the spill too
         elseif oldest < bound then
@@ -286,8 +292,9 @@ for key = 1, hashes do
       if op == RESET then
         raw, sum, held, slots, write = nil, 0, 0, nil, true
       elseif kind == LOG or kind == WINDOW then
-        local k = floor(now / segment)
-        if op == REFUND then k = floor(at / segment) end
+        local k = now / segment
+        if op == REFUND then k = at / segment end
+        k = k - k % 1
         if op == ADD and not raw then
           -- A fresh series (whatever an expired one left behind is dropped on write).
           raw, sum, newest, newest_amount = true, amount, k, amount
@@ -465,7 +472,7 @@ for key = 1, hashes do
       end
     end
   end
-  writes[4 * key - 3], writes[4 * key - 2], writes[4 * key - 1], writes[4 * key] = set, gone, needed, meta
+  writes[key] = { set, gone, needed, meta, n_set }
 end
 
 -- Write back only if every charge fits: one HSET (and HDEL for emptied counters) per key, and a TTL
@@ -474,16 +481,16 @@ end
 -- key's TTL covers its newest entry.
 if allowed and not dry then
   for key = 1, hashes do
-    local set, gone, needed, meta = writes[4 * key - 3], writes[4 * key - 2], writes[4 * key - 1], writes[4 * key]
+    local write = writes[key]
+    local set, gone, needed, meta, n_set = write[1], write[2], write[3], write[4], write[5]
     if gone then redis.call('HDEL', KEYS[key], unpack(gone)) end
-    if #set > 0 then
+    if n_set > 0 then
       local expiry = meta
       if needed > expiry then
         expiry = needed + max(1000, floor((needed - now) / 4))
-        set[#set + 1] = META
-        set[#set + 1] = expiry
+        set[n_set + 1], set[n_set + 2], n_set = META, expiry, n_set + 2
       end
-      redis.call('HSET', KEYS[key], unpack(set))
+      redis.call('HSET', KEYS[key], unpack(set, 1, n_set))
       if expiry ~= meta then redis.call('PEXPIRE', KEYS[key], expiry - now) end
     end
   end
@@ -499,5 +506,6 @@ if allowed and not dry then
 end
 
 if not allowed then reply[2] = 0 end
+if r == 2 then reply[3] = nil end -- no charges, no readings: the reply ends at its first nil
 return reply
 `;
