@@ -56,6 +56,50 @@ const prices = staticPrices({ 'gpt-4o-mini': { input: 0.15, output: 0.6 } });
 
 const noopSha = 'return 1';
 
+/**
+ * Not a product: a Tollgate decision's script with the engine's logic taken out, called straight
+ * from the client with no limiter in Node. It receives the KEYS and argument of a real decision and
+ * does what a one-script decision of this design cannot avoid: one `cjson.decode` of that argument,
+ * `TIME`, one HMGET of the same fields, one HSET of a 32-byte value per counter, and a reply as long
+ * as the engine's. So it bounds what such a decision can reach here: the gap from the no-op EVALSHA
+ * is the shape's cost, the gap down to Tollgate is the engine's logic and the limiter's own work.
+ */
+const SHAPE_LUA = `
+local b = cjson.decode(ARGV[1])
+local time = redis.call('TIME')
+local m = b[4]
+local values = redis.call('HMGET', KEYS[1], '~e', unpack(b, 5, 4 + m))
+local value, set = struct.pack('>dddd', 1, 2, 3, 4), {}
+for i = 5, 4 + m do
+  if string.sub(b[i], -1) ~= '#' then set[#set + 1] = b[i] set[#set + 1] = value end
+end
+redis.call('HSET', KEYS[1], unpack(set))
+local reply = { tonumber(time[1]), 1 }
+for i = 1, #set / 2 * 3 do reply[#reply + 1] = 0 end
+return reply
+`;
+
+/**
+ * The shape floor for a policy: records the script call of one real decision of `user-0` (its
+ * KEYS and batch argument), then replays it for every identity through SHAPE_LUA.
+ */
+async function shapeFloor(limits: Parameters<typeof createLimiter>[0]['limits'], demand?: { tokens: number; model: string }) {
+  const redis = client();
+  let recorded: { keys: string[]; argv: string } | undefined;
+  const recorder = {
+    evalsha: (sha: string, count: number, ...rest: string[]) => {
+      recorded = { keys: rest.slice(0, count), argv: rest[count]! };
+      return redis.evalsha(sha, count, ...rest);
+    },
+    eval: (script: string, count: number, ...rest: string[]) => redis.eval(script, count, ...rest),
+  } as unknown as Redis;
+  await createLimiter({ store: new RedisStore({ client: recorder }), limits, prices }).acquire({ user: user(0) }, demand);
+  const { keys, argv } = recorded!;
+  const sha = (await redis.script('LOAD', SHAPE_LUA)) as string;
+  const tag = `{user:${user(0)}}`;
+  return (i: number) => redis.evalsha(sha, keys.length, ...keys.map((key) => key.replace(tag, `{user:${user(i)}}`)), argv);
+}
+
 export const suites: Record<string, Suite> = {
   single: {
     ...common,
@@ -95,6 +139,10 @@ export const suites: Record<string, Suite> = {
           });
           return (i) => limiter.acquire({ user: user(i) });
         },
+      },
+      {
+        name: "floor: Tollgate's script without its logic (see SHAPE_LUA), one sliding-window counter",
+        setup: () => shapeFloor([{ name: 'rps', scope: 'user', resource: 'requests', limit: 1_000_000, window: '1s', algorithm: 'sliding-window' }]),
       },
     ],
   },
@@ -139,6 +187,10 @@ export const suites: Record<string, Suite> = {
           const limiter = createLimiter({ store: new RedisStore({ client: client() }), limits: fiveCounters, prices });
           return (i) => limiter.acquire({ user: user(i) }, { tokens: 1_000, model: 'gpt-4o-mini' });
         },
+      },
+      {
+        name: "floor: Tollgate's script without its logic (see SHAPE_LUA), the policy with counters",
+        setup: () => shapeFloor(fiveCounters, { tokens: 1_000, model: 'gpt-4o-mini' }),
       },
       {
         name: 'ceiling: a no-op EVALSHA through the same client',
