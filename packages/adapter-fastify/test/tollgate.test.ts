@@ -342,7 +342,8 @@ describe('the tollgate plugin', () => {
         way: 'written to reply.raw',
         stream: (reply, next, ended) => {
           reply.hijack();
-          reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+          // A hijacked reply sends the headers plugins set on it only if the handler passes them on.
+          reply.raw.writeHead(200, { ...reply.getHeaders(), 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
           const timer = setInterval(() => reply.raw.write(next()), 50);
           reply.raw.on('close', () => {
             clearInterval(timer);
