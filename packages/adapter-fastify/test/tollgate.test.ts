@@ -343,7 +343,7 @@ describe('the tollgate plugin', () => {
         stream: (reply, next, ended) => {
           reply.hijack();
           // A hijacked reply sends the headers plugins set on it only if the handler passes them on.
-          reply.raw.writeHead(200, { ...reply.getHeaders(), 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+          reply.raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
           const timer = setInterval(() => reply.raw.write(next()), 50);
           reply.raw.on('close', () => {
             clearInterval(timer);
