@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { createLimiter, staticPrices } from '@tollgate/core';
+import { createLimiter, staticPrices, type LimitConfig } from '@tollgate/core';
 import { RedisStore } from '@tollgate/store-redis';
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from 'ioredis';
@@ -52,6 +52,11 @@ const fiveLimits = aiPolicy(
 );
 /** Like for like: the peers count requests in windows, so the same policy with counters for its request limits too. */
 const fiveCounters = fiveLimits.map((limit) => (limit.resource === 'requests' ? { ...limit, algorithm: 'sliding-window' as const } : limit));
+/** (a)'s one request limit, as an exact log (the default) and as a counter (like for like). */
+const rpsLog: LimitConfig = { name: 'rps', scope: 'user', resource: 'requests', limit: 1_000_000, window: '1s' };
+const rpsCounter: LimitConfig = { ...rpsLog, algorithm: 'sliding-window' };
+/** (b)'s demand: 1,000 tokens and their cost reserved. */
+const reservation = { tokens: 1_000, model: 'gpt-4o-mini' };
 const prices = staticPrices({ 'gpt-4o-mini': { input: 0.15, output: 0.6 } });
 
 const noopSha = 'return 1';
@@ -83,7 +88,7 @@ return reply
  * The shape floor for a policy: records the script call of one real decision of `user-0` (its
  * KEYS and batch argument), then replays it for every identity through SHAPE_LUA.
  */
-async function shapeFloor(limits: Parameters<typeof createLimiter>[0]['limits'], demand?: { tokens: number; model: string }) {
+async function shapeFloor(limits: LimitConfig[], demand?: typeof reservation) {
   const redis = client();
   let recorded: { keys: string[]; argv: string } | undefined;
   const recorder = {
@@ -124,7 +129,7 @@ export const suites: Record<string, Suite> = {
         setup() {
           const limiter = createLimiter({
             store: new RedisStore({ client: client() }),
-            limits: [{ name: 'rps', scope: 'user', resource: 'requests', limit: 1_000_000, window: '1s' }],
+            limits: [rpsLog],
           });
           return (i) => limiter.acquire({ user: user(i) });
         },
@@ -135,14 +140,14 @@ export const suites: Record<string, Suite> = {
         setup() {
           const limiter = createLimiter({
             store: new RedisStore({ client: client() }),
-            limits: [{ name: 'rps', scope: 'user', resource: 'requests', limit: 1_000_000, window: '1s', algorithm: 'sliding-window' }],
+            limits: [rpsCounter],
           });
           return (i) => limiter.acquire({ user: user(i) });
         },
       },
       {
         name: "floor: Tollgate's script without its logic (see SHAPE_LUA), one sliding-window counter",
-        setup: () => shapeFloor([{ name: 'rps', scope: 'user', resource: 'requests', limit: 1_000_000, window: '1s', algorithm: 'sliding-window' }]),
+        setup: () => shapeFloor([rpsCounter]),
       },
     ],
   },
@@ -178,19 +183,19 @@ export const suites: Record<string, Suite> = {
         setup() {
           const limiter = createLimiter({ store: new RedisStore({ client: client() }), limits: fiveLimits, prices });
           // The lease is left to expire by TTL: this measures the decision.
-          return (i) => limiter.acquire({ user: user(i) }, { tokens: 1_000, model: 'gpt-4o-mini' });
+          return (i) => limiter.acquire({ user: user(i) }, reservation);
         },
       },
       {
         name: 'Tollgate RedisStore: the same, sliding-window counters for requests (like for like)',
         setup() {
           const limiter = createLimiter({ store: new RedisStore({ client: client() }), limits: fiveCounters, prices });
-          return (i) => limiter.acquire({ user: user(i) }, { tokens: 1_000, model: 'gpt-4o-mini' });
+          return (i) => limiter.acquire({ user: user(i) }, reservation);
         },
       },
       {
         name: "floor: Tollgate's script without its logic (see SHAPE_LUA), the policy with counters",
-        setup: () => shapeFloor(fiveCounters, { tokens: 1_000, model: 'gpt-4o-mini' }),
+        setup: () => shapeFloor(fiveCounters, reservation),
       },
       {
         name: 'ceiling: a no-op EVALSHA through the same client',
