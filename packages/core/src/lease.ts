@@ -94,8 +94,12 @@ function refusal(reason: 'lease-cap' | 'released', deniedBy: LimitState[] = []):
   return new DecisionRecord(false, reason, Infinity, deniedBy, []);
 }
 
-/** What `release` returns once it has settled synchronously: one promise for every lease. */
-const RELEASED: Promise<void> = Promise.resolve();
+/**
+ * What `release` returns once it has settled synchronously: one promise for every lease, which
+ * never rejects (so the HTTP layer need not watch it: a `.catch` would cost each request a
+ * promise and a microtask).
+ */
+export const RELEASED: Promise<void> = Promise.resolve();
 
 interface Overrun {
   readonly adjustments: readonly Adjustment[];

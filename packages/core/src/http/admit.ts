@@ -2,7 +2,7 @@ import type { DegradeStep } from '../degrade.js';
 import type { Demand } from '../demand.js';
 import { ConfigurationError, InvalidInputError } from '../errors.js';
 import type { Identity } from '../identity.js';
-import type { Lease } from '../lease.js';
+import { RELEASED, type Lease } from '../lease.js';
 import type { AcquireDecision, AcquireOptions, Limiter } from '../limiter.js';
 import { DEFAULT_HEADER_FAMILIES, rateLimitHeaders, type HeaderFamily } from './headers.js';
 import { ipIdentity } from './ip.js';
@@ -133,14 +133,18 @@ export function createHttpLimit<Req>(options: HttpLimitOptions<Req>, adapter: st
 
   const admitted = (decision: AcquireDecision): Admission => {
     if (!decision.allowed) return { kind: 'refused', decision, response: refusalResponse(decision, headers, clock()) };
-    const release = () =>
-      decision.lease.release().catch((error: unknown) => {
+    const release = () => {
+      const released = decision.lease.release();
+      // Released at once (an in-process store): nothing can fail any more.
+      if (released === RELEASED) return released;
+      return released.catch((error: unknown) => {
         try {
           onReleaseError(error);
         } catch {
           // A failing error handler must not become an unhandled rejection: adapters release with `void`.
         }
       });
+    };
     return {
       kind: 'allowed',
       headers: rateLimitHeaders(decision, headers, clock()),
