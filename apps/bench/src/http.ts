@@ -1,10 +1,12 @@
 /**
  * The adapters' overhead: requests per second and p99 of a hello route, bare and behind each
- * limiter, measured by autocannon on loopback. Each server runs in a fresh child process (the load
- * generator keeps this process's core); contenders alternate round by round, and the median round
- * counts.
+ * limiter, measured by autocannon on loopback, and the server's CPU time per request. Each server
+ * runs in a fresh child process (the load generator keeps this process's core); contenders
+ * alternate round by round, and the median round counts. Bare runs twice: the second copy is a
+ * control, whose distance from the first is the noise of this measurement on this machine.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
@@ -16,6 +18,22 @@ interface Sample {
   requestsPerSecond: number;
   p99: number;
   non2xx: number;
+  /** The server process's CPU time (user and system, every thread) per request; NaN off Linux. */
+  cpuMicros: number;
+}
+
+/** Linux's clock ticks per second (`getconf CLK_TCK`), the unit of /proc/<pid>/stat's CPU times. */
+const CLOCK_TICKS = 100;
+
+/** A process's CPU time so far in µs, from /proc; NaN where there is no /proc. */
+function cpuTime(pid: number): number {
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
 }
 
 async function startServer(framework: string, contender: string): Promise<{ child: ChildProcess; port: number }> {
@@ -41,27 +59,38 @@ async function measure(framework: string, contender: string): Promise<Sample> {
   const { child, port } = await startServer(framework, contender);
   try {
     await load(port, 2); // warm-up: JIT, connections, the limiter's first callers
-    const result = await load(port, 5);
-    return { requestsPerSecond: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx };
+    const before = cpuTime(child.pid!);
+    const result = await load(port, 3);
+    const cpuMicros = (cpuTime(child.pid!) - before) / result.requests.total;
+    return { requestsPerSecond: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx, cpuMicros };
   } finally {
     child.kill();
   }
 }
 
-/** Runs every contender of one framework for `rounds` alternating rounds; the median of each. */
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * Runs every contender of one framework for `rounds` alternating rounds: the median round (by
+ * throughput) of each, with the median CPU time per request of its rounds.
+ */
 async function compare(framework: string, contenders: string[], rounds: number): Promise<Array<Sample & { name: string }>> {
   const samples = contenders.map(() => [] as Sample[]);
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < contenders.length; i++) samples[i]!.push(await measure(framework, contenders[i]!));
+    for (let i = 0; i < contenders.length; i++) samples[i]!.push(await measure(framework, contenders[i]!.replace(CONTROL, '')));
   }
   return contenders.map((name, i) => {
     const sorted = [...samples[i]!].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
-    return { name, ...sorted[Math.floor(sorted.length / 2)]! };
+    return { name, ...sorted[Math.floor(sorted.length / 2)]!, cpuMicros: median(samples[i]!.map((sample) => sample.cpuMicros)) };
   });
 }
 
+/** Marks the control: the same server as the contender it names, measured as another contender. */
+const CONTROL = '#control';
+
 const LABELS: Record<string, string> = {
   bare: 'bare (no limiter)',
+  [`bare${CONTROL}`]: 'bare again (control: the noise of this measurement)',
   // What any middleware costs in this framework: the floor under every limiter's overhead.
   noop: 'floor: an empty middleware / hook',
   'express-rate-limit': 'express-rate-limit (memory)',
@@ -70,23 +99,31 @@ const LABELS: Record<string, string> = {
   'tollgate-window': 'Tollgate (memory, sliding-window counter)',
 };
 
+/** CPU µs per request, with the difference from bare (what the middleware adds to each request). */
+function cpuCell(result: Sample, bare: Sample): string {
+  if (Number.isNaN(result.cpuMicros)) return 'n/a';
+  if (result === bare) return result.cpuMicros.toFixed(1);
+  const added = result.cpuMicros - bare.cpuMicros;
+  return `${result.cpuMicros.toFixed(1)} (${added < 0 ? '−' : '+'}${Math.abs(added).toFixed(1)})`;
+}
+
 /** The Markdown report of both frameworks. */
-export async function httpReport(rounds = 3): Promise<string> {
+export async function httpReport(rounds = 7): Promise<string> {
   const tables: string[] = [];
   for (const [framework, peer] of [['express', 'express-rate-limit'], ['fastify', '@fastify/rate-limit']] as const) {
-    const results = await compare(framework, ['bare', 'noop', peer, 'tollgate', 'tollgate-window'], rounds);
+    const results = await compare(framework, ['bare', `bare${CONTROL}`, 'noop', peer, 'tollgate', 'tollgate-window'], rounds);
     const bare = results[0]!;
-    const peerResult = results[2]!;
+    const peerResult = results[3]!;
     const rows = results.map((r) => {
       const failures = r.non2xx > 0 ? ` (${r.non2xx} non-2xx)` : '';
-      return `| ${LABELS[r.name]}${failures} | ${Math.round(r.requestsPerSecond).toLocaleString('en-US')} | ${(r.requestsPerSecond / bare.requestsPerSecond).toFixed(2)}x | ${(r.requestsPerSecond / peerResult.requestsPerSecond).toFixed(2)}x | ${r.p99} |`;
+      return `| ${LABELS[r.name]}${failures} | ${Math.round(r.requestsPerSecond).toLocaleString('en-US')} | ${(r.requestsPerSecond / bare.requestsPerSecond).toFixed(2)}x | ${(r.requestsPerSecond / peerResult.requestsPerSecond).toFixed(2)}x | ${r.p99} | ${cpuCell(r, bare)} |`;
     });
     tables.push(
       [
-        `**${framework}: GET /hello, 50 connections, one request limit per API key (1,000 keys)**`,
+        `**${framework}: GET /hello, 50 connections, one request limit per API key (1,000 keys), median of ${rounds} rounds**`,
         '',
-        `| contender | requests/s | vs bare | vs ${peer} | p99 ms |`,
-        '| --- | ---: | ---: | ---: | ---: |',
+        `| contender | requests/s | vs bare | vs ${peer} | p99 ms | server CPU µs/request |`,
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
         ...rows,
       ].join('\n'),
     );
