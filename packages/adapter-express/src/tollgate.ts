@@ -1,6 +1,7 @@
 import { ConfigurationError, createHttpLimit, ReleaseOnClose, type Admission } from '@tollgate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ExpressTollgateOptions, TollgateRefusal } from './options.js';
+import { exposeContext } from './request-context.js';
 
 const ADAPTER = 'adapter-express';
 
@@ -61,7 +62,7 @@ export function tollgate(options: ExpressTollgateOptions): RequestHandler {
       // Nobody left to answer: the slot is freed now, and nothing is spent on the handler.
       if (!this.hold(context)) return false;
       setHeaders(res, headers);
-      req.tollgate = context;
+      exposeContext(req, context);
       return true;
     }
 

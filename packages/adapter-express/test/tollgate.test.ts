@@ -334,6 +334,32 @@ describe.each(frameworks)('tollgate() on $name', ({ create }) => {
     expect(await usedOf(limiter, { user: 'alice' })).toEqual({ rpm: 0 });
   });
 
+  it("gives each request its own req.tollgate, in a mounted app and in the parent's handlers after it", async () => {
+    const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 10, window: '1m' }]);
+    const app = create();
+    const sub = create();
+    sub.use(tollgate({ limiter, identify: (req) => ({ user: bearer(req) }), skip: (req) => req.path === '/skipped' }));
+    sub.get('/seen', (req, res) => {
+      res.json({ remaining: req.tollgate?.decision.limits[0]!.remaining ?? null });
+    });
+    sub.get('/skipped', (req, res) => {
+      res.json({ remaining: req.tollgate?.decision.limits[0]!.remaining ?? null });
+    });
+    // Not answered in the mounted app: Express goes on to the parent's next handler.
+    sub.get('/passed', (_req, _res, next) => next());
+    app.use('/sub', sub);
+    app.get('/sub/passed', (req, res) => {
+      res.json({ remaining: req.tollgate?.decision.limits[0]!.remaining ?? null });
+    });
+    const url = await listen(app);
+
+    const remaining = async (path: string) => ((await (await fetch(`${url}${path}`, { headers: auth('alice') })).json()) as { remaining: number | null }).remaining;
+    expect(await remaining('/sub/seen')).toBe(9);
+    expect(await remaining('/sub/skipped')).toBeNull();
+    expect(await remaining('/sub/passed')).toBe(8);
+    expect(await remaining('/sub/seen')).toBe(7);
+  });
+
   describe('identity cannot be spoofed by client headers', () => {
     it('X-User-ID does not change the user identify() returns', async () => {
       const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 2, window: '1m' }]);
