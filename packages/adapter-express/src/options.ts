@@ -7,8 +7,10 @@ declare global {
     interface Request {
       /**
        * Set by `tollgate()` on an admitted request: the decision, the lease to record LLM usage on,
-       * and the degradation step. Absent on skipped requests and on routes without the middleware.
-       * When several `tollgate()` middlewares run on one request, the last one's context.
+       * and the degradation step. `undefined` on skipped requests and on routes without the
+       * middleware. When several `tollgate()` middlewares run on one request, the last one's context.
+       * On an Express app's request it is an accessor of the app's request prototype (cheaper than a
+       * property added to each request), so it is not among the request's own enumerable keys.
        */
       tollgate?: TollgateContext;
     }
