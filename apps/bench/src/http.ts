@@ -68,7 +68,11 @@ async function measure(framework: string, contender: string): Promise<Sample> {
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** Marks the control: the same server as the contender it names, measured as another contender. */
+const CONTROL = '#control';
+
+/** The sample in the middle when ordered by `by`. */
+const median = (samples: Sample[], by: (sample: Sample) => number) => [...samples].sort((a, b) => by(a) - by(b))[Math.floor(samples.length / 2)]!;
 
 /**
  * Runs every contender of one framework for `rounds` alternating rounds: the median round (by
@@ -80,13 +84,10 @@ async function compare(framework: string, contenders: string[], rounds: number):
     for (let i = 0; i < contenders.length; i++) samples[i]!.push(await measure(framework, contenders[i]!.replace(CONTROL, '')));
   }
   return contenders.map((name, i) => {
-    const sorted = [...samples[i]!].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
-    return { name, ...sorted[Math.floor(sorted.length / 2)]!, cpuMicros: median(samples[i]!.map((sample) => sample.cpuMicros)) };
+    const { cpuMicros } = median(samples[i]!, (sample) => sample.cpuMicros);
+    return { name, ...median(samples[i]!, (sample) => sample.requestsPerSecond), cpuMicros };
   });
 }
-
-/** Marks the control: the same server as the contender it names, measured as another contender. */
-const CONTROL = '#control';
 
 const LABELS: Record<string, string> = {
   bare: 'bare (no limiter)',

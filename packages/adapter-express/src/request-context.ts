@@ -24,9 +24,12 @@ const accessor: PropertyDescriptor = {
 
 /** Sets `req.tollgate`. A request whose prototype is no Express app's gets an own property. */
 export function exposeContext(req: Request, context: TollgateContext): void {
-  // Express marks each app's request prototype with an own `app`.
+  // Express marks each app's request prototype with an own `app`. A prototype that holds the
+  // accessor had its parents given it in the same walk (Express links them when it mounts an app),
+  // so a request usually stops at its first prototype.
   for (let proto: object | null = Object.getPrototypeOf(req); proto !== null && Object.hasOwn(proto, 'app'); proto = Object.getPrototypeOf(proto)) {
-    if (!Object.hasOwn(proto, 'tollgate')) Object.defineProperty(proto, 'tollgate', accessor);
+    if (Object.hasOwn(proto, 'tollgate')) break;
+    Object.defineProperty(proto, 'tollgate', accessor);
   }
   req.tollgate = context;
 }
