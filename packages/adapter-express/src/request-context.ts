@@ -24,12 +24,18 @@ const accessor: PropertyDescriptor = {
 
 /** Sets `req.tollgate`. A request whose prototype is no Express app's gets an own property. */
 export function exposeContext(req: Request, context: TollgateContext): void {
+  const proto: object | null = Object.getPrototypeOf(req);
+  if (proto === null || !Object.hasOwn(proto, 'app')) {
+    req.tollgate = context;
+    return;
+  }
   // Express marks each app's request prototype with an own `app`. A prototype that holds the
   // accessor had its parents given it in the same walk (Express links them when it mounts an app),
   // so a request usually stops at its first prototype.
-  for (let proto: object | null = Object.getPrototypeOf(req); proto !== null && Object.hasOwn(proto, 'app'); proto = Object.getPrototypeOf(proto)) {
-    if (Object.hasOwn(proto, 'tollgate')) break;
-    Object.defineProperty(proto, 'tollgate', accessor);
+  for (let p: object | null = proto; p !== null && Object.hasOwn(p, 'app') && !Object.hasOwn(p, 'tollgate'); p = Object.getPrototypeOf(p)) {
+    Object.defineProperty(p, 'tollgate', accessor);
   }
-  req.tollgate = context;
+  // Straight into the WeakMap, rather than `req.tollgate = context`: each request's map is new to
+  // V8, so that assignment would look the setter up through the prototype chain every time.
+  contexts.set(req, context);
 }

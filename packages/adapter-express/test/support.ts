@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLimiter, type LimitConfig, type LimiterOptions } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
@@ -31,7 +31,7 @@ afterEach(async () => {
 });
 
 /** Serves the app on 127.0.0.1 on a free port; the server is closed after the test. */
-export async function listen(app: Express): Promise<string> {
+export async function listen(app: Express | RequestListener): Promise<string> {
   const server = createServer(app);
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,7 +1,8 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { ConfigurationError, createLimiter, staticPrices, type LimitConfig, type Store, type StoreBatch } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
-import express, { type ErrorRequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { describe, expect, it } from 'vitest';
 import { tollgate } from '../src/index.js';
 import { auth, bearer, downStore, frameworks, limiterWith, listen, manualClock, signal, usageWhen, usedOf } from './support.js';
@@ -509,6 +510,22 @@ describe.each(frameworks)('tollgate() on $name', ({ create }) => {
     expect(broken.status).toBe(500);
     expect(await broken.json()).toEqual({ failed: 'onLimited failed' });
   });
+});
+
+it('sets req.tollgate on a request that no Express app has handled', async () => {
+  const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 10, window: '1m' }]);
+  const middleware = tollgate({ limiter, identify: (req) => ({ user: String(req.headers['x-user']) }) });
+  // A plain Node server: the request keeps IncomingMessage's prototype, which has no Express app.
+  const url = await listen((req: IncomingMessage, res: ServerResponse) => {
+    const request = req as Request;
+    middleware(request, res as Response, () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ remaining: request.tollgate?.decision.limits[0]!.remaining ?? null, own: Object.hasOwn(request, 'tollgate') }));
+    });
+  });
+
+  expect(await (await fetch(url, { headers: { 'x-user': 'alice' } })).json()).toEqual({ remaining: 9, own: true });
+  expect(await (await fetch(url, { headers: { 'x-user': 'alice' } })).json()).toEqual({ remaining: 8, own: true });
 });
 
 describe('tollgate() options', () => {
