@@ -1,7 +1,7 @@
 /**
  * The adapters' overhead: requests per second and p99 of a hello route, bare and behind each
  * limiter, measured by autocannon on loopback, and the server's CPU time per request. Each server
- * runs in a fresh child process (the load generator keeps this process's core); contenders
+ * runs in a fresh child process (the load generator stays in this one); contenders
  * alternate round by round, and the median round counts. Bare runs twice: the second copy is a
  * control, whose distance from the first is the noise of this measurement on this machine.
  *
