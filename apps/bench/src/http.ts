@@ -1,9 +1,9 @@
 /**
  * The adapters' overhead: requests per second and p99 of a hello route, bare and behind each
  * limiter, measured by autocannon on loopback, and the server's CPU time per request. Each server
- * runs in a fresh child process (the load generator stays in this one); contenders
- * alternate round by round, and the median round counts. Bare runs twice: the second copy is a
- * control, whose distance from the first is the noise of this measurement on this machine.
+ * runs in a fresh child process (the load generator stays in this one); contenders alternate round
+ * by round, and the median round counts. Bare runs twice: the second copy is a control, whose
+ * distance from the first is the noise of this measurement on this machine.
  *
  * On Linux the server gets CPU 0 and the load generator the last CPU (`taskset`): left to the
  * scheduler, the two trade cores mid-round, and on the shared 2-core machine one server's rounds
