@@ -103,6 +103,41 @@ export const suites: Record<string, Suite> = {
       },
     ],
   },
+  hot: {
+    title: '(c) one caller charged every millisecond against 1,000,000 per minute: an exact log of 60,000 entries',
+    contenders: [
+      {
+        name: 'rate-limiter-flexible RateLimiterMemory',
+        setup() {
+          // On the real clock, far above what one process can consume in a minute: it admits all.
+          const limiter = new RateLimiterMemory({ points: 1e12, duration: 60 });
+          return () => limiter.consume('hot');
+        },
+      },
+      { name: 'Tollgate MemoryStore (exact sliding log)', setup: () => hotCaller('sliding-log') },
+      { name: 'Tollgate MemoryStore (sliding-window counter)', setup: () => hotCaller('sliding-window') },
+    ],
+  },
 };
+
+const HOT_LIMIT = 1_000_000;
+
+/**
+ * One caller on a clock that moves 1 ms per decision, so its log holds an entry per millisecond of
+ * the window once warmed up (60,000 decisions), whatever the machine's speed.
+ */
+function hotCaller(algorithm: 'sliding-log' | 'sliding-window') {
+  let now = Date.now();
+  const clock = () => now;
+  const limiter = createLimiter({
+    store: new MemoryStore({ clock }),
+    clock,
+    limits: [{ name: 'rpm', scope: 'user', resource: 'requests', limit: HOT_LIMIT, window: '1m', algorithm }],
+  });
+  return () => {
+    now++;
+    return limiter.acquire({ user: 'hot' });
+  };
+}
 
 export const module = fileURLToPath(import.meta.url);

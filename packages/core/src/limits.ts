@@ -32,7 +32,8 @@ export interface LimitConfig {
   reset?: CalendarReset;
   /**
    * How a rolling window counts. `sliding-log` is exact (state grows with charges in the window, at
-   * most `limit` entries for requests); `sliding-window` keeps `precision + 1` numbers and never
+   * most `limit` entries for requests, and a quarter as many expired ones not yet cut off);
+   * `sliding-window` keeps `precision + 1` numbers and never
    * over-admits (it may refuse for up to `window / precision` longer than exact); `token-bucket`
    * refills `limit` per `window` and allows bursts of `burst`.
    * @default 'sliding-log' for requests and toolCalls, 'sliding-window' for tokens and cost

@@ -46,11 +46,70 @@ describe('sliding log', () => {
     expect(log.charge(1, 1000).allowed).toBe(false);
   });
 
-  it('keeps at most `limit` entries for unit requests, whatever the traffic', () => {
+  it('keeps at most `limit` live entries for unit requests, and a quarter as many expired ones', () => {
     const log = counterAt({ type: 'log', limit: 50, windowMs: 60_000 });
     for (let t = 0; t < 1_000_000; t += 7) log.charge(1, t);
-    // A series holds two numbers per entry and the sum.
-    expect(((log.state as number[]).length - 1) / 2).toBeLessThanOrEqual(50);
+    // A series holds two numbers per entry and the sum; an expired entry's amount is zero until
+    // the expired prefix is cut off.
+    const amounts = (log.state as number[]).filter((_, i, series) => i % 2 === 1 && i < series.length - 1);
+    expect(amounts.filter((amount) => amount > 0).length).toBeLessThanOrEqual(50);
+    expect(amounts.length).toBeLessThan(50 * 1.25);
+  });
+
+  it('counts a charge made after the clock stepped back among expired charges, and expires it', () => {
+    const log = counterAt({ type: 'log', limit: 1_000, windowMs: 100 });
+    for (let t = 0; t < 100; t++) log.charge(1, t);
+    // At 109 the charges made at 0-9 have expired (kept, zeroed, until a fifth of the log is).
+    expect(log.charge(0, 109, true).readings[0]!.used).toBe(90);
+    // The clock steps back to 4, among them.
+    expect(log.charge(1, 4).readings[0]!.used).toBe(90);
+    expect(log.charge(0, 4, true).readings[0]!.used).toBe(91);
+    // At 150 it has expired too, with those made at 10-50.
+    expect(log.charge(0, 150, true).readings[0]).toMatchObject({ used: 49, resetAt: 199 });
+  });
+
+  it('agrees with a plain list of charges through charges, refunds and a clock that steps back', () => {
+    const windowMs = 100;
+    // Each step: a charge (amount > 0) or a refund of an earlier charge (amount <= 0), `dt` ms on:
+    // mostly dense traffic (a long log), sometimes a jump: back to about the charges that just
+    // expired, or anywhere.
+    const dt = fc.oneof(
+      { weight: 8, arbitrary: fc.integer({ min: 0, max: 3 }) },
+      { weight: 1, arbitrary: fc.integer({ min: -windowMs - 40, max: -windowMs + 10 }) },
+      { weight: 1, arbitrary: fc.integer({ min: -250, max: 60 }) },
+    );
+    const steps = fc.array(fc.tuple(dt, fc.integer({ min: -4, max: 5 }), fc.nat()), { maxLength: 600 });
+    fc.assert(
+      fc.property(steps, (script) => {
+        const log = counterAt({ type: 'log', limit: 1_000_000, windowMs });
+        let charges: Array<{ at: number; amount: number }> = [];
+        let now = 1_000;
+        for (const [dt, amount, pick] of script) {
+          now = Math.max(0, now + dt);
+          charges = charges.filter(({ at }) => now < at + windowMs);
+          if (amount > 0) {
+            log.charge(amount, now);
+            charges.push({ at: now, amount });
+          } else if (charges.length > 0) {
+            // Refunds land on the charge made at that time (merged per ms), as leases refund them.
+            const { at } = charges[pick % charges.length]!;
+            let left = 1 - amount;
+            log.refund(left, at, now);
+            for (const charge of charges) {
+              const taken = charge.at === at ? Math.min(left, charge.amount) : 0;
+              charge.amount -= taken;
+              left -= taken;
+            }
+            charges = charges.filter((charge) => charge.amount > 0);
+          }
+          const expected = charges.reduce((sum, { amount: a }) => sum + a, 0);
+          const [reading] = log.charge(0, now, true).readings;
+          expect(reading!.used).toBe(expected);
+          expect(reading!.resetAt).toBe(charges.length === 0 ? now : Math.max(...charges.map(({ at }) => at)) + windowMs);
+        }
+      }),
+      { numRuns: Number(process.env.RUNS ?? 100) },
+    );
   });
 });
 

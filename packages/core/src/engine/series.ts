@@ -3,8 +3,12 @@
  * their running sum — the state of the log and window counters. It is one flat array,
  * `[key0, amount0, key1, amount1, …, sum]`, never empty: an in-process store touches one array per
  * counter, not an object and two parallel arrays (three fewer cache misses per counter when an
- * identity's state has gone cold), and it stays plain JSON for stores that serialise it. The sum
- * sits last so that expired entries leave from the front with `shift`, which V8 does in place.
+ * identity's state has gone cold), and it stays plain JSON for stores that serialise it.
+ *
+ * Every amount charged is positive. Expired entries are zeroed where they lie, a prefix of the
+ * array that is cut off only once it holds a fifth of the entries: a log holds an entry per
+ * millisecond, and removing one entry from the front of a long array copies all the others (V8
+ * trims the front in place only for arrays under 128 KB, about 8,000 entries).
  */
 export type Series = number[];
 
@@ -23,35 +27,67 @@ export function lastKey(series: Series): number {
   return series[series.length - 3]!;
 }
 
-/** Drops the leading entries with keys below `bound`; `undefined` when none are left. */
+/**
+ * Where the live entries start: past the zeroed prefix of expired ones, found by bisection (a
+ * live amount is never zero).
+ */
+function firstLive(series: Series): number {
+  if (series[1] !== 0) return 0;
+  let dead = 1;
+  let live = (series.length - 1) / 2;
+  while (dead < live) {
+    const mid = (dead + live) >>> 1;
+    if (series[mid * 2 + 1] === 0) dead = mid + 1;
+    else live = mid;
+  }
+  return dead * 2;
+}
+
+/** Expires the leading entries with keys below `bound`; `undefined` when none are left. */
 export function pruneBelow(series: Series, bound: number): Series | undefined {
-  if (series[0]! >= bound) return series;
+  const start = firstLive(series);
+  if (series[start]! >= bound) return series;
   const sumAt = series.length - 1;
   let sum = series[sumAt]!;
-  let expired = 0;
-  while (expired < sumAt && series[expired]! < bound) {
-    sum -= series[expired + 1]!;
-    expired += 2;
+  let end = start;
+  while (end < sumAt && series[end]! < bound) {
+    sum -= series[end + 1]!;
+    series[end + 1] = 0;
+    end += 2;
   }
-  if (expired === sumAt) return undefined;
+  if (end === sumAt) return undefined;
   series[sumAt] = sum;
-  // Usually one or two entries expire per call: shift trims in place, where splice would allocate.
-  for (let i = 0; i < expired; i++) series.shift();
+  // Cut the expired prefix once it is a fifth of the entries: each entry is then copied about four
+  // times over its life, however long the series grows.
+  if (end * 4 >= sumAt - end) cutBefore(series, end);
   return series;
+}
+
+/** Removes the array's first `end` elements, in place. */
+function cutBefore(series: Series, end: number): void {
+  series.copyWithin(0, end);
+  series.length -= end;
 }
 
 /** Adds `amount` at `key`, merging with an equal key and keeping keys ascending. */
 export function addToSeries(series: Series, key: number, amount: number): void {
-  const sumAt = series.length - 1;
-  const sum = series[sumAt]!;
-  const last = series[sumAt - 2]!;
+  const sum = series[series.length - 1]!;
+  const last = lastKey(series);
   if (last < key) {
-    series[sumAt] = key;
+    series[series.length - 1] = key;
     series.push(amount, sum + amount);
     return;
   }
+  if (last === key) {
+    series[series.length - 2]! += amount;
+    series[series.length - 1] = sum + amount;
+    return;
+  }
+  // An earlier key means the clock stepped back, which is rare: the expired entries go first, so
+  // that the walk back never passes them.
+  cutBefore(series, firstLive(series));
+  const sumAt = series.length - 1;
   series[sumAt] = sum + amount;
-  // Usually `key` is the last one; an earlier key means the clock stepped back.
   let index = sumAt - 2;
   while (index > 0 && series[index - 2]! >= key) index -= 2;
   if (series[index] === key) series[index + 1]! += amount;
@@ -64,24 +100,34 @@ export function addToSeries(series: Series, key: number, amount: number): void {
  */
 export function takeFromSeries(series: Series, key: number, amount: number): Series | undefined {
   const sumAt = series.length - 1;
-  let index = 0;
-  while (index < sumAt && series[index] !== key) index += 2;
-  if (index === sumAt) return series;
+  // Keys ascend: bisect for `key` among the entries.
+  let low = 0;
+  let high = sumAt / 2;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (series[mid * 2]! < key) low = mid + 1;
+    else high = mid;
+  }
+  const index = low * 2;
+  // Not there, or expired (zeroed): nothing of that charge counts any more.
+  if (index === sumAt || series[index] !== key || series[index + 1] === 0) return series;
   const taken = Math.min(amount, series[index + 1]!);
   series[index + 1]! -= taken;
   series[sumAt]! -= taken;
+  // Every live amount is positive, so a zero sum leaves only expired entries.
+  if (series[sumAt] === 0) return undefined;
   if (series[index + 1] === 0) {
     // Refunds run on every lease release: remove in place, where splice would allocate.
     series.copyWithin(index, index + 2);
     series.length -= 2;
   }
-  return series.length === 1 ? undefined : series;
+  return series;
 }
 
 /** The key at which the oldest entries, dropped in order, free at least `excess`; undefined if they cannot. */
 export function keyFreeing(series: Series, excess: number): number | undefined {
   const sumAt = series.length - 1;
-  for (let i = 0; i < sumAt; i += 2) {
+  for (let i = firstLive(series); i < sumAt; i += 2) {
     excess -= series[i + 1]!;
     if (excess <= 0) return series[i];
   }
