@@ -5,12 +5,15 @@
  * counter, not an object and two parallel arrays (three fewer cache misses per counter when an
  * identity's state has gone cold), and it stays plain JSON for stores that serialise it.
  *
- * Every amount charged is positive. Expired entries are zeroed where they lie, a prefix of the
- * array that is cut off only once it holds a fifth of the entries: a log holds an entry per
- * millisecond, and removing one entry from the front of a long array copies all the others (V8
- * trims the front in place only for arrays under 128 KB, about 8,000 entries).
+ * Expired entries keep their place, their amount replaced by `EXPIRED`, as a prefix of the array
+ * that is cut off only once it holds a fifth of the entries: a log holds an entry per millisecond,
+ * and removing one entry from the front of a long array copies all the others (V8 trims the front
+ * in place only for arrays under 128 KB, about 8,000 entries).
  */
 export type Series = number[];
+
+/** The amount of an expired entry: amounts charged are never negative. */
+const EXPIRED = -1;
 
 /** A series holding one entry. */
 export function seriesOf(key: number, amount: number): Series {
@@ -28,19 +31,20 @@ export function lastKey(series: Series): number {
 }
 
 /**
- * Where the live entries start: past the zeroed prefix of expired ones, found by bisection (a
- * live amount is never zero).
+ * Where the live entries start: past the prefix of expired ones, found by bisection. It is `sum`'s
+ * index when every entry has expired.
  */
 function firstLive(series: Series): number {
-  if (series[1] !== 0) return 0;
-  let dead = 1;
+  // `dead` is an entry known to have expired, `live` the first known live one (or the end).
+  let dead = 0;
   let live = (series.length - 1) / 2;
-  while (dead < live) {
+  if (live === 0 || series[1]! >= 0) return 0;
+  while (dead + 1 < live) {
     const mid = (dead + live) >>> 1;
-    if (series[mid * 2 + 1] === 0) dead = mid + 1;
+    if (series[mid * 2 + 1]! < 0) dead = mid;
     else live = mid;
   }
-  return dead * 2;
+  return live * 2;
 }
 
 /** Expires the leading entries with keys below `bound`; `undefined` when none are left. */
@@ -52,7 +56,7 @@ export function pruneBelow(series: Series, bound: number): Series | undefined {
   let end = start;
   while (end < sumAt && series[end]! < bound) {
     sum -= series[end + 1]!;
-    series[end + 1] = 0;
+    series[end + 1] = EXPIRED;
     end += 2;
   }
   if (end === sumAt) return undefined;
@@ -109,19 +113,16 @@ export function takeFromSeries(series: Series, key: number, amount: number): Ser
     else high = mid;
   }
   const index = low * 2;
-  // Not there, or expired (zeroed): nothing of that charge counts any more.
-  if (index === sumAt || series[index] !== key || series[index + 1] === 0) return series;
+  // Not there, or expired: nothing of that charge counts any more.
+  if (index === sumAt || series[index] !== key || series[index + 1]! < 0) return series;
   const taken = Math.min(amount, series[index + 1]!);
   series[index + 1]! -= taken;
   series[sumAt]! -= taken;
-  // Every live amount is positive, so a zero sum leaves only expired entries.
-  if (series[sumAt] === 0) return undefined;
-  if (series[index + 1] === 0) {
-    // Refunds run on every lease release: remove in place, where splice would allocate.
-    series.copyWithin(index, index + 2);
-    series.length -= 2;
-  }
-  return series;
+  if (series[index + 1] !== 0) return series;
+  // Refunds run on every lease release: remove in place, where splice would allocate.
+  series.copyWithin(index, index + 2);
+  series.length -= 2;
+  return firstLive(series) === series.length - 1 ? undefined : series;
 }
 
 /** The key at which the oldest entries, dropped in order, free at least `excess`; undefined if they cannot. */
