@@ -41,6 +41,29 @@ const fiveLimits = aiPolicy(
   1_000_000,
 );
 
+/** Long enough to show the cost of rewriting a log's JSON, short enough to fill in about a second. */
+const LONG_LOG = 2_000;
+
+/**
+ * One caller on a clock that moves 1 ms per decision, with a window of `entries` ms: its log, filled
+ * before measuring, holds one entry per millisecond of the window.
+ */
+async function hotCaller(entries: number) {
+  let now = Date.now();
+  const clock = () => now;
+  const limiter = createLimiter({
+    store: new SqliteStore({ database: database(), clock }),
+    clock,
+    limits: [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 1e9, window: entries, algorithm: 'sliding-log' }],
+  });
+  const decide = () => {
+    now++;
+    return limiter.acquire({ user: 'hot' });
+  };
+  for (let i = 0; i < entries; i++) await decide();
+  return decide;
+}
+
 export const suites: Record<string, Suite> = {
   single: {
     title: '(a) one request limit, 10,000 callers, a file database',
@@ -92,6 +115,20 @@ export const suites: Record<string, Suite> = {
           return (i) => limiter.acquire({ user: user(i) }, { tokens: 1_000, model: 'gpt-4o-mini' });
         },
       },
+    ],
+  },
+  long: {
+    title: `(c) one caller charged every millisecond: an exact log of ${LONG_LOG.toLocaleString('en-US')} entries against a short one`,
+    contenders: [
+      {
+        name: 'rate-limiter-flexible RateLimiterSQLite',
+        async setup() {
+          const limiter = await rlfSqlite(database(), 'rl_hot', 1e12, 60);
+          return () => limiter.consume('hot');
+        },
+      },
+      { name: 'Tollgate SqliteStore, exact log of 20 entries', setup: () => hotCaller(20) },
+      { name: `Tollgate SqliteStore, exact log of ${LONG_LOG.toLocaleString('en-US')} entries`, setup: () => hotCaller(LONG_LOG) },
     ],
   },
 };
