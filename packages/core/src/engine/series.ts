@@ -48,8 +48,9 @@ function firstLive(series: Series): number {
 }
 
 /**
- * Below this length V8 removes an array's first element in place (it moves the array's start), so
- * a short series drops its expired entries at once: no marks, and no search for the live ones.
+ * Below this length an array's store stays under 128 KB even with the slack V8 grows it by, and V8
+ * removes its first element in place (it moves the array's start): so a short series drops its
+ * expired entries at once, with no marks and no search for the live ones.
  */
 const TRIMMED_IN_PLACE = 8_192;
 
