@@ -151,7 +151,10 @@ export function usageUnits(usage: Usage, defaultModel: string | undefined, price
     assertUsd(usage.cost, 'usage.cost');
     return { tokens, cost: usdToUnits(usage.cost) };
   }
-  const name = model(usage.model, 'usage.model') ?? defaultModel;
+  const served = model(usage.model, 'usage.model');
+  // A served name the prices do not know (a dated snapshot, a router's prefix) is priced as the
+  // model the lease was taken for, rather than left uncharged.
+  const name = served !== undefined && (pricer.knows(served) || defaultModel === undefined || !pricer.knows(defaultModel)) ? served : defaultModel;
   if (name === undefined) {
     if (costNeeded) throw new InvalidInputError('a cost limit applies: usage needs a model (with a price) or a cost in USD');
     return { tokens, cost: 0 };

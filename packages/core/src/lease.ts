@@ -35,6 +35,23 @@ export interface LeaseTotals {
   records: number;
   steps: number;
   toolCalls: number;
+  /**
+   * Whether a call's usage is unknown (a `partial` record under `onUnknownUsage: 'reservation'`,
+   * or a record that failed): release then keeps the whole reservation charged.
+   */
+  unknownUsage: boolean;
+}
+
+/** Options of `lease.record`. */
+export interface RecordOptions {
+  /**
+   * The usage is a lower bound, not the provider's count: a stream cut off before its usage
+   * arrived, or a response without usable usage, counted from what was seen. What it costs is
+   * the lease's `onUnknownUsage` rule: by default the lease keeps its whole reservation.
+   * @default false
+   * @example await lease.record(await meter.usage(), { partial: !meter.complete })
+   */
+  partial?: boolean;
 }
 
 /**
@@ -52,10 +69,13 @@ export interface Lease {
   readonly totals: LeaseTotals;
   /**
    * Records one LLM call's usage: consumes the reservation first, charges any overrun at once (an
-   * overrun is never lost, even after release). One store call at most. Throws `InvalidInputError`
-   * for bad usage (nothing charged) and `StoreError` when the store fails.
+   * overrun is never lost, even after release). One store call at most. A model the price source
+   * does not know (a provider's dated or prefixed name) is priced as the lease's model. Throws
+   * `InvalidInputError` for bad usage, `UnknownModelError` for usage that cannot be priced and
+   * `StoreError` when the store fails; a record that throws charges nothing itself, and the lease
+   * keeps its whole reservation at release, since the call's usage is unknown.
    */
-  record(usage: Usage): Promise<RecordResult>;
+  record(usage: Usage, options?: RecordOptions): Promise<RecordResult>;
   /**
    * Checks and counts one more LLM call before making it: refused past `maxSteps`, and, given a
    * demand, reserves its tokens and cost too (all or nothing).
@@ -116,6 +136,17 @@ const NO_OVERRUN: Overrun = { adjustments: [], tokens: 0, cost: 0 };
 /** A lease's batches adjust and never charge. (Not frozen, as above.) */
 const NO_CHARGES: readonly Charge[] = [];
 
+/** What a release refunds when a call's usage is unknown. */
+const NO_RESERVATIONS: readonly Reservation[] = [];
+
+function isPartial(options: RecordOptions | undefined): boolean {
+  if (options === undefined) return false;
+  if (typeof options !== 'object' || options === null || (options.partial !== undefined && typeof options.partial !== 'boolean')) {
+    throw new InvalidInputError(`lease.record(usage, options): options must be { partial?: boolean }, got ${describe(options)}`);
+  }
+  return options.partial === true;
+}
+
 export class TollgateLease implements Lease {
   released = false;
   private reservations: Reservation[];
@@ -129,6 +160,8 @@ export class TollgateLease implements Lease {
   private records = 0;
   private steps = 0;
   private toolCalls = 0;
+  /** A call's usage is unknown: release refunds none of the reservation. */
+  private unknownUsage = false;
   private releasing: Promise<void> | undefined;
   /** Records and steps on their way to the store: release waits for them before it settles. */
   private inflight: Set<Promise<unknown>> | undefined;
@@ -166,11 +199,13 @@ export class TollgateLease implements Lease {
       records: this.records,
       steps: this.steps,
       toolCalls: this.toolCalls,
+      unknownUsage: this.unknownUsage,
     };
   }
 
-  record(usage: Usage): Promise<RecordResult> {
-    return this.track(() => {
+  record(usage: Usage, options?: RecordOptions): Promise<RecordResult> {
+    const recorded = this.track(() => {
+      if (isPartial(options) && this.options.onUnknownUsage === 'reservation') this.unknownUsage = true;
       const { tokens, cost } = usageUnits(usage, this.model, this.context.pricer, this.has('cost'));
       this.usedTokens += tokens;
       this.usedCost += cost;
@@ -182,6 +217,11 @@ export class TollgateLease implements Lease {
       if (adjustments.length === 0) return result;
       return andThen(this.settle(adjustments, overrun), () => result);
     });
+    // Set before a waiting release settles: its reactions run after this one.
+    recorded.catch(() => {
+      this.unknownUsage = true;
+    });
+    return recorded;
   }
 
   step(demand?: Pick<Demand, 'tokens' | 'inputTokens' | 'outputTokens' | 'cost' | 'model'>): Promise<Decision> {
@@ -258,10 +298,11 @@ export class TollgateLease implements Lease {
     const now = this.context.clock();
     const adjustments: Adjustment[] = [];
     // Usage not charged as overrun consumes the oldest reservations first; what is left of each is
-    // refunded where it was charged.
+    // refunded where it was charged, unless a call's usage is unknown: then it all stays charged.
     let coveredTokens = this.usedTokens - this.overrunTokens;
     let coveredCost = this.usedCost - this.overrunCost;
-    for (const reservation of this.reservations) {
+    const refunded = this.unknownUsage ? NO_RESERVATIONS : this.reservations;
+    for (const reservation of refunded) {
       const tokens = reservation.tokens - Math.min(reservation.tokens, coveredTokens);
       const cost = reservation.cost - Math.min(reservation.cost, coveredCost);
       coveredTokens = Math.max(0, coveredTokens - reservation.tokens);
@@ -277,8 +318,10 @@ export class TollgateLease implements Lease {
     // refuses the release, it is all put back for a retry. Nothing can reserve meanwhile (a released
     // lease refuses steps), so putting back is assigning back.
     const { reservations, reservedTokens, reservedCost } = this;
-    this.reservedTokens = Math.min(reservedTokens, this.usedTokens - this.overrunTokens);
-    this.reservedCost = Math.min(reservedCost, this.usedCost - this.overrunCost);
+    if (!this.unknownUsage) {
+      this.reservedTokens = Math.min(reservedTokens, this.usedTokens - this.overrunTokens);
+      this.reservedCost = Math.min(reservedCost, this.usedCost - this.overrunCost);
+    }
     this.reservations = [];
     // The failure paths build their closures only when they are taken: a release runs per request.
     let settled: MaybePromise<unknown>;

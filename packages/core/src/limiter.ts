@@ -54,7 +54,7 @@ export interface LimiterOptions {
   tierCacheTtl?: Duration;
   /** Prices models for cost reservations and records. `@tollgate/llm` provides a maintained table. */
   prices?: PriceSource;
-  /** Lease defaults: TTL, `maxSteps`, `maxToolCalls`. */
+  /** Lease defaults: TTL, `maxSteps`, `maxToolCalls`, `onUnknownUsage`. */
   lease?: LeaseOptions;
   /**
    * The longest a store call may take before `onStoreError` applies.

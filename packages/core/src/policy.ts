@@ -25,13 +25,30 @@ export interface LeaseOptions {
    * @default unlimited
    */
   maxToolCalls?: number;
+  /**
+   * What a lease charges for a call whose real usage is unknown: a stream cut off before its
+   * usage arrived, or a response without usable usage (recorded with `{ partial: true }`).
+   * `'reservation'` keeps the lease's whole reservation at release (the call may have used all of
+   * it: with the output capped at the reservation, the provider cannot have billed more), so spend
+   * never passes a budget; an honest client that cancels early pays its reservation.
+   * `'counted'` charges only what was counted (the input and the output seen), refunding the rest:
+   * cheaper for early cancels, but hidden reasoning tokens then go uncharged. A record that fails
+   * (unpriceable usage, a store error) keeps the reservation under either rule.
+   * @default 'reservation'
+   * @example { onUnknownUsage: 'counted' } // trusted callers who often cancel streams
+   */
+  onUnknownUsage?: UnknownUsagePolicy;
 }
+
+/** What a lease charges for a call whose real usage is unknown (see `LeaseOptions.onUnknownUsage`). */
+export type UnknownUsagePolicy = 'reservation' | 'counted';
 
 /** Lease options in effect for one lease. */
 export interface ResolvedLeaseOptions {
   ttlMs: number;
   maxSteps: number;
   maxToolCalls: number;
+  onUnknownUsage: UnknownUsagePolicy;
 }
 
 /** One tier's policy. */
@@ -72,10 +89,15 @@ export function resolveLeaseOptions(options: LeaseOptions | undefined, base: Res
     }
     return value as number;
   };
+  const { onUnknownUsage = base.onUnknownUsage } = options;
+  if (onUnknownUsage !== 'reservation' && onUnknownUsage !== 'counted') {
+    throw new ConfigurationError(`${where}.onUnknownUsage must be 'reservation' or 'counted', got ${describe(onUnknownUsage)}`);
+  }
   return {
     ttlMs: options.ttl === undefined ? base.ttlMs : parseDuration(options.ttl, `${where}.ttl`),
     maxSteps: cap(options.maxSteps, 'maxSteps', base.maxSteps),
     maxToolCalls: cap(options.maxToolCalls, 'maxToolCalls', base.maxToolCalls),
+    onUnknownUsage,
   };
 }
 
@@ -123,7 +145,7 @@ export class PolicyResolver {
     private readonly stores: readonly Store[],
     private readonly clock: () => number,
   ) {
-    this.leaseBase = resolveLeaseOptions(source.lease, { ttlMs: DEFAULT_LEASE_TTL_MS, maxSteps: Infinity, maxToolCalls: Infinity }, 'lease');
+    this.leaseBase = resolveLeaseOptions(source.lease, { ttlMs: DEFAULT_LEASE_TTL_MS, maxSteps: Infinity, maxToolCalls: Infinity, onUnknownUsage: 'reservation' }, 'lease');
     this.tierCacheMs = source.tierCacheTtl === undefined ? DEFAULT_TIER_CACHE_MS : parseDuration(source.tierCacheTtl, 'tierCacheTtl');
     const { limits, tiers, tierOf } = source;
     if (typeof limits === 'function') {

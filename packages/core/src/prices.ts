@@ -1,6 +1,6 @@
 import { describe } from './duration.js';
 import { ConfigurationError, UnknownModelError } from './errors.js';
-import { TokenPrice } from './money.js';
+import { assertUsd, TokenPrice, usdToUnits } from './money.js';
 
 /**
  * A model's price in USD per million tokens.
@@ -23,6 +23,14 @@ export interface ModelPrice {
 export interface PriceSource {
   /** The price of `model`, or `undefined` when it is unknown. */
   price(model: string): ModelPrice | undefined;
+  /**
+   * The exact cost in USD of one call of a model `price` knows, when the source can do better than
+   * `price`'s flat rates (long-context tiers): then reservations and records without a `cost` are
+   * priced with it.
+   * @default undefined (priced from `price(model)`)
+   * @example costOf: (model, tokens) => myBilling.cost(model, tokens)
+   */
+  costOf?(model: string, tokens: { inputTokens: number; cachedInputTokens: number; outputTokens: number }): number;
 }
 
 /**
@@ -69,6 +77,12 @@ export class Pricer {
   /** The cost of a call in units, rounded up once; throws `UnknownModelError` for a model without a price. */
   costUnits(model: string, tokens: TokenCounts): number {
     const price = this.exactPrice(model);
+    const { source } = this;
+    if (typeof source?.costOf === 'function') {
+      const usd = source.costOf(model, { inputTokens: tokens.input, cachedInputTokens: tokens.cachedInput, outputTokens: tokens.output });
+      assertUsd(usd, `the price source's cost of a "${model}" call`);
+      return usdToUnits(usd);
+    }
     return TokenPrice.costUnits([
       [price.input, tokens.input - tokens.cachedInput],
       [price.cachedInput, tokens.cachedInput],

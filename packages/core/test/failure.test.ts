@@ -96,6 +96,18 @@ describe('settling against a failing store', () => {
     expect(await used(limiter)).toBe(1_000);
   });
 
+  it('a record the store refused leaves the usage unknown: the release keeps the reservation', async () => {
+    const clock = manualClock();
+    const store = new FlakyStore(new EngineStore(clock));
+    // With a slot to touch, a record within the reservation goes to the store too.
+    const limiter = createLimiter({ store, clock, limits: [tpm, inflight] });
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 5_000 });
+    store.next = ['fail'];
+    await expect(lease!.record({ inputTokens: 100 })).rejects.toBeInstanceOf(StoreError);
+    await lease!.release();
+    expect(await used(limiter)).toBe(5_000);
+  });
+
   it('a release the store refused can be retried', async () => {
     const clock = manualClock();
     const store = new FlakyStore(new EngineStore(clock));

@@ -162,14 +162,92 @@ describe('agent steps and tool calls', () => {
     expect(await lease!.step()).toMatchObject({ allowed: false, reason: 'released' });
   });
 
-  it('bad usage throws and charges nothing', async () => {
+  it('bad usage throws and charges nothing itself', async () => {
     const { limiter, used } = setup([tpm, usd]);
-    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 10, model: 'gpt-4o' });
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 10, cost: 0.001 });
     await expect(lease!.record({ inputTokens: Number.NaN })).rejects.toBeInstanceOf(InvalidInputError);
     await expect(lease!.record({ inputTokens: 5, cachedInputTokens: 6 })).rejects.toThrow(/cannot exceed/);
     await expect(lease!.record({ model: 'unknown', inputTokens: 5 })).rejects.toThrow(/no price/);
+    await expect(lease!.record({ inputTokens: 5 }, { partial: 'yes' } as never)).rejects.toThrow(/partial\?: boolean/);
     await expect(lease!.tool('')).rejects.toBeInstanceOf(InvalidInputError);
     expect(lease!.totals.tokens).toBe(0);
     expect(await used('tpm')).toBe(10);
+  });
+});
+
+describe('usage that is not known is charged, not forgiven', () => {
+  // 1,000 tokens in and 4,000 out of gpt-4o reserved: $0.0425.
+  const demand = { model: 'gpt-4o', inputTokens: 1000, outputTokens: 4000 };
+
+  it('a partial record (a cut stream) keeps the whole reservation at release', async () => {
+    const { limiter, used } = setup([tpm, usd]);
+    const { lease } = await limiter.acquire({ user: 'u' }, demand);
+    await lease!.record({ inputTokens: 1000, outputTokens: 3 }, { partial: true });
+    expect(lease!.totals.unknownUsage).toBe(true);
+    await lease!.release();
+    expect(await used('tpm')).toBe(5000);
+    expect(await used('usd')).toBe(0.0425);
+  });
+
+  it('a partial record that counted more than the reservation charges what it counted', async () => {
+    const { limiter, used } = setup([tpm, usd]);
+    const { lease } = await limiter.acquire({ user: 'u' }, demand);
+    await lease!.record({ inputTokens: 1000, outputTokens: 5000 }, { partial: true });
+    await lease!.release();
+    expect(await used('tpm')).toBe(6000);
+    expect(await used('usd')).toBe(0.0525);
+  });
+
+  it("onUnknownUsage: 'counted' charges what was counted and refunds the rest", async () => {
+    const { limiter, used } = setup([tpm, usd], { lease: { onUnknownUsage: 'counted' } });
+    const { lease } = await limiter.acquire({ user: 'u' }, demand);
+    await lease!.record({ inputTokens: 1000, outputTokens: 3 }, { partial: true });
+    expect(lease!.totals.unknownUsage).toBe(false);
+    await lease!.release();
+    expect(await used('tpm')).toBe(1003);
+    expect(await used('usd')).toBe(0.00253);
+  });
+
+  it('the rule can be chosen per acquire, and a wrong one is refused', async () => {
+    const { limiter, used } = setup([tpm]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 1000 }, { onUnknownUsage: 'counted' });
+    await lease!.record({ inputTokens: 10 }, { partial: true });
+    await lease!.release();
+    expect(await used('tpm')).toBe(10);
+    await expect(limiter.acquire({ user: 'u' }, { tokens: 1 }, { onUnknownUsage: 'refund' as never })).rejects.toThrow(/onUnknownUsage must be/);
+    expect(() => setup([tpm], { lease: { onUnknownUsage: 'none' as never } })).toThrow(/onUnknownUsage must be/);
+  });
+
+  it('a record that cannot be priced keeps the reservation instead of refunding it', async () => {
+    const { limiter, used } = setup([tpm, usd]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 2000, cost: 0.05 });
+    await expect(lease!.record({ model: 'azure/gpt-4o-2099', inputTokens: 1000, outputTokens: 1000 })).rejects.toThrow(/no price/);
+    expect(lease!.totals.unknownUsage).toBe(true);
+    await lease!.release();
+    expect(await used('tpm')).toBe(2000);
+    expect(await used('usd')).toBe(0.05);
+  });
+
+  it('a served model name the prices do not know is priced as the model the lease was taken for', async () => {
+    const { limiter, used } = setup([usd]);
+    const { lease } = await limiter.acquire({ user: 'u' }, demand);
+    const recorded = await lease!.record({ model: 'gpt-4o-2099-01-01', inputTokens: 1000, outputTokens: 1000 });
+    expect(recorded.cost).toBe(0.0125);
+    await lease!.release();
+    expect(await used('usd')).toBe(0.0125);
+  });
+
+  it("records without a cost are priced with the source's costOf (long-context tiers)", async () => {
+    // Double the input rate past 200k input tokens, as gemini-2.5-pro and claude-sonnet-4-5 bill.
+    const tiered = {
+      price: (model: string) => (model === 'long' ? { input: 1.25, output: 10 } : undefined),
+      costOf: (_model: string, { inputTokens, outputTokens }: { inputTokens: number; outputTokens: number }) =>
+        ((inputTokens > 200_000 ? 2.5 : 1.25) * inputTokens + (inputTokens > 200_000 ? 15 : 10) * outputTokens) / 1e6,
+    };
+    const { limiter, used } = setup([usd], { prices: tiered });
+    const { lease } = await limiter.acquire({ user: 'u' }, { model: 'long', cost: 0.5 });
+    await lease!.record({ inputTokens: 300_000, outputTokens: 1000 });
+    await lease!.release();
+    expect(await used('usd')).toBe(0.765);
   });
 });
