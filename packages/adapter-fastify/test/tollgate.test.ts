@@ -34,7 +34,7 @@ describe('the tollgate plugin', () => {
     // The same decision, as headers: the tokens window has 10 segments, so the 1,500 tokens count
     // until their 6 s segment has left it; a lease holds its slot for its TTL (5 minutes).
     expect(response.headers.get('ratelimit-policy')).toBe('"rpm";q=3;w=60, "tpm";q=10000;qu="tokens";w=60, "inflight";q=2;qu="concurrent-requests"');
-    expect(response.headers.get('ratelimit')).toBe('"rpm";r=2;t=60, "tpm";r=8500;t=66, "inflight";r=1;t=300');
+    expect(response.headers.get('ratelimit')).toBe('"rpm";r=2;t=60, "tpm";r=8500;t=66, "inflight";r=1;t=1');
     const openAiHeaders: Record<string, string> = {};
     response.headers.forEach((value, name) => {
       if (name.startsWith('x-ratelimit-')) openAiHeaders[name] = value;
@@ -399,7 +399,7 @@ describe('the tollgate plugin', () => {
       const response = await fetch(`${url}/stream`, { headers: auth('alice'), signal: controller.signal });
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('text/event-stream');
-      expect(response.headers.get('ratelimit')).toMatch(/^"tpm";r=96000;t=\d+, "inflight";r=0;t=300$/);
+      expect(response.headers.get('ratelimit')).toMatch(/^"tpm";r=96000;t=\d+, "inflight";r=0;t=1$/);
       const reader = response.body!.getReader();
       const first = await reader.read();
       expect(new TextDecoder().decode(first.value)).toContain('data: {"chunk":0}');

@@ -32,7 +32,7 @@ describe('withTollgate: limits', () => {
     });
     expect(Object.fromEntries(response.headers)).toMatchObject({
       'ratelimit-policy': '"rpm";q=3;w=60, "tpm";q=10000;qu="tokens";w=60, "inflight";q=1;qu="concurrent-requests"',
-      ratelimit: '"rpm";r=2;t=60, "tpm";r=8500;t=66, "inflight";r=0;t=300',
+      ratelimit: '"rpm";r=2;t=60, "tpm";r=8500;t=66, "inflight";r=0;t=1',
       'x-ratelimit-remaining-requests': '2',
       'x-ratelimit-remaining-tokens': '8500',
     });

@@ -23,7 +23,10 @@ export interface LimitState {
   resetAt: number;
   /** The rolling window, in ms (absent for calendar and concurrency limits). */
   windowMs?: number;
-  /** On a refusing limit: ms until it would admit the same demand (`Infinity` if it never can). */
+  /**
+   * On a refusing limit: ms until it would admit the same demand (`Infinity` if it never can). For a
+   * concurrency limit, at most `CONCURRENCY_RETRY_MS` (a slot frees whenever a lease ends).
+   */
   retryAfterMs?: number;
 }
 
@@ -88,6 +91,18 @@ export function waitMs(retryAt: number, now: number): number {
 }
 
 /**
+ * The longest a refusal on a concurrency limit asks a caller to wait. A slot frees the moment any
+ * lease ends, usually within a second or two; the oldest lease's TTL (when a crashed holder's slot
+ * would free at the latest) would tell clients to give up on a limit that is about to admit them.
+ */
+export const CONCURRENCY_RETRY_MS = 1_000;
+
+/** The wait a refusing limit reports: exact, but never longer than the concurrency hint for slots. */
+function retryHint(resource: Resource, wait: number): number {
+  return resource === 'concurrency' && wait !== Infinity ? Math.min(wait, CONCURRENCY_RETRY_MS) : wait;
+}
+
+/**
  * A decision as the limiter hands it out. Every decision has the same fields in the same order
  * (absent ones `undefined`), so the code reading decisions sees one object shape, and filling in a
  * decision's tier or lease does not grow it.
@@ -136,7 +151,7 @@ export function evaluate(
       remaining: Math.max(0, capacity - used) / limit.unitScale,
       resetAt: committed ? resetAfterCharge(charges[i]!.counter.algorithm, charges[i]!.amount, reading.resetAt, now) : reading.resetAt,
       windowMs: limit.windowMs,
-      retryAfterMs: refuses ? waitMs(reading.retryAt, now) : undefined,
+      retryAfterMs: refuses ? retryHint(limit.resource, waitMs(reading.retryAt, now)) : undefined,
     };
     if (refuses) (deniedBy ??= []).push(state);
     limits[i] = state;

@@ -78,7 +78,7 @@ describe('createHttpLimit', () => {
       'ratelimit-policy': '"rpm";q=3;w=60, "tpm";q=10000;qu="tokens";w=60, "daily-usd";q=500;qu="usd-cents", "ip-rph";q=100;w=3600, "inflight";q=2;qu="concurrent-requests"',
       // Tokens count in a sliding-window counter of 10 segments: a charge counts until its 6 s
       // segment has left the window. A lease holds its slot for its TTL (5 minutes by default).
-      ratelimit: `"rpm";r=2;t=60, "tpm";r=8500;t=66, "daily-usd";r=475;t=${(midnight - now) / 1000}, "ip-rph";r=99;t=3600, "inflight";r=1;t=300`,
+      ratelimit: `"rpm";r=2;t=60, "tpm";r=8500;t=66, "daily-usd";r=475;t=${(midnight - now) / 1000}, "ip-rph";r=99;t=3600, "inflight";r=1;t=1`,
       'x-ratelimit-limit-requests': '3',
       'x-ratelimit-remaining-requests': '2',
       'x-ratelimit-reset-requests': '1m0s',
@@ -175,6 +175,16 @@ describe('createHttpLimit', () => {
     expect(refused.response.headers).not.toHaveProperty('retry-after');
     expect(refused.response.headers).not.toHaveProperty('x-ratelimit-reset-tokens');
     expect(refused.response.headers['x-should-retry']).toBe('false');
+  });
+
+  it('a refusal on an in-flight limit asks for a short retry, not the lease TTL', async () => {
+    const { limiter } = setup([{ name: 'inflight', scope: 'user', resource: 'concurrency', limit: 1 }]);
+    const admit = createHttpLimit({ limiter, identify: () => ({ user: 'u' }) }, 'test');
+    expect((await admit({}, undefined)).kind).toBe('allowed');
+    const refused = await admit({}, undefined);
+    if (refused.kind !== 'refused') throw new Error('expected a refusal');
+    expect(refused.response.headers).toMatchObject({ 'retry-after': '1', 'retry-after-ms': '1000', 'x-should-retry': 'true', ratelimit: '"inflight";r=0;t=1' });
+    expect(refused.response.body.error.message).toMatch(/try again in 1s/);
   });
 
   it('contains an onReleaseError that throws', async () => {

@@ -79,7 +79,9 @@ describe('leases', () => {
     const forgotten = await limiter.acquire({ user: 'u' });
     const busy = await limiter.acquire({ user: 'u' });
     const refused = await limiter.acquire({ user: 'u' });
-    expect(refused).toMatchObject({ allowed: false, retryAfterMs: 30_000 });
+    // The slot may free any moment (when a lease ends): a short retry, not the 30 s TTL.
+    expect(refused).toMatchObject({ allowed: false, retryAfterMs: 1_000 });
+    expect(refused.limits[0]!.resetAt).toBe(clock() + 30_000); // when the slots free at the latest
     clock.advance(20_000);
     await busy.lease!.tool('search');
     clock.advance(10_000);

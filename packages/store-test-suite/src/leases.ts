@@ -44,7 +44,8 @@ export function leaseCases(h: Harness): void {
     const limiter = h.limiter([{ name: 'inflight', scope: 'user', resource: 'concurrency', limit: 2 }], { lease: { ttl: '30s' } });
     const first = await limiter.acquire({ user: 'u' });
     const second = await limiter.acquire({ user: 'u' });
-    expect(await limiter.acquire({ user: 'u' })).toMatchObject({ allowed: false, retryAfterMs: 30_000 });
+    // A slot frees whenever a lease ends: the refusal asks for a short retry, not the 30 s TTL.
+    expect(await limiter.acquire({ user: 'u' })).toMatchObject({ allowed: false, retryAfterMs: 1_000, deniedBy: [{ name: 'inflight', retryAfterMs: 1_000 }] });
     await first.lease!.release();
     const third = await limiter.acquire({ user: 'u' });
     expect(third.allowed).toBe(true);

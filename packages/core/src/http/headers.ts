@@ -1,4 +1,4 @@
-import type { Decision, LimitState } from '../decision.js';
+import { CONCURRENCY_RETRY_MS, type Decision, type LimitState } from '../decision.js';
 import type { Resource } from '../limits.js';
 
 /**
@@ -32,9 +32,13 @@ const QUOTA_UNITS: Record<Resource, string | undefined> = {
 /** Whole quota units: header values are integers, and cost limits count in USD cents. */
 const units = (state: LimitState, amount: number) => Math.floor(state.resource === 'cost' ? amount * 100 + 1e-9 : amount);
 
-/** Seconds until a limit frees up: for a refusing limit, until the refused demand would pass (as `Retry-After`). */
+/**
+ * Seconds until a limit frees up: for a refusing limit, until the refused demand would pass (as
+ * `Retry-After`); for a concurrency limit, no later than a slot is likely to free.
+ */
 function resetSeconds(state: LimitState, now: number): number | undefined {
-  const ms = state.retryAfterMs ?? Math.max(0, state.resetAt - now);
+  let ms = state.retryAfterMs ?? Math.max(0, state.resetAt - now);
+  if (state.resource === 'concurrency') ms = Math.min(ms, CONCURRENCY_RETRY_MS);
   return Number.isFinite(ms) ? Math.ceil(ms / 1000) : undefined;
 }
 
