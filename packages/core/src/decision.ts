@@ -36,11 +36,13 @@ export interface LimitState {
  * - `limited`: a limit refused (see `deniedBy`).
  * - `lease-cap`: the lease's own cap on steps or tool calls refused.
  * - `released`: the lease was already released.
+ * - `no-identity`: the caller's identity matches none of the policy's limits (and the policy's
+ *   `anonymous` is `'refuse'`): no retry helps; identify the caller.
  * - `timeout` / `store-error`: the store failed and `onStoreError` (`'deny'` or `'allow'`) decided
  *   (see `fallback`). With `'local'`, the local store decides instead: `reason` is its verdict
  *   (`ok`, `limited`), and `fallback: 'local'` with `error` says that the store failed.
  */
-export type DecisionReason = 'ok' | 'limited' | 'lease-cap' | 'released' | 'timeout' | 'store-error';
+export type DecisionReason = 'ok' | 'limited' | 'lease-cap' | 'released' | 'no-identity' | 'timeout' | 'store-error';
 
 /** The outcome of evaluating every applicable limit at once. */
 export interface Decision {

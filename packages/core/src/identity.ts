@@ -1,5 +1,5 @@
 import { describe } from './duration.js';
-import { InvalidInputError } from './errors.js';
+import { ConfigurationError, InvalidInputError } from './errors.js';
 import { sha256 } from './sha256.js';
 
 /**
@@ -20,6 +20,51 @@ export interface Identity {
 
 /** The scope every caller shares. */
 export const GLOBAL_SCOPE = 'global';
+
+/** The identity fields every limiter knows; others are declared with `createLimiter({ scopes })`. */
+export const BUILT_IN_SCOPES: readonly string[] = ['user', 'apiKey', 'ip', 'session'];
+
+const SCOPE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+/**
+ * The scopes one limiter accepts: the built-in ones, `global`, and the custom ones it declares. A
+ * typo must never turn a limit off, so a limit or an identity naming anything else is an error.
+ */
+export class KnownScopes {
+  private readonly fields: ReadonlySet<string>;
+
+  constructor(custom: unknown) {
+    if (custom !== undefined && !Array.isArray(custom)) throw new ConfigurationError(`scopes must be an array of custom scope names, e.g. ['team', 'org'], got ${describe(custom)}`);
+    const fields = new Set(BUILT_IN_SCOPES);
+    for (const scope of (custom ?? []) as unknown[]) {
+      if (typeof scope !== 'string' || !SCOPE_NAME.test(scope)) {
+        throw new ConfigurationError(`scopes: a custom scope is a letter then up to 63 letters, digits, "_" or "-", got ${describe(scope)}`);
+      }
+      if (fields.has(scope) || scope === GLOBAL_SCOPE) throw new ConfigurationError(`scopes: "${scope}" is built in; declare only custom scopes`);
+      fields.add(scope);
+    }
+    this.fields = fields;
+  }
+
+  /** The names, for messages: `user, apiKey, ip, session, global` and the custom ones. */
+  list(): string {
+    return [...this.fields, GLOBAL_SCOPE].join(', ');
+  }
+
+  /** Whether a limit may key on `scope`. */
+  knows(scope: string): boolean {
+    return scope === GLOBAL_SCOPE || this.fields.has(scope);
+  }
+
+  /** Throws `InvalidInputError` for an identity with a field that is no scope. */
+  assertIdentity(identity: Identity): void {
+    for (const field in identity) {
+      if (!this.fields.has(field)) {
+        throw new InvalidInputError(`identity.${field} is not a scope of this limiter (scopes: ${[...this.fields].join(', ')}); declare custom scopes with createLimiter({ scopes })`);
+      }
+    }
+  }
+}
 
 /** Longer identity values are refused rather than hashed, to bound the work one request can cause. */
 export const MAX_IDENTITY_VALUE_LENGTH = 65_536;

@@ -14,10 +14,10 @@ export type { Lease, LeaseTotals, RecordOptions, RecordResult } from './lease.js
 export type { Algorithm, LimitConfig, Resource } from './limits.js';
 export type { CalendarReset, CalendarUnit } from './calendar.js';
 export type { DegradeConfig, DegradeStep, DegradeStepConfig } from './degrade.js';
-export type { LeaseOptions, PolicyConfig, UnknownUsagePolicy } from './policy.js';
+export type { AnonymousPolicy, LeaseOptions, PolicyConfig, UnknownUsagePolicy } from './policy.js';
 export type { Duration } from './duration.js';
 export type { Identity } from './identity.js';
-export { MAX_IDENTITY_VALUE_LENGTH, encodeKeyPart } from './identity.js';
+export { BUILT_IN_SCOPES, MAX_IDENTITY_VALUE_LENGTH, encodeKeyPart } from './identity.js';
 export { staticPrices } from './prices.js';
 export type { ModelPrice, PriceSource } from './prices.js';
 export { UNITS_PER_USD, costUnits, unitsToUsd, usdToUnits } from './money.js';

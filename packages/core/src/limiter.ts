@@ -2,12 +2,13 @@ import { DecisionRecord, evaluate, failedDecision, type Applicable, type LimitSt
 import { demandUnits, reservedCost, type Demand, type DemandUnits } from './demand.js';
 import { describe, type Duration } from './duration.js';
 import { ConfigurationError, InvalidInputError } from './errors.js';
-import { encodeKeyPart, identityValue, type Identity } from './identity.js';
+import { encodeKeyPart, identityValue, KnownScopes, type Identity } from './identity.js';
 import { TollgateLease, type Lease, type LeaseContext } from './lease.js';
 import { ScopedIdentityKey, scopeKeys, type CompiledLimit, type LimitConfig, type ScopeKeys } from './limits.js';
 import {
   PolicyResolver,
   resolveLeaseOptions,
+  type AnonymousPolicy,
   type CompiledPolicy,
   type LeaseOptions,
   type PolicyConfig,
@@ -80,6 +81,22 @@ export interface LimiterOptions {
    * @default 'tollgate'
    */
   prefix?: string;
+  /**
+   * Custom scopes, besides the built-in `user`, `apiKey`, `ip`, `session` and `global`. A limit
+   * keyed on any other scope is a `ConfigurationError`, and an identity with any other field an
+   * `InvalidInputError`: a typo never turns a limit off.
+   * @default []
+   * @example { scopes: ['team', 'org'] }
+   */
+  scopes?: string[];
+  /**
+   * What a caller whose identity matches none of the policy's limits gets (an `identify` that found
+   * no user, a scope its identity lacks): `'refuse'` decides `allowed: false` with
+   * `reason: 'no-identity'`; `'allow'` lets them through unlimited. A tier's `anonymous` overrides it.
+   * @default 'refuse'
+   * @example { anonymous: 'allow' } // public routes where limits key on a user when there is one
+   */
+  anonymous?: AnonymousPolicy;
 }
 
 /** A decision on `acquire`: when allowed, it carries the lease. */
@@ -158,6 +175,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
   private readonly prefix: string;
   private readonly leaseContext: LeaseContext;
   private readonly scopes = new Map<string, ScopeKeys>();
+  private readonly knownScopes: KnownScopes;
   readonly [scopesUsed]: ReadonlySet<string> | undefined;
   /** For leases whose decision was made by the local fallback store: they settle there. */
   private readonly localLeaseContext: LeaseContext | undefined;
@@ -180,8 +198,9 @@ class TollgateLimiter implements Limiter, InternalLimiter {
       throw new ConfigurationError(`prefix must be 1-64 letters, digits, "_", "." or "-", got ${describe(prefix)}`);
     }
     const stores = onStoreError === 'local' ? [store, localStore!] : [store];
-    this.policies = new PolicyResolver(options, stores, clock);
-    this[scopesUsed] = this.policies.scopes();
+    this.knownScopes = new KnownScopes(options.scopes);
+    this.policies = new PolicyResolver(options, stores, clock, this.knownScopes);
+    this[scopesUsed] = this.policies.scopesUsed();
     this.runner = new StoreRunner(store, timeoutMs, onStoreError, localStore);
     this.pricer = new Pricer(options.prices);
     this.clock = clock;
@@ -212,6 +231,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
   private acquireWith(policy: CompiledPolicy, identity: Identity, units: DemandUnits, options: AcquireOptions | undefined): MaybePromise<AcquireDecision> {
     const leaseOptions = resolveLeaseOptions(options, policy.lease, 'acquire options');
     const applicable = this.applicable(policy, identity, this.clock(), leaseOptions.ttlMs);
+    if (applicable.length === 0 && refusesAnonymous(policy)) return noIdentity(policy) as AcquireDecision;
     const cost = reservedCost(units, this.pricer, policy.hasCost && applicable.some(isCost));
     // A concurrency slot is held under the lease's id, so it is drawn now only when one applies.
     const leaseId = policy.hasConcurrency ? crypto.randomUUID() : undefined;
@@ -245,7 +265,9 @@ class TollgateLimiter implements Limiter, InternalLimiter {
     return toPromise(() => {
       const units = demandUnits(demand);
       return andThen(this.policies.resolve(identity), (policy) => {
-        const charges = this.applicable(policy, identity, this.clock(), policy.lease.ttlMs).filter(isCharged);
+        const applicable = this.applicable(policy, identity, this.clock(), policy.lease.ttlMs);
+        if (applicable.length === 0 && refusesAnonymous(policy)) return noIdentity(policy);
+        const charges = applicable.filter(isCharged);
         const cost = reservedCost(units, this.pricer, charges.some(isCost));
         // A check asks whether one more slot would be free: no lease holds it.
         for (const applied of charges) charge(applied, units, cost, undefined);
@@ -285,6 +307,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
    */
   private applicable(policy: CompiledPolicy, identity: Identity, now: number, ttlMs: number): AppliedLimit[] {
     if (typeof identity !== 'object' || identity === null) throw new InvalidInputError(`identity must be an object, got ${describe(identity)}`);
+    this.knownScopes.assertIdentity(identity);
     const { scopes, limits, scopeOf } = policy;
     if (scopes.length === 1) {
       // Most policies key on one scope: then every limit applies, or none does.
@@ -341,6 +364,17 @@ class TollgateLimiter implements Limiter, InternalLimiter {
     }
     return decision;
   }
+}
+
+function refusesAnonymous(policy: CompiledPolicy): boolean {
+  return policy.anonymous === 'refuse' && policy.limits.length > 0;
+}
+
+/** The refusal of a caller whose identity matches none of the policy's limits: no retry helps. */
+function noIdentity(policy: CompiledPolicy): DecisionRecord {
+  const decision = new DecisionRecord(false, 'no-identity', Infinity, [], []);
+  decision.tier = policy.tier;
+  return decision;
 }
 
 function isCost({ limit }: Applicable): boolean {

@@ -1,7 +1,7 @@
 import { CalendarPeriods, type CalendarReset } from './calendar.js';
 import { describe, parseDuration, type Duration } from './duration.js';
 import { ConfigurationError } from './errors.js';
-import { GLOBAL_SCOPE } from './identity.js';
+import { GLOBAL_SCOPE, type KnownScopes } from './identity.js';
 import { UNITS_PER_USD, usdToUnits } from './money.js';
 import type { Counter, CounterAlgorithm, IdentityKey } from './store.js';
 
@@ -86,18 +86,18 @@ const KNOWN_KEYS = new Set(['name', 'scope', 'resource', 'limit', 'window', 'res
 const DEFAULT_PRECISION = 10;
 
 /** Validates a list of limits (names unique) and compiles them; throws `ConfigurationError` naming the culprit. */
-export function compileLimits(limits: unknown, where = 'limits'): CompiledLimit[] {
+export function compileLimits(limits: unknown, scopes: KnownScopes, where = 'limits'): CompiledLimit[] {
   if (!Array.isArray(limits)) throw new ConfigurationError(`${where} must be an array of limits, got ${describe(limits)}`);
   const names = new Set<string>();
   return limits.map((config: unknown, index) => {
-    const compiled = compileLimit(config, `${where}[${index}]`);
+    const compiled = compileLimit(config, scopes, `${where}[${index}]`);
     if (names.has(compiled.name)) throw new ConfigurationError(`${where}: two limits are named "${compiled.name}"; names must be unique`);
     names.add(compiled.name);
     return compiled;
   });
 }
 
-function compileLimit(raw: unknown, where: string): CompiledLimit {
+function compileLimit(raw: unknown, scopes: KnownScopes, where: string): CompiledLimit {
   if (typeof raw !== 'object' || raw === null) throw new ConfigurationError(`${where} must be an object, got ${describe(raw)}`);
   const config = raw as Partial<LimitConfig>;
   const fail = (message: string): never => {
@@ -111,6 +111,9 @@ function compileLimit(raw: unknown, where: string): CompiledLimit {
   }
   if (typeof scope !== 'string' || !SCOPE.test(scope)) {
     fail(`scope must be an identity field such as 'user', 'apiKey', 'ip', 'session' or 'global', got ${describe(scope)}`);
+  }
+  if (!scopes.knows(scope!)) {
+    fail(`scope "${scope}" is not a known scope (known: ${scopes.list()}); declare a custom one with createLimiter({ scopes: ['${scope}'] })`);
   }
   if (!RESOURCES.includes(resource as Resource)) fail(`resource must be one of ${RESOURCES.join(', ')}, got ${describe(resource)}`);
   if (typeof limit !== 'number' || !Number.isFinite(limit) || limit < 0) {

@@ -1,7 +1,7 @@
 import { compileDegrade, type CompiledDegrade, type DegradeConfig } from './degrade.js';
 import { describe, parseDuration, type Duration } from './duration.js';
 import { ConfigurationError, TollgateError } from './errors.js';
-import { encodeKeyPart, type Identity } from './identity.js';
+import { encodeKeyPart, type Identity, type KnownScopes } from './identity.js';
 import { compileLimits, type CompiledLimit, type LimitConfig } from './limits.js';
 import type { AlgorithmType, Store } from './store.js';
 
@@ -56,7 +56,15 @@ export interface PolicyConfig {
   limits: LimitConfig[];
   degrade?: DegradeConfig;
   lease?: LeaseOptions;
+  /** Overrides the limiter's `anonymous` for this tier. */
+  anonymous?: AnonymousPolicy;
 }
+
+/**
+ * What a caller whose identity matches none of a policy's limits gets: `'refuse'` answers
+ * `reason: 'no-identity'`, `'allow'` lets them through unlimited.
+ */
+export type AnonymousPolicy = 'refuse' | 'allow';
 
 /** A validated policy for one caller. */
 export interface CompiledPolicy {
@@ -72,6 +80,8 @@ export interface CompiledPolicy {
   readonly degrade: CompiledDegrade | undefined;
   readonly lease: ResolvedLeaseOptions;
   readonly tier: string | undefined;
+  /** Whether a caller none of the limits applies to is let through. */
+  readonly anonymous: AnonymousPolicy;
 }
 
 export const DEFAULT_LEASE_TTL_MS = 5 * 60_000;
@@ -101,6 +111,10 @@ export function resolveLeaseOptions(options: LeaseOptions | undefined, base: Res
   };
 }
 
+function assertAnonymous(value: unknown, where: string): void {
+  if (value !== undefined && value !== 'refuse' && value !== 'allow') throw new ConfigurationError(`${where} must be 'refuse' or 'allow', got ${describe(value)}`);
+}
+
 /** The algorithms a policy needs from its store. */
 function algorithmsOf(limits: readonly CompiledLimit[]): Set<AlgorithmType> {
   const now = Date.now();
@@ -126,6 +140,7 @@ export interface PolicySource {
   tiers?: Record<string, PolicyConfig>;
   tierOf?: (identity: Identity) => string | Promise<string>;
   tierCacheTtl?: Duration;
+  anonymous?: AnonymousPolicy;
 }
 
 /**
@@ -144,7 +159,9 @@ export class PolicyResolver {
     private readonly source: PolicySource,
     private readonly stores: readonly Store[],
     private readonly clock: () => number,
+    private readonly scopes: KnownScopes,
   ) {
+    assertAnonymous(source.anonymous, 'anonymous');
     this.leaseBase = resolveLeaseOptions(source.lease, { ttlMs: DEFAULT_LEASE_TTL_MS, maxSteps: Infinity, maxToolCalls: Infinity, onUnknownUsage: 'reservation' }, 'lease');
     this.tierCacheMs = source.tierCacheTtl === undefined ? DEFAULT_TIER_CACHE_MS : parseDuration(source.tierCacheTtl, 'tierCacheTtl');
     const { limits, tiers, tierOf } = source;
@@ -152,7 +169,7 @@ export class PolicyResolver {
       if (tiers !== undefined) throw new ConfigurationError('give either tiers or limits as a function, not both');
       return;
     }
-    const shared = limits === undefined ? [] : compileLimits(limits);
+    const shared = limits === undefined ? [] : compileLimits(limits, this.scopes);
     if (tiers === undefined) {
       if (tierOf !== undefined) throw new ConfigurationError('tierOf needs tiers: { [tier]: { limits, degrade? } }');
       if (limits === undefined) throw new ConfigurationError('give limits (an array or a function of the identity), or tiers with tierOf');
@@ -167,13 +184,14 @@ export class PolicyResolver {
     for (const [tier, config] of Object.entries(tiers)) {
       const where = `tiers.${tier}`;
       if (typeof config !== 'object' || config === null) throw new ConfigurationError(`${where} must be { limits, degrade? }, got ${describe(config)}`);
-      const tierLimits = compileLimits(config.limits, `${where}.limits`);
+      const tierLimits = compileLimits(config.limits, this.scopes, `${where}.limits`);
       for (const limit of tierLimits) {
         if (shared.some((s) => s.name === limit.name)) {
           throw new ConfigurationError(`${where}.limits: "${limit.name}" is also a top-level limit; names must be unique`);
         }
       }
-      this.tiers.set(tier, this.compile([...shared, ...tierLimits], config.degrade ?? source.degrade, config.lease, tier, where));
+      assertAnonymous(config.anonymous, `${where}.anonymous`);
+      this.tiers.set(tier, this.compile([...shared, ...tierLimits], config.degrade ?? source.degrade, config.lease, tier, where, config.anonymous));
     }
   }
 
@@ -181,7 +199,7 @@ export class PolicyResolver {
    * Every scope a limit of any tier keys on, or `undefined` when the limits are a function of the
    * identity (any scope may appear).
    */
-  scopes(): ReadonlySet<string> | undefined {
+  scopesUsed(): ReadonlySet<string> | undefined {
     const policies = this.static ? [this.static] : this.tiers ? [...this.tiers.values()] : undefined;
     return policies && new Set(policies.flatMap((policy) => policy.scopes));
   }
@@ -203,6 +221,7 @@ export class PolicyResolver {
     lease: LeaseOptions | undefined,
     tier: string | undefined,
     where: string,
+    anonymous: AnonymousPolicy | undefined = undefined,
   ): CompiledPolicy {
     assertSupported(this.stores, limits);
     const scopes = [...new Set(limits.map((limit) => limit.scope))];
@@ -216,6 +235,7 @@ export class PolicyResolver {
       degrade: compileDegrade(degrade, limits, `${where === 'limits' ? '' : `${where}.`}degrade`),
       lease: resolveLeaseOptions(lease, this.leaseBase, `${where}.lease`),
       tier,
+      anonymous: anonymous ?? this.source.anonymous ?? 'refuse',
     };
   }
 
@@ -224,7 +244,7 @@ export class PolicyResolver {
     let policy = this.dynamic.get(limits);
     if (!policy) {
       const where = 'limits(identity)';
-      policy = this.compile(compileLimits(limits, where), this.source.degrade, undefined, undefined, where);
+      policy = this.compile(compileLimits(limits, this.scopes, where), this.source.degrade, undefined, undefined, where);
       if (typeof limits === 'object' && limits !== null) this.dynamic.set(limits, policy);
     }
     return policy;

@@ -177,6 +177,17 @@ describe('createHttpLimit', () => {
     expect(refused.response.headers['x-should-retry']).toBe('false');
   });
 
+  it('a request whose identity matches no limit is refused with 403, not let through', async () => {
+    const { limiter } = setup();
+    // A route where authentication did not run: no user, and the IP scope left out.
+    const admit = createHttpLimit({ limiter, identify: () => ({ user: undefined, ip: null }) }, 'test');
+    const refused = await admit({}, '203.0.113.9');
+    if (refused.kind !== 'refused') throw new Error('expected a refusal');
+    expect(refused.response.status).toBe(403);
+    expect(refused.response.body.error).toMatchObject({ code: 'no_identity', retry_after_ms: null });
+    expect(refused.response.headers['x-should-retry']).toBe('false');
+  });
+
   it('a refusal on an in-flight limit asks for a short retry, not the lease TTL', async () => {
     const { limiter } = setup([{ name: 'inflight', scope: 'user', resource: 'concurrency', limit: 1 }]);
     const admit = createHttpLimit({ limiter, identify: () => ({ user: 'u' }) }, 'test');

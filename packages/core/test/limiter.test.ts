@@ -174,17 +174,73 @@ describe('bad input', () => {
   });
 
   it('reads scopes from the identity itself, never from Object.prototype', async () => {
-    const { limiter } = setup([{ ...rpm(1, 'constructor'), name: 'odd' }]);
+    const { limiter } = setup([{ ...rpm(1, 'constructor'), name: 'odd' }], { scopes: ['constructor'], anonymous: 'allow' });
     expect((await limiter.acquire({ user: 'u' })).limits).toEqual([]);
     expect((await limiter.acquire({ constructor: 'c1' })).allowed).toBe(true);
     expect((await limiter.acquire({ constructor: 'c1' })).allowed).toBe(false);
   });
 
   it('accepts ids with separators and braces, and never mixes them up', async () => {
-    const { limiter } = setup([rpm(1), { ...rpm(1, 'org'), name: 'org-rpm' }]);
+    const { limiter } = setup([rpm(1), { ...rpm(1, 'org'), name: 'org-rpm' }], { scopes: ['org'] });
     const ids = ['a:b', 'a', 'b:c', '{a}', 'a}{', 'line\nbreak', '%3A', 'x'.repeat(10_000), 'x'.repeat(10_001), '用户'];
     for (const id of ids) expect((await limiter.acquire({ user: id, org: id })).allowed).toBe(true);
     for (const id of ids) expect((await limiter.acquire({ user: id })).allowed).toBe(false);
+  });
+});
+
+describe('scopes are checked: a typo never turns a limit off', () => {
+  it('a limit keyed on an unknown scope is a ConfigurationError naming the known ones', () => {
+    expect(() => setup([rpm(1, 'usr')])).toThrow(ConfigurationError);
+    expect(() => setup([rpm(1, 'usr')])).toThrow(/limits\[0\] \("rpm"\): scope "usr" is not a known scope \(known: user, apiKey, ip, session, global\)/);
+    expect(() => setup([rpm(1, 'apikey')])).toThrow(/scope "apikey" is not a known scope/);
+    const tiers = { free: { limits: [rpm(1, 'team')] } };
+    expect(() => setup([], { limits: undefined, tiers, tierOf: () => 'free' })).toThrow(/tiers\.free\.limits\[0\] \("rpm"\): scope "team"/);
+    expect(() => setup([], { limits: undefined, tiers, tierOf: () => 'free', scopes: ['team'] })).not.toThrow();
+  });
+
+  it('limits computed from the identity are checked when they are used', async () => {
+    const { limiter } = setup([], { limits: () => [rpm(1, 'usr')] });
+    await expect(limiter.acquire({ user: 'u' })).rejects.toThrow(/scope "usr" is not a known scope/);
+  });
+
+  it('custom scopes are declared once, with names that can be keys', () => {
+    expect(() => setup([rpm(1)], { scopes: ['user'] })).toThrow(/"user" is built in/);
+    expect(() => setup([rpm(1)], { scopes: ['global'] })).toThrow(/"global" is built in/);
+    expect(() => setup([rpm(1)], { scopes: ['team:x'] })).toThrow(/custom scope is a letter/);
+    expect(() => setup([rpm(1)], { scopes: 'team' as never })).toThrow(/scopes must be an array/);
+  });
+
+  it('an identity field that is no scope is an InvalidInputError, and charges nothing', async () => {
+    const { limiter } = setup([rpm(1), { ...rpm(1, 'ip'), name: 'ip-rpm' }]);
+    await expect(limiter.acquire({ userId: 'alice', ip: '203.0.113.9' })).rejects.toThrow(/identity\.userId is not a scope of this limiter \(scopes: user, apiKey, ip, session\)/);
+    await expect(limiter.check({ usr: 'alice' })).rejects.toBeInstanceOf(InvalidInputError);
+    expect((await limiter.usage({ ip: '203.0.113.9' }))[0]!.used).toBe(0);
+  });
+
+  it('an identity that matches no limit is refused with reason no-identity, and charges nothing', async () => {
+    const { limiter } = setup([rpm(1), { name: 'usd', scope: 'user', resource: 'cost', limit: 1, reset: { every: 'day' } }]);
+    // What an identify() that ran before authentication returns.
+    const refused = await limiter.acquire({ user: undefined });
+    expect(refused).toMatchObject({ allowed: false, reason: 'no-identity', retryAfterMs: Infinity, deniedBy: [], limits: [] });
+    expect(refused.lease).toBeUndefined();
+    expect(await limiter.check({})).toMatchObject({ allowed: false, reason: 'no-identity' });
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(true);
+  });
+
+  it("a policy opts in to unlimited anonymous callers with anonymous: 'allow', per limiter or per tier", async () => {
+    const open = setup([rpm(1)], { anonymous: 'allow' }).limiter;
+    expect(await open.acquire({ ip: '203.0.113.9' })).toMatchObject({ allowed: true, limits: [] });
+    const tiers = { free: { limits: [rpm(1)] }, public: { limits: [rpm(1)], anonymous: 'allow' as const } };
+    const { limiter } = setup([], { limits: undefined, tiers, tierOf: (identity) => (identity.ip ? 'public' : 'free') });
+    expect((await limiter.acquire({ ip: '203.0.113.9' })).allowed).toBe(true);
+    expect(await limiter.acquire({ session: 's1' })).toMatchObject({ allowed: false, reason: 'no-identity', tier: 'free' });
+    expect(() => setup([rpm(1)], { anonymous: 'yes' as never })).toThrow(/anonymous must be 'refuse' or 'allow'/);
+  });
+
+  it('a global limit applies to everyone, so an identity without fields is limited by it', async () => {
+    const { limiter } = setup([rpm(1), { ...rpm(1, 'global'), name: 'global-rpm' }]);
+    expect((await limiter.acquire({})).allowed).toBe(true);
+    expect(await limiter.acquire({})).toMatchObject({ allowed: false, reason: 'limited', deniedBy: [{ name: 'global-rpm' }] });
   });
 });
 

@@ -42,7 +42,7 @@ describe('RedisStore on a Cluster', () => {
       { name: 'org-rpm', scope: 'org', resource: 'requests', limit: 10, window: '1m' },
     ];
     const prefix = `slots-${Date.now()}:`;
-    const limiter = createLimiter({ store: new RedisStore({ client: cluster, prefix }), limits });
+    const limiter = createLimiter({ store: new RedisStore({ client: cluster, prefix }), limits, scopes: ['org'] });
     const who = { user: 'alice', ip: '198.51.100.1', org: 'acme' };
     const slots = new Set(['user:alice', 'ip:198.51.100.1', 'org:acme'].map((tag) => hashSlot(`{${tag}}`)));
     expect(slots.size).toBe(3);

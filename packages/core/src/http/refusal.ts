@@ -6,8 +6,11 @@ export interface HttpErrorBody {
   error: {
     /** What ran out: the refusing limit's resource (`requests`, `tokens`, …), or `service_unavailable`. */
     type: string;
-    /** `rate_limit_exceeded`, or `rate_limiter_unavailable` when the store failed and the policy denies. */
-    code: 'rate_limit_exceeded' | 'rate_limiter_unavailable';
+    /**
+     * `rate_limit_exceeded`; `rate_limiter_unavailable` when the store failed and the policy denies;
+     * `no_identity` when the request carries nothing any limit keys on.
+     */
+    code: 'rate_limit_exceeded' | 'rate_limiter_unavailable' | 'no_identity';
     /** For people: which limit, how much is used, when to retry. */
     message: string;
     /** The refusing limit's name (`null` when the store failed). */
@@ -21,8 +24,11 @@ export interface HttpErrorBody {
 
 /** A response to send instead of running the handler. */
 export interface HttpRefusal {
-  /** 429 when a limit refused; 503 when the store failed and `onStoreError` denies. */
-  status: 429 | 503;
+  /**
+   * 429 when a limit refused; 503 when the store failed and `onStoreError` denies; 403 when the
+   * request's identity matches no limit (an `identify` that ran before authentication, say).
+   */
+  status: 429 | 503 | 403;
   /** Lowercase header names: the chosen rate-limit families, `Retry-After` and `retry-after-ms`. */
   headers: Record<string, string>;
   body: HttpErrorBody;
@@ -52,6 +58,22 @@ export function refusalResponse(decision: Decision, families: readonly HeaderFam
           message: `The rate limiter could not decide (${decision.reason}); the request was refused. Retry shortly.`,
           limit: null,
           retry_after_ms: decision.retryAfterMs,
+          param: null,
+        },
+      },
+    };
+  }
+  if (decision.reason === 'no-identity') {
+    return {
+      status: 403,
+      headers,
+      body: {
+        error: {
+          type: 'invalid_request_error',
+          code: 'no_identity',
+          message: 'The request carries no identity that any limit applies to (no user, key or address the policy keys on), so it was refused. Identify the caller first.',
+          limit: null,
+          retry_after_ms: null,
           param: null,
         },
       },
