@@ -5,17 +5,23 @@ import { sha256 } from './sha256.js';
 /**
  * Who is calling, in several dimensions at once. A limit keys on one of them (its scope); a limit
  * whose scope is missing (`undefined` or `null`) does not apply. Values are compared byte for byte:
- * no trimming, no case folding.
+ * no trimming, no case folding. `Scope` names the custom scopes: a limiter made by `createLimiter`
+ * takes only the built-in fields and the `scopes` it declares, so a misspelt field does not compile.
+ * (`Identity` alone accepts any field, and the limiter checks it at run time.)
  *
  * @example { user: 'u_123', apiKey: 'key_abc', ip: '203.0.113.9' }
  */
-export interface Identity {
-  user?: string | null | undefined;
-  apiKey?: string | null | undefined;
-  ip?: string | null | undefined;
-  session?: string | null | undefined;
-  /** Custom scopes, e.g. `org` or `project`. */
-  [scope: string]: string | null | undefined;
+export type Identity<Scope extends string = string> = BuiltInIdentity & { [K in Scope]?: IdentityValue };
+
+/** One identity field: a string, or `undefined` / `null` when the scope does not apply to the caller. */
+export type IdentityValue = string | null | undefined;
+
+/** The identity fields every limiter knows. */
+export interface BuiltInIdentity {
+  user?: IdentityValue;
+  apiKey?: IdentityValue;
+  ip?: IdentityValue;
+  session?: IdentityValue;
 }
 
 /** The scope every caller shares. */

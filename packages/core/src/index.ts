@@ -16,7 +16,7 @@ export type { CalendarReset, CalendarUnit } from './calendar.js';
 export type { DegradeConfig, DegradeStep, DegradeStepConfig } from './degrade.js';
 export type { AnonymousPolicy, LeaseOptions, PolicyConfig, UnknownUsagePolicy } from './policy.js';
 export type { Duration } from './duration.js';
-export type { Identity } from './identity.js';
+export type { BuiltInIdentity, Identity, IdentityValue } from './identity.js';
 export { BUILT_IN_SCOPES, MAX_IDENTITY_VALUE_LENGTH, encodeKeyPart } from './identity.js';
 export { staticPrices } from './prices.js';
 export type { ModelPrice, PriceSource } from './prices.js';

@@ -30,7 +30,7 @@ import { acquireNow, scopesUsed, type InternalLimiter } from './internal.js';
  *   limits: [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 20, window: '1m' }],
  * })
  */
-export interface LimiterOptions {
+export interface LimiterOptions<Scope extends string = string> {
   /** Where counters live: `MemoryStore`, `RedisStore`, `UpstashStore`, `SqliteStore`. */
   store: Store;
   /**
@@ -38,7 +38,7 @@ export interface LimiterOptions {
    * same array object for the same policy so its compiled form is reused). With `tiers`, an array
    * here applies to every tier in addition to the tier's own limits.
    */
-  limits?: LimitConfig[] | ((identity: Identity) => LimitConfig[] | Promise<LimitConfig[]>);
+  limits?: LimitConfig[] | ((identity: Identity<Scope>) => LimitConfig[] | Promise<LimitConfig[]>);
   /** The degradation ladder (a tier's own `degrade` replaces it). */
   degrade?: DegradeConfig;
   /**
@@ -47,7 +47,7 @@ export interface LimiterOptions {
    */
   tiers?: Record<string, PolicyConfig>;
   /** Picks the caller's tier (often a database read); the answer is cached per identity for `tierCacheTtl`. */
-  tierOf?: (identity: Identity) => string | Promise<string>;
+  tierOf?: (identity: Identity<Scope>) => string | Promise<string>;
   /**
    * How long a `tierOf` answer is reused, so a tier change takes effect within this.
    * @default '1m'
@@ -88,7 +88,7 @@ export interface LimiterOptions {
    * @default []
    * @example { scopes: ['team', 'org'] }
    */
-  scopes?: string[];
+  scopes?: Scope[];
   /**
    * What a caller whose identity matches none of the policy's limits gets (an `identify` that found
    * no user, a scope its identity lacks): `'refuse'` decides `allowed: false` with
@@ -105,19 +105,20 @@ export type AcquireDecision = (RequestDecision & { allowed: true; lease: Lease }
 /** Per-request overrides of the lease defaults. */
 export type AcquireOptions = LeaseOptions;
 
-export interface Limiter {
+/** A limiter; `Scope` names its custom scopes, so an identity with another field does not compile. */
+export interface Limiter<Scope extends string = string> {
   /**
    * Decides on a request and, when every limit admits it, charges it: one request, the estimated
    * tokens and cost (reserved on the returned lease) and a concurrency slot. All or nothing: a
    * refusal charges nothing anywhere.
    */
-  acquire(identity: Identity, demand?: Demand, options?: AcquireOptions): Promise<AcquireDecision>;
+  acquire(identity: Identity<Scope>, demand?: Demand, options?: AcquireOptions): Promise<AcquireDecision>;
   /** The same evaluation as `acquire`, charging nothing; `remaining` is as it stands before the demand. */
-  check(identity: Identity, demand?: Demand): Promise<RequestDecision>;
+  check(identity: Identity<Scope>, demand?: Demand): Promise<RequestDecision>;
   /** Every applicable limit as it stands (dashboards). Throws `StoreError` when the store fails. */
-  usage(identity: Identity): Promise<LimitState[]>;
+  usage(identity: Identity<Scope>): Promise<LimitState[]>;
   /** Clears the caller's counters of one limit, or of all its limits. Throws `StoreError` when the store fails. */
-  reset(identity: Identity, limitName?: string): Promise<void>;
+  reset(identity: Identity<Scope>, limitName?: string): Promise<void>;
 }
 
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -163,8 +164,8 @@ interface AcquireRequest {
 }
 
 /** Creates a limiter. Throws `ConfigurationError` for anything malformed, before any request. */
-export function createLimiter(options: LimiterOptions): Limiter {
-  return new TollgateLimiter(options);
+export function createLimiter<const Scope extends string = never>(options: LimiterOptions<Scope>): Limiter<Scope> {
+  return new TollgateLimiter(options as LimiterOptions);
 }
 
 class TollgateLimiter implements Limiter, InternalLimiter {

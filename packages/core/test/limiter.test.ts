@@ -217,6 +217,15 @@ describe('scopes are checked: a typo never turns a limit off', () => {
     expect((await limiter.usage({ ip: '203.0.113.9' }))[0]!.used).toBe(0);
   });
 
+  it('where the scopes are known, an identity field that is no scope does not compile either', async () => {
+    const typed = createLimiter({ store: new EngineStore(Date.now), limits: [rpm(1), { ...rpm(1, 'team'), name: 'team-rpm' }], scopes: ['team'] });
+    expect((await typed.acquire({ user: 'a', team: 't' })).allowed).toBe(true);
+    // @ts-expect-error: userId is no scope
+    await expect(typed.acquire({ userId: 'a' })).rejects.toBeInstanceOf(InvalidInputError);
+    // @ts-expect-error: org was never declared
+    await expect(typed.check({ user: 'a', org: 'o' })).rejects.toBeInstanceOf(InvalidInputError);
+  });
+
   it('an identity that matches no limit is refused with reason no-identity, and charges nothing', async () => {
     const { limiter } = setup([rpm(1), { name: 'usd', scope: 'user', resource: 'cost', limit: 1, reset: { every: 'day' } }]);
     // What an identify() that ran before authentication returns.
