@@ -9,10 +9,13 @@ export interface AnthropicLike {
 
 /**
  * Wraps an `@anthropic-ai/sdk` client so that every `messages.create` call, streamed or not, is
- * estimated, admitted (per call, or on one shared lease), degraded per the decision (`model`, and
- * `max_tokens` capped), and recorded with its exact usage, cache writes included. A refused call
- * throws `LlmRefusedError` and is not made. `messages.create` returns a plain promise (no
- * `.withResponse()`); `messages.stream()` refuses, since it would bypass the meter.
+ * estimated, admitted (per call, or on one shared lease), degraded per the decision, sent with the
+ * output it reserved as its `max_tokens`, and recorded with its exact usage, cache writes
+ * included, or as partial when the usage is not known (a stream cut off while thinking). A refused
+ * call throws `LlmRefusedError` and is not made. `messages.create` returns a plain promise (no
+ * `.withResponse()`); `messages.stream()` refuses, since it would bypass the meter. The SDK's own
+ * retries happen under one admission: give the client `maxRetries: 0`, or meter it with
+ * `meteredFetch`.
  *
  * @example
  * const anthropic = wrapAnthropic(new Anthropic(), { limiter, identity: { user: 'u1' } });

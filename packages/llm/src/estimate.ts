@@ -1,15 +1,17 @@
 import type { Demand } from '@tollgate/core';
 import { describe, invalidInput } from './errors.js';
-import { isObject, type Json } from './json.js';
-import type { LlmPriceSource } from './prices.js';
+import { isObject, positiveInteger, type Json } from './json.js';
+import { DEFAULT_MAX_TOKENS, OUTPUT_LIMIT_FIELDS, outputPerChoice } from './output.js';
+import type { LlmPriceSource, TokenCounts } from './prices.js';
 import { approximateTokens, countWith, encodingOf, loadEncoding, loadedEncoding } from './tokens.js';
 
 /** Options of the estimators. */
 export interface EstimateOptions {
   /**
    * Output tokens to reserve when the request sets no `max_tokens` / `max_completion_tokens` /
-   * `max_output_tokens`. An overrun is charged when the call is recorded, so this is a reservation,
-   * not a cap.
+   * `max_output_tokens`, or the model's maximum output when that is lower (`maxOutputTokens`). The
+   * wrappers send the reserved output as the call's cap; a caller that sends the request uncapped
+   * is charged any overrun when the call is recorded.
    * @default 4096
    * @example { defaultMaxTokens: 1024 }
    */
@@ -23,8 +25,9 @@ export interface EstimateOptions {
    */
   imageTokens?: number;
   /**
-   * With a price source, the demand carries its exact `cost` (long-context tiers included), which
-   * core reserves instead of pricing the model itself.
+   * With a price source, the demand carries its exact `cost` (long-context tiers included, and an
+   * Anthropic prompt with `cache_control` at the cache-write rate), which core reserves instead of
+   * pricing the model itself at its plain rates.
    * @default undefined (core prices the reservation)
    * @example { prices: genaiPrices() }
    */
@@ -49,7 +52,6 @@ interface Prompt {
 
 type Counter = (text: string) => number;
 
-const DEFAULT_MAX_TOKENS = 4096;
 const DEFAULT_IMAGE_TOKENS = 1445;
 // OpenAI's chat format: every message is wrapped in <|start|>{role}<|message|>…<|end|>, and every
 // reply is primed with <|start|>assistant<|message|>.
@@ -74,12 +76,6 @@ function modelOf(body: Json, what: string): string {
   const { model } = body;
   if (typeof model !== 'string' || model === '' || model.length > 256) throw invalidInput(`${what}.model must be a model name, got ${describe(model)}`);
   return model;
-}
-
-function positiveInteger(value: unknown, what: string): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw invalidInput(`${what} must be a positive whole number, got ${describe(value)}`);
-  return value;
 }
 
 function resolveOptions(options: EstimateOptions | undefined) {
@@ -170,9 +166,40 @@ function total(prompt: Prompt, count: Counter): number {
   return tokens;
 }
 
-function demand(model: string, inputTokens: number, outputTokens: number, prices: LlmPriceSource | undefined): LlmDemand {
+/** Which prompt-cache writes a request may make: the dearest rate its input can be billed at. */
+type CacheWrite = 'none' | '5m' | '1h';
+
+/**
+ * Whether the request marks anything for the prompt cache (`cache_control` on a block, a tool or
+ * the request itself), and with which TTL. Anthropic bills what it writes at the cache-write rate,
+ * above the plain input rate (1-hour writes above 5-minute ones).
+ */
+function cacheWriteOf(value: unknown): CacheWrite {
+  if (Array.isArray(value)) return value.reduce<CacheWrite>((dearest, item) => dearer(dearest, cacheWriteOf(item)), 'none');
+  if (!isObject(value)) return 'none';
+  let dearest: CacheWrite = 'none';
+  for (const [key, field] of Object.entries(value)) {
+    if (key === 'cache_control' && isObject(field)) dearest = dearer(dearest, field.ttl === '1h' ? '1h' : '5m');
+    else if (typeof field === 'object') dearest = dearer(dearest, cacheWriteOf(field));
+    if (dearest === '1h') return dearest;
+  }
+  return dearest;
+}
+
+const CACHE_WRITE_ORDER: readonly CacheWrite[] = ['none', '5m', '1h'];
+const dearer = (a: CacheWrite, b: CacheWrite): CacheWrite => (CACHE_WRITE_ORDER.indexOf(a) >= CACHE_WRITE_ORDER.indexOf(b) ? a : b);
+
+/**
+ * The demand, priced as an upper bound: when the prompt may be written to the cache, every input
+ * token at the cache-write rate, since which part is written is only known after the call.
+ */
+function demand(model: string, inputTokens: number, outputTokens: number, prices: LlmPriceSource | undefined, cacheWrite: CacheWrite = 'none'): LlmDemand {
   const estimate: LlmDemand = { model, inputTokens, outputTokens, tokens: inputTokens + outputTokens };
-  if (prices?.lookup(model)) estimate.cost = prices.costOf(model, { inputTokens, outputTokens });
+  if (!prices?.lookup(model)) return estimate;
+  const tokens: TokenCounts = { inputTokens, outputTokens };
+  if (cacheWrite !== 'none') tokens.cacheWriteTokens = inputTokens;
+  if (cacheWrite === '1h') tokens.cacheWrite1hTokens = inputTokens;
+  estimate.cost = prices.costOf(model, tokens);
   return estimate;
 }
 
@@ -180,8 +207,9 @@ function demand(model: string, inputTokens: number, outputTokens: number, prices
  * Estimates an OpenAI Chat Completions request (the raw body: `{ model, messages, tools,
  * max_tokens, max_completion_tokens, n }`) before the call. Input tokens are counted with the
  * model's real tokenizer for OpenAI models (never fewer than the API counts for text), with a
- * conservative ratio otherwise; output is `max_completion_tokens ?? max_tokens ?? defaultMaxTokens`,
- * times `n`. Throws `InvalidInputError` for a malformed body.
+ * conservative ratio otherwise; output is `max_completion_tokens ?? max_tokens`, else
+ * `defaultMaxTokens` or the model's maximum output when lower, times `n`. Throws
+ * `InvalidInputError` for a malformed body.
  *
  * @example
  * const demand = await estimateChatCompletion({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 256 });
@@ -212,10 +240,9 @@ export async function estimateChatCompletion(body: unknown, options?: EstimateOp
   addDefinitions(prompt, functions, 'functions');
   if (responseFormat !== undefined && responseFormat !== null) prompt.texts.push(JSON.stringify(responseFormat));
   const n = positiveInteger(request.n, 'the chat completion request\'s n') ?? 1;
-  const maxTokens =
-    positiveInteger(request.max_completion_tokens, 'max_completion_tokens') ?? positiveInteger(request.max_tokens, 'max_tokens') ?? defaultMaxTokens;
+  const maxTokens = outputPerChoice(request, OUTPUT_LIMIT_FIELDS['openai-chat'], model, defaultMaxTokens);
   const count = await counterFor(model, countTokens);
-  return demand(model, total(prompt, count), maxTokens * n, prices);
+  return demand(model, total(prompt, count), maxTokens * n, prices, cacheWriteOf(messages));
 }
 
 function addDefinitions(prompt: Prompt, definitions: unknown, what: string, overhead = OPENAI_TOOLS_OVERHEAD): void {
@@ -262,14 +289,16 @@ export async function estimateResponse(body: unknown, options?: EstimateOptions)
   }
   addDefinitions(prompt, tools, 'tools');
   if (typeof request.text === 'object' && request.text !== null) prompt.texts.push(JSON.stringify(request.text));
-  const maxTokens = positiveInteger(request.max_output_tokens, 'max_output_tokens') ?? defaultMaxTokens;
+  const maxTokens = outputPerChoice(request, OUTPUT_LIMIT_FIELDS['openai-responses'], model, defaultMaxTokens);
   const count = await counterFor(model, countTokens);
   return demand(model, total(prompt, count), maxTokens, prices);
 }
 
 /**
  * Estimates an Anthropic Messages request (`{ model, system, messages, tools, max_tokens }`) with
- * the conservative ratio (Anthropic's tokenizer is not public), or `options.countTokens`.
+ * the conservative ratio (Anthropic's tokenizer is not public), or `options.countTokens`. With a
+ * price source, a request that marks anything with `cache_control` reserves its input at the
+ * cache-write rate (the 1-hour rate when a mark says `ttl: '1h'`), since Anthropic may bill it so.
  *
  * @example await estimateAnthropicMessage({ model: 'claude-sonnet-4-5', max_tokens: 1024, messages: [{ role: 'user', content: 'Hi' }] })
  */
@@ -287,9 +316,9 @@ export async function estimateAnthropicMessage(body: unknown, options?: Estimate
     addContent(prompt, message.content, imageTokens);
   });
   addDefinitions(prompt, tools, 'tools', ANTHROPIC_TOOLS_OVERHEAD);
-  const maxTokens = positiveInteger(request.max_tokens, 'max_tokens') ?? defaultMaxTokens;
+  const maxTokens = outputPerChoice(request, OUTPUT_LIMIT_FIELDS.anthropic, model, defaultMaxTokens);
   const count = await counterFor(model, countTokens);
-  return demand(model, total(prompt, count), maxTokens, prices);
+  return demand(model, total(prompt, count), maxTokens, prices, cacheWriteOf(request));
 }
 
 /**

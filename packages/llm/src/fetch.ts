@@ -11,7 +11,8 @@ export interface MeteredFetchOptions extends MeterOptions {
    */
   fetch?: typeof fetch;
   /**
-   * Where a degradation step's `maxTokens` goes when a chat request sets no output limit.
+   * The field the output cap is written to when a chat request sets no output limit (`max_tokens`
+   * for servers that predate `max_completion_tokens`).
    * @default 'max_completion_tokens'
    * @example { maxTokensParam: 'max_tokens' }
    */
@@ -29,13 +30,16 @@ function apiOf(url: string): Api | undefined {
 
 /**
  * A `fetch` for an OpenAI-compatible (or Anthropic) HTTP API that meters every POST to
- * `…/chat/completions`, `…/responses` and `…/messages`: the JSON body is estimated, admitted and
- * degraded, and the usage is recorded from the JSON response or from the SSE stream as the caller
- * reads it (a body cancelled mid-stream settles its input plus the output received). A streamed chat
- * request is sent with `stream_options.include_usage`, so that its last chunk carries the usage; a
- * caller that did not ask for it gets the stream without that chunk (see `hideInjectedUsage`). Other
- * requests, and error responses, pass through without usage (an error response releases a
- * per-call lease). A refused call throws `LlmRefusedError` without sending anything.
+ * `…/chat/completions`, `…/responses` and `…/messages`: the JSON body is estimated, admitted,
+ * degraded and sent with the output it reserved as its cap, and the usage is recorded from the
+ * JSON response or from the SSE stream as the caller reads it. A call whose usage is not known (a
+ * body cancelled mid-stream, a stream or response without usable usage, a connection that fails)
+ * is recorded as partial: the input plus the output received, and the lease keeps its reservation.
+ * A streamed chat request is sent with `stream_options.include_usage`, so that its last chunk
+ * carries the usage; a caller that did not ask for it gets the stream without that chunk (see
+ * `hideInjectedUsage`). Other requests, and error responses, pass through without usage (an error
+ * status releases a per-call lease). A refused call throws `LlmRefusedError` without sending
+ * anything.
  *
  * @example
  * const fetch = meteredFetch({ limiter, identity: { user: 'u1' } });
@@ -65,16 +69,16 @@ export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
     try {
       response = await send(request.url, { method: 'POST', headers, body: JSON.stringify(outgoing), signal: request.signal });
     } catch (error) {
-      await admitted.abort();
+      await admitted.settleFailure(false);
       throw error;
     }
     if (!response.ok) {
-      await admitted.abort();
+      await admitted.settleFailure(true);
       return response;
     }
     const type = response.headers.get('content-type') ?? '';
     if (outgoing.stream === true && type.includes('text/event-stream') && response.body) {
-      const metered = meterEventStream(response.body, api.format, admitted.meterOptions, (usage) => admitted.settle(usage));
+      const metered = meterEventStream(response.body, api.format, admitted.meterOptions, (usage, end) => admitted.settle(usage, end.complete));
       return new Response(injectedUsage ? metered.pipeThrough(hideInjectedUsage()) : metered, { status: response.status, statusText: response.statusText, headers: response.headers });
     }
     let parsed: unknown;

@@ -13,6 +13,10 @@ export { countTokens, estimateAnthropicMessage, estimateChatCompletion, estimate
 export type { EstimateOptions, LlmDemand } from './estimate.js';
 export { approximateTokens } from './tokens.js';
 
+// Output caps: a call sent with the output it reserved cannot spend past the reservation.
+export { maxOutputTokens, withOutputCap } from './output.js';
+export type { OutputCapOptions } from './output.js';
+
 // Usage after the call: responses, SDK streams, raw SSE.
 export { aiSdkUsage, anthropicUsage, openaiChatUsage, openaiResponseUsage } from './usage.js';
 export type { UsageOptions } from './usage.js';

@@ -1,5 +1,14 @@
+import { describe, invalidInput } from './errors.js';
+
 /** A parsed JSON object (request bodies, responses, stream events). */
 export type Json = Record<string, unknown>;
 
 /** Whether `value` is a JSON object (not null, not an array). */
 export const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A request's count (`max_tokens`, `n`): absent or null is `undefined`; anything but a positive whole number is refused. */
+export function positiveInteger(value: unknown, what: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw invalidInput(`${what} must be a positive whole number, got ${describe(value)}`);
+  return value;
+}

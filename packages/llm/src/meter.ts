@@ -1,10 +1,11 @@
-import type { AcquireOptions, DegradeStep, Identity, Lease, Limiter, Usage } from '@tollgate/core';
+import type { AcquireOptions, DegradeStep, Identity, Lease, Limiter, RecordOptions, Usage } from '@tollgate/core';
 import { countNow, estimateAnthropicMessage, estimateChatCompletion, estimateResponse, type EstimateOptions, type LlmDemand } from './estimate.js';
 import { configurationError, describe, invalidInput, LlmRefusedError } from './errors.js';
+import { isObject, positiveInteger, type Json } from './json.js';
+import { DEFAULT_MAX_TOKENS, OUTPUT_LIMIT_FIELDS, outputPerChoice, withOutputCap } from './output.js';
 import { defaultPrices, type LlmPriceSource } from './prices.js';
 import { isUsageOnlyChunk, streamMeter, type StreamFormat, type StreamMeter, type StreamMeterOptions } from './stream.js';
-import { anthropicUsage, openaiChatUsage, openaiResponseUsage } from './usage.js';
-import { isObject, type Json } from './json.js';
+import { anthropicUsage, openaiChatUsage, openaiResponseUsage, type UsageOptions } from './usage.js';
 
 /**
  * How wrapped calls are admitted and accounted. Two modes:
@@ -13,6 +14,10 @@ import { isObject, type Json } from './json.js';
  * - **one lease**: `{ lease, degrade }` from one `acquire`: a whole workflow is one request; each
  *   call reserves its estimate on the lease (`lease.step`) and records its usage, and you release
  *   the lease when the workflow ends.
+ *
+ * Either way every call is sent with an output cap equal to the output reserved for it, and a
+ * call whose usage is not known (a stream cut off before its usage, a response without usable
+ * usage, a dropped connection) is recorded as partial, so the lease keeps its reservation.
  *
  * @example wrapOpenAI(new OpenAI(), { limiter, identity: { user: 'u1' } })
  * @example wrapOpenAI(new OpenAI(), { lease: decision.lease, degrade: decision.degrade })
@@ -31,9 +36,10 @@ export interface MeterOptions {
    */
   identity?: Identity;
   /**
-   * Per call: lease options for each `acquire` (`ttl`, `maxSteps`, `maxToolCalls`).
+   * Per call: lease options for each `acquire` (`ttl`, `maxSteps`, `maxToolCalls`,
+   * `onUnknownUsage`).
    * @default the limiter's
-   * @example { acquire: { ttl: '2m' } }
+   * @example { acquire: { ttl: '2m', onUnknownUsage: 'counted' } }
    */
   acquire?: AcquireOptions;
   /**
@@ -64,21 +70,25 @@ export interface MeterOptions {
    */
   prices?: LlmPriceSource;
   /**
-   * Apply the degradation step: its `model` replaces the request's, its `maxTokens` caps (or sets)
-   * the request's output limit.
+   * Apply the degradation step: its `maxTokens` lowers the output cap, and its `model` replaces the
+   * request's. Per call, the step is only known after the request as asked was reserved, so its
+   * model replaces the request's only when the call still fits in that reservation (a step never
+   * makes a call dearer than what was reserved).
    * @default true
    * @example { applyDegrade: false } // read decision.degrade yourself
    */
   applyDegrade?: boolean;
   /**
-   * Options of the estimates (`defaultMaxTokens`, `imageTokens`, `countTokens`).
+   * Options of the estimates (`defaultMaxTokens`, `imageTokens`, `countTokens`). A request that
+   * sets no output limit is reserved, and sent, `defaultMaxTokens` (or the model's maximum output,
+   * when lower) as its cap.
    * @default {}
    * @example { estimate: { defaultMaxTokens: 1024 } }
    */
   estimate?: Omit<EstimateOptions, 'prices'>;
   /**
-   * Where failures to record or release after a call are reported (the call itself succeeded, and
-   * its result is returned).
+   * Where failures to record or release after a call are reported, and a response's usage that
+   * could not be read (a malformed count): the call itself succeeded, and its result is returned.
    * @default console.warn
    * @example { onError: (error) => logger.error(error) }
    */
@@ -90,10 +100,8 @@ export interface Api {
   readonly name: string;
   readonly format: StreamFormat;
   estimate(body: Json, options: EstimateOptions): Promise<LlmDemand>;
-  /** The output-limit fields the API reads, in order of precedence, and the one to set. */
-  readonly maxTokensFields: readonly string[];
-  usage(result: unknown, prices: LlmPriceSource): Usage | undefined;
-  /** Generated text, to count when a response carries no usage. */
+  usage(result: unknown, options: UsageOptions): Usage | undefined;
+  /** Generated text, to count when a response carries no usable usage. */
   outputText(result: unknown): string;
 }
 
@@ -105,8 +113,7 @@ export const CHAT: Api = {
   name: 'chat.completions',
   format: 'openai-chat',
   estimate: estimateChatCompletion,
-  maxTokensFields: ['max_completion_tokens', 'max_tokens'],
-  usage: (result, prices) => openaiChatUsage(result, { prices }),
+  usage: openaiChatUsage,
   outputText: (result) =>
     texts(
       (isObject(result) && Array.isArray(result.choices) ? result.choices : []).flatMap((choice) => {
@@ -120,8 +127,7 @@ export const RESPONSES: Api = {
   name: 'responses',
   format: 'openai-responses',
   estimate: estimateResponse,
-  maxTokensFields: ['max_output_tokens'],
-  usage: (result, prices) => openaiResponseUsage(result, { prices }),
+  usage: openaiResponseUsage,
   outputText: (result) => (isObject(result) && Array.isArray(result.output) ? JSON.stringify(result.output) : ''),
 };
 
@@ -129,8 +135,7 @@ export const MESSAGES: Api = {
   name: 'messages',
   format: 'anthropic',
   estimate: estimateAnthropicMessage,
-  maxTokensFields: ['max_tokens'],
-  usage: (result, prices) => anthropicUsage(result, { prices }),
+  usage: anthropicUsage,
   outputText: (result) =>
     texts(
       (isObject(result) && Array.isArray(result.content) ? result.content : []).map((block) =>
@@ -141,7 +146,7 @@ export const MESSAGES: Api = {
 
 /** One admitted call: the body to send and how to account for it. */
 export interface Admitted {
-  /** The body to send: degraded, and asking for a chat stream's usage. */
+  /** The body to send: degraded, capped at the output reserved, and asking for a chat stream's usage. */
   readonly body: Json;
   /** `body` asks for usage the caller did not (`include_usage`): hide the usage-only chunk from it. */
   readonly injectedUsage: boolean;
@@ -150,22 +155,47 @@ export interface Admitted {
   readonly meterOptions: StreamMeterOptions;
   /** A meter for the call's stream, settling the call when the stream ends. */
   streamMeter(): StreamMeter;
-  /** Records the call's usage (and, per call, releases the lease). Once; failures go to `onError`. */
-  settle(usage: Usage | Promise<Usage>): Promise<void>;
-  /** Records a response, counting its text when it carries no usage. */
+  /**
+   * Records the call's usage, as partial unless the provider's final count arrived (`complete`),
+   * and, per call, releases the lease. Once; failures go to `onError`.
+   */
+  settle(usage: Usage | Promise<Usage>, complete: boolean): Promise<void>;
+  /** Records a response; one without usable usage as partial, counting its text. */
   settleResponse(result: unknown): Promise<void>;
-  /** The call failed before any output: per call, the lease is released (refunding it all). */
-  abort(): Promise<void>;
+  /** The call failed; `answered` when the upstream answered with an HTTP error status, so generated nothing. */
+  settleFailure(answered: boolean): Promise<void>;
 }
+
+/** The call's usage is a lower bound: the lease keeps its reservation (per `onUnknownUsage`). */
+const PARTIAL: RecordOptions = { partial: true };
 
 const OPTIONS = ['limiter', 'identity', 'acquire', 'lease', 'degrade', 'step', 'prices', 'applyDegrade', 'estimate', 'onError', 'maxTokensParam', 'fetch'];
 
 const warn = (error: unknown) => console.warn(`[tollgate] [llm] recording an LLM call failed: ${(error as Error)?.message ?? String(error)}`);
 
+/** A call admitted on a lease: what to send, and what it reserved (or, unreserved, its estimate). */
+interface Plan {
+  readonly lease: Lease;
+  /** Per call: the wrapper acquired the lease, and releases it when the call is settled. */
+  readonly owned: boolean;
+  readonly body: Json;
+  readonly demand: LlmDemand;
+}
+
+/**
+ * Whether `candidate` fits in what was reserved for `reserved`: no more tokens, and no more cost
+ * where a price is known.
+ */
+function fitsIn(candidate: LlmDemand, reserved: LlmDemand): boolean {
+  if (candidate.tokens > reserved.tokens) return false;
+  return reserved.cost === undefined || (candidate.cost !== undefined && candidate.cost <= reserved.cost);
+}
+
 /** Validated `MeterOptions`, and `admit` for every call of one wrapper. */
 export class Metering {
   private readonly prices: LlmPriceSource;
   private readonly estimateOptions: EstimateOptions;
+  private readonly defaultMaxTokens: number;
   private readonly onError: (error: unknown) => void;
   private readonly step: 'reserve' | 'count' | 'none';
   private readonly applyDegrade: boolean;
@@ -193,87 +223,126 @@ export class Metering {
     this.step = step;
     this.applyDegrade = applyDegrade;
     this.estimateOptions = { ...options.estimate, prices };
+    this.defaultMaxTokens = positiveInteger(options.estimate?.defaultMaxTokens, `${where}: estimate.defaultMaxTokens`) ?? DEFAULT_MAX_TOKENS;
   }
 
-  /** Estimates, admits (acquire or lease step) and degrades one call; throws `LlmRefusedError` on refusal. */
+  /**
+   * Estimates, admits (acquire or lease step), degrades and caps one call; throws `LlmRefusedError`
+   * on refusal.
+   */
   async admit(api: Api, raw: unknown, maxTokensParam?: string): Promise<Admitted> {
     if (!isObject(raw)) throw invalidInput(`${this.where}: ${api.name}.create(body) needs the request body, got ${describe(raw)}`);
-    const { limiter, identity, acquire } = this.options;
-    const { applyDegrade, step } = this;
-    let body = raw;
-    let demand: LlmDemand;
-    let lease: Lease;
-    let owned: boolean;
-    if (limiter) {
-      // The reservation is for the request as asked (the degraded one costs no more); the
-      // record prices what was used.
-      demand = await api.estimate(body, this.estimateOptions);
-      const decision = await limiter.acquire(identity!, demand, acquire);
-      if (!decision.allowed) throw new LlmRefusedError(decision);
-      if (applyDegrade) body = degraded(body, decision.degrade, api, maxTokensParam);
-      lease = decision.lease;
-      owned = true;
-    } else {
-      lease = this.options.lease!;
-      owned = false;
-      if (applyDegrade) body = degraded(body, this.options.degrade, api, maxTokensParam);
-      demand = await api.estimate(body, this.estimateOptions);
-      if (step !== 'none') {
-        const decision = await lease.step(step === 'reserve' ? demand : undefined);
-        if (!decision.allowed) throw new LlmRefusedError(decision);
-      }
-    }
+    const { lease, owned, body: capped, demand } = this.options.limiter ? await this.admitPerCall(api, raw, maxTokensParam) : await this.admitOnLease(api, raw, maxTokensParam);
+    const model = capped.model as string;
     let done: Promise<void> | undefined;
-    const finish = (usage: Usage | Promise<Usage> | undefined) =>
+    const settle = (usage: Usage | Promise<Usage> | undefined, partial: boolean) =>
       (done ??= (async () => {
-        try {
-          if (usage) await lease.record(await usage);
-        } catch (error) {
-          this.onError(error);
-        }
+        if (usage !== undefined) await this.record(lease, usage, partial, { model, inputTokens: demand.inputTokens });
         if (owned) await lease.release().catch(this.onError);
       })());
     const prices = this.prices;
     const { countTokens } = this.estimateOptions;
-    const meterOptions: StreamMeterOptions = { model: body.model as string, inputTokens: demand.inputTokens, prices, countTokens };
+    const meterOptions: StreamMeterOptions = { model, inputTokens: demand.inputTokens, prices, countTokens };
     // Without include_usage a chat stream never says what it cost: ask for it (the wrapper hides
     // the answer from a caller who did not).
-    const streamOptions = body.stream_options as Json | undefined;
-    const injectedUsage = api === CHAT && body.stream === true && streamOptions?.include_usage !== true;
+    const streamOptions = capped.stream_options as Json | undefined;
+    const injectedUsage = api === CHAT && capped.stream === true && streamOptions?.include_usage !== true;
     return {
-      body: injectedUsage ? { ...body, stream_options: { ...streamOptions, include_usage: true } } : body,
+      body: injectedUsage ? { ...capped, stream_options: { ...streamOptions, include_usage: true } } : capped,
       injectedUsage,
       demand,
       meterOptions,
       streamMeter: () => streamMeter(api.format, meterOptions),
-      settle: (usage) => finish(usage),
+      settle: (usage, complete) => settle(usage, !complete),
       settleResponse: (result) => {
         let usage: Usage | undefined;
         try {
-          usage = api.usage(result, prices);
+          usage = api.usage(result, { prices, model });
         } catch (error) {
           this.onError(error);
         }
-        // A server that reports no usage: the estimated input and the generated text, counted.
-        usage ??= { model: body.model as string, inputTokens: demand.inputTokens, outputTokens: countNow(api.outputText(result), body.model as string) };
-        return finish(usage);
+        if (usage) return settle(usage, false);
+        // No usable usage: the estimated input and the generated text, counted, as a lower bound.
+        return settle({ model, inputTokens: demand.inputTokens, outputTokens: countNow(api.outputText(result), model) }, true);
       },
-      abort: () => finish(undefined),
+      // An HTTP error status means nothing was generated; any other failure (a dropped
+      // connection, a timeout) may have come after the upstream generated, and billed, output.
+      settleFailure: (answered) => settle(answered ? undefined : { model, inputTokens: demand.inputTokens }, true),
     };
   }
-}
 
-/** The body with the degradation step applied: its model, and its output cap. */
-function degraded(body: Json, step: DegradeStep | undefined, api: Api, maxTokensParam: string | undefined): Json {
-  if (!step || (step.model === undefined && step.maxTokens === undefined)) return body;
-  const next: Json = { ...body };
-  if (step.model !== undefined) next.model = step.model;
-  if (step.maxTokens !== undefined) {
-    const present = api.maxTokensFields.filter((field) => typeof body[field] === 'number');
-    if (present.length === 0) next[maxTokensParam ?? api.maxTokensFields[0]!] = step.maxTokens;
-    for (const field of present) next[field] = Math.min(body[field] as number, step.maxTokens);
+  /**
+   * Per call: the request as asked is reserved, since the decision's degradation step is only
+   * known once the decision is made. The step then lowers the cap, and replaces the model only
+   * where the call still fits in what was reserved.
+   */
+  private async admitPerCall(api: Api, raw: Json, maxTokensParam: string | undefined): Promise<Plan> {
+    const { limiter, identity, acquire } = this.options;
+    const reserved = await api.estimate(raw, this.estimateOptions);
+    const decision = await limiter!.acquire(identity!, reserved, acquire);
+    if (!decision.allowed) throw new LlmRefusedError(decision);
+    const plan = (body: Json, demand: LlmDemand): Plan => ({ lease: decision.lease, owned: true, body, demand });
+    const step = this.applyDegrade ? decision.degrade : undefined;
+    try {
+      if (step?.model !== undefined && step.model !== raw.model) {
+        const degraded = this.capped(api, raw, step.model, step.maxTokens, maxTokensParam);
+        const demand = await api.estimate(degraded, this.estimateOptions);
+        if (fitsIn(demand, reserved)) return plan(degraded, demand);
+      }
+      return plan(this.capped(api, raw, raw.model as string, step?.maxTokens, maxTokensParam), reserved);
+    } catch (error) {
+      await decision.lease.release();
+      throw error;
+    }
   }
-  return next;
+
+  /** One lease: the step is known before the call, so the degraded, capped call is what is reserved. */
+  private async admitOnLease(api: Api, raw: Json, maxTokensParam: string | undefined): Promise<Plan> {
+    const lease = this.options.lease!;
+    const step = this.applyDegrade ? this.options.degrade : undefined;
+    const body = this.capped(api, raw, step?.model ?? (raw.model as string), step?.maxTokens, maxTokensParam);
+    const demand = await api.estimate(body, this.estimateOptions);
+    if (this.step !== 'none') {
+      const decision = await lease.step(this.step === 'reserve' ? demand : undefined);
+      if (!decision.allowed) throw new LlmRefusedError(decision);
+    }
+    return { lease, owned: false, body, demand };
+  }
+
+  /**
+   * The request for `model`, its output capped per choice at the least of: what it may produce as
+   * asked (its own cap, or the asked model's default), what `model` may produce, and the step's
+   * `maxTokens`. So the cap is never above the output reserved for the request as asked.
+   */
+  private capped(api: Api, asked: Json, model: string, maxTokens: number | undefined, field: string | undefined): Json {
+    const fields = OUTPUT_LIMIT_FIELDS[api.format];
+    const cap = Math.min(
+      outputPerChoice(asked, fields, asked.model as string, this.defaultMaxTokens),
+      outputPerChoice(asked, fields, model, this.defaultMaxTokens),
+      maxTokens ?? Infinity,
+    );
+    return withOutputCap({ ...asked, model }, api.format, cap, { field });
+  }
+
+  /**
+   * Records one call's usage. A usage that cannot be counted is recorded as what is known for sure
+   * (the estimated input), partial; a record that fails keeps the lease's reservation (core's rule).
+   */
+  private async record(lease: Lease, usage: Usage | Promise<Usage>, partial: boolean, known: Usage): Promise<void> {
+    let counted = known;
+    let lowerBound = true;
+    try {
+      counted = await usage;
+      lowerBound = partial;
+    } catch (error) {
+      this.onError(error);
+    }
+    try {
+      await lease.record(counted, lowerBound ? PARTIAL : undefined);
+    } catch (error) {
+      this.onError(error);
+    }
+  }
 }
 
 /**
@@ -285,7 +354,7 @@ function degraded(body: Json, step: DegradeStep | undefined, api: Api, maxTokens
 export function meterIterable<S extends object>(stream: S, admitted: Admitted): S {
   const iterable = stream as S & { [Symbol.asyncIterator](): AsyncIterator<unknown> };
   if (typeof iterable[Symbol.asyncIterator] !== 'function') {
-    void admitted.abort();
+    void admitted.settleFailure(false);
     throw invalidInput('the SDK returned a stream that is not async-iterable');
   }
   const source = iterable[Symbol.asyncIterator].bind(stream);
@@ -302,7 +371,7 @@ export function meterIterable<S extends object>(stream: S, admitted: Admitted): 
           yield chunk;
         }
       } finally {
-        await admitted.settle(meter.usage());
+        await admitted.settle(meter.usage(), meter.complete);
       }
     },
   });
@@ -321,11 +390,16 @@ export function meteredCreate(metering: Metering, api: Api, original: (body: any
     try {
       result = await original(admitted.body, requestOptions);
     } catch (error) {
-      await admitted.abort();
+      await admitted.settleFailure(answeredWithStatus(error));
       throw error;
     }
     if (streaming) return meterIterable(result as object, admitted);
     await admitted.settleResponse(result);
     return result;
   };
+}
+
+/** Whether an SDK error is the upstream's HTTP answer (the SDKs' `APIError` carries its `status`), not a failure to get one. */
+function answeredWithStatus(error: unknown): boolean {
+  return typeof (error as { status?: unknown } | null)?.status === 'number';
 }

@@ -10,9 +10,9 @@ export interface OpenAILike {
 /** Options of `wrapOpenAI`. */
 export interface WrapOpenAIOptions extends MeterOptions {
   /**
-   * The field a degradation step's `maxTokens` is written to when a chat request sets no output
-   * limit (`max_tokens` for servers that predate `max_completion_tokens`). A limit the request sets
-   * is capped where it is.
+   * The field the output cap is written to when a chat request sets no output limit (`max_tokens`
+   * for servers that predate `max_completion_tokens`). A limit the request sets is capped where it
+   * is.
    * @default 'max_completion_tokens'
    * @example { maxTokensParam: 'max_tokens' } // a vLLM or older compatible server
    */
@@ -47,9 +47,13 @@ export function unmetered(where: string, name: string, instead: string): () => n
 /**
  * Wraps an `openai` client so that every `chat.completions.create` and `responses.create` call,
  * streamed or not, is estimated, admitted (per call, or on one shared lease), degraded per the
- * decision, and recorded with its exact usage. A refused call throws `LlmRefusedError` and is not
- * made. The wrapped methods return plain promises (no `.withResponse()`); `stream()`, `parse()` and
- * `runTools()` helpers refuse, since they would bypass the meter. Other methods are untouched.
+ * decision, sent with the output it reserved as its cap (`max_completion_tokens`,
+ * `max_output_tokens`), and recorded with its exact usage, or as partial when the usage is not
+ * known. A refused call throws `LlmRefusedError` and is not made. The wrapped methods return plain
+ * promises (no `.withResponse()`); `stream()`, `parse()` and `runTools()` helpers refuse, since
+ * they would bypass the meter. Other methods are untouched. The SDK's own retries happen under one
+ * admission: give the client `maxRetries: 0`, or meter it with `meteredFetch`, which admits every
+ * attempt.
  *
  * @example
  * const decision = await limiter.acquire({ user: 'u1' });

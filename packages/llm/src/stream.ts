@@ -13,7 +13,8 @@ const FORMATS: readonly StreamFormat[] = ['openai-chat', 'openai-responses', 'an
 /** Options of the stream meters. */
 export interface StreamMeterOptions {
   /**
-   * The model asked for: prices the usage and picks the tokenizer until the stream names its model.
+   * The model asked for: picks the tokenizer until the stream names its model, and prices the usage
+   * when the stream names none or one the price source does not know (a router's or a proxy's name).
    * @default undefined (the model the stream reports)
    * @example 'gpt-4o'
    */
@@ -46,15 +47,21 @@ export interface StreamMeterOptions {
  * SDKs yield them, or as parsed from the SSE `data:` lines.
  */
 export interface StreamMeter {
-  /** Feeds one parsed chunk or event. Anything unrecognised is ignored. */
+  /**
+   * Feeds one parsed chunk or event. Anything unrecognised is ignored, and so is a usage that lacks
+   * a count or has a malformed one: the caller's stream goes on, and the usage stays unknown.
+   */
   push(chunk: unknown): void;
-  /** Whether the provider's final usage has arrived: then `usage()` is exactly what was billed. */
+  /**
+   * Whether the provider's final usage has arrived: then `usage()` is exactly what was billed.
+   * Until then, record `usage()` as partial (`lease.record(usage, { partial: !meter.complete })`).
+   */
   readonly complete: boolean;
   /**
    * The call's usage: the provider's own count once `complete`; before that (a stream cut off by
-   * the client or the network), the billed or estimated input plus the output counted from the text
-   * and tool-call deltas received so far (hidden reasoning tokens cannot be seen, so they are not
-   * counted).
+   * the client or the network, or one whose usage never came), a lower bound: the billed or
+   * estimated input plus the output counted from the text and tool-call deltas received so far
+   * (hidden reasoning tokens cannot be seen, so they are not counted).
    */
   usage(): Promise<Usage>;
 }
@@ -85,6 +92,25 @@ abstract class Meter implements StreamMeter {
     if (typeof value === 'string' && value !== '') this.text.push(value);
   }
 
+  /**
+   * Takes a usage the stream reported, `final` when no later one will come (after it, nothing
+   * replaces it). One that lacks a count or has a malformed one is left out rather than thrown: it
+   * must not break the caller's stream, and the call's usage stays unknown, so it is settled as
+   * partial.
+   */
+  protected report(usage: Json, read: (usage: Json, model: string | undefined) => CallTokens | undefined, final: boolean): void {
+    if (this.complete) return;
+    let tokens: CallTokens | undefined;
+    try {
+      tokens = read(usage, this.model);
+    } catch {
+      return;
+    }
+    if (!tokens) return;
+    this.reported = tokens;
+    if (final) this.complete = true;
+  }
+
   protected async generatedTokens(): Promise<number> {
     if (this.text.length === 0) return 0;
     const text = this.text.join('');
@@ -93,13 +119,13 @@ abstract class Meter implements StreamMeter {
   }
 
   async usage(): Promise<Usage> {
-    const { prices } = this.options;
-    if (this.complete && this.reported) return toUsage({ ...this.reported, model: this.reported.model ?? this.model }, prices);
+    const { prices, model: requested } = this.options;
+    if (this.complete && this.reported) return toUsage({ ...this.reported, model: this.reported.model ?? this.model }, prices, requested);
     const generated = await this.generatedTokens();
     const partial: CallTokens = this.reported
       ? { ...this.reported, model: this.reported.model ?? this.model, outputTokens: Math.max(this.reported.outputTokens, generated) }
       : { model: this.model, inputTokens: this.options.inputTokens, outputTokens: generated };
-    return toUsage(partial, prices);
+    return toUsage(partial, prices, requested);
   }
 }
 
@@ -124,13 +150,15 @@ class OpenAIChatMeter extends Meter {
         }
       }
     }
-    // With `stream_options.include_usage` the last chunk carries the usage (some servers send a
-    // running count on every chunk: the latest one wins).
-    if (isObject(chunk.usage)) {
-      this.reported = openaiChatTokens(chunk.usage, this.model);
-      this.complete = true;
-    }
+    // With `stream_options.include_usage` the last chunk carries the usage. Some servers send a
+    // running count on every chunk: the latest one wins, and it is final only on a chunk that ends
+    // every choice it carries (or carries none), since a count taken mid-generation misses the rest.
+    if (isObject(chunk.usage)) this.report(chunk.usage, openaiChatTokens, endsGeneration(chunk.choices));
   }
+}
+
+function endsGeneration(choices: unknown): boolean {
+  return !Array.isArray(choices) || choices.every((choice) => isObject(choice) && typeof choice.finish_reason === 'string');
 }
 
 class OpenAIResponsesMeter extends Meter {
@@ -139,10 +167,8 @@ class OpenAIResponsesMeter extends Meter {
     const response = isObject(event.response) ? event.response : undefined;
     if (response && typeof response.model === 'string' && response.model !== '') this.model = response.model;
     if (event.type.endsWith('.delta')) this.addText(event.delta);
-    if (response && isObject(response.usage)) {
-      this.reported = openaiResponseTokens(response.usage, this.model);
-      this.complete = true;
-    }
+    // Only the terminal events (`response.completed`, `.incomplete`, `.failed`) carry a usage.
+    if (response && isObject(response.usage)) this.report(response.usage, openaiResponseTokens, true);
   }
 }
 
@@ -156,7 +182,8 @@ class AnthropicMeter extends Meter {
         if (typeof message.model === 'string' && message.model !== '') this.model = message.model;
         if (isObject(message.usage)) {
           this.start = message.usage;
-          this.reported = anthropicTokens(message.usage, this.model);
+          // The input billed so far; the output comes with message_delta.
+          this.report(message.usage, anthropicTokens, false);
         }
         return;
       }
@@ -178,8 +205,7 @@ class AnthropicMeter extends Meter {
         if (!isObject(event.usage)) return;
         const merged: Json = { ...this.start };
         for (const [key, value] of Object.entries(event.usage)) if (value !== null && value !== undefined) merged[key] = value;
-        this.reported = anthropicTokens(merged, this.model);
-        this.complete = true;
+        this.report(merged, anthropicTokens, true);
       }
     }
   }
@@ -191,7 +217,7 @@ class AnthropicMeter extends Meter {
  * @example
  * const meter = streamMeter('openai-chat', { model: 'gpt-4o', inputTokens: demand.inputTokens, prices });
  * for await (const chunk of stream) meter.push(chunk);
- * await lease.record(await meter.usage());
+ * await lease.record(await meter.usage(), { partial: !meter.complete });
  */
 export function streamMeter(format: StreamFormat, options?: StreamMeterOptions): StreamMeter {
   const resolved = validate(options);
@@ -288,7 +314,7 @@ export interface SseMeter extends StreamMeter {
  * const meter = sseMeter('openai-chat', { model: body.model, inputTokens: demand.inputTokens, prices });
  * upstream.on('data', (bytes) => { meter.write(bytes); client.write(bytes) });
  * // on end or on client disconnect:
- * await lease.record(await meter.usage());
+ * await lease.record(await meter.usage(), { partial: !meter.complete });
  */
 export function sseMeter(format: StreamFormat, options?: StreamMeterOptions): SseMeter {
   const meter = streamMeter(format, options);
@@ -320,7 +346,10 @@ export function sseMeter(format: StreamFormat, options?: StreamMeterOptions): Ss
 
 /** How a metered body ended, for `onUsage`. */
 export interface StreamEnd {
-  /** Whether the provider's final usage arrived (`false`: cut off, the usage is partial). */
+  /**
+   * Whether the provider's final usage arrived (`false`: cut off, or the usage never came or was
+   * not usable; record the usage with `{ partial: true }`).
+   */
   complete: boolean;
   /** `'done'` (read to the end), `'cancelled'` (the reader went away), `'error'` (the source failed). */
   how: 'done' | 'cancelled' | 'error';
@@ -332,8 +361,8 @@ export interface StreamEnd {
  * with the usage metered from the bytes that went through. What an OpenAI-compatible gateway needs.
  *
  * @example
- * const body = meterEventStream(upstream.body!, 'openai-chat', { model, inputTokens, prices }, async (usage) => {
- *   await lease.record(usage);
+ * const body = meterEventStream(upstream.body!, 'openai-chat', { model, inputTokens, prices }, async (usage, end) => {
+ *   await lease.record(usage, { partial: !end.complete });
  *   await lease.release();
  * });
  * return new Response(body, { headers: upstream.headers });
@@ -348,15 +377,22 @@ export function meterEventStream(
   const meter = sseMeter(format, options);
   const reader = body.getReader();
   let settled: Promise<void> | undefined;
+  const warn = (error: unknown) => console.warn(`[tollgate] [llm] settling a metered stream failed: ${(error as Error)?.message ?? String(error)}`);
+  // A usage that cannot be counted (a counter of your own that throws) is still settled, as
+  // partial: the caller must get its one call to record and release.
+  const measured = (): Promise<[Usage, boolean]> =>
+    meter.usage().then(
+      (usage) => [usage, meter.complete],
+      (error: unknown) => {
+        warn(error);
+        return [{ ...(options?.model !== undefined && { model: options.model }), inputTokens: options?.inputTokens ?? 0 }, false];
+      },
+    );
   // A failing callback must not fail the body the client is reading: it is reported instead.
   const settle = (how: StreamEnd['how']) =>
-    (settled ??= meter
-      .usage()
-      .then((usage) => onUsage(usage, { complete: meter.complete, how }))
-      .then(
-        () => undefined,
-        (error: unknown) => console.warn(`[tollgate] [llm] settling a metered stream failed: ${(error as Error)?.message ?? String(error)}`),
-      ));
+    (settled ??= measured()
+      .then(([usage, complete]) => onUsage(usage, { complete, how }))
+      .then(() => undefined, warn));
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let chunk: ReadableStreamReadResult<Uint8Array>;

@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { ConfigurationError, createLimiter, type Limiter } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
 import { afterEach, describe, expect, it } from 'vitest';
-import { approximateTokens, genaiPrices, LlmRefusedError, wrapAnthropic } from '../src/index.js';
+import { approximateTokens, estimateAnthropicMessage, genaiPrices, LlmRefusedError, wrapAnthropic } from '../src/index.js';
 import { MESSAGE, MESSAGE_EVENTS } from './fixtures.js';
 import { startProvider, type Provider } from './provider.js';
 
@@ -55,10 +55,10 @@ describe('wrapAnthropic', () => {
     expect(await used(limiter)).toEqual({ rpm: 1, tpm: 2040, 'daily-usd': 0.0009 });
   });
 
-  it('a stream the client breaks off settles the input Anthropic billed plus the output received', async () => {
+  it("under onUnknownUsage: 'counted', a stream the client breaks off settles the input Anthropic billed plus the output received", async () => {
     provider = await startProvider(() => ({ events: MESSAGE_EVENTS.slice(0, 5), hang: true }));
     const limiter = limiterWith();
-    const anthropic = wrapAnthropic(client(provider), { limiter, identity: { user: 'u1' }, prices });
+    const anthropic = wrapAnthropic(client(provider), { limiter, identity: { user: 'u1' }, prices, acquire: { onUnknownUsage: 'counted' } });
     for await (const event of await anthropic.messages.create({ ...ask, stream: true })) {
       if (event.type === 'content_block_delta') break;
     }
@@ -101,3 +101,47 @@ describe('wrapAnthropic', () => {
     await decision.lease.release();
   });
 });
+
+/** A Claude thinking stream cut off while it thinks: no message_delta, so no final usage. */
+const THINKING_CUT = [
+  { ...MESSAGE_EVENTS[0], message: { ...MESSAGE_EVENTS[0]!.message, usage: { input_tokens: 40, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 } } },
+  { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } },
+  { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Let me work through this carefully.' } },
+];
+
+describe('wrapAnthropic: the reservation is a hard cap', () => {
+  it("sends max_tokens when the request has none: the default, or the model's maximum when lower", async () => {
+    provider = await startProvider(() => ({ json: MESSAGE }));
+    const limiter = limiterWith(100);
+    const anthropic = wrapAnthropic(client(provider), { limiter, identity: { user: 'u1' }, prices, estimate: { defaultMaxTokens: 20_000 } });
+    const { max_tokens: _, ...uncapped } = ask;
+    await anthropic.messages.create(uncapped as typeof ask);
+    await anthropic.messages.create({ ...uncapped, model: 'claude-3-haiku-20240307' } as typeof ask);
+    await anthropic.messages.create({ ...ask, max_tokens: 300 });
+    expect(provider.requests.map((r) => [r.body.model, r.body.max_tokens])).toEqual([
+      ['claude-sonnet-4.5', 20_000],
+      ['claude-3-haiku-20240307', 4_096],
+      ['claude-sonnet-4.5', 300],
+    ]);
+  });
+
+  it('a thinking stream cut before its usage keeps the reservation', async () => {
+    provider = await startProvider(() => ({ events: THINKING_CUT }));
+    const limiter = limiterWith();
+    const anthropic = wrapAnthropic(client(provider), { limiter, identity: { user: 'u1' }, prices });
+    const body = { ...ask, max_tokens: 16_000, thinking: { type: 'enabled' as const, budget_tokens: 10_000 }, stream: true as const };
+    for await (const _event of await anthropic.messages.create(body)) void _event;
+    const reserved = await estimateAnthropicMessage(body, { prices });
+    expect(await used(limiter)).toEqual({ rpm: 1, tpm: reserved.tokens, 'daily-usd': reserved.cost });
+  });
+
+  it('prices a served model name the table does not know as the model asked for, cache writes included', async () => {
+    provider = await startProvider(() => ({ json: { ...MESSAGE, model: 'anthropic/claude-sonnet-4.5' } }));
+    const limiter = limiterWith();
+    const anthropic = wrapAnthropic(client(provider), { limiter, identity: { user: 'u1' }, prices });
+    await anthropic.messages.create(ask);
+    // 100 × $3 + 4,735 × $3.75 (cache write) + 255 × $15 per million, at claude-sonnet-4.5's prices.
+    expect(await used(limiter)).toEqual({ rpm: 1, tpm: 5090, 'daily-usd': 0.02188125 });
+  });
+});
+

@@ -140,3 +140,50 @@ describe('estimateResponse', () => {
     expect(items.outputTokens).toBe(4096);
   });
 });
+
+describe('the output reserved when a request sets no cap', () => {
+  it("is defaultMaxTokens, or the model's maximum output when that is lower", async () => {
+    const messages = [{ role: 'user', content: 'Hi' }];
+    const raised = { defaultMaxTokens: 20_000 };
+    expect((await estimateChatCompletion({ model: 'gpt-4o', messages }, raised)).outputTokens).toBe(16_384);
+    expect((await estimateChatCompletion({ model: 'gpt-3.5-turbo', messages }, raised)).outputTokens).toBe(4_096);
+    expect((await estimateChatCompletion({ model: 'gpt-4o-2024-05-13', messages }, raised)).outputTokens).toBe(4_096);
+    expect((await estimateChatCompletion({ model: 'gpt-4o-2024-08-06', messages, n: 2 }, raised)).outputTokens).toBe(2 * 16_384);
+    expect((await estimateChatCompletion({ model: 'o3', messages }, raised)).outputTokens).toBe(20_000);
+    expect((await estimateAnthropicMessage({ model: 'claude-3-haiku-20240307', messages }, raised)).outputTokens).toBe(4_096);
+    expect((await estimateAnthropicMessage({ model: 'claude-3-5-sonnet-20241022', messages }, raised)).outputTokens).toBe(8_192);
+    expect((await estimateResponse({ model: 'gpt-4o-mini', input: 'Hi' }, raised)).outputTokens).toBe(16_384);
+    // A cap the request sets is its own: not lowered to the table's figure.
+    expect((await estimateChatCompletion({ model: 'gpt-3.5-turbo', messages, max_tokens: 5_000 })).outputTokens).toBe(5_000);
+  });
+});
+
+describe('Anthropic prompt caching in the reservation', () => {
+  const prices = genaiPrices();
+  const text = (cache?: object) => ({ type: 'text', text: ENGLISH, ...(cache && { cache_control: cache }) });
+
+  it('reserves a prompt with cache_control blocks at the cache-write rate, and 1-hour writes at theirs', async () => {
+    const plain = await estimateAnthropicMessage({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: [text()] }] }, { prices });
+    const fiveMinutes = await estimateAnthropicMessage({ model: 'claude-sonnet-4-5', max_tokens: 100, system: [text({ type: 'ephemeral' })], messages: [{ role: 'user', content: 'Hi' }] }, { prices });
+    const oneHour = await estimateAnthropicMessage(
+      { model: 'claude-sonnet-4-5', max_tokens: 100, system: [text({ type: 'ephemeral', ttl: '5m' })], messages: [{ role: 'user', content: [text({ type: 'ephemeral', ttl: '1h' })] }] },
+      { prices },
+    );
+    // $3 plain, $3.75 a 5-minute write, $6 a 1-hour write, per million input tokens; $15 per million out.
+    expect(plain.cost).toBe(prices.costOf('claude-sonnet-4-5', { inputTokens: plain.inputTokens, outputTokens: 100 }));
+    expect(fiveMinutes.cost).toBe(prices.costOf('claude-sonnet-4-5', { inputTokens: fiveMinutes.inputTokens, cacheWriteTokens: fiveMinutes.inputTokens, outputTokens: 100 }));
+    expect(oneHour.cost).toBe(
+      prices.costOf('claude-sonnet-4-5', { inputTokens: oneHour.inputTokens, cacheWriteTokens: oneHour.inputTokens, cacheWrite1hTokens: oneHour.inputTokens, outputTokens: 100 }),
+    );
+    expect(oneHour.cost).toBe((oneHour.inputTokens * 6 + 100 * 15) / 1e6);
+  });
+
+  it('counts cache_control on tools and on the request itself', async () => {
+    const tool = { name: 'get_weather', input_schema: WEATHER_TOOL.function.parameters, cache_control: { type: 'ephemeral', ttl: '1h' } };
+    const withTool = await estimateAnthropicMessage({ model: 'claude-haiku-4-5', max_tokens: 10, tools: [tool], messages: [{ role: 'user', content: 'Hi' }] }, { prices });
+    expect(withTool.cost).toBe((withTool.inputTokens * 2 + 10 * 5) / 1e6);
+    const automatic = await estimateAnthropicMessage({ model: 'claude-haiku-4-5', max_tokens: 10, cache_control: { type: 'ephemeral' }, messages: [{ role: 'user', content: 'Hi' }] }, { prices });
+    expect(automatic.cost).toBe((automatic.inputTokens * 1.25 + 10 * 5) / 1e6);
+  });
+});
+

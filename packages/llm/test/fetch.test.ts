@@ -2,7 +2,7 @@ import { createLimiter, InvalidInputError, type Limiter } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { countTokens, estimateChatCompletion, genaiPrices, meteredFetch } from '../src/index.js';
+import { countTokens, estimateAnthropicMessage, estimateChatCompletion, genaiPrices, meteredFetch } from '../src/index.js';
 import { MESSAGE } from './fixtures.js';
 import { chunks, completion, startProvider, type Provider } from './provider.js';
 
@@ -50,10 +50,10 @@ describe('meteredFetch', () => {
     expect(await used(limiter)).toEqual({ rpm: 2, tpm: 152, 'daily-usd': (cost(100, 20) * 1e9 + cost(30, 2) * 1e9) / 1e9 });
   });
 
-  it('a body cancelled mid-stream settles the estimated input plus what was received', async () => {
+  it("under onUnknownUsage: 'counted', a body cancelled mid-stream settles the estimated input plus what was received", async () => {
     provider = await startProvider((_path, body) => ({ events: chunks(body.model, ['One', ' two']), hang: true }));
     const limiter = limiterWith();
-    const fetch = meteredFetch({ limiter, identity: { user: 'u1' }, prices });
+    const fetch = meteredFetch({ limiter, identity: { user: 'u1' }, prices, acquire: { onUnknownUsage: 'counted' } });
     const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Count' }], stream: true, max_tokens: 50 };
     const response = await fetch(`${provider.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect(response.headers.get('content-type')).toBe('text/event-stream');
@@ -82,3 +82,34 @@ describe('meteredFetch', () => {
     expect(provider.requests).toHaveLength(3);
   });
 });
+
+describe('meteredFetch: the reservation is a hard cap', () => {
+  const post = (fetch: typeof globalThis.fetch, path: string, body: object) =>
+    fetch(`${provider!.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('sends the output it reserved as the cap, and a stream that ends without its usage keeps the reservation', async () => {
+    // An upstream that ignores include_usage: the stream ends, and its usage never came.
+    provider = await startProvider((_path, body) => ({ events: chunks(body.model, ['Hi']) }));
+    const limiter = limiterWith();
+    const fetch = meteredFetch({ limiter, identity: { user: 'u1' }, prices });
+    const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], stream: true };
+    await (await post(fetch, '/v1/chat/completions', body)).text();
+    expect(provider.requests[0]!.body.max_completion_tokens).toBe(4_096);
+    const reserved = await estimateChatCompletion(body, { prices });
+    for (let i = 0; i < 50 && (await used(limiter)).tpm !== reserved.tokens; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await used(limiter)).toEqual({ rpm: 1, tpm: reserved.tokens, 'daily-usd': reserved.cost });
+  });
+
+  it('sets max_tokens on an Anthropic request without one, and keeps the reservation when the upstream drops the connection', async () => {
+    provider = await startProvider((_path, _body, i) => (i === 0 ? { json: MESSAGE } : { drop: true }));
+    const limiter = limiterWith();
+    const fetch = meteredFetch({ limiter, identity: { user: 'u1' }, prices });
+    const body = { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }] };
+    expect((await post(fetch, '/v1/messages', body)).status).toBe(200);
+    expect(provider.requests[0]!.body.max_tokens).toBe(4_096);
+    await expect(post(fetch, '/v1/messages', body)).rejects.toThrow();
+    const reserved = await estimateAnthropicMessage(body, { prices });
+    expect(await used(limiter)).toEqual({ rpm: 2, tpm: 5090 + reserved.tokens, 'daily-usd': (21_881_250 + Math.round(reserved.cost! * 1e9)) / 1e9 });
+  });
+});
+

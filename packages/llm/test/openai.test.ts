@@ -132,10 +132,10 @@ describe('wrapOpenAI', () => {
     expect(await used(limiter)).toEqual({ rpm: 2, tpm: 90, 'daily-usd': 2 * cost, inflight: 0 });
   });
 
-  it('a stream the client breaks off settles the estimated input plus the output received', async () => {
+  it("under onUnknownUsage: 'counted', a stream the client breaks off settles the estimated input plus the output received", async () => {
     provider = await startProvider((_path, body) => ({ events: chunks(body.model, ['The', ' answer', ' is']), hang: true }));
     const limiter = limiterWith();
-    const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' }, prices });
+    const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' }, prices, acquire: { onUnknownUsage: 'counted' } });
     const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'What is the answer?' }], max_tokens: 100, stream: true as const };
     const estimate = await estimateChatCompletion(body);
     let text = '';
@@ -186,3 +186,82 @@ describe('wrapOpenAI', () => {
     expect(() => wrapOpenAI({} as never, { limiter: limiterWith(), identity: { user: 'u1' } })).toThrow(/client must be an OpenAI client/);
   });
 });
+
+/** Sums USD amounts as core does: in whole nano-dollars. */
+const usd = (...amounts: number[]) => amounts.reduce((sum, amount) => sum + Math.round(amount * 1e9), 0) / 1e9;
+
+describe('wrapOpenAI: the reservation is a hard cap', () => {
+  it('sends the output it reserved as the cap: set when absent, the model\'s maximum when lower, per choice with n', async () => {
+    provider = await startProvider((path, body) => (path.endsWith('/responses') ? { json: RESPONSE } : { json: completion(body, { prompt: 10, completion: 5 }) }));
+    const limiter = limiterWith({ dailyUsd: 100 });
+    const decision = await limiter.acquire({ user: 'u1' });
+    if (!decision.allowed) throw new Error('refused');
+    const openai = wrapOpenAI(client(provider), { lease: decision.lease, prices, estimate: { defaultMaxTokens: 20_000 } });
+    const reservedBy = async (call: () => Promise<unknown>) => {
+      const before = decision.lease.totals.reservedTokens;
+      await call();
+      return decision.lease.totals.reservedTokens - before;
+    };
+    const messages = [{ role: 'user' as const, content: 'Hi' }];
+    const input = async (model: string) => (await estimateChatCompletion({ model, messages })).inputTokens;
+    expect(await reservedBy(() => openai.chat.completions.create({ model: 'gpt-4o', messages }))).toBe((await input('gpt-4o')) + 16_384);
+    expect(await reservedBy(() => openai.chat.completions.create({ model: 'gpt-3.5-turbo', messages }))).toBe((await input('gpt-3.5-turbo')) + 4_096);
+    expect(await reservedBy(() => openai.chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 100, n: 3 }))).toBe((await input('gpt-4o')) + 300);
+    await openai.responses.create({ model: 'gpt-4.1', input: 'Hi' });
+    await decision.lease.release();
+    expect(provider.requests.map((r) => [r.body.model, r.body.max_completion_tokens, r.body.max_tokens, r.body.max_output_tokens])).toEqual([
+      ['gpt-4o', 16_384, undefined, undefined],
+      ['gpt-3.5-turbo', 4_096, undefined, undefined],
+      ['gpt-4o', undefined, 100, undefined],
+      ['gpt-4.1', undefined, undefined, 20_000],
+    ]);
+  });
+
+  it('per call, the degradation step never sends a dearer model than was reserved, nor a cap above the reservation', async () => {
+    provider = await startProvider((_path, body) => ({ json: completion(body, { prompt: 10, completion: 5 }) }));
+    // Below half the budget the ladder names gpt-4o: dearer than the gpt-4o-mini the calls reserved.
+    const limiter = limiterWith({ degrade: true, dailyUsd: 10 });
+    const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' }, prices });
+    await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 100 });
+    await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], max_completion_tokens: 9_000 });
+    expect(provider.requests.map((r) => [r.body.model, r.body.max_tokens, r.body.max_completion_tokens])).toEqual([
+      ['gpt-4o-mini', 100, undefined],
+      ['gpt-4o-mini', undefined, 4_096],
+    ]);
+  });
+
+  it('a stream cut before its usage keeps the reservation (o3, only the role chunk)', async () => {
+    provider = await startProvider((_path, body) => ({ events: chunks(body.model, []) }));
+    const limiter = limiterWith({ dailyUsd: 1 });
+    const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' }, prices });
+    const body = { model: 'o3', messages: [{ role: 'user' as const, content: 'Prove it.' }], max_completion_tokens: 25_000, stream: true as const };
+    for await (const _chunk of await openai.chat.completions.create(body)) void _chunk;
+    const reserved = (await estimateChatCompletion(body, { prices })).cost!;
+    expect(reserved).toBeGreaterThan(0.2);
+    expect(await used(limiter)).toEqual({ rpm: 1, tpm: (await estimateChatCompletion(body)).tokens, 'daily-usd': reserved, inflight: 0 });
+  });
+
+  it('a response without usable usage keeps the reservation: none, {}, only total_tokens, malformed counts', async () => {
+    const usages = [undefined, {}, { total_tokens: 2_000 }, { prompt_tokens: -5, completion_tokens: 1 }, { prompt_tokens: '10', completion_tokens: 3 }];
+    provider = await startProvider((_path, body, i) => ({ json: { ...completion(body, { prompt: 10, completion: 3 }), usage: usages[i] } }));
+    const limiter = limiterWith();
+    const errors: unknown[] = [];
+    const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' }, prices, onError: (error) => errors.push(error) });
+    const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 1_000 };
+    for (const _usage of usages) await openai.chat.completions.create(body);
+    const reserved = await estimateChatCompletion(body, { prices });
+    expect(await used(limiter)).toEqual({ rpm: 5, tpm: 5 * reserved.tokens, 'daily-usd': usd(...usages.map(() => reserved.cost!)), inflight: 0 });
+  });
+
+  it('an upstream that drops the connection mid-response keeps the reservation; an HTTP error status refunds it', async () => {
+    provider = await startProvider((_path, _body, i) => (i === 0 ? { drop: true } : { status: 500, json: { error: { message: 'overloaded', type: 'server_error' } } }));
+    const limiter = limiterWith();
+    const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' }, prices });
+    const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 1_000 };
+    await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
+    await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(OpenAI.InternalServerError);
+    const reserved = await estimateChatCompletion(body, { prices });
+    expect(await used(limiter)).toEqual({ rpm: 2, tpm: reserved.tokens, 'daily-usd': reserved.cost, inflight: 0 });
+  });
+});
+

@@ -11,6 +11,8 @@ export interface Reply {
   events?: readonly object[];
   /** Keep the stream open after the events, as a provider still generating would. */
   hang?: boolean;
+  /** Drop the connection without answering, as a provider that fails mid-response does. */
+  drop?: boolean;
 }
 
 export interface Provider {
@@ -40,6 +42,10 @@ export async function startProvider(reply: (path: string, body: Json, index: num
       const path = req.url ?? '/';
       requests.push({ path, body, headers: req.headers });
       const answer = reply(path, body, requests.length - 1);
+      if (answer.drop) {
+        res.socket?.destroy();
+        return;
+      }
       if (answer.events) {
         res.writeHead(answer.status ?? 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
         const framing = path.endsWith('/chat/completions') ? 'openai-chat' : 'named';

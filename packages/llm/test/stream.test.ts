@@ -61,6 +61,44 @@ describe('stream meters over parsed chunks', () => {
   });
 });
 
+describe('stream meters: usage that cannot be trusted', () => {
+  const usageChunk = (usage: unknown) => ({ ...CHAT_CHUNKS.at(-1)!, usage });
+
+  it('OpenAI chat: an empty, partial or malformed usage chunk leaves the stream incomplete, without throwing', async () => {
+    for (const usage of [{}, { total_tokens: 16 }, { prompt_tokens: 9 }, { prompt_tokens: -9, completion_tokens: 7 }, { prompt_tokens: '9', completion_tokens: 7 }]) {
+      const meter = streamMeter('openai-chat', { model: 'gpt-4o-mini', inputTokens: 50 });
+      for (const chunk of [...CHAT_CHUNKS.slice(0, -1), usageChunk(usage)]) meter.push(chunk);
+      expect(meter.complete, JSON.stringify(usage)).toBe(false);
+      expect(await meter.usage(), JSON.stringify(usage)).toEqual({ model: 'gpt-4o-mini-2024-07-18', inputTokens: 50, outputTokens: await countTokens('Hello there, how can I help?', 'gpt-4o') });
+    }
+  });
+
+  it('OpenAI chat: a running count on a chunk still generating is not the final usage', async () => {
+    const meter = streamMeter('openai-chat', { model: 'gpt-4o-mini', inputTokens: 50 });
+    meter.push(CHAT_CHUNKS[0]);
+    meter.push({ ...CHAT_CHUNKS[1], usage: { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 } });
+    expect(meter.complete).toBe(false);
+    meter.push({ ...CHAT_CHUNKS[4], usage: { prompt_tokens: 9, completion_tokens: 7, total_tokens: 16 } });
+    expect(meter.complete).toBe(true);
+    expect(await meter.usage()).toEqual({ model: 'gpt-4o-mini-2024-07-18', inputTokens: 9, outputTokens: 7 });
+  });
+
+  it('Anthropic: a malformed message_delta leaves the stream incomplete, and the input message_start billed stands', async () => {
+    const meter = streamMeter('anthropic', { inputTokens: 3000 });
+    for (const event of MESSAGE_EVENTS.slice(0, 6)) meter.push(event);
+    meter.push({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 'many' } });
+    expect(meter.complete).toBe(false);
+    expect(await meter.usage()).toMatchObject({ inputTokens: 2025, cachedInputTokens: 2000 });
+  });
+
+  it('prices a served model name the table does not know as the model asked for', async () => {
+    const meter = streamMeter('anthropic', { model: 'claude-sonnet-4-5', prices });
+    for (const event of MESSAGE_EVENTS) meter.push(event.type === 'message_start' ? { ...event, message: { ...(event as { message: object }).message, model: 'anthropic/claude-sonnet-4.5' } } : event);
+    // 25 × $3 + 2,000 × $0.30 + 15 × $15 per million.
+    expect(await meter.usage()).toEqual({ model: 'anthropic/claude-sonnet-4.5', inputTokens: 2025, cachedInputTokens: 2000, outputTokens: 15, cost: 0.0009 });
+  });
+});
+
 describe('SSE', () => {
   it('parses events split at every byte, with CRLF, CR, comments and multi-line data', () => {
     const text = ': keep-alive\r\nevent: a\r\ndata: one\r\ndata: two\r\n\r\ndata:three\r\rdata: é🚀\n\n';
@@ -128,6 +166,15 @@ describe('meterEventStream', () => {
     await reader.cancel('client went away');
     expect(cancelled).toBe(true);
     expect(settled).toEqual([[{ model: 'gpt-4o-mini-2024-07-18', inputTokens: 120, outputTokens: await countTokens('Hello there', 'gpt-4o') }, { complete: false, how: 'cancelled' }]]);
+  });
+
+  it('passes a malformed usage chunk through and settles the stream as incomplete', async () => {
+    const events = [...CHAT_CHUNKS.slice(0, -1), { ...CHAT_CHUNKS.at(-1)!, usage: { prompt_tokens: -1, completion_tokens: 'x' } }];
+    const raw = bytes(sse(events, 'openai-chat'));
+    const settled: StreamEnd[] = [];
+    const body = meterEventStream(source([raw]), 'openai-chat', { model: 'gpt-4o-mini', inputTokens: 50 }, (_usage, end) => settled.push(end));
+    expect(new Uint8Array(await new Response(body).arrayBuffer())).toEqual(raw);
+    expect(settled).toEqual([{ complete: false, how: 'done' }]);
   });
 
   it('settles when the upstream fails, and still fails the body', async () => {
