@@ -73,7 +73,8 @@ export interface Lease {
    * does not know (a provider's dated or prefixed name) is priced as the lease's model. Throws
    * `InvalidInputError` for bad usage, `UnknownModelError` for usage that cannot be priced and
    * `StoreError` when the store fails; a record that throws charges nothing itself, and the lease
-   * keeps its whole reservation at release, since the call's usage is unknown.
+   * keeps its whole reservation at release, since the call's usage is unknown. A partial or failed
+   * record after the release charges back what the release refunded.
    */
   record(usage: Usage, options?: RecordOptions): Promise<RecordResult>;
   /**
@@ -162,6 +163,9 @@ export class TollgateLease implements Lease {
   private toolCalls = 0;
   /** A call's usage is unknown: release refunds none of the reservation. */
   private unknownUsage = false;
+  /** What release refunded: charged again if a call's usage proves unknown after it. */
+  private refundedTokens = 0;
+  private refundedCost = 0;
   private releasing: Promise<void> | undefined;
   /** Records and steps on their way to the store: release waits for them before it settles. */
   private inflight: Set<Promise<unknown>> | undefined;
@@ -220,8 +224,20 @@ export class TollgateLease implements Lease {
     // Set before a waiting release settles: its reactions run after this one.
     recorded.catch(() => {
       this.unknownUsage = true;
+      if (this.released) this.chargeRefundBack();
     });
     return recorded;
+  }
+
+  /**
+   * A record that failed after the release (which refunded the unused reservation): the refund is
+   * charged again, since the call's usage is unknown. Best effort: the record's own error has
+   * already reached the caller, and a store that fails this too leaves it as the release did.
+   */
+  private chargeRefundBack(): void {
+    const overrun = this.chargeOverrun(this.context.clock());
+    if (overrun.adjustments.length === 0) return;
+    toPromise(() => this.settle(overrun.adjustments, overrun)).catch(() => undefined);
   }
 
   step(demand?: Pick<Demand, 'tokens' | 'inputTokens' | 'outputTokens' | 'cost' | 'model'>): Promise<Decision> {
@@ -302,11 +318,15 @@ export class TollgateLease implements Lease {
     let coveredTokens = this.usedTokens - this.overrunTokens;
     let coveredCost = this.usedCost - this.overrunCost;
     const refunded = this.unknownUsage ? NO_RESERVATIONS : this.reservations;
+    let refundedTokens = 0;
+    let refundedCost = 0;
     for (const reservation of refunded) {
       const tokens = reservation.tokens - Math.min(reservation.tokens, coveredTokens);
       const cost = reservation.cost - Math.min(reservation.cost, coveredCost);
       coveredTokens = Math.max(0, coveredTokens - reservation.tokens);
       coveredCost = Math.max(0, coveredCost - reservation.cost);
+      refundedTokens += tokens;
+      refundedCost += cost;
       this.budgetAdjustments(adjustments, tokens, cost, now, reservation.at);
     }
     // An overrun whose record failed to reach the store is charged now.
@@ -323,6 +343,8 @@ export class TollgateLease implements Lease {
       this.reservedCost = Math.min(reservedCost, this.usedCost - this.overrunCost);
     }
     this.reservations = [];
+    this.refundedTokens = refundedTokens;
+    this.refundedCost = refundedCost;
     // The failure paths build their closures only when they are taken: a release runs per request.
     let settled: MaybePromise<unknown>;
     try {
@@ -346,6 +368,8 @@ export class TollgateLease implements Lease {
     this.reservations = reservations;
     this.reservedTokens = tokens;
     this.reservedCost = cost;
+    this.refundedTokens = 0;
+    this.refundedCost = 0;
   }
 
   /** Runs an operation, keeping it in `inflight` until it settles. */
@@ -396,8 +420,11 @@ export class TollgateLease implements Lease {
    * `step` reservation is never spent on usage already paid for.
    */
   private chargeOverrun(now: number): Overrun {
-    const tokens = Math.max(0, this.usedTokens - this.overrunTokens - this.reservedTokens);
-    const cost = Math.max(0, this.usedCost - this.overrunCost - this.reservedCost);
+    // A call whose usage is unknown is charged at least everything reserved, also what a release
+    // refunded before that was known (a client that left: the release came before the record).
+    const charged = (used: number, refunded: number, reserved: number) => (this.unknownUsage ? Math.max(used, reserved + refunded) : used);
+    const tokens = Math.max(0, charged(this.usedTokens, this.refundedTokens, this.reservedTokens) - this.overrunTokens - this.reservedTokens);
+    const cost = Math.max(0, charged(this.usedCost, this.refundedCost, this.reservedCost) - this.overrunCost - this.reservedCost);
     if (tokens === 0 && cost === 0) return NO_OVERRUN;
     this.overrunTokens += tokens;
     this.overrunCost += cost;

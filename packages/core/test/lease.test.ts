@@ -230,6 +230,41 @@ describe('usage that is not known is charged, not forgiven', () => {
     expect(await used('usd')).toBe(0.05);
   });
 
+  it('a partial record after the release charges back what the release refunded (a client that left first)', async () => {
+    const { limiter, used } = setup([tpm, usd]);
+    const { lease } = await limiter.acquire({ user: 'u' }, demand);
+    await lease!.record({ inputTokens: 500, outputTokens: 0 });
+    await lease!.release(); // the client went away: the adapter releases before the stream is metered
+    expect(await used('tpm')).toBe(500);
+    // What was counted (503 tokens) is within the reservation, which stays charged whole.
+    await lease!.record({ inputTokens: 0, outputTokens: 3 }, { partial: true });
+    expect(await used('tpm')).toBe(5000);
+    expect(await used('usd')).toBe(0.0425);
+    await lease!.record({ inputTokens: 0, outputTokens: 2 }, { partial: true }); // nothing is charged twice
+    expect(await used('tpm')).toBe(5000);
+    await lease!.record({ inputTokens: 0, outputTokens: 4_600 }, { partial: true }); // counted past it: charged
+    expect(await used('tpm')).toBe(5105);
+  });
+
+  it('a record that fails after the release charges back what the release refunded', async () => {
+    const { limiter, used } = setup([tpm, usd]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 2000, cost: 0.05 });
+    await lease!.release();
+    expect(await used('usd')).toBe(0);
+    await expect(lease!.record({ model: 'azure/gpt-4o-2099', inputTokens: 10 })).rejects.toThrow(/no price/);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(await used('tpm')).toBe(2000);
+    expect(await used('usd')).toBe(0.05);
+  });
+
+  it("under 'counted', a partial record after the release charges only what it counted", async () => {
+    const { limiter, used } = setup([tpm], { lease: { onUnknownUsage: 'counted' } });
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 5000 });
+    await lease!.release();
+    await lease!.record({ inputTokens: 40 }, { partial: true });
+    expect(await used('tpm')).toBe(40);
+  });
+
   it('a served model name the prices do not know is priced as the model the lease was taken for', async () => {
     const { limiter, used } = setup([usd]);
     const { lease } = await limiter.acquire({ user: 'u' }, demand);
