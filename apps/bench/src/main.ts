@@ -1,12 +1,15 @@
 /**
- * `pnpm bench [memory|sqlite|redis|http|llm]`: benchmarks with their peers in the same run (alternating fresh
+ * `pnpm bench [memory|sqlite|redis|http|llm|budget]`: benchmarks with their peers in the same run (alternating fresh
  * processes); prints Markdown tables with ratios (absolute numbers on shared machines are noisy,
  * ratios less so). Starts its own redis-server on a free loopback port for the Redis suites.
+ * `budget` is no throughput measure: it prints what the gateway's budget charged against what a
+ * misbehaving upstream billed.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, stopServer } from '@tollgate/dev-redis';
+import { budgetReport } from './budget.js';
 import { report } from './harness.js';
 import { httpReport } from './http.js';
 import { llmReport } from './llm.js';
@@ -41,3 +44,16 @@ if (!only || only === 'redis') {
 if (!only || only === 'http') console.log(`## Framework adapters (autocannon, loopback)\n\n${await httpReport()}\n`);
 
 if (!only || only === 'llm') console.log(`## LLM request estimation (@tollgate/llm)\n\n${await llmReport()}\n`);
+
+if (!only || only === 'budget') {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-budget-'));
+  const port = await startServer(dir);
+  try {
+    console.log(`## Hard budgets: the gateway in front of a misbehaving upstream, $1 a day\n`);
+    console.log(`### SQLite\n\n${await budgetReport({ kind: 'sqlite' })}\n`);
+    console.log(`### Redis (redis-server 7.0, loopback)\n\n${await budgetReport({ kind: 'redis', url: `redis://127.0.0.1:${port}` })}\n`);
+  } finally {
+    await stopServer(port);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -21,6 +21,8 @@ export interface GatewayOptions {
   watch?: boolean;
   /** Tests: sees each request the simulated upstream receives. */
   onSimulatedChat?: SimulatedUpstreamOptions['onChat'];
+  /** Where the log lines (JSON) go. @default stdout */
+  logStream?: { write(line: string): void };
 }
 
 export interface RunningGateway {
@@ -50,7 +52,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const hops = config.listen.trustProxy;
   // A number of hops as proxy-addr counts them (Fastify's types take only its function form).
   const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : hops;
-  const app = Fastify({ logger: { level: config.logLevel }, forceCloseConnections: true, bodyLimit: 32 * 1024 * 1024, trustProxy });
+  const app = Fastify({ logger: { level: config.logLevel, ...(options.logStream && { stream: options.logStream }) }, forceCloseConnections: true, bodyLimit: 32 * 1024 * 1024, trustProxy });
   const metrics = new GatewayMetrics();
   const opened = openStore(config.store, (error) => app.log.error({ err: error }, 'redis connection error'));
   const policy = new LivePolicy(config.policy, timedStore(opened.store, metrics.storeLatency));

@@ -2,6 +2,7 @@
  * Prometheus metrics in the text exposition format (version 0.0.4), written here rather than with
  * a client library: the gateway needs counters and histograms with a few labels, nothing more.
  */
+import { UNITS_PER_USD, usdToUnits } from '@tollgate/core';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -48,6 +49,35 @@ export class Counter implements Metric {
   }
 }
 
+const NANO_PER_USD = BigInt(UNITS_PER_USD);
+
+/** Integer nano-dollars as the exact decimal of USD they are (`1281648000n` → `1.281648`). */
+export function usdText(units: bigint): string {
+  const fraction = (units % NANO_PER_USD).toString().padStart(9, '0').replace(/0+$/, '');
+  return fraction === '' ? String(units / NANO_PER_USD) : `${units / NANO_PER_USD}.${fraction}`;
+}
+
+/**
+ * A counter of US dollars, summed in integer nano-dollars as the limiter counts money and printed
+ * as the exact decimal: summed as floats, a hundred charges of $0.01281648 would print as
+ * 1.281647999999999. BigInt, so a long-lived gateway's total never leaves the exact range.
+ */
+export class UsdCounter implements Metric {
+  private readonly series = new Series(() => ({ units: 0n }));
+  constructor(
+    private readonly name: string,
+    private readonly help: string,
+  ) {}
+
+  inc(labels: Labels, usd: number): void {
+    this.series.get(labels).units += BigInt(usdToUnits(usd));
+  }
+
+  lines(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...this.series.entries().map(({ labels, value }) => `${this.name}${labelText(labels)} ${usdText(value.units)}`)];
+  }
+}
+
 export class Histogram implements Metric {
   private readonly series;
   constructor(
@@ -86,11 +116,21 @@ export class GatewayMetrics {
   readonly storeLatency = new Histogram('tollgate_store_latency_seconds', 'Time of each store call (decisions, lease records and releases), by result', SECONDS);
   readonly upstream = new Counter('tollgate_upstream_responses_total', 'Upstream responses by status code (0: unreachable)');
   readonly upstreamLatency = new Histogram('tollgate_upstream_latency_seconds', 'Time until the upstream answered (headers), by status code', UPSTREAM_SECONDS);
-  readonly tokens = new Counter('tollgate_tokens_total', 'Tokens recorded, by kind (input, output)');
-  readonly spend = new Counter('tollgate_spend_usd_total', 'USD recorded');
+  readonly tokens = new Counter('tollgate_tokens_total', 'Tokens the upstream reported (or the gateway counted, when the usage is unknown), by kind (input, output)');
+  readonly spend = new UsdCounter('tollgate_spend_usd_total', 'USD charged to budgets: each call\'s reported cost, or its reservation when its usage is unknown');
+  readonly overruns = new Counter('tollgate_overruns_total', 'Calls whose reported usage exceeded what was reserved for them (an upstream ignoring the output cap or over-reporting)');
+  readonly overrunUsd = new UsdCounter('tollgate_overrun_usd_total', 'USD charged beyond the reservations, by those calls');
+
+  constructor() {
+    // Exported as 0 from the start: an alert on their increase needs the series before the first event.
+    this.spend.inc({}, 0);
+    this.overruns.inc({}, 0);
+    this.overrunUsd.inc({}, 0);
+  }
 
   /** The exposition text, for `GET /metrics`. */
   text(): string {
-    return [this.decisions, this.degraded, this.storeLatency, this.upstream, this.upstreamLatency, this.tokens, this.spend].flatMap((metric) => metric.lines()).join('\n') + '\n';
+    const all = [this.decisions, this.degraded, this.storeLatency, this.upstream, this.upstreamLatency, this.tokens, this.spend, this.overruns, this.overrunUsd];
+    return all.flatMap((metric) => metric.lines()).join('\n') + '\n';
   }
 }

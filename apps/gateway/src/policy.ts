@@ -1,6 +1,7 @@
 import { createLimiter, InvalidInputError, type Identity, type Limiter, type Store } from '@tollgate/core';
 import { genaiPrices, type LlmPriceSource } from '@tollgate/llm';
 import type { GatewayPolicy, KeyEntry } from './config/schema.js';
+import type { NoDearer } from './proxy/degrade.js';
 
 /** Who is calling, once the API key is known. */
 export interface Caller {
@@ -15,7 +16,7 @@ export function identityOf(caller: Pick<Caller, 'user' | 'keyId'>): Identity {
   return { user: caller.user, apiKey: caller.keyId };
 }
 
-/** The call `noDearer` compares two models' prices on. */
+/** The call `noDearer` compares two models' prices on, unless told the call's size. */
 const REFERENCE_CALL = { inputTokens: 1000, outputTokens: 1000 };
 
 /**
@@ -120,14 +121,16 @@ export class LivePolicy {
   }
 
   /**
-   * Whether `candidate` costs no more than `requested`, by their prices for a call of a thousand
-   * tokens in and out (true when either is unpriced: the ladder's model then applies as written).
+   * Whether `candidate` costs no more than `reference`, by their prices for a call of `size` (by
+   * default a thousand tokens in and out); true when either is unpriced: the ladder's model then
+   * applies as written.
    */
-  readonly noDearer = (candidate: string, requested: string): boolean => {
+  readonly noDearer: NoDearer = (candidate, reference, size = REFERENCE_CALL) => {
     const { prices } = this.version;
-    if (candidate === requested) return true;
-    if (!prices.lookup(candidate) || !prices.lookup(requested)) return true;
-    return prices.costOf(candidate, REFERENCE_CALL) <= prices.costOf(requested, REFERENCE_CALL);
+    if (candidate === reference) return true;
+    if (!prices.lookup(candidate) || !prices.lookup(reference)) return true;
+    const call = { inputTokens: size.inputTokens, outputTokens: size.outputTokens };
+    return prices.costOf(candidate, call) <= prices.costOf(reference, call);
   };
 
   /** The keys of one user. */

@@ -139,7 +139,7 @@ describe('chat completions through the gateway, with the official openai SDK', (
     expect(response.headers.get('x-tollgate-degraded')).toBe('true');
   });
 
-  it('frees the in-flight slot and records the partial stream when the client goes away mid-stream', async () => {
+  it('frees the in-flight slot and charges the whole reservation of a stream the client leaves mid-way', async () => {
     const gateway = await gatewayWith(writeConfig(POLICY, { chunkDelayMs: 50 }));
     const abort = new AbortController();
     const stream = await client(gateway, 'sk-test-alice').chat.completions.create({ model: 'gpt-4o', messages: HELLO, stream: true }, { signal: abort.signal });
@@ -151,9 +151,10 @@ describe('chat completions through the gateway, with the official openai SDK', (
     abort.abort();
 
     const used = await eventually(() => usedOf(gateway, alice), (u) => u.inflight === 0);
-    const input = (await estimateChatCompletion({ model: 'gpt-4o', messages: HELLO })).inputTokens;
-    expect(used.tpm).toBeGreaterThan(input);
-    expect(used.tpm).toBeLessThan(input + 512);
+    // Its usage never came: the reservation (the prompt and step 0's 512-token cap, which was sent) stays charged.
+    const reserved = await estimateChatCompletion({ model: 'gpt-4o', messages: HELLO, max_completion_tokens: 512 });
+    expect(used.tpm).toBe(reserved.tokens);
+    expect(nano(used['daily-usd']!)).toBe(nano(costOf('gpt-4o', reserved)));
   });
 
   it('passes an upstream error through in OpenAI\'s shape, and charges no tokens for it', async () => {

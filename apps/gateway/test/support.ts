@@ -12,6 +12,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** Runs `cleanup` after the test (in reverse order of registration). */
+export function afterTest(cleanup: () => Promise<void> | void): void {
+  cleanups.push(cleanup);
+}
+
 /** A fresh folder, removed after the test. */
 export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-gateway-'));
@@ -50,11 +55,22 @@ keys:
   sk-test-bob: { user: bob, name: bob-key }
 `;
 
-/** A configuration file in a fresh folder: listening on a free port, SQLite in that folder, quiet. */
-export function writeConfig(policy: string = POLICY, { chunkDelayMs = 2, listen = '{ host: 127.0.0.1, port: 0 }' } = {}): string {
+/**
+ * A configuration file in a fresh folder: listening on a free port, SQLite in that folder, quiet,
+ * forwarding to the simulated upstream unless given an upstream's base URL.
+ */
+export function writeConfig(policy: string = POLICY, { chunkDelayMs = 2, listen = '{ host: 127.0.0.1, port: 0 }', upstream = '', logLevel = 'silent', store = '' } = {}): string {
   const file = join(tempDir(), 'gateway.yaml');
-  writeFileSync(file, `listen: ${listen}\nlogLevel: silent\nadmin: { token: ${ADMIN_TOKEN} }\ndemo: { chunkDelayMs: ${chunkDelayMs} }\n${policy}`);
+  const upstreamLine = upstream === '' ? '' : `upstream: { baseUrl: "${upstream}" }\n`;
+  const storeLine = store === '' ? '' : `store: ${store}\n`;
+  writeFileSync(file, `listen: ${listen}\nlogLevel: ${logLevel}\nadmin: { token: ${ADMIN_TOKEN} }\ndemo: { chunkDelayMs: ${chunkDelayMs} }\n${upstreamLine}${storeLine}${policy}`);
   return file;
+}
+
+/** A log destination for `GatewayOptions.logStream` that keeps the gateway's log lines, parsed. */
+export function logLines(): { stream: { write(line: string): void }; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  return { stream: { write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) }, lines };
 }
 
 /** A gateway from a configuration file (by default the simulated upstream), stopped after the test. */

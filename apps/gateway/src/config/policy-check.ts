@@ -23,7 +23,7 @@ const FIXES: Record<string, string> = {
   below: 'a usage ratio between 0 and 1, higher than the step before; the last step has none',
   maxTokens: 'a whole number of at least 1',
   model: 'the model name to send upstream on this step, e.g. gpt-4o-mini',
-  lease: 'lease options are ttl (a duration), maxSteps and maxToolCalls (whole numbers)',
+  lease: 'lease options are ttl (a duration), maxSteps and maxToolCalls (whole numbers), and onUnknownUsage (reservation or counted)',
 };
 const DEFAULT_FIX = 'see the options in apps/gateway/README.md';
 

@@ -1,11 +1,14 @@
-import type { TollgateContext, Usage } from '@tollgate/core';
-import { estimateChatCompletion, hideInjectedUsage, meterEventStream, openaiChatUsage, type LlmDemand } from '@tollgate/llm';
+import type { Usage } from '@tollgate/core';
+import { estimateChatCompletion, hideInjectedUsage, meterEventStream, openaiChatUsage, type LlmDemand, type LlmPriceSource, type StreamEnd } from '@tollgate/llm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Activity } from '../dashboard/activity.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { identityOf, type Caller, type LivePolicy } from '../policy.js';
-import { degrade } from './degrade.js';
-import { callUpstream, clientGone, replyFrom, upstreamFailure, upstreamHeaders, type Upstream } from './upstream.js';
+import { identityOf, type LivePolicy } from '../policy.js';
+import { applyStep, describeRewrite } from './degrade.js';
+import { openAiError } from './errors.js';
+import { withinReservation } from './reservation.js';
+import { settlement, type Metered } from './settlement.js';
+import { callUpstream, clientGone, reachedUpstream, replyFrom, upstreamFailure, upstreamHeaders, type Upstream } from './upstream.js';
 
 type Body = Record<string, unknown>;
 
@@ -26,26 +29,29 @@ export interface ChatDependencies {
 /**
  * The estimate the limiter reserves for a chat request (the adapter's `demand`): the request as it
  * will be sent, that is with the degradation step the caller is on now (`check` charges nothing),
- * its prompt counted with the model's tokenizer and its output limit. Reserving for the requested
- * model and output instead would refuse a caller near the end of a budget outright, before the
- * ladder's cheaper steps could serve them. Should the step change before the decision, the
- * handler applies the decision's step, and the record charges what was actually used.
+ * its prompt counted with the model's tokenizer and its output limit (the estimator's default
+ * when it has none). Reserving for the requested model and output instead would refuse a caller
+ * near the end of a budget outright, before the ladder's cheaper steps could serve them. Should
+ * the step change before the decision, the handler sends no more than this estimate covers.
  */
 export function chatDemand(policy: LivePolicy) {
   return async (request: FastifyRequest): Promise<LlmDemand> => {
     const body = request.body as Body;
     const caller = request.caller!;
     const step = policy.config.tiers[caller.tier]?.degrade ? (await policy.limiter.check(identityOf(caller))).degrade : undefined;
-    const estimate = await estimateChatCompletion(degrade(body, step, caller.tier, policy.noDearer).body, { prices: policy.prices });
+    const estimate = await estimateChatCompletion(applyStep(body, step, policy.noDearer), { prices: policy.prices });
     request.estimate = estimate;
     return estimate;
   };
 }
 
 /**
- * `POST /v1/chat/completions`, admitted by the tollgate plugin: applies the degradation step,
- * forwards the request, and records the exact usage the upstream reports (from the JSON body, or
- * from the stream as it passes through) on the request's lease. The plugin releases the lease when
+ * `POST /v1/chat/completions`, admitted by the tollgate plugin: applies the degradation step within
+ * what was reserved, sends the request with an output cap equal to the reserved output, and
+ * records the usage the upstream reports (from the JSON body, or from the stream as it passes
+ * through) on the request's lease. Usage that is unknown (a stream cut off before its usage, a
+ * response without usable usage, a client gone before the answer) is recorded as partial, and
+ * the lease's rule charges it (by default, its reservation). The plugin releases the lease when
  * the response ends or the client goes away, refunding whatever was reserved and not used.
  */
 export function chatHandler({ policy, upstream, metrics, activity }: ChatDependencies) {
@@ -54,17 +60,20 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
     const caller = request.caller!;
     const estimate = request.estimate!;
     const requested = request.body as Body;
-    const { body: degraded, changed, headers } = degrade(requested, context.degrade, caller.tier, policy.noDearer);
+    const sent = withinReservation(applyStep(requested, context.degrade, policy.noDearer), estimate, policy.noDearer);
+    const { changed, headers } = describeRewrite(requested, sent, context.degrade, caller.tier);
     metrics.decisions.inc({ outcome: 'allowed', limit: '' });
     if (changed) metrics.degraded.inc({ step: String(context.degrade?.step ?? 0) });
     activity.admitted();
 
-    const streaming = degraded.stream === true;
-    const streamOptions = (degraded.stream_options ?? {}) as Body;
+    const streaming = sent.stream === true;
+    const streamOptions = (sent.stream_options ?? {}) as Body;
     // A chat stream reports its usage only when asked: ask, and hide the extra chunk from a client that did not.
     const hideUsage = streaming && streamOptions.include_usage !== true;
-    const body = hideUsage ? { ...degraded, stream_options: { ...streamOptions, include_usage: true } } : degraded;
+    const body = hideUsage ? { ...sent, stream_options: { ...streamOptions, include_usage: true } } : sent;
     const model = String(body.model);
+    const settle = settlement({ request, context, caller, requested, sent, metrics, activity, simulated: upstream.simulated });
+    const unknown = (how: string): Metered => ({ usage: lowerBound(model, estimate), known: false, how });
 
     const abandoned = clientGone(reply);
     const started = performance.now();
@@ -73,9 +82,11 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
       response = await callUpstream(upstream, '/chat/completions', { method: 'POST', headers: upstreamHeaders(request, upstream), body: JSON.stringify(body) }, abandoned);
     } catch (error) {
       metrics.upstream.inc({ status: '0' });
+      const failure = upstreamFailure(error);
+      // An upstream that had the request may have worked on it: its usage is unknown.
+      if (reachedUpstream(error)) await settle(unknown(abandoned.aborted ? 'client left before the upstream answered' : FAILED_BEFORE_ANSWER[failure.status]));
       if (abandoned.aborted) return reply.hijack();
       request.log.warn({ err: error, upstream: upstream.baseUrl }, 'upstream call failed');
-      const failure = upstreamFailure(error);
       return reply.code(failure.status).headers(headers).send(failure.body);
     }
     const status = String(response.status);
@@ -83,26 +94,13 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
     metrics.upstreamLatency.observe((performance.now() - started) / 1000, { status });
     replyFrom(reply, response, upstream).headers(headers);
 
-    const settle = async (usage: Usage, how: string) => {
-      try {
-        const recorded = await context.lease.record(usage);
-        metrics.tokens.inc({ kind: 'input' }, usage.inputTokens ?? 0);
-        metrics.tokens.inc({ kind: 'output' }, usage.outputTokens ?? 0);
-        metrics.spend.inc({}, recorded.cost);
-        activity.recorded(recorded.tokens);
-        request.log.info(logFields(caller, requested, body, context, { ...usage, cost: recorded.cost }, how, upstream.simulated), 'chat completion');
-      } catch (error) {
-        request.log.error({ err: error, user: caller.user }, 'recording usage failed; the lease expires by its TTL');
-      }
-    };
-
     // An upstream error (bad request, unknown model, its own rate limit) is passed back as it is;
     // nothing is recorded, and releasing the lease refunds the reservation.
     if (!response.ok) return reply.send(Buffer.from(await response.arrayBuffer()));
 
     if (streaming && response.body && response.headers.get('content-type')?.includes('text/event-stream')) {
       const metered = meterEventStream(response.body, 'openai-chat', { model, inputTokens: estimate.inputTokens, prices: policy.prices }, (usage, end) =>
-        settle(usage, end.complete ? 'stream' : `stream ${end.how} before its usage`),
+        settle({ usage, known: end.complete, how: end.complete ? 'stream' : `stream ${STREAM_CUT[end.how]} before its usage` }),
       );
       return reply.send(hideUsage ? metered.pipeThrough(hideInjectedUsage()) : metered);
     }
@@ -111,40 +109,36 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
     try {
       text = await response.text();
     } catch (error) {
-      if (!abandoned.aborted) throw error;
-      // The client left while the answer was arriving: the upstream did the work, so the estimate is charged.
-      await settle(reserved(model, estimate), 'json abandoned by the client');
-      return reply.hijack();
+      // Cut off while the answer was arriving: the upstream did the work, but its count never came.
+      if (abandoned.aborted) {
+        await settle(unknown('json abandoned by the client'));
+        return reply.hijack();
+      }
+      await settle(unknown('json cut off by the upstream'));
+      request.log.warn({ err: error, upstream: upstream.baseUrl }, 'the upstream failed while sending its answer');
+      return reply.code(502).send(openAiError('The upstream API failed while sending its answer.', 'api_error', 'upstream_failed'));
     }
-    await settle(usageOf(text, model, estimate, policy), 'json');
+    await settle(jsonUsage(text, model, estimate, policy.prices));
     return reply.send(text);
   };
 }
 
-/** What was reserved, as usage: charged when the upstream's own count is missing. */
-const reserved = (model: string, estimate: LlmDemand): Usage => ({ model, inputTokens: estimate.inputTokens, outputTokens: estimate.outputTokens });
+/** How a call that reached the upstream failed before its answer, for the log. */
+const FAILED_BEFORE_ANSWER: Record<ReturnType<typeof upstreamFailure>['status'], string> = { 504: 'upstream timed out', 502: 'upstream connection lost before its answer' };
 
-/** A JSON response's usage; a response that reports none (or nonsense) is charged what was reserved for it. */
-function usageOf(text: string, model: string, estimate: LlmDemand, policy: LivePolicy): Usage {
+/** How a stream ended without its usage, for the log. */
+const STREAM_CUT: Record<StreamEnd['how'], string> = { done: 'ended', cancelled: 'cancelled by the client', error: 'cut off by the upstream' };
+
+/** What is known of a call whose count never came: the prompt as estimated, no output seen. */
+const lowerBound = (model: string, estimate: LlmDemand): Usage => ({ model, inputTokens: estimate.inputTokens, outputTokens: 0 });
+
+/** A JSON response's usage, or, when it carries none that is usable, a lower bound marked unknown. */
+function jsonUsage(text: string, model: string, estimate: LlmDemand, prices: LlmPriceSource): Metered {
   try {
-    return openaiChatUsage(JSON.parse(text), { prices: policy.prices }) ?? reserved(model, estimate);
+    const usage = openaiChatUsage(JSON.parse(text), { prices, model });
+    if (usage) return { usage, known: true, how: 'json' };
   } catch {
-    return reserved(model, estimate);
+    // Not JSON, or counts that are no counts: unusable, as if absent.
   }
-}
-
-function logFields(caller: Caller, requested: Body, sent: Body, context: TollgateContext, usage: Usage, how: string, simulated: boolean) {
-  return {
-    user: caller.user,
-    key: caller.keyId,
-    tier: caller.tier,
-    requestedModel: requested.model,
-    model: sent.model,
-    degradeStep: context.degrade?.step,
-    inputTokens: usage.inputTokens,
-    outputTokens: usage.outputTokens,
-    costUsd: usage.cost,
-    metered: how,
-    ...(simulated && { upstream: 'simulated' }),
-  };
+  return { usage: lowerBound(model, estimate), known: false, how: 'json without usable usage' };
 }

@@ -61,6 +61,22 @@ export function callUpstream(upstream: Upstream, path: string, init: { method: s
   return fetch(`${upstream.baseUrl}${path}`, { ...init, signal: AbortSignal.any([abandon, AbortSignal.timeout(upstream.timeoutMs)]) });
 }
 
+/** Connection failures: the upstream never received the request, so it billed nothing. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * Whether an upstream call that failed before its response may have reached the upstream: it
+ * timed out, was abandoned, or lost a connection the request went out on. The upstream may then
+ * have worked on it and billed it; one that could not be connected to (or a URL fetch refuses)
+ * billed nothing.
+ */
+export function reachedUpstream(error: unknown): boolean {
+  const name = (error as Error)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') return true;
+  const code = ((error as Error)?.cause as NodeJS.ErrnoException | undefined)?.code;
+  return code !== undefined && !NOT_CONNECTED.has(code);
+}
+
 /** The answer to a client whose upstream call failed before any response: 504 on timeout, else 502. */
 export function upstreamFailure(error: unknown): { status: 502 | 504; body: ReturnType<typeof openAiError> } {
   if ((error as Error)?.name === 'TimeoutError') return { status: 504, body: openAiError('The upstream API did not answer in time.', 'api_error', 'upstream_timeout') };
