@@ -3,7 +3,7 @@ import { describe, invalidInput } from './errors.js';
 import { isObject, positiveInteger, type Json } from './json.js';
 import { DEFAULT_MAX_TOKENS, OUTPUT_LIMIT_FIELDS, outputPerChoice } from './output.js';
 import type { LlmPriceSource, TokenCounts } from './prices.js';
-import { approximateTokens, countWith, encodingOf, loadEncoding, loadedEncoding } from './tokens.js';
+import { approximateTokens, BoundedCounter, countWith, encodingOf, loadEncoding, loadedEncoding } from './tokens.js';
 
 /** Options of the estimators. */
 export interface EstimateOptions {
@@ -50,7 +50,7 @@ interface Prompt {
   fixed: number;
 }
 
-type Counter = (text: string) => number;
+type Counter = (text: string) => number | Promise<number>;
 
 const DEFAULT_IMAGE_TOKENS = 1445;
 // OpenAI's chat format: every message is wrapped in <|start|>{role}<|message|>…<|end|>, and every
@@ -142,12 +142,17 @@ function addPart(prompt: Prompt, part: unknown, imageTokens: number): void {
   }
 }
 
-/** The counter for `model`: its BPE encoding (loaded once, lazily), or the user's, or the ratio. */
-async function counterFor(model: string, countTokens: EstimateOptions['countTokens']): Promise<Counter> {
+/**
+ * The counter for `model`: its BPE encoding (loaded once, lazily) at a bounded cost, or the user's,
+ * or the ratio. `bound` says which way the BPE's bounded parts err: up for an estimate, down for
+ * output already received.
+ */
+async function counterFor(model: string, countTokens: EstimateOptions['countTokens'], bound: 'upper' | 'lower' = 'upper'): Promise<Counter> {
   const encoding = encodingOf(model);
   if (encoding) {
     const encoder = loadedEncoding(encoding) ?? (await loadEncoding(encoding));
-    return (text) => countWith(encoder, text);
+    const bounded = new BoundedCounter((text) => countWith(encoder, text), bound);
+    return (text) => bounded.add(text);
   }
   if (!countTokens) return approximateTokens;
   return (text) => {
@@ -160,9 +165,9 @@ async function counterFor(model: string, countTokens: EstimateOptions['countToke
   };
 }
 
-function total(prompt: Prompt, count: Counter): number {
+async function total(prompt: Prompt, count: Counter): Promise<number> {
   let tokens = prompt.fixed;
-  for (const text of prompt.texts) tokens += count(text);
+  for (const text of prompt.texts) tokens += await count(text);
   return tokens;
 }
 
@@ -242,7 +247,7 @@ export async function estimateChatCompletion(body: unknown, options?: EstimateOp
   const n = positiveInteger(request.n, 'the chat completion request\'s n') ?? 1;
   const maxTokens = outputPerChoice(request, OUTPUT_LIMIT_FIELDS['openai-chat'], model, defaultMaxTokens);
   const count = await counterFor(model, countTokens);
-  return demand(model, total(prompt, count), maxTokens * n, prices, cacheWriteOf(messages));
+  return demand(model, await total(prompt, count), maxTokens * n, prices, cacheWriteOf(messages));
 }
 
 function addDefinitions(prompt: Prompt, definitions: unknown, what: string, overhead = OPENAI_TOOLS_OVERHEAD): void {
@@ -291,7 +296,7 @@ export async function estimateResponse(body: unknown, options?: EstimateOptions)
   if (typeof request.text === 'object' && request.text !== null) prompt.texts.push(JSON.stringify(request.text));
   const maxTokens = outputPerChoice(request, OUTPUT_LIMIT_FIELDS['openai-responses'], model, defaultMaxTokens);
   const count = await counterFor(model, countTokens);
-  return demand(model, total(prompt, count), maxTokens, prices);
+  return demand(model, await total(prompt, count), maxTokens, prices);
 }
 
 /**
@@ -318,7 +323,7 @@ export async function estimateAnthropicMessage(body: unknown, options?: Estimate
   addDefinitions(prompt, tools, 'tools', ANTHROPIC_TOOLS_OVERHEAD);
   const maxTokens = outputPerChoice(request, OUTPUT_LIMIT_FIELDS.anthropic, model, defaultMaxTokens);
   const count = await counterFor(model, countTokens);
-  return demand(model, total(prompt, count), maxTokens, prices, cacheWriteOf(request));
+  return demand(model, await total(prompt, count), maxTokens, prices, cacheWriteOf(request));
 }
 
 /**
@@ -334,11 +339,15 @@ export async function countTokens(text: string, model: string, options?: Pick<Es
   return count(text);
 }
 
-/** Counts with what is at hand: the loaded tokenizer, else the ratio (for settling cut streams). */
-export function countNow(text: string, model: string | undefined): number {
-  const encoding = model === undefined ? undefined : encodingOf(model);
-  const encoder = encoding && loadedEncoding(encoding);
-  return encoder ? countWith(encoder, text) : approximateTokens(text);
+/**
+ * Counts output already received (a cut stream's deltas, a response without usage), for partial
+ * usage: like `countTokens`, except that what cannot be tokenized in linear time is bounded from
+ * below, so a call is never charged more output than it produced.
+ */
+export async function countReceived(text: string, model: string | undefined, options?: Pick<EstimateOptions, 'countTokens'>): Promise<number> {
+  if (model === undefined) return approximateTokens(text);
+  const count = await counterFor(model, options?.countTokens, 'lower');
+  return count(text);
 }
 
 /** Loads the tokenizer `model` needs ahead of the first estimate (a no-op for other providers). */

@@ -1,5 +1,5 @@
 import type { AcquireOptions, DegradeStep, Identity, Lease, Limiter, RecordOptions, Usage } from '@tollgate/core';
-import { countNow, estimateAnthropicMessage, estimateChatCompletion, estimateResponse, type EstimateOptions, type LlmDemand } from './estimate.js';
+import { countReceived, estimateAnthropicMessage, estimateChatCompletion, estimateResponse, type EstimateOptions, type LlmDemand } from './estimate.js';
 import { configurationError, describe, invalidInput, LlmRefusedError } from './errors.js';
 import { isObject, positiveInteger, type Json } from './json.js';
 import { DEFAULT_MAX_TOKENS, OUTPUT_LIMIT_FIELDS, outputPerChoice, withOutputCap } from './output.js';
@@ -263,7 +263,8 @@ export class Metering {
         }
         if (usage) return settle(usage, false);
         // No usable usage: the estimated input and the generated text, counted, as a lower bound.
-        return settle({ model, inputTokens: demand.inputTokens, outputTokens: countNow(api.outputText(result), model) }, true);
+        const counted = countReceived(api.outputText(result), model, { countTokens }).then((outputTokens): Usage => ({ model, inputTokens: demand.inputTokens, outputTokens }));
+        return settle(counted, true);
       },
       // An HTTP error status means nothing was generated; any other failure (a dropped
       // connection, a timeout) may have come after the upstream generated, and billed, output.

@@ -1,5 +1,5 @@
 import type { Usage } from '@tollgate/core';
-import { countTokens, type EstimateOptions } from './estimate.js';
+import { countReceived, type EstimateOptions } from './estimate.js';
 import { configurationError, describe } from './errors.js';
 import type { LlmPriceSource } from './prices.js';
 import { anthropicTokens, openaiChatTokens, openaiResponseTokens, toUsage, type CallTokens } from './usage.js';
@@ -114,8 +114,7 @@ abstract class Meter implements StreamMeter {
   protected async generatedTokens(): Promise<number> {
     if (this.text.length === 0) return 0;
     const text = this.text.join('');
-    if (this.model === undefined) return countTokens(text, 'unknown');
-    return countTokens(text, this.model, { countTokens: this.options.countTokens });
+    return countReceived(text, this.model, { countTokens: this.options.countTokens });
   }
 
   async usage(): Promise<Usage> {

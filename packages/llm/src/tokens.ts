@@ -60,6 +60,99 @@ export function countWith(encoder: Encoder, text: string): number {
 }
 
 /**
+ * The longest run of letters (or of symbols, or of white space) counted with the tokenizer. Such a
+ * run is one pre-token, and a BPE merges within a pre-token in time that grows with the square of its length:
+ * a 100 KB string without spaces would hold the event loop for seconds. Longer runs are counted as
+ * their UTF-8 bytes, which no BPE exceeds (every token is at least one byte).
+ */
+const LONGEST_EXACT_RUN = 32;
+const LONG_RUN = new RegExp(`[\\p{L}\\p{M}]{${LONGEST_EXACT_RUN + 1},}|[^\\s\\p{L}\\p{N}]{${LONGEST_EXACT_RUN + 1},}|\\s{${LONGEST_EXACT_RUN + 1},}`, 'gu');
+/** Text counted in one turn of the event loop: a longer prompt yields to other work between slices. */
+const SLICE_CHARS = 16_384;
+/** Text counted with the tokenizer per estimate; the rest is bounded by its UTF-8 bytes. */
+const MOST_EXACT_CHARS = 262_144;
+/** The longest token of the encodings this package loads, in UTF-8 bytes: a lower bound's divisor. */
+const LONGEST_TOKEN_BYTES = 128;
+
+/** The UTF-8 length of `text`: an upper bound of any byte-level BPE's token count. */
+export function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * Counts texts with an exact tokenizer at a cost that grows linearly with their length and never
+ * holds the event loop for long. What cannot be tokenized in linear time (a long run, and whatever
+ * lies beyond the first `MOST_EXACT_CHARS` of all the texts given) is bounded from its UTF-8 bytes
+ * instead: from above for an estimate (`'upper'`: what a reservation needs; never below the exact
+ * count, with two tokens of slack at each cut), from below for output already received
+ * (`'lower'`: what partial usage needs, so a cut stream is never charged more than it produced).
+ * A long text is counted in slices, yielding between them.
+ */
+export class BoundedCounter {
+  private exactLeft = MOST_EXACT_CHARS;
+  private sinceYield = 0;
+
+  constructor(
+    private readonly count: (text: string) => number,
+    private readonly bound: 'upper' | 'lower',
+  ) {}
+
+  async add(text: string): Promise<number> {
+    let tokens = 0;
+    for (let start = 0; start < text.length; ) {
+      const end = sliceEnd(text, start);
+      const slice = end - start === text.length ? text : text.slice(start, end);
+      if (start > 0 && this.bound === 'upper') tokens += 2; // the cut between two slices
+      tokens += this.exactLeft > 0 ? this.exactly(slice) : this.bounded(slice);
+      this.exactLeft -= slice.length;
+      this.sinceYield += slice.length;
+      start = end;
+      if (this.sinceYield >= SLICE_CHARS) {
+        this.sinceYield = 0;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    }
+    return tokens;
+  }
+
+  /** The tokenizer's count, with each long run cut out and bounded. */
+  private exactly(slice: string): number {
+    let bounded = 0;
+    // From above, a space keeps the run's neighbours apart (and two tokens cover the seams); from
+    // below, they may merge, which only lowers the count.
+    const upper = this.bound === 'upper';
+    const rest = slice.replace(LONG_RUN, (run) => {
+      bounded += this.bounded(run) + (upper ? 2 : 0);
+      return upper ? ' ' : '';
+    });
+    return this.count(rest) + bounded;
+  }
+
+  private bounded(text: string): number {
+    const bytes = utf8Bytes(text);
+    return this.bound === 'upper' ? bytes : Math.ceil(bytes / LONGEST_TOKEN_BYTES);
+  }
+}
+
+/** Where the slice starting at `start` ends: at white space where it can, so no pre-token is cut in two. */
+function sliceEnd(text: string, start: number): number {
+  const end = start + SLICE_CHARS;
+  if (end >= text.length) return text.length;
+  for (let i = end; i > start + SLICE_CHARS / 2; i--) if (/\s/.test(text[i]!)) return i;
+  return end;
+}
+
+/**
  * A conservative count for models without a local tokenizer: one token per 2.5 ASCII characters,
  * one per 2 UTF-8 bytes of other characters of the Basic Multilingual Plane (1 per accented letter,
  * 1.5 per CJK character) and 4 per emoji or other astral character (a byte-level tokenizer never

@@ -2,7 +2,7 @@ import { InvalidInputError } from '@tollgate/core';
 import { countChatCompletionTokens as count4o } from 'gpt-tokenizer/model/gpt-4o';
 import { countChatCompletionTokens as count4 } from 'gpt-tokenizer/model/gpt-4-turbo';
 import { describe, expect, it } from 'vitest';
-import { approximateTokens, countTokens, estimateAnthropicMessage, estimateChatCompletion, estimateResponse, genaiPrices } from '../src/index.js';
+import { approximateTokens, countTokens, estimateAnthropicMessage, estimateChatCompletion, estimateResponse, genaiPrices, preloadTokenizer } from '../src/index.js';
 import { CJK, CODE, CONVERSATIONS, EMOJI, ENGLISH, MIXED, SPECIAL, WEATHER_TOOL } from './corpus.js';
 
 /** What the API counts, as gpt-tokenizer renders a chat (message framing and function definitions). */
@@ -59,6 +59,19 @@ describe('estimateChatCompletion with the tokenizer (OpenAI models)', () => {
     const estimate = await estimateChatCompletion({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1000 }, { prices: genaiPrices() });
     // (input × $2.50 + 1,000 × $10) per million.
     expect(estimate.cost).toBe((estimate.inputTokens * 2.5 + 10_000) / 1e6);
+  });
+
+  it('counts a prompt without spaces at a bounded cost, never below the tokenizer, letting other work run', async () => {
+    await preloadTokenizer('gpt-4o'); // so that loading it is not what lets the timer run
+    let ran = false;
+    setTimeout(() => (ran = true), 0);
+    // 40,000 characters in one pre-token: the tokenizer alone would hold the event loop for seconds.
+    const estimating = estimateChatCompletion({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(40_000) }], max_tokens: 10 });
+    expect(ran).toBe(false);
+    const { inputTokens } = await estimating;
+    expect(ran).toBe(true);
+    expect(inputTokens).toBeGreaterThanOrEqual(40_000 / 8); // what o200k counts: 8 x's a token
+    expect(inputTokens).toBeLessThanOrEqual(40_000 + 32); // its UTF-8 bytes, the seams and the framing
   });
 
   it('refuses malformed requests with InvalidInputError', async () => {
