@@ -35,7 +35,9 @@ export class LlmRefusedError extends TollgateError {
           ? `the lease's cap ${limit ?? ''} is reached`.replace('  ', ' ')
           : decision.reason === 'released'
             ? 'the lease was already released'
-            : `the store failed (${decision.reason}) and onStoreError denies`;
+            : decision.reason === 'no-identity'
+              ? "the identity matches none of the limiter's limits (identify the caller)"
+              : `the store failed (${decision.reason}) and onStoreError denies`;
     super(`${PREFIX} the LLM call was not made: ${why}`);
     this.retryAfterMs = decision.retryAfterMs;
   }

@@ -115,6 +115,15 @@ describe('wrapOpenAI', () => {
     expect(await used(limiter)).toEqual({ rpm: 0, tpm: 0 });
   });
 
+  it('a caller whose identity matches no limit is refused as such, not as a store failure', async () => {
+    provider = await startProvider((_path, body) => ({ json: completion(body, { prompt: 10, completion: 1 }) }));
+    const openai = wrapOpenAI(client(provider), { limiter: limiterWith(), identity: { user: undefined } });
+    const error = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
+    expect((error as LlmRefusedError).decision.reason).toBe('no-identity');
+    expect((error as LlmRefusedError).message).toMatch(/the identity matches none of the limiter's limits/);
+    expect(provider.requests).toHaveLength(0);
+  });
+
   it('streams: asks for include_usage, hides the usage chunk from a caller who did not, records it exactly', async () => {
     provider = await startProvider((_path, body) => ({ events: chunks(body.model, ['A', 'B'], { prompt: 42, completion: 3 }) }));
     const limiter = limiterWith();
