@@ -34,6 +34,9 @@ export interface LimitState {
  * Why a decision came out as it did.
  * - `ok`: every limit admitted.
  * - `limited`: a limit refused (see `deniedBy`).
+ * - `over-budget`: a limit refused that is already past its limit, which only an overrun (an
+ *   upstream that ignored the output cap, or reported more than it was reserved) or a lowered
+ *   limit can cause: operators count these to find a lying or misconfigured upstream.
  * - `lease-cap`: the lease's own cap on steps or tool calls refused.
  * - `released`: the lease was already released.
  * - `no-identity`: the caller's identity matches none of the policy's limits (and the policy's
@@ -42,7 +45,7 @@ export interface LimitState {
  *   (see `fallback`). With `'local'`, the local store decides instead: `reason` is its verdict
  *   (`ok`, `limited`), and `fallback: 'local'` with `error` says that the store failed.
  */
-export type DecisionReason = 'ok' | 'limited' | 'lease-cap' | 'released' | 'no-identity' | 'timeout' | 'store-error';
+export type DecisionReason = 'ok' | 'limited' | 'over-budget' | 'lease-cap' | 'released' | 'no-identity' | 'timeout' | 'store-error';
 
 /** The outcome of evaluating every applicable limit at once. */
 export interface Decision {
@@ -136,6 +139,7 @@ export function evaluate(
   const { now, readings } = result;
   const limits: LimitState[] = new Array(readings.length);
   let deniedBy: LimitState[] | undefined;
+  let overBudget = false;
   for (let i = 0; i < readings.length; i++) {
     const { limit } = applicable[i]!;
     const reading = readings[i]!;
@@ -155,13 +159,16 @@ export function evaluate(
       windowMs: limit.windowMs,
       retryAfterMs: refuses ? retryHint(limit.resource, waitMs(reading.retryAt, now)) : undefined,
     };
-    if (refuses) (deniedBy ??= []).push(state);
+    if (refuses) {
+      (deniedBy ??= []).push(state);
+      if (reading.used > capacity) overBudget = true;
+    }
     limits[i] = state;
   }
   if (deniedBy === undefined) return new DecisionRecord(true, 'ok', 0, [], limits);
   deniedBy.sort((a, b) => b.retryAfterMs! - a.retryAfterMs!);
   // Each limit's pass time only moves earlier as time passes, so all pass once the slowest does.
-  const refusal = new DecisionRecord(false, 'limited', deniedBy[0]!.retryAfterMs!, deniedBy, limits);
+  const refusal = new DecisionRecord(false, overBudget ? 'over-budget' : 'limited', deniedBy[0]!.retryAfterMs!, deniedBy, limits);
   if (result.cached) refusal.cached = true;
   return refusal;
 }

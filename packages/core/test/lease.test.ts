@@ -52,6 +52,22 @@ describe('leases', () => {
     expect(lease!.totals).toMatchObject({ tokens: 2010, records: 5 });
   });
 
+  it('an overrun that passes a budget is charged, and the next request is refused as over-budget', async () => {
+    const { limiter, used } = setup([usd]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { model: 'gpt-4o', inputTokens: 1000, outputTokens: 1000 });
+    // An upstream that ignored the cap: 200,000 output tokens against 1,000 reserved.
+    const recorded = await lease!.record({ inputTokens: 1000, outputTokens: 200_000 });
+    expect(recorded.overrunCost).toBe(1.99);
+    await lease!.release();
+    expect(await used('usd')).toBe(2.0025);
+    expect(await limiter.acquire({ user: 'u' }, { cost: 0.01 })).toMatchObject({ allowed: false, reason: 'over-budget', deniedBy: [{ name: 'usd', used: 2.0025 }] });
+    // A budget merely full is refused as limited.
+    const other = await limiter.acquire({ user: 'v' }, { cost: 1 });
+    await other.lease!.record({ cost: 1 });
+    await other.lease!.release();
+    expect(await limiter.acquire({ user: 'v' }, { cost: 0.01 })).toMatchObject({ allowed: false, reason: 'limited' });
+  });
+
   it('records after release are charged in full', async () => {
     const { limiter, used } = setup([tpm]);
     const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 1000 });

@@ -29,7 +29,7 @@ export class LlmRefusedError extends TollgateError {
   constructor(readonly decision: Decision) {
     const limit = decision.deniedBy[0]?.name;
     const why =
-      decision.reason === 'limited'
+      decision.reason === 'limited' || decision.reason === 'over-budget'
         ? `limit "${limit}" refused it; retry in ${decision.retryAfterMs} ms`
         : decision.reason === 'lease-cap'
           ? `the lease's cap ${limit ?? ''} is reached`.replace('  ', ' ')
