@@ -1,4 +1,4 @@
-import { ConfigurationError, InvalidInputError, TollgateError, type Decision } from '@tollgate/core';
+import { ConfigurationError, DEFAULT_HEADER_FAMILIES, InvalidInputError, refusalResponse, TollgateError, type Decision, type HttpRefusal } from '@tollgate/core';
 
 export { describeValue as describe } from '@tollgate/core';
 
@@ -26,6 +26,15 @@ export class LlmRefusedError extends TollgateError {
   override name = 'LlmRefusedError';
   /** Ms until the same call would pass (`Infinity` if it never can). */
   readonly retryAfterMs: number;
+  /**
+   * The HTTP status an API would answer the refusal with, as the framework adapters do: 429 when a
+   * limit refused, 503 when the store failed, 403 when the caller matches no limit.
+   */
+  readonly status: HttpRefusal['status'];
+  /** The refusal's headers (lowercase): `retry-after`, `retry-after-ms`, `x-should-retry`, `ratelimit`, … */
+  readonly headers: Record<string, string>;
+  /** The refusal's OpenAI-style JSON body. */
+  readonly body: HttpRefusal['body'];
   constructor(readonly decision: Decision) {
     const limit = decision.deniedBy[0]?.name;
     const why =
@@ -40,5 +49,9 @@ export class LlmRefusedError extends TollgateError {
               : `the store failed (${decision.reason}) and onStoreError denies`;
     super(`${PREFIX} the LLM call was not made: ${why}`);
     this.retryAfterMs = decision.retryAfterMs;
+    const response = refusalResponse(decision, DEFAULT_HEADER_FAMILIES, Date.now());
+    this.status = response.status;
+    this.headers = response.headers;
+    this.body = response.body;
   }
 }

@@ -1,5 +1,5 @@
-import { configurationError, invalidInput } from './errors.js';
-import { CHAT, MESSAGES, Metering, RESPONSES, type Api, type MeterOptions } from './meter.js';
+import { configurationError, describe, invalidInput, LlmRefusedError } from './errors.js';
+import { CHAT, MESSAGES, Metering, RESPONSES, type Admitted, type Api, type MeterOptions } from './meter.js';
 import { hideInjectedUsage, meterEventStream } from './stream.js';
 
 /** Options of `meteredFetch`. */
@@ -17,6 +17,15 @@ export interface MeteredFetchOptions extends MeterOptions {
    * @example { maxTokensParam: 'max_tokens' }
    */
   maxTokensParam?: 'max_completion_tokens' | 'max_tokens';
+  /**
+   * What a refused call returns. `'response'`: a `429` (or `503` when the store failed) with the
+   * OpenAI-style error body and `retry-after`, `retry-after-ms` and `x-should-retry`, as an API
+   * would answer, so every SDK backs off or raises its own rate-limit error (a thrown error looks
+   * like a network failure to an SDK, which retries it). `'throw'`: `LlmRefusedError`.
+   * @default 'response'
+   * @example { onRefusal: 'throw' } // your own code calls this fetch and catches LlmRefusedError
+   */
+  onRefusal?: 'response' | 'throw';
 }
 
 /** The API a POST is for, by the end of its path. */
@@ -38,19 +47,25 @@ function apiOf(url: string): Api | undefined {
  * A streamed chat request is sent with `stream_options.include_usage`, so that its last chunk
  * carries the usage; a caller that did not ask for it gets the stream without that chunk (see
  * `hideInjectedUsage`). Other requests, and error responses, pass through without usage (an error
- * status releases a per-call lease). A refused call throws `LlmRefusedError` without sending
- * anything.
+ * status releases a per-call lease). A refused call is answered without sending anything, with a
+ * `429` as an API would (see `onRefusal`).
  *
  * @example
  * const fetch = meteredFetch({ limiter, identity: { user: 'u1' } });
  * const client = new OpenAI({ baseURL: 'https://llm.example.com/v1', fetch });
  */
+/** A refused call as an API answers it. */
+function refusal({ status, headers, body }: LlmRefusedError): Response {
+  return new Response(JSON.stringify(body), { status, headers: { ...headers, 'content-type': 'application/json' } });
+}
+
 export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
   const where = 'meteredFetch';
   const metering = new Metering(options, where);
   const send = options.fetch ?? globalThis.fetch;
   if (typeof send !== 'function') throw configurationError(`${where}: no fetch: pass options.fetch`);
-  const { maxTokensParam } = options;
+  const { maxTokensParam, onRefusal = 'response' } = options;
+  if (onRefusal !== 'response' && onRefusal !== 'throw') throw configurationError(`${where}: onRefusal must be 'response' or 'throw', got ${describe(onRefusal)}`);
   return async (input, init) => {
     const request = new Request(input, init);
     const api = request.method === 'POST' ? apiOf(request.url) : undefined;
@@ -61,7 +76,13 @@ export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
     } catch {
       throw invalidInput(`${where}: the body of POST ${new URL(request.url).pathname} is not JSON`);
     }
-    const admitted = await metering.admit(api, body, maxTokensParam);
+    let admitted: Admitted;
+    try {
+      admitted = await metering.admit(api, body, maxTokensParam);
+    } catch (error) {
+      if (onRefusal === 'throw' || !(error instanceof LlmRefusedError)) throw error;
+      return refusal(error);
+    }
     const { body: outgoing, injectedUsage } = admitted;
     const headers = new Headers(request.headers);
     headers.delete('content-length');

@@ -169,7 +169,7 @@ export interface Admitted {
 /** The call's usage is a lower bound: the lease keeps its reservation (per `onUnknownUsage`). */
 const PARTIAL: RecordOptions = { partial: true };
 
-const OPTIONS = ['limiter', 'identity', 'acquire', 'lease', 'degrade', 'step', 'prices', 'applyDegrade', 'estimate', 'onError', 'maxTokensParam', 'fetch'];
+const OPTIONS = ['limiter', 'identity', 'acquire', 'lease', 'degrade', 'step', 'prices', 'applyDegrade', 'estimate', 'onError', 'maxTokensParam', 'fetch', 'onRefusal'];
 
 const warn = (error: unknown) => console.warn(`[tollgate] [llm] recording an LLM call failed: ${(error as Error)?.message ?? String(error)}`);
 

@@ -65,8 +65,8 @@ async function runAgents(behaviour: Misbehaviour, call: (agent: number, attempt:
         try {
           await call(agent, attempt);
         } catch (error) {
-          // Under an SDK, meteredFetch's refusal arrives as the SDK's connection error, caused by it.
-          if (error instanceof LlmRefusedError || (error as Error).cause instanceof LlmRefusedError) {
+          // Under an SDK, meteredFetch's refusal arrives as the SDK's own rate-limit error (a 429).
+          if (error instanceof LlmRefusedError || (error as { status?: unknown }).status === 429) {
             refused++;
             return;
           }

@@ -2,7 +2,7 @@ import { createLimiter, InvalidInputError, type Limiter } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { countTokens, estimateAnthropicMessage, estimateChatCompletion, genaiPrices, meteredFetch } from '../src/index.js';
+import { countTokens, estimateAnthropicMessage, estimateChatCompletion, genaiPrices, LlmRefusedError, meteredFetch } from '../src/index.js';
 import { MESSAGE } from './fixtures.js';
 import { chunks, completion, startProvider, type Provider } from './provider.js';
 
@@ -25,6 +25,46 @@ function limiterWith(): Limiter {
   });
 }
 const used = async (limiter: Limiter) => Object.fromEntries((await limiter.usage({ user: 'u1' })).map((s) => [s.name, s.used]));
+
+describe('meteredFetch refusals', () => {
+  /** A daily budget already spent: every call is refused, with a wait of hours. */
+  async function spentBudget(): Promise<Limiter> {
+    const limiter = createLimiter({ store: new MemoryStore(), limits: [{ name: 'daily-usd', scope: 'user', resource: 'cost', limit: 1, reset: { every: 'day' } }], prices });
+    const { lease } = await limiter.acquire({ user: 'u1' }, { cost: 1 });
+    await lease!.record({ cost: 1 });
+    await lease!.release();
+    return limiter;
+  }
+
+  it('answer a refusal with a 429 the openai SDK raises as RateLimitError, without retrying or sending anything', async () => {
+    provider = await startProvider((_path, body) => ({ json: completion(body, { prompt: 10, completion: 1 }) }));
+    let calls = 0;
+    const fetch = meteredFetch({ limiter: await spentBudget(), identity: { user: 'u1' }, prices });
+    const counting: typeof globalThis.fetch = (input, init) => {
+      calls++;
+      return fetch(input, init);
+    };
+    // The SDK's default retries stay on: a refusal must not look like a network failure to retry.
+    const openai = new OpenAI({ apiKey: 'sk-test', baseURL: `${provider.url}/v1`, fetch: counting });
+    const error = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 10 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    const refusal = error as InstanceType<typeof OpenAI.RateLimitError>;
+    expect(refusal.status).toBe(429);
+    expect(refusal.headers.get('x-should-retry')).toBe('false');
+    expect(Number(refusal.headers.get('retry-after-ms'))).toBeGreaterThan(60_000);
+    expect(refusal.error).toMatchObject({ code: 'rate_limit_exceeded', limit: 'daily-usd' });
+    expect(calls).toBe(1);
+    expect(provider.requests).toHaveLength(0);
+  });
+
+  it("throw LlmRefusedError instead with onRefusal: 'throw', which carries the status and headers", async () => {
+    const fetch = meteredFetch({ limiter: await spentBudget(), identity: { user: 'u1' }, prices, onRefusal: 'throw' });
+    const error = await fetch('http://127.0.0.1:9/v1/chat/completions', { method: 'POST', body: JSON.stringify({ model: 'gpt-4o', messages: [] }) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LlmRefusedError);
+    expect(error).toMatchObject({ status: 429, headers: { 'x-should-retry': 'false' } });
+    expect(() => meteredFetch({ limiter: createLimiter({ store: new MemoryStore(), limits: [] }), identity: { user: 'u1' }, onRefusal: 'retry' as never })).toThrow(/onRefusal must be 'response' or 'throw'/);
+  });
+});
 
 describe('meteredFetch', () => {
   it('meters an OpenAI SDK pointed at an OpenAI-compatible URL, JSON and SSE', async () => {

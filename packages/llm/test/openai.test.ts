@@ -110,6 +110,7 @@ describe('wrapOpenAI', () => {
     const error = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LlmRefusedError);
     expect((error as LlmRefusedError).decision.deniedBy[0]?.name).toBe('tpm');
+    expect(error).toMatchObject({ status: 429, headers: { 'x-should-retry': 'false' } }); // as an API would answer it
     expect((error as LlmRefusedError).message).toMatch(/^\[tollgate\] \[llm\] the LLM call was not made: limit "tpm" refused it/);
     expect(provider.requests).toHaveLength(0);
     expect(await used(limiter)).toEqual({ rpm: 0, tpm: 0 });
