@@ -1,4 +1,4 @@
-import { ConfigurationError, createHttpLimit, ReleaseOnClose, type Admission } from '@tollgate/core';
+import { ConfigurationError, createHttpLimit, ReleaseOnClose, type Admission, type FrameworkHooks } from '@tollgate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ExpressTollgateOptions, TollgateRefusal } from './options.js';
 import { exposeContext } from './request-context.js';
@@ -35,8 +35,14 @@ const sendRefusal: NonNullable<ExpressTollgateOptions['onLimited']> = (_req, res
  *   res.json(completion);
  * });
  */
+/** Express resolves `req.ip` from `X-Forwarded-For` only from proxies its `trust proxy` setting trusts. */
+const EXPRESS: FrameworkHooks<Request> = {
+  forwardedUntrusted: (req) => req.headers['x-forwarded-for'] !== undefined && req.ip === req.socket.remoteAddress,
+  trustProxyHint: "app.set('trust proxy', 1) for one proxy",
+};
+
 export function tollgate(options: ExpressTollgateOptions): RequestHandler {
-  const admit = createHttpLimit(options, ADAPTER);
+  const admit = createHttpLimit(options, ADAPTER, EXPRESS);
   const onLimited = options.onLimited ?? sendRefusal;
   if (typeof onLimited !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] onLimited must be a function`);
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { ConfigurationError, createLimiter, staticPrices, type LimitConfig, type Store, type StoreBatch } from '@tollgate/core';
+import { ConfigurationError, createLimiter, staticPrices, type HttpWarning, type LimitConfig, type Store, type StoreBatch } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +19,28 @@ it('loads the Express majors the tests name', () => {
 });
 
 describe.each(frameworks)('tollgate() on $name', ({ create }) => {
+  it('without identify, keys callers by the address Express trusts, and warns once about an untrusted X-Forwarded-For', async () => {
+    const limits: LimitConfig[] = [{ name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 1, window: '1m' }];
+    const warnings: HttpWarning[] = [];
+    const app = create();
+    app.use(tollgate({ limiter: limiterWith(limits), onWarning: (warning) => warnings.push(warning) }));
+    app.get('/', (_req, res) => res.send('ok'));
+    const url = await listen(app);
+    expect((await fetch(url, { headers: { 'x-forwarded-for': '198.51.100.7' } })).status).toBe(200);
+    // Not trusted: the header is ignored, so another forwarded address is the same caller.
+    expect((await fetch(url, { headers: { 'x-forwarded-for': '198.51.100.8' } })).status).toBe(429);
+    expect(warnings).toEqual([{ code: 'TOLLGATE_FORWARDED_UNTRUSTED', message: expect.stringContaining("app.set('trust proxy', 1)") }]);
+
+    const trusted = create();
+    trusted.set('trust proxy', 1);
+    trusted.use(tollgate({ limiter: limiterWith(limits), onWarning: (warning) => warnings.push(warning) }));
+    trusted.get('/', (_req, res) => res.send('ok'));
+    const behindProxy = await listen(trusted);
+    expect((await fetch(behindProxy, { headers: { 'x-forwarded-for': '198.51.100.7' } })).status).toBe(200);
+    expect((await fetch(behindProxy, { headers: { 'x-forwarded-for': '198.51.100.8' } })).status).toBe(200);
+    expect(warnings).toHaveLength(1);
+  });
+
   it('admits with the rate-limit headers and hands the decision, lease and degrade step to the handler', async () => {
     const clock = manualClock();
     const limiter = limiterWith(
@@ -42,7 +64,7 @@ describe.each(frameworks)('tollgate() on $name', ({ create }) => {
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ allowed: true, remaining: [['rpm', 2], ['tpm', 8_500], ['inflight', 1]], released: false, degrade: null });
     // The same decision, as headers: the tokens window has 10 segments, so the 1,500 tokens count
-    // until their 6 s segment has left it; a lease holds its slot for its TTL (5 minutes).
+    // until their 6 s segment has left it; a slot may free within a second (whenever a lease ends).
     expect(response.headers.get('ratelimit-policy')).toBe('"rpm";q=3;w=60, "tpm";q=10000;qu="tokens";w=60, "inflight";q=2;qu="concurrent-requests"');
     expect(response.headers.get('ratelimit')).toBe('"rpm";r=2;t=60, "tpm";r=8500;t=66, "inflight";r=1;t=1');
     const openAiHeaders: Record<string, string> = {};
@@ -531,8 +553,9 @@ it('sets req.tollgate on a request that no Express app has handled', async () =>
 describe('tollgate() options', () => {
   it('refuses malformed options when the middleware is created', () => {
     const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 1, window: '1m' }]);
-    expect(() => tollgate({ limiter, identify: undefined as never })).toThrow(ConfigurationError);
-    expect(() => tollgate({ limiter, identify: undefined as never })).toThrow(/^\[tollgate\] \[adapter-express\] identify\(req\) is required/);
+    expect(() => tollgate({ limiter, identify: 'user' as never })).toThrow(ConfigurationError);
+    // Left out, identify keys callers by IP: a policy with no ip limit would refuse everyone.
+    expect(() => tollgate({ limiter })).toThrow(/^\[tollgate\] \[adapter-express\] identify\(req\) was left out, so callers are told apart by their IP alone, but no limit keys on ip/);
     expect(() => tollgate({ limiter, identify: () => ({}), onLimited: 'json' as never })).toThrow('[tollgate] [adapter-express] onLimited must be a function');
   });
 });

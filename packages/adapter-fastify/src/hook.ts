@@ -1,4 +1,4 @@
-import { ConfigurationError, createHttpLimit, ReleaseOnClose, type Admission } from '@tollgate/core';
+import { ConfigurationError, createHttpLimit, ReleaseOnClose, type Admission, type FrameworkHooks } from '@tollgate/core';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { FastifyTollgateOptions, TollgateHook, TollgateRefusal } from './options.js';
 
@@ -16,9 +16,15 @@ export interface RouteLimit {
 const sendRefusal: NonNullable<FastifyTollgateOptions['onLimited']> = (_request, reply, { response }) =>
   reply.code(response.status).headers(response.headers).send(response.body);
 
+/** Fastify resolves `request.ip` from `X-Forwarded-For` only from proxies its `trustProxy` option trusts. */
+const FASTIFY: FrameworkHooks<FastifyRequest> = {
+  forwardedUntrusted: (request) => request.headers['x-forwarded-for'] !== undefined && request.ip === request.socket.remoteAddress,
+  trustProxyHint: "Fastify({ trustProxy: '10.0.0.1' }) with your proxy's address",
+};
+
 /** Validates one complete option set and builds the hook that enforces it. */
 export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
-  const admit = createHttpLimit(options, ADAPTER);
+  const admit = createHttpLimit(options, ADAPTER, FASTIFY);
   const { hook: phase = 'onRequest', onLimited = sendRefusal } = options;
   if (!HOOKS.includes(phase)) throw new ConfigurationError(`[tollgate] [${ADAPTER}] hook must be 'onRequest' or 'preHandler', got ${JSON.stringify(phase)}`);
   if (typeof onLimited !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] onLimited must be a function`);

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { ConfigurationError, createLimiter, staticPrices, type LimitConfig, type Store, type StoreBatch } from '@tollgate/core';
+import { ConfigurationError, createLimiter, staticPrices, type HttpWarning, type LimitConfig, type Store, type StoreBatch } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,29 @@ import { tollgate } from '../src/index.js';
 import { auth, bearer, create, downStore, limiterWith, listen, manualClock, signal, usageWhen, usedOf } from './support.js';
 
 const identify = (request: FastifyRequest) => ({ user: bearer(request) });
+
+describe('identify left out', () => {
+  it('keys callers by the address Fastify trusts, and warns once about an untrusted X-Forwarded-For', async () => {
+    const limits: LimitConfig[] = [{ name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 1, window: '1m' }];
+    const warnings: HttpWarning[] = [];
+    const app = create();
+    await app.register(tollgate, { limiter: limiterWith(limits), onWarning: (warning) => warnings.push(warning) });
+    app.get('/', async () => 'ok');
+    const url = await listen(app);
+    expect((await fetch(url, { headers: { 'x-forwarded-for': '198.51.100.7' } })).status).toBe(200);
+    // Not trusted: the header is ignored, so another forwarded address is the same caller.
+    expect((await fetch(url, { headers: { 'x-forwarded-for': '198.51.100.8' } })).status).toBe(429);
+    expect(warnings).toEqual([{ code: 'TOLLGATE_FORWARDED_UNTRUSTED', message: expect.stringContaining("Fastify({ trustProxy: '10.0.0.1' })") }]);
+
+    const trusted = create({ trustProxy: '127.0.0.1' });
+    await trusted.register(tollgate, { limiter: limiterWith(limits), onWarning: (warning) => warnings.push(warning) });
+    trusted.get('/', async () => 'ok');
+    const behindProxy = await listen(trusted);
+    expect((await fetch(behindProxy, { headers: { 'x-forwarded-for': '198.51.100.7' } })).status).toBe(200);
+    expect((await fetch(behindProxy, { headers: { 'x-forwarded-for': '198.51.100.8' } })).status).toBe(200);
+    expect(warnings).toHaveLength(1);
+  });
+});
 
 describe('the tollgate plugin', () => {
   it('admits with the rate-limit headers and hands the decision, lease and degrade step to the handler', async () => {
@@ -32,7 +55,7 @@ describe('the tollgate plugin', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ allowed: true, remaining: [['rpm', 2], ['tpm', 8_500], ['inflight', 1]], released: false, degrade: null });
     // The same decision, as headers: the tokens window has 10 segments, so the 1,500 tokens count
-    // until their 6 s segment has left it; a lease holds its slot for its TTL (5 minutes).
+    // until their 6 s segment has left it; a slot may free within a second (whenever a lease ends).
     expect(response.headers.get('ratelimit-policy')).toBe('"rpm";q=3;w=60, "tpm";q=10000;qu="tokens";w=60, "inflight";q=2;qu="concurrent-requests"');
     expect(response.headers.get('ratelimit')).toBe('"rpm";r=2;t=60, "tpm";r=8500;t=66, "inflight";r=1;t=1');
     const openAiHeaders: Record<string, string> = {};
@@ -664,8 +687,9 @@ describe('the tollgate plugin', () => {
 
   it('refuses malformed plugin options when it is registered', async () => {
     const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 1, window: '1m' }]);
-    await expect(create().register(tollgate, { limiter, identify: undefined as never })).rejects.toThrow(ConfigurationError);
-    await expect(create().register(tollgate, { limiter, identify: undefined as never })).rejects.toThrow(/^\[tollgate\] \[adapter-fastify\] identify\(req\) is required/);
+    await expect(create().register(tollgate, { limiter, identify: 'user' as never })).rejects.toThrow(ConfigurationError);
+    // Left out, identify keys callers by IP: a policy with no ip limit would refuse everyone.
+    await expect(create().register(tollgate, { limiter })).rejects.toThrow(/^\[tollgate\] \[adapter-fastify\] identify\(req\) was left out, so callers are told apart by their IP alone, but no limit keys on ip/);
     await expect(create().register(tollgate, { limiter, identify, onLimited: 'json' as never })).rejects.toThrow('[tollgate] [adapter-fastify] onLimited must be a function');
     await expect(create().register(tollgate, { limiter, identify, hook: 'onResponse' as never })).rejects.toThrow(`[tollgate] [adapter-fastify] hook must be 'onRequest' or 'preHandler', got "onResponse"`);
   });

@@ -14,6 +14,10 @@ export type NextAdmission = Exclude<Admission, { kind: 'refused' }> | { readonly
 export function createNextLimit<Req extends Request>(options: NextTollgateOptions<Req>, callbacks: Record<string, unknown> = {}): (request: Req) => Promise<NextAdmission> {
   const admit = createHttpLimit(options, ADAPTER);
   const { ip, onLimited = refusalResponse } = options;
+  // Next.js trusts no client address, so without either every request would match no limit.
+  if (options.identify === undefined && ip === undefined) {
+    throw new ConfigurationError(`[tollgate] [${ADAPTER}] pass identify (the caller as your app authenticates it) or ip (where a proxy in front of the app puts the client address)`);
+  }
   for (const [name, value] of Object.entries({ ip, onLimited, ...callbacks })) {
     if (value !== undefined && typeof value !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] ${name} must be a function`);
   }

@@ -216,7 +216,11 @@ describe('withTollgate: limits', () => {
     expect(() => withTollgate(() => new Response(), { limiter, identify, ip: 'x-real-ip' as never })).toThrow(ConfigurationError);
     expect(() => withTollgate(() => new Response(), { limiter, identify, ip: 'x-real-ip' as never })).toThrow('[tollgate] [adapter-next] ip must be a function');
     expect(() => withTollgate(() => new Response(), { limiter, identify, onLimited: 429 as never })).toThrow('[tollgate] [adapter-next] onLimited must be a function');
-    expect(() => withTollgate(() => new Response(), { limiter, identify: undefined as never })).toThrow(/^\[tollgate\] \[adapter-next\] identify\(req\) is required/);
+    expect(() => withTollgate(() => new Response(), { limiter })).toThrow(/identify\(req\) was left out, so callers are told apart by their IP alone, but no limit keys on ip/);
+    // Next.js trusts no client address: without identify, the ip option must say where it comes from.
+    const byIp = limiterWith([{ name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 1, window: '1m' }]);
+    expect(() => withTollgate(() => new Response(), { limiter: byIp })).toThrow(/^\[tollgate\] \[adapter-next\] pass identify \(the caller as your app authenticates it\) or ip/);
+    expect(() => withTollgate(() => new Response(), { limiter: byIp, ip: (request) => request.headers.get('x-real-ip') ?? undefined })).not.toThrow();
   });
 
   it('passes the dynamic params through, typed from the route, with tollgate added', async () => {

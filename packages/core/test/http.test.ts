@@ -177,6 +177,33 @@ describe('createHttpLimit', () => {
     expect(refused.response.headers['x-should-retry']).toBe('false');
   });
 
+  it('without identify, callers are told apart by the address the framework trusts', async () => {
+    const { limiter } = setup([{ name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 1, window: '1m' }]);
+    const admit = createHttpLimit({ limiter }, 'test');
+    expect((await admit({}, '203.0.113.9')).kind).toBe('allowed');
+    expect((await admit({}, '203.0.113.10')).kind).toBe('allowed');
+    expect((await admit({}, '203.0.113.9')).kind).toBe('refused');
+  });
+
+  it('without identify, a policy that keys on no ip is a configuration error, not a 403 on every request', () => {
+    const { limiter } = setup([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 1, window: '1m' }]);
+    expect(() => createHttpLimit({ limiter }, 'test')).toThrow(/identify\(req\) was left out, so callers are told apart by their IP alone, but no limit keys on ip \(scopes: user\)/);
+  });
+
+  it('warns once when a forwarded-for header arrives that the framework does not trust, and not when turned off', async () => {
+    const { limiter } = setup();
+    const warnings: unknown[] = [];
+    const untrusted = { forwardedUntrusted: (req: { forwarded: boolean }) => req.forwarded, trustProxyHint: "app.set('trust proxy', 1)" };
+    const admit = createHttpLimit({ limiter, identify: () => ({ user: 'u' }), onWarning: (warning) => warnings.push(warning) }, 'test', untrusted);
+    await admit({ forwarded: false }, '203.0.113.9');
+    expect(warnings).toEqual([]);
+    await admit({ forwarded: true }, '203.0.113.9');
+    await admit({ forwarded: true }, '203.0.113.9');
+    expect(warnings).toEqual([{ code: 'TOLLGATE_FORWARDED_UNTRUSTED', message: expect.stringContaining("trust it (app.set('trust proxy', 1))") }]);
+    const quiet = createHttpLimit({ limiter, identify: () => ({ user: 'v' }), onWarning: false }, 'test', { forwardedUntrusted: () => { throw new Error('never asked'); } });
+    expect((await quiet({}, '203.0.113.9')).kind).toBe('allowed');
+  });
+
   it('a request whose identity matches no limit is refused with 403, not let through', async () => {
     const { limiter } = setup();
     // A route where authentication did not run: no user, and the IP scope left out.
@@ -230,7 +257,8 @@ describe('createHttpLimit', () => {
   it('refuses malformed options when the adapter is created', () => {
     const { limiter } = setup();
     const identify = () => ({ user: 'u' });
-    expect(() => createHttpLimit({ limiter, identify: undefined as never }, 'test')).toThrow(/identify\(req\) is required/);
+    expect(() => createHttpLimit({ limiter, identify: 5 as never }, 'test')).toThrow(/identify must be a function/);
+    expect(() => createHttpLimit({ limiter, identify, onWarning: 'log' as never }, 'test')).toThrow(/onWarning must be a function, or false/);
     expect(() => createHttpLimit({ limiter: {} as never, identify }, 'test')).toThrow(ConfigurationError);
     expect(() => createHttpLimit({ limiter, identify, headers: ['draft-6' as never] }, 'test')).toThrow(/headers must be/);
     expect(() => createHttpLimit({ limiter, identify, ipv6Subnet: 200 }, 'test')).toThrow(/ipv6Subnet/);

@@ -16,12 +16,13 @@ export interface HttpLimitOptions<Req> {
   limiter: Limiter;
   /**
    * Who is calling: the app's authenticated user, API key or session, from the request as the app
-   * has verified it. Required, because nothing a client sends (an `X-User-ID` header) can be trusted
-   * by default. The adapter adds `ip` from the framework's trusted-proxy logic unless this returns
-   * one (grouped the same way: IPv6 by `ipv6Subnet`), or `ip: null` to leave the IP scope out.
+   * has verified it (nothing a client sends, such as an `X-User-ID` header, can be trusted by
+   * default). The adapter adds `ip` from the framework's trusted-proxy logic unless this returns one
+   * (grouped the same way: IPv6 by `ipv6Subnet`), or `ip: null` to leave the IP scope out.
+   * @default the client IP alone, as the framework resolves it (the limits must key on `ip`)
    * @example (req) => ({ user: req.auth.userId, apiKey: req.auth.keyId })
    */
-  identify(req: Req): Identity | Promise<Identity>;
+  identify?(req: Req): Identity | Promise<Identity>;
   /**
    * What the request will use, estimated before the handler runs: tokens, cost, model. The lease
    * reserves it, and the handler records the actual usage.
@@ -58,6 +59,32 @@ export interface HttpLimitOptions<Req> {
    * @default Date.now
    */
   clock?: () => number;
+  /**
+   * Where misconfiguration warnings go, each at most once per middleware (see `HttpWarning` for
+   * their codes); `false` turns them off.
+   * @default console.warn
+   * @example onWarning: (warning) => logger.warn({ code: warning.code }, warning.message)
+   */
+  onWarning?: ((warning: HttpWarning) => void) | false;
+}
+
+/** A misconfiguration an adapter noticed in the traffic, reported once. */
+export interface HttpWarning {
+  /**
+   * `TOLLGATE_FORWARDED_UNTRUSTED`: a request carried `X-Forwarded-For` while the framework does not
+   * trust proxies, so `ip` limits key on the proxy's address (every client behind it shares one
+   * budget) — or, if no proxy is in front, a client tried to pick its own address, which was ignored.
+   */
+  readonly code: 'TOLLGATE_FORWARDED_UNTRUSTED';
+  readonly message: string;
+}
+
+/** What an adapter tells core about its framework, once. */
+export interface FrameworkHooks<Req> {
+  /** Whether a request carries a forwarded-for header that the framework's proxy settings ignore. */
+  forwardedUntrusted?(req: Req): boolean;
+  /** How to trust proxies in this framework, for the warning. */
+  trustProxyHint?: string;
 }
 
 /** What an admitted request carries: `req.tollgate` in Express, `request.tollgate` in Fastify. */
@@ -93,6 +120,20 @@ export type Admission =
 const FAMILIES: readonly HeaderFamily[] = ['ietf', 'openai', 'legacy'];
 const SKIPPED: Admission = { kind: 'skipped' };
 
+/** The default `identify`: nothing but the address the adapter adds. */
+const NO_FIELDS: Identity = {};
+const byAddress = (): Identity => NO_FIELDS;
+
+const warn = (warning: HttpWarning) => console.warn(`[tollgate] ${warning.code}: ${warning.message}`);
+
+function forwardedMessage(adapter: string, hint: string | undefined): string {
+  return (
+    `[${adapter}] a request carried X-Forwarded-For, but the app does not trust proxies, so ip limits key on the address of whatever ` +
+    `connected (behind a proxy, every client shares the proxy's budget). If a proxy is in front of the app, trust it${hint ? ` (${hint})` : ''}; ` +
+    'if not, a client sent the header itself and it was rightly ignored. This warning is shown once.'
+  );
+}
+
 const warnReleaseFailed = (error: unknown) => {
   console.warn(`[tollgate] releasing a lease failed; it will expire by its TTL: ${(error as Error)?.message ?? String(error)}`);
 };
@@ -110,15 +151,24 @@ export type ClientIp = string | undefined | (() => string | undefined);
  * store and synchronous hooks): an adapter that handles both spares each request a few microtask
  * hops. It never throws: errors reject. A promise it returns is a native `Promise`.
  */
-export function createHttpLimit<Req>(options: HttpLimitOptions<Req>, adapter: string): (req: Req, clientIp: ClientIp) => MaybePromise<Admission> {
+export function createHttpLimit<Req>(
+  options: HttpLimitOptions<Req>,
+  adapter: string,
+  framework: FrameworkHooks<Req> = {},
+): (req: Req, clientIp: ClientIp) => MaybePromise<Admission> {
   const fail = (message: string): never => {
     throw new ConfigurationError(`[tollgate] [${adapter}] ${message}`);
   };
-  const { limiter, identify, demand, skip, headers = DEFAULT_HEADER_FAMILIES, ipv6Subnet = 64, lease, onReleaseError = warnReleaseFailed, clock = Date.now } = options ?? ({} as HttpLimitOptions<Req>);
+  const { limiter, identify = byAddress, demand, skip, headers = DEFAULT_HEADER_FAMILIES, ipv6Subnet = 64, lease, onReleaseError = warnReleaseFailed, clock = Date.now, onWarning = warn } =
+    options ?? ({} as HttpLimitOptions<Req>);
   if (typeof limiter?.acquire !== 'function') fail('limiter must be a limiter from createLimiter()');
-  if (typeof identify !== 'function') fail('identify(req) is required: return the caller as your app has authenticated it, e.g. { user: req.user.id }');
-  for (const [name, value] of [['demand', demand], ['skip', skip], ['onReleaseError', onReleaseError], ['clock', clock]] as const) {
+  for (const [name, value] of [['identify', identify], ['demand', demand], ['skip', skip], ['onReleaseError', onReleaseError], ['clock', clock]] as const) {
     if (value !== undefined && typeof value !== 'function') fail(`${name} must be a function`);
+  }
+  if (onWarning !== false && typeof onWarning !== 'function') fail('onWarning must be a function, or false');
+  const scopes = isInternalLimiter(limiter) ? limiter[scopesUsed] : undefined;
+  if (identify === byAddress && scopes && !scopes.has('ip') && !scopes.has('global')) {
+    fail(`identify(req) was left out, so callers are told apart by their IP alone, but no limit keys on ip (scopes: ${[...scopes].join(', ')}); pass identify, e.g. (req) => ({ user: req.user.id })`);
   }
   if (!Array.isArray(headers) || headers.some((family) => !FAMILIES.includes(family))) {
     fail(`headers must be a list of ${FAMILIES.map((f) => `'${f}'`).join(', ')}, got ${JSON.stringify(headers)}`);
@@ -130,6 +180,15 @@ export function createHttpLimit<Req>(options: HttpLimitOptions<Req>, adapter: st
     ? (identity: Identity, demanded: Demand | undefined) => limiter[acquireNow](identity, demanded, lease)
     : (identity: Identity, demanded: Demand | undefined) => limiter.acquire(identity, demanded, lease);
   const usesIp = !isInternalLimiter(limiter) || (limiter[scopesUsed]?.has('ip') ?? true);
+  const { forwardedUntrusted } = framework;
+  let forwardedWarned = onWarning === false || forwardedUntrusted === undefined;
+  const addressOf = (req: Req, clientIp: ClientIp): string | undefined => {
+    if (!forwardedWarned && forwardedUntrusted!(req)) {
+      forwardedWarned = true;
+      (onWarning as (warning: HttpWarning) => void)({ code: 'TOLLGATE_FORWARDED_UNTRUSTED', message: forwardedMessage(adapter, framework.trustProxyHint) });
+    }
+    return typeof clientIp === 'function' ? clientIp() : clientIp;
+  };
 
   const admitted = (decision: AcquireDecision): Admission => {
     if (!decision.allowed) return { kind: 'refused', decision, response: refusalResponse(decision, headers, clock()) };
@@ -154,18 +213,18 @@ export function createHttpLimit<Req>(options: HttpLimitOptions<Req>, adapter: st
   // The steps of one request, each going on at once when what it called answered synchronously (the
   // usual case: an in-process store and synchronous hooks), and through the promise otherwise. Plain
   // functions rather than a chain of callbacks, so a synchronous request allocates none of them.
-  const decideFor = (identity: Identity, demanded: Demand | undefined, clientIp: ClientIp): MaybePromise<Admission> => {
+  const decideFor = (req: Req, identity: Identity, demanded: Demand | undefined, clientIp: ClientIp): MaybePromise<Admission> => {
     if (typeof identity !== 'object' || identity === null) {
       throw new InvalidInputError(`[tollgate] [${adapter}] identify(req) must return an identity object such as { user: 'u1' }, got ${String(identity)}`);
     }
     // An ip from identify() wins (null leaves the IP scope out); either way it is grouped like the framework's.
-    const ip = identity.ip !== undefined ? identity.ip : usesIp ? (typeof clientIp === 'function' ? clientIp() : clientIp) : undefined;
+    const ip = identity.ip !== undefined ? identity.ip : usesIp ? addressOf(req, clientIp) : undefined;
     const decision = acquire(ip ? { ...identity, ip: ipIdentity(ip, ipv6Subnet) } : identity, demanded);
     return isPromise(decision) ? decision.then(admitted) : admitted(decision);
   };
   const demandFor = (req: Req, identity: Identity, clientIp: ClientIp): MaybePromise<Admission> => {
     const demanded = demand?.(req);
-    return isPromise(demanded) ? demanded.then((settled) => decideFor(identity, settled, clientIp)) : decideFor(identity, demanded, clientIp);
+    return isPromise(demanded) ? demanded.then((settled) => decideFor(req, identity, settled, clientIp)) : decideFor(req, identity, demanded, clientIp);
   };
   const decide = (req: Req, clientIp: ClientIp): MaybePromise<Admission> => {
     const identity = identify(req);
