@@ -103,6 +103,13 @@ describe('installed from the packed tarballs with npm', () => {
     ]);
   });
 
+  it('ships the MIT license in every tarball, as every manifest says', async () => {
+    for (const [name, tarball] of Object.entries(packed)) {
+      const { stdout } = await run('tar', ['-xzOf', tarball, 'package/LICENSE']);
+      expect(stdout, name).toMatch(/^MIT License\n/);
+    }
+  });
+
   it('an ESM app: Express over Redis, priced by @tollgate/llm', async () => {
     const dir = await project('esm-express-redis', packed, ['@tollgate/core', '@tollgate/store-redis', '@tollgate/adapter-express', '@tollgate/llm'], ['express', 'ioredis']);
     const { statuses, usage } = await runApp(dir, 'app.mjs', { REDIS_PORT: String(redisPort) });
