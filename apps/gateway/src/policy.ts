@@ -74,6 +74,7 @@ export class LivePolicy {
     check: (...args) => this.version.limiter.check(...args),
     usage: (...args) => this.version.limiter.usage(...args),
     reset: (...args) => this.version.limiter.reset(...args),
+    waitFor: (...args) => this.version.limiter.waitFor(...args),
   };
 
   constructor(

@@ -7,7 +7,7 @@
  */
 export { createLimiter } from './limiter.js';
 export { CONCURRENCY_RETRY_MS } from './decision.js';
-export type { AcquireDecision, AcquireOptions, Limiter, LimiterOptions } from './limiter.js';
+export type { AcquireDecision, AcquireOptions, Limiter, LimiterOptions, WaitOptions } from './limiter.js';
 export type { Decision, DecisionReason, LimitState, RequestDecision } from './decision.js';
 export type { Demand, Usage } from './demand.js';
 export type { Lease, LeaseTotals, RecordOptions, RecordResult } from './lease.js';

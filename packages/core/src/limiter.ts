@@ -119,6 +119,28 @@ export interface Limiter<Scope extends string = string> {
   usage(identity: Identity<Scope>): Promise<LimitState[]>;
   /** Clears the caller's counters of one limit, or of all its limits. Throws `StoreError` when the store fails. */
   reset(identity: Identity<Scope>, limitName?: string): Promise<void>;
+  /**
+   * `acquire`, waiting while it is refused for as long as each refusal says, up to `timeoutMs`:
+   * for a background job that would rather wait its turn than fail. Returns the first admission,
+   * or the last refusal once the next wait would pass the timeout (at once for a refusal that no
+   * wait can cure: a demand larger than a limit, an unidentified caller).
+   */
+  waitFor(identity: Identity<Scope>, demand: Demand | undefined, options: WaitOptions): Promise<AcquireDecision>;
+}
+
+/**
+ * Options of `limiter.waitFor`: how long to wait at most, and the lease options of `acquire`.
+ *
+ * @example { timeoutMs: 30_000, signal: AbortSignal.timeout(60_000) }
+ */
+export interface WaitOptions extends AcquireOptions {
+  /** The longest to wait for an admission, in ms. */
+  timeoutMs: number;
+  /**
+   * Stops waiting when it aborts: the promise rejects with the signal's reason.
+   * @default undefined
+   */
+  signal?: AbortSignal;
 }
 
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -289,6 +311,22 @@ class TollgateLimiter implements Limiter, InternalLimiter {
     return evaluate(applicable, applicable, result, false).limits.map(({ retryAfterMs: _, ...state }) => state);
   }
 
+  async waitFor(identity: Identity, demand: Demand | undefined, options: WaitOptions): Promise<AcquireDecision> {
+    if (typeof options !== 'object' || options === null) throw new InvalidInputError(`waitFor(identity, demand, { timeoutMs }) needs options, got ${describe(options)}`);
+    const { timeoutMs, signal, ...acquireOptions } = options;
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new InvalidInputError(`waitFor: timeoutMs must be a finite number of ms of at least 0, got ${describe(timeoutMs)}`);
+    }
+    // Waiting happens in real time, whatever clock the limits count on.
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      signal?.throwIfAborted();
+      const decision = await this.acquire(identity, demand, acquireOptions);
+      if (decision.allowed || decision.retryAfterMs === Infinity || performance.now() + decision.retryAfterMs > deadline) return decision;
+      await pause(decision.retryAfterMs, signal);
+    }
+  }
+
   async reset(identity: Identity, limitName?: string): Promise<void> {
     const policy = await this.policies.resolve(identity);
     let applicable = this.applicable(policy, identity, this.clock(), policy.lease.ttlMs);
@@ -365,6 +403,21 @@ class TollgateLimiter implements Limiter, InternalLimiter {
     }
     return decision;
   }
+}
+
+/** Waits `ms`, or rejects with the signal's reason when it aborts first. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function refusesAnonymous(policy: CompiledPolicy): boolean {

@@ -253,6 +253,38 @@ describe('scopes are checked: a typo never turns a limit off', () => {
   });
 });
 
+describe('waitFor', () => {
+  const store = () => new EngineStore(Date.now);
+  const tpm: LimitConfig = { name: 'tpm', scope: 'user', resource: 'tokens', limit: 10_000, window: '1m' };
+
+  it('waits for as long as the refusal says, then admits', async () => {
+    const limiter = createLimiter({ store: store(), limits: [{ name: 'burst', scope: 'user', resource: 'requests', limit: 1, window: 200 }] });
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(true);
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(false);
+    const waited = await limiter.waitFor({ user: 'u' }, undefined, { timeoutMs: 5_000 });
+    expect(waited.allowed).toBe(true);
+  });
+
+  it('returns the refusal at once when the wait would pass the timeout, or no wait can cure it', async () => {
+    const limiter = createLimiter({ store: store(), limits: [{ name: 'rph', scope: 'user', resource: 'requests', limit: 1, window: '1h' }, tpm] });
+    await limiter.acquire({ user: 'u' });
+    // Each returns at once: waiting out these timeouts would outlast the test's own.
+    expect(await limiter.waitFor({ user: 'u' }, undefined, { timeoutMs: 1_000 })).toMatchObject({ allowed: false, deniedBy: [{ name: 'rph' }] });
+    expect(await limiter.waitFor({ user: 'v' }, { tokens: 10_001 }, { timeoutMs: 60_000 })).toMatchObject({ allowed: false, retryAfterMs: Infinity });
+    expect(await limiter.waitFor({}, undefined, { timeoutMs: 60_000 })).toMatchObject({ allowed: false, reason: 'no-identity' });
+    await expect(limiter.waitFor({ user: 'u' }, undefined, { timeoutMs: -1 })).rejects.toThrow(/timeoutMs must be/);
+  });
+
+  it('stops waiting when its signal aborts', async () => {
+    const limiter = createLimiter({ store: store(), limits: [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 1, window: '1m' }] });
+    await limiter.acquire({ user: 'u' });
+    const stop = new AbortController();
+    const waiting = limiter.waitFor({ user: 'u' }, undefined, { timeoutMs: 120_000, signal: stop.signal });
+    setTimeout(() => stop.abort(new Error('shutting down')), 20);
+    await expect(waiting).rejects.toThrow('shutting down');
+  });
+});
+
 describe('cost', () => {
   it('a million charges of $0.0000003 add up to exactly $0.30', async () => {
     const { limiter } = setup([{ name: 'usd', scope: 'user', resource: 'cost', limit: 0.3, reset: { every: 'day' } }]);
