@@ -56,6 +56,10 @@ export function tollgate(options: ExpressTollgateOptions): RequestHandler {
       super();
     }
 
+    protected override status(): number {
+      return this.res.statusCode;
+    }
+
     /** Whether the request goes on to the route; a refusal has answered it (onLimited may be async). */
     proceed(admission: Admission): boolean | Promise<boolean> {
       if (admission.kind === 'skipped') return true;

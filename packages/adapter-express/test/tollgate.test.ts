@@ -19,6 +19,18 @@ it('loads the Express majors the tests name', () => {
 });
 
 describe.each(frameworks)('tollgate() on $name', ({ create }) => {
+  it('refundWhen: a request whose response failed does not count', async () => {
+    const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 2, window: '1m' }]);
+    const app = create();
+    app.use(tollgate({ limiter, identify: (req) => ({ user: bearer(req) }), refundWhen: (status) => status >= 500 }));
+    app.get('/fail', (_req, res) => res.status(502).json({ error: 'upstream down' }));
+    app.get('/ok', (_req, res) => res.json({ ok: true }));
+    const url = await listen(app);
+    for (let i = 0; i < 3; i++) expect((await fetch(`${url}/fail`, { headers: auth('alice') })).status).toBe(502);
+    expect((await fetch(`${url}/ok`, { headers: auth('alice') })).status).toBe(200);
+    expect(await usageWhen(limiter, { user: 'alice' }, (used) => used.rpm === 1)).toEqual({ rpm: 1 });
+  });
+
   it('without identify, keys callers by the address Express trusts, and warns once about an untrusted X-Forwarded-For', async () => {
     const limits: LimitConfig[] = [{ name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 1, window: '1m' }];
     const warnings: HttpWarning[] = [];

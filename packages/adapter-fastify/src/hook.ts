@@ -39,6 +39,10 @@ export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
       super();
     }
 
+    protected override status(): number {
+      return this.reply.raw.statusCode;
+    }
+
     handle(admission: Admission): void {
       const { request, reply, done } = this;
       if (admission.kind === 'skipped') return done();

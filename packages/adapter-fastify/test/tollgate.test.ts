@@ -8,6 +8,20 @@ import { auth, bearer, create, downStore, limiterWith, listen, manualClock, sign
 
 const identify = (request: FastifyRequest) => ({ user: bearer(request) });
 
+describe('refundWhen', () => {
+  it('a request whose response failed does not count', async () => {
+    const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 2, window: '1m' }]);
+    const app = create();
+    await app.register(tollgate, { limiter, identify: (request) => ({ user: bearer(request) }), refundWhen: (status) => status >= 500 });
+    app.get('/fail', async (_request, reply) => reply.code(502).send({ error: 'upstream down' }));
+    app.get('/ok', async () => ({ ok: true }));
+    const url = await listen(app);
+    for (let i = 0; i < 3; i++) expect((await fetch(`${url}/fail`, { headers: auth('alice') })).status).toBe(502);
+    expect((await fetch(`${url}/ok`, { headers: auth('alice') })).status).toBe(200);
+    expect(await usageWhen(limiter, { user: 'alice' }, (used) => used.rpm === 1)).toEqual({ rpm: 1 });
+  });
+});
+
 describe('identify left out', () => {
   it('keys callers by the address Fastify trusts, and warns once about an untrusted X-Forwarded-For', async () => {
     const limits: LimitConfig[] = [{ name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 1, window: '1m' }];

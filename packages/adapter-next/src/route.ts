@@ -60,9 +60,10 @@ export function withTollgate<Req extends Request, Ctx>(
       const response = await handler(request, { ...context, tollgate });
       // Inside the try too: a response that cannot be passed on (its body already read) must not
       // keep the lease until its TTL.
-      return await releaseWhenSent(response, headers, tollgate.release, request.signal);
+      return await releaseWhenSent(response, headers, () => tollgate.release(response.status), request.signal);
     } catch (error) {
-      await tollgate.release();
+      // Next.js answers a handler that throws with a 500.
+      await tollgate.release(500);
       throw error;
     }
   };

@@ -142,6 +142,25 @@ describe('withTollgate: limits', () => {
     ]);
   });
 
+  it('refundWhen: a request whose response failed, or whose handler threw, does not count', async () => {
+    const limiter = limiterWith();
+    const POST = withTollgate(
+      async (request) => {
+        const { outcome } = (await request.json()) as { outcome: string };
+        if (outcome === 'throw') throw new Error('handler bug');
+        return Response.json({ outcome }, { status: outcome === 'fail' ? 502 : 200 });
+      },
+      { limiter, identify, refundWhen: (status) => status >= 500 },
+    );
+    const send = (outcome: string) => POST(post('grace', { body: JSON.stringify({ outcome }) }), routeContext());
+    const failed = await send('fail');
+    expect(failed.status).toBe(502);
+    await failed.text(); // the lease is released once the body is sent
+    await expect(send('throw')).rejects.toThrow('handler bug');
+    await (await send('ok')).text();
+    expect((await released(limiter, { user: 'grace' })).rpm).toBe(1);
+  });
+
   it('lets skipped requests through uncounted, with tollgate null', async () => {
     const limiter = limiterWith();
     const POST = withTollgate(

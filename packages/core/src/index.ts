@@ -10,7 +10,7 @@ export { CONCURRENCY_RETRY_MS } from './decision.js';
 export type { AcquireDecision, AcquireOptions, Limiter, LimiterOptions, WaitOptions } from './limiter.js';
 export type { Decision, DecisionReason, LimitState, RequestDecision } from './decision.js';
 export type { Demand, Usage } from './demand.js';
-export type { Lease, LeaseTotals, RecordOptions, RecordResult } from './lease.js';
+export type { Lease, LeaseTotals, RecordOptions, RecordResult, ReleaseOptions } from './lease.js';
 export type { Algorithm, LimitConfig, Resource } from './limits.js';
 export type { CalendarReset, CalendarUnit } from './calendar.js';
 export type { DegradeConfig, DegradeStep, DegradeStepConfig } from './degrade.js';

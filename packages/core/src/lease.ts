@@ -84,8 +84,24 @@ export interface Lease {
   step(demand?: Pick<Demand, 'tokens' | 'inputTokens' | 'outputTokens' | 'cost' | 'model'>): Promise<Decision>;
   /** Checks and charges one call of `name` against `toolCalls` limits and `maxToolCalls`, before the tool runs. */
   tool(name: string): Promise<Decision>;
-  /** Refunds the unused reservation and frees the slot. Safe to call twice; one store call at most. */
-  release(): Promise<void>;
+  /**
+   * Refunds the unused reservation and frees the slot; with `refundRequests`, the request itself
+   * is refunded too (it did not count: its response failed). Safe to call twice (the first call's
+   * options hold); one store call at most.
+   */
+  release(options?: ReleaseOptions): Promise<void>;
+}
+
+/** Options of `lease.release`. */
+export interface ReleaseOptions {
+  /**
+   * Refund what `acquire` charged against `requests` limits, as if the request had not been made:
+   * for a response that failed through no fault of the caller (express-rate-limit's
+   * `skipFailedRequests`). Tokens and cost are settled as always: what was used stays charged.
+   * @default false
+   * @example await lease.release({ refundRequests: response.status >= 500 })
+   */
+  refundRequests?: boolean;
 }
 
 /** One reservation made at one store time: refunds must land where the charge did. */
@@ -93,6 +109,8 @@ interface Reservation {
   at: number;
   tokens: number;
   cost: number;
+  /** Requests `acquire` charged with it (the acquire's reservation only). */
+  requests?: number;
 }
 
 /** What every lease of one limiter (and one store) shares. */
@@ -280,13 +298,14 @@ export class TollgateLease implements Lease {
     return decision;
   }
 
-  release(): Promise<void> {
+  release(options?: ReleaseOptions): Promise<void> {
     if (this.releasing) return this.releasing;
     this.released = true;
-    if (this.inflight?.size) return this.retryable(this.releaseAfterInflight());
+    const refundRequests = options?.refundRequests === true;
+    if (this.inflight?.size) return this.retryable(this.releaseAfterInflight(refundRequests));
     let settled: MaybePromise<void>;
     try {
-      settled = this.settleRelease();
+      settled = this.settleRelease(refundRequests);
     } catch (error) {
       // Not remembered: the next release() tries again from the restored state.
       return Promise.reject(error);
@@ -305,14 +324,16 @@ export class TollgateLease implements Lease {
   }
 
   /** Lets records and steps already on their way settle first, so their outcome is accounted. */
-  private async releaseAfterInflight(): Promise<void> {
+  private async releaseAfterInflight(refundRequests: boolean): Promise<void> {
     while (this.inflight?.size) await Promise.allSettled([...this.inflight]);
-    await this.settleRelease();
+    await this.settleRelease(refundRequests);
   }
 
-  private settleRelease(): MaybePromise<void> {
+  private settleRelease(refundRequests: boolean): MaybePromise<void> {
     const now = this.context.clock();
     const adjustments: Adjustment[] = [];
+    const charged = this.reservations[0];
+    if (refundRequests && charged?.requests) this.requestRefunds(adjustments, charged.requests, charged.at);
     // Usage not charged as overrun consumes the oldest reservations first; what is left of each is
     // refunded where it was charged, unless a call's usage is unknown: then it all stays charged.
     let coveredTokens = this.usedTokens - this.overrunTokens;
@@ -443,6 +464,13 @@ export class TollgateLease implements Lease {
       if (amount === 0) continue;
       if (at === undefined) into.push({ type: 'add', counter: counterOf(limit, identity, now, this.options.ttlMs), amount });
       else into.push({ type: 'refund', counter, amount, at });
+    }
+  }
+
+  /** Refunds `requests` from each of the lease's request limits, where `acquire` charged them at `at`. */
+  private requestRefunds(into: Adjustment[], requests: number, at: number): void {
+    for (const { limit, counter } of this.applicable) {
+      if (limit.resource === 'requests') into.push({ type: 'refund', counter, amount: requests, at });
     }
   }
 

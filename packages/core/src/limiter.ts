@@ -278,7 +278,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
     const decision = this.requestDecision(policy, request.charges, result, true, failure);
     if (decision.allowed) {
       const context = store === this.runner.store ? this.leaseContext : this.localLeaseContext!;
-      const reservation = { at: result.now, tokens: units.tokens, cost: request.cost };
+      const reservation = { at: result.now, tokens: units.tokens, cost: request.cost, requests: units.requests };
       decision.lease = new TollgateLease(context, applicable, leaseOptions, units.model, leaseId, reservation);
     }
     return decision as AcquireDecision;

@@ -204,6 +204,19 @@ describe('createHttpLimit', () => {
     expect((await quiet({}, '203.0.113.9')).kind).toBe('allowed');
   });
 
+  it('refundWhen: a request whose response failed does not count against request limits', async () => {
+    const { limiter } = setup();
+    const admit = createHttpLimit({ limiter, identify: () => ({ user: 'u' }), refundWhen: (status) => status >= 500 }, 'test');
+    for (const status of [502, 200, 503, undefined]) {
+      const admission = await admit({}, undefined);
+      if (admission.kind !== 'allowed') throw new Error('expected admission');
+      await admission.context.release(status);
+    }
+    // Of four requests, the 200 and the one released without a status (a client gone) count.
+    expect((await limiter.usage({ user: 'u' })).find((state) => state.name === 'rpm')!.used).toBe(2);
+    expect(() => createHttpLimit({ limiter, identify: () => ({ user: 'u' }), refundWhen: 500 as never }, 'test')).toThrow(/refundWhen must be a function/);
+  });
+
   it('a request whose identity matches no limit is refused with 403, not let through', async () => {
     const { limiter } = setup();
     // A route where authentication did not run: no user, and the IP scope left out.

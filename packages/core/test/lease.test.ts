@@ -68,6 +68,18 @@ describe('leases', () => {
     expect(await limiter.acquire({ user: 'v' }, { cost: 0.01 })).toMatchObject({ allowed: false, reason: 'limited' });
   });
 
+  it('release({ refundRequests }) refunds the request itself, and keeps what was used', async () => {
+    const { limiter, used } = setup([rpm, tpm]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 1000 });
+    await lease!.record({ inputTokens: 300 });
+    await lease!.release({ refundRequests: true });
+    expect(await used('rpm')).toBe(0);
+    expect(await used('tpm')).toBe(300);
+    const other = (await limiter.acquire({ user: 'u' })).lease!;
+    await other.release({ refundRequests: false });
+    expect(await used('rpm')).toBe(1);
+  });
+
   it('records after release are charged in full', async () => {
     const { limiter, used } = setup([tpm]);
     const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 1000 });

@@ -2,7 +2,7 @@ import type { DegradeStep } from '../degrade.js';
 import type { Demand } from '../demand.js';
 import { ConfigurationError, InvalidInputError } from '../errors.js';
 import type { Identity } from '../identity.js';
-import { RELEASED, type Lease } from '../lease.js';
+import { RELEASED, type Lease, type ReleaseOptions } from '../lease.js';
 import type { AcquireDecision, AcquireOptions, Limiter } from '../limiter.js';
 import { DEFAULT_HEADER_FAMILIES, rateLimitHeaders, type HeaderFamily } from './headers.js';
 import { ipIdentity } from './ip.js';
@@ -48,6 +48,14 @@ export interface HttpLimitOptions<Req> {
   ipv6Subnet?: number;
   /** Lease options for these routes (TTL, caps on LLM calls and tool calls). */
   lease?: AcquireOptions;
+  /**
+   * Response statuses after which the request does not count: its charge against `requests`
+   * limits is refunded when the response ends (express-rate-limit's `skipFailedRequests`). Tokens
+   * and cost recorded on the lease stay charged.
+   * @default none: every admitted request counts
+   * @example refundWhen: (status) => status >= 500 // a failing upstream does not use up the caller's quota
+   */
+  refundWhen?(status: number): boolean;
   /**
    * Called when releasing a lease fails (the store is unreachable). The lease expires by its TTL,
    * so nothing leaks for long.
@@ -96,11 +104,12 @@ export interface TollgateContext {
   /** The degradation step to apply (model, max tokens), when the policy has a ladder. */
   readonly degrade: DegradeStep | undefined;
   /**
-   * Releases the lease: refunds what was reserved and not used, frees the concurrency slot. The
-   * adapter calls it when the response ends or the client goes away; calling it earlier is safe.
-   * Never rejects (failures go to `onReleaseError`).
+   * Releases the lease: refunds what was reserved and not used, frees the concurrency slot, and,
+   * given the response's status, refunds the request when `refundWhen` says so. The adapter calls
+   * it when the response ends or the client goes away; calling it earlier is safe. Never rejects
+   * (failures go to `onReleaseError`).
    */
-  release(): Promise<void>;
+  release(status?: number): Promise<void>;
 }
 
 /** A refused request, as every adapter's `onLimited` receives it. */
@@ -119,6 +128,8 @@ export type Admission =
 
 const FAMILIES: readonly HeaderFamily[] = ['ietf', 'openai', 'legacy'];
 const SKIPPED: Admission = { kind: 'skipped' };
+
+const REFUND_REQUEST: ReleaseOptions = { refundRequests: true };
 
 /** The default `identify`: nothing but the address the adapter adds. */
 const NO_FIELDS: Identity = {};
@@ -159,10 +170,10 @@ export function createHttpLimit<Req>(
   const fail = (message: string): never => {
     throw new ConfigurationError(`[tollgate] [${adapter}] ${message}`);
   };
-  const { limiter, identify = byAddress, demand, skip, headers = DEFAULT_HEADER_FAMILIES, ipv6Subnet = 64, lease, onReleaseError = warnReleaseFailed, clock = Date.now, onWarning = warn } =
+  const { limiter, identify = byAddress, demand, skip, headers = DEFAULT_HEADER_FAMILIES, ipv6Subnet = 64, lease, onReleaseError = warnReleaseFailed, clock = Date.now, onWarning = warn, refundWhen } =
     options ?? ({} as HttpLimitOptions<Req>);
   if (typeof limiter?.acquire !== 'function') fail('limiter must be a limiter from createLimiter()');
-  for (const [name, value] of [['identify', identify], ['demand', demand], ['skip', skip], ['onReleaseError', onReleaseError], ['clock', clock]] as const) {
+  for (const [name, value] of [['identify', identify], ['demand', demand], ['skip', skip], ['onReleaseError', onReleaseError], ['clock', clock], ['refundWhen', refundWhen]] as const) {
     if (value !== undefined && typeof value !== 'function') fail(`${name} must be a function`);
   }
   if (onWarning !== false && typeof onWarning !== 'function') fail('onWarning must be a function, or false');
@@ -192,8 +203,8 @@ export function createHttpLimit<Req>(
 
   const admitted = (decision: AcquireDecision): Admission => {
     if (!decision.allowed) return { kind: 'refused', decision, response: refusalResponse(decision, headers, clock()) };
-    const release = () => {
-      const released = decision.lease.release();
+    const release = (status?: number) => {
+      const released = decision.lease.release(status !== undefined && refundWhen?.(status) ? REFUND_REQUEST : undefined);
       // Released at once (an in-process store): nothing can fail any more.
       if (released === RELEASED) return released;
       return released.catch((error: unknown) => {

@@ -9,13 +9,18 @@ import type { TollgateContext } from './admit.js';
  */
 export class ReleaseOnClose {
   private closed = false;
-  private release: (() => Promise<void>) | undefined = undefined;
+  private release: ((status?: number) => Promise<void>) | undefined = undefined;
 
   /** For the response's 'close' event, which fires once (so `on` will do, and costs less than `once`). */
   readonly onClose = (): void => {
     this.closed = true;
-    void this.release?.();
+    void this.release?.(this.status());
   };
+
+  /** The response's status when it closes, for `refundWhen` (an adapter reads its response's). */
+  protected status(): number | undefined {
+    return undefined;
+  }
 
   /**
    * Takes charge of an admitted request's lease, until the response closes. `false` when nobody is
