@@ -1,5 +1,6 @@
 import { configurationError } from './errors.js';
-import { MESSAGES, Metering, meteredCreate, type MeterOptions } from './meter.js';
+import { anthropicMessages } from './formats/anthropic-messages.js';
+import { Metering, meteredCreate, type MeterOptions } from './meter.js';
 import { overlay, unmetered } from './openai.js';
 
 /** The part of an `@anthropic-ai/sdk` client this package wraps. */
@@ -26,7 +27,7 @@ export function wrapAnthropic<C extends AnthropicLike>(client: C, options: Meter
   if (typeof client?.messages?.create !== 'function') throw configurationError(`${where}: client must be an Anthropic client (new Anthropic())`);
   const metering = new Metering(options, where);
   const { messages } = client;
-  const create = meteredCreate(metering, MESSAGES, messages.create.bind(messages));
+  const create = meteredCreate(metering, anthropicMessages, messages.create.bind(messages));
   return overlay(client, {
     messages: overlay(messages, { create, stream: unmetered(where, 'messages.stream', 'messages.create({ stream: true })') }),
   });

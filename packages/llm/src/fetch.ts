@@ -1,6 +1,7 @@
 import { configurationError, describe, invalidInput, LlmRefusedError } from './errors.js';
-import { CHAT, MESSAGES, Metering, RESPONSES, type Admitted, type Api, type MeterOptions } from './meter.js';
-import { hideInjectedUsage, meterEventStream } from './stream.js';
+import { formatOfPath } from './formats/index.js';
+import { Metering, type Admitted, type MeterOptions } from './meter.js';
+import { hideInjectedUsage, meteredBody, sseOver } from './stream.js';
 
 /** Options of `meteredFetch`. */
 export interface MeteredFetchOptions extends MeterOptions {
@@ -28,20 +29,17 @@ export interface MeteredFetchOptions extends MeterOptions {
   onRefusal?: 'response' | 'throw';
 }
 
-/** The API a POST is for, by the end of its path. */
-function apiOf(url: string): Api | undefined {
-  const { pathname } = new URL(url);
-  if (pathname.endsWith('/chat/completions')) return CHAT;
-  if (pathname.endsWith('/responses')) return RESPONSES;
-  if (pathname.endsWith('/messages')) return MESSAGES;
-  return undefined;
+/** A refused call as an API answers it. */
+function refusal({ status, headers, body }: LlmRefusedError): Response {
+  return new Response(JSON.stringify(body), { status, headers: { ...headers, 'content-type': 'application/json' } });
 }
 
 /**
  * A `fetch` for an OpenAI-compatible (or Anthropic) HTTP API that meters every POST to
- * `…/chat/completions`, `…/responses` and `…/messages`: the JSON body is estimated, admitted,
- * degraded and sent with the output it reserved as its cap, and the usage is recorded from the
- * JSON response or from the SSE stream as the caller reads it. A call whose usage is not known (a
+ * `…/chat/completions`, `…/responses`, `…/messages` and `…/embeddings`: the JSON body is
+ * estimated, admitted, degraded and sent with the output it reserved as its cap (embeddings have
+ * no output: their input is reserved, and they are not degraded), and the usage is recorded from
+ * the JSON response or from the SSE stream as the caller reads it. A call whose usage is not known (a
  * body cancelled mid-stream, a stream or response without usable usage, a connection that fails)
  * is recorded as partial: the input plus the output received, and the lease keeps its reservation.
  * A streamed chat request is sent with `stream_options.include_usage`, so that its last chunk
@@ -54,11 +52,6 @@ function apiOf(url: string): Api | undefined {
  * const fetch = meteredFetch({ limiter, identity: { user: 'u1' } });
  * const client = new OpenAI({ baseURL: 'https://llm.example.com/v1', fetch });
  */
-/** A refused call as an API answers it. */
-function refusal({ status, headers, body }: LlmRefusedError): Response {
-  return new Response(JSON.stringify(body), { status, headers: { ...headers, 'content-type': 'application/json' } });
-}
-
 export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
   const where = 'meteredFetch';
   const metering = new Metering(options, where);
@@ -68,8 +61,8 @@ export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
   if (onRefusal !== 'response' && onRefusal !== 'throw') throw configurationError(`${where}: onRefusal must be 'response' or 'throw', got ${describe(onRefusal)}`);
   return async (input, init) => {
     const request = new Request(input, init);
-    const api = request.method === 'POST' ? apiOf(request.url) : undefined;
-    if (!api) return send(request);
+    const format = request.method === 'POST' ? formatOfPath(new URL(request.url).pathname) : undefined;
+    if (!format) return send(request);
     let body: unknown;
     try {
       body = JSON.parse(await request.text());
@@ -78,12 +71,12 @@ export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
     }
     let admitted: Admitted;
     try {
-      admitted = await metering.admit(api, body, maxTokensParam);
+      admitted = await metering.admit(format, body, maxTokensParam);
     } catch (error) {
       if (onRefusal === 'throw' || !(error instanceof LlmRefusedError)) throw error;
       return refusal(error);
     }
-    const { body: outgoing, injectedUsage } = admitted;
+    const { body: outgoing, injected } = admitted;
     const headers = new Headers(request.headers);
     headers.delete('content-length');
     let response: Response;
@@ -98,9 +91,9 @@ export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
       return response;
     }
     const type = response.headers.get('content-type') ?? '';
-    if (outgoing.stream === true && type.includes('text/event-stream') && response.body) {
-      const metered = meterEventStream(response.body, api.format, admitted.meterOptions, (usage, end) => admitted.settle(usage, end.complete));
-      return new Response(injectedUsage ? metered.pipeThrough(hideInjectedUsage()) : metered, { status: response.status, statusText: response.statusText, headers: response.headers });
+    if (format.stream && outgoing.stream === true && type.includes('text/event-stream') && response.body) {
+      const metered = meteredBody(response.body, sseOver(admitted.streamMeter()), admitted.meterOptions, (usage, end) => admitted.settle(usage, end.complete));
+      return new Response(injected ? metered.pipeThrough(hideInjectedUsage()) : metered, { status: response.status, statusText: response.statusText, headers: response.headers });
     }
     let parsed: unknown;
     try {

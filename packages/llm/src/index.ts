@@ -8,20 +8,29 @@
 export { costOf, defaultPrices, genaiPrices } from './prices.js';
 export type { GenaiPricesOptions, LlmModelPrice, LlmPriceSource, Rate, ResolvedPrice, TieredRate, TokenCounts, UnknownModelPolicy } from './prices.js';
 
-// Estimates before the call.
-export { countTokens, estimateAnthropicMessage, estimateChatCompletion, estimateResponse, preloadTokenizer } from './estimate.js';
+// The wire formats, one module each: the estimate before the call and the usage after it.
+export { anthropicUsage, estimateAnthropicMessage } from './formats/anthropic-messages.js';
+export { estimateChatCompletion, openaiChatUsage } from './formats/openai-chat.js';
+export { estimateEmbeddings, openaiEmbeddingsUsage } from './formats/openai-embeddings.js';
+export { estimateResponse, openaiResponseUsage } from './formats/openai-responses.js';
+export type { OutputFormat, StreamFormat } from './formats/index.js';
+export { aiSdkUsage } from './ai-sdk.js';
+
+// What the estimates and the extractors share.
+export { countTokens, preloadTokenizer } from './estimate.js';
 export type { EstimateOptions, LlmDemand } from './estimate.js';
 export { approximateTokens } from './tokens.js';
+export type { UsageOptions } from './usage.js';
 
 // Output caps: a call sent with the output it reserved cannot spend past the reservation.
-export { maxOutputTokens, withOutputCap } from './output.js';
-export type { OutputCapOptions } from './output.js';
+export { maxOutputTokens } from './output.js';
+export { withOutputCap } from './cap.js';
+export type { OutputCapOptions } from './cap.js';
 
-// Usage after the call: responses, SDK streams, raw SSE.
-export { aiSdkUsage, anthropicUsage, openaiChatUsage, openaiResponseUsage } from './usage.js';
-export type { UsageOptions } from './usage.js';
+// Usage from streams: SDK streams, raw SSE.
 export { hideInjectedUsage, meterEventStream, sseMeter, sseParser, streamMeter } from './stream.js';
-export type { ServerSentEvent, SseMeter, StreamEnd, StreamFormat, StreamMeter, StreamMeterOptions } from './stream.js';
+export type { ServerSentEvent, SseMeter, StreamEnd } from './stream.js';
+export type { StreamMeter, StreamMeterOptions } from './stream-meter.js';
 
 // One-line wrappers.
 export { wrapOpenAI } from './openai.js';

@@ -12,3 +12,14 @@ export function positiveInteger(value: unknown, what: string): number | undefine
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw invalidInput(`${what} must be a positive whole number, got ${describe(value)}`);
   return value;
 }
+
+/** `value` as a JSON object; anything else is refused, naming `what` it should have been. */
+export function requireObject(value: unknown, what: string): Json {
+  if (!isObject(value)) throw invalidInput(`${what} must be an object, got ${describe(value)}`);
+  return value;
+}
+
+/** The strings among `values`, joined: the text of a response's parts, whatever else they hold. */
+export function joinStrings(values: unknown[]): string {
+  return values.filter((value): value is string => typeof value === 'string').join('');
+}

@@ -1,11 +1,11 @@
 import type { AcquireOptions, DegradeStep, Identity, Lease, Limiter, RecordOptions, Usage } from '@tollgate/core';
-import { countReceived, estimateAnthropicMessage, estimateChatCompletion, estimateResponse, type EstimateOptions, type LlmDemand } from './estimate.js';
+import { countReceived, type EstimateOptions, type LlmDemand } from './estimate.js';
 import { configurationError, describe, invalidInput, LlmRefusedError } from './errors.js';
+import type { WireFormat } from './formats/format.js';
 import { isObject, positiveInteger, type Json } from './json.js';
-import { DEFAULT_MAX_TOKENS, OUTPUT_LIMIT_FIELDS, outputPerChoice, withOutputCap } from './output.js';
+import { capOutput, DEFAULT_MAX_TOKENS, outputPerChoice } from './output.js';
 import { defaultPrices, type LlmPriceSource } from './prices.js';
-import { isUsageOnlyChunk, streamMeter, type StreamFormat, type StreamMeter, type StreamMeterOptions } from './stream.js';
-import { anthropicUsage, openaiChatUsage, openaiResponseUsage, type UsageOptions } from './usage.js';
+import { resolveStreamOptions, type StreamMeter, type StreamMeterOptions } from './stream-meter.js';
 
 /**
  * How wrapped calls are admitted and accounted. Two modes:
@@ -95,61 +95,15 @@ export interface MeterOptions {
   onError?: (error: unknown) => void;
 }
 
-/** What differs between the three APIs. */
-export interface Api {
-  readonly name: string;
-  readonly format: StreamFormat;
-  estimate(body: Json, options: EstimateOptions): Promise<LlmDemand>;
-  usage(result: unknown, options: UsageOptions): Usage | undefined;
-  /** Generated text, to count when a response carries no usable usage. */
-  outputText(result: unknown): string;
-}
-
-function texts(values: unknown[]): string {
-  return values.filter((value): value is string => typeof value === 'string').join('');
-}
-
-export const CHAT: Api = {
-  name: 'chat.completions',
-  format: 'openai-chat',
-  estimate: estimateChatCompletion,
-  usage: openaiChatUsage,
-  outputText: (result) =>
-    texts(
-      (isObject(result) && Array.isArray(result.choices) ? result.choices : []).flatMap((choice) => {
-        const message = isObject(choice) && isObject(choice.message) ? choice.message : {};
-        return [message.content, message.refusal, ...(Array.isArray(message.tool_calls) ? message.tool_calls.map((call) => JSON.stringify(call)) : [])];
-      }),
-    ),
-};
-
-export const RESPONSES: Api = {
-  name: 'responses',
-  format: 'openai-responses',
-  estimate: estimateResponse,
-  usage: openaiResponseUsage,
-  outputText: (result) => (isObject(result) && Array.isArray(result.output) ? JSON.stringify(result.output) : ''),
-};
-
-export const MESSAGES: Api = {
-  name: 'messages',
-  format: 'anthropic',
-  estimate: estimateAnthropicMessage,
-  usage: anthropicUsage,
-  outputText: (result) =>
-    texts(
-      (isObject(result) && Array.isArray(result.content) ? result.content : []).map((block) =>
-        isObject(block) ? (block.type === 'text' ? block.text : JSON.stringify(block)) : undefined,
-      ),
-    ),
-};
-
 /** One admitted call: the body to send and how to account for it. */
 export interface Admitted {
   /** The body to send: degraded, capped at the output reserved, and asking for a chat stream's usage. */
   readonly body: Json;
-  /** `body` asks for usage the caller did not (`include_usage`): hide the usage-only chunk from it. */
-  readonly injectedUsage: boolean;
+  /**
+   * `body` asks the stream for usage the caller did not (chat's `include_usage`): tells the events
+   * that answer, to hide from the caller. `undefined` when nothing was asked.
+   */
+  readonly injected: ((event: unknown) => boolean) | undefined;
   readonly demand: LlmDemand;
   /** How to meter the call's stream: its model, estimated input and prices. */
   readonly meterOptions: StreamMeterOptions;
@@ -230,9 +184,9 @@ export class Metering {
    * Estimates, admits (acquire or lease step), degrades and caps one call; throws `LlmRefusedError`
    * on refusal.
    */
-  async admit(api: Api, raw: unknown, maxTokensParam?: string): Promise<Admitted> {
-    if (!isObject(raw)) throw invalidInput(`${this.where}: ${api.name}.create(body) needs the request body, got ${describe(raw)}`);
-    const { lease, owned, body: capped, demand } = this.options.limiter ? await this.admitPerCall(api, raw, maxTokensParam) : await this.admitOnLease(api, raw, maxTokensParam);
+  async admit(format: WireFormat, raw: unknown, maxTokensParam?: string): Promise<Admitted> {
+    if (!isObject(raw)) throw invalidInput(`${this.where}: ${format.sdkCall}(body) needs the request body, got ${describe(raw)}`);
+    const { lease, owned, body: capped, demand } = this.options.limiter ? await this.admitPerCall(format, raw, maxTokensParam) : await this.admitOnLease(format, raw, maxTokensParam);
     const model = capped.model as string;
     let done: Promise<void> | undefined;
     const settle = (usage: Usage | Promise<Usage> | undefined, partial: boolean) =>
@@ -243,27 +197,30 @@ export class Metering {
     const prices = this.prices;
     const { countTokens } = this.estimateOptions;
     const meterOptions: StreamMeterOptions = { model, inputTokens: demand.inputTokens, prices, countTokens };
-    // Without include_usage a chat stream never says what it cost: ask for it (the wrapper hides
-    // the answer from a caller who did not).
-    const streamOptions = capped.stream_options as Json | undefined;
-    const injectedUsage = api === CHAT && capped.stream === true && streamOptions?.include_usage !== true;
+    // A stream that says what it cost only when asked is asked (the wrapper hides the answer from
+    // a caller who did not ask).
+    const usageOnRequest = format.stream?.usageOnRequest;
+    const asked = capped.stream === true ? usageOnRequest?.ask(capped) : undefined;
     return {
-      body: injectedUsage ? { ...capped, stream_options: { ...streamOptions, include_usage: true } } : capped,
-      injectedUsage,
+      body: asked ?? capped,
+      injected: asked && usageOnRequest?.isAnswer,
       demand,
       meterOptions,
-      streamMeter: () => streamMeter(api.format, meterOptions),
+      streamMeter: () => {
+        if (!format.stream) throw configurationError(`${this.where}: ${format.sdkCall} does not stream`);
+        return format.stream.meter(resolveStreamOptions(meterOptions));
+      },
       settle: (usage, complete) => settle(usage, !complete),
       settleResponse: (result) => {
         let usage: Usage | undefined;
         try {
-          usage = api.usage(result, { prices, model });
+          usage = format.usage(result, { prices, model });
         } catch (error) {
           this.onError(error);
         }
         if (usage) return settle(usage, false);
         // No usable usage: the estimated input and the generated text, counted, as a lower bound.
-        const counted = countReceived(api.outputText(result), model, { countTokens }).then((outputTokens): Usage => ({ model, inputTokens: demand.inputTokens, outputTokens }));
+        const counted = countReceived(format.output?.text(result) ?? '', model, { countTokens }).then((outputTokens): Usage => ({ model, inputTokens: demand.inputTokens, outputTokens }));
         return settle(counted, true);
       },
       // An HTTP error status means nothing was generated; any other failure (a dropped
@@ -277,20 +234,20 @@ export class Metering {
    * known once the decision is made. The step then lowers the cap, and replaces the model only
    * where the call still fits in what was reserved.
    */
-  private async admitPerCall(api: Api, raw: Json, maxTokensParam: string | undefined): Promise<Plan> {
+  private async admitPerCall(format: WireFormat, raw: Json, maxTokensParam: string | undefined): Promise<Plan> {
     const { limiter, identity, acquire } = this.options;
-    const reserved = await api.estimate(raw, this.estimateOptions);
+    const reserved = await format.estimate(raw, this.estimateOptions);
     const decision = await limiter!.acquire(identity!, reserved, acquire);
     if (!decision.allowed) throw new LlmRefusedError(decision);
     const plan = (body: Json, demand: LlmDemand): Plan => ({ lease: decision.lease, owned: true, body, demand });
-    const step = this.applyDegrade ? decision.degrade : undefined;
+    const step = this.stepFor(format, decision.degrade);
     try {
       if (step?.model !== undefined && step.model !== raw.model) {
-        const degraded = this.capped(api, raw, step.model, step.maxTokens, maxTokensParam);
-        const demand = await api.estimate(degraded, this.estimateOptions);
+        const degraded = this.capped(format, raw, step.model, step.maxTokens, maxTokensParam);
+        const demand = await format.estimate(degraded, this.estimateOptions);
         if (fitsIn(demand, reserved)) return plan(degraded, demand);
       }
-      return plan(this.capped(api, raw, raw.model as string, step?.maxTokens, maxTokensParam), reserved);
+      return plan(this.capped(format, raw, raw.model as string, step?.maxTokens, maxTokensParam), reserved);
     } catch (error) {
       await decision.lease.release();
       throw error;
@@ -298,11 +255,11 @@ export class Metering {
   }
 
   /** One lease: the step is known before the call, so the degraded, capped call is what is reserved. */
-  private async admitOnLease(api: Api, raw: Json, maxTokensParam: string | undefined): Promise<Plan> {
+  private async admitOnLease(format: WireFormat, raw: Json, maxTokensParam: string | undefined): Promise<Plan> {
     const lease = this.options.lease!;
-    const step = this.applyDegrade ? this.options.degrade : undefined;
-    const body = this.capped(api, raw, step?.model ?? (raw.model as string), step?.maxTokens, maxTokensParam);
-    const demand = await api.estimate(body, this.estimateOptions);
+    const step = this.stepFor(format, this.options.degrade);
+    const body = this.capped(format, raw, step?.model ?? (raw.model as string), step?.maxTokens, maxTokensParam);
+    const demand = await format.estimate(body, this.estimateOptions);
     if (this.step !== 'none') {
       const decision = await lease.step(this.step === 'reserve' ? demand : undefined);
       if (!decision.allowed) throw new LlmRefusedError(decision);
@@ -311,18 +268,28 @@ export class Metering {
   }
 
   /**
+   * The degradation step to apply to a call in `format`, if any. A format without output
+   * (embeddings) takes none: a ladder's models and caps are generation's.
+   */
+  private stepFor(format: WireFormat, step: DegradeStep | undefined): DegradeStep | undefined {
+    return this.applyDegrade && format.output ? step : undefined;
+  }
+
+  /**
    * The request for `model`, its output capped per choice at the least of: what it may produce as
    * asked (its own cap, or the asked model's default), what `model` may produce, and the step's
-   * `maxTokens`. So the cap is never above the output reserved for the request as asked.
+   * `maxTokens`. So the cap is never above the output reserved for the request as asked. `field`
+   * (`maxTokensParam`) is where a cap goes when the request sets none, if the format has it.
    */
-  private capped(api: Api, asked: Json, model: string, maxTokens: number | undefined, field: string | undefined): Json {
-    const fields = OUTPUT_LIMIT_FIELDS[api.format];
+  private capped(format: WireFormat, asked: Json, model: string, maxTokens: number | undefined, field: string | undefined): Json {
+    if (!format.output) return { ...asked, model };
+    const { fields } = format.output;
     const cap = Math.min(
       outputPerChoice(asked, fields, asked.model as string, this.defaultMaxTokens),
       outputPerChoice(asked, fields, model, this.defaultMaxTokens),
       maxTokens ?? Infinity,
     );
-    return withOutputCap({ ...asked, model }, api.format, cap, { field });
+    return capOutput({ ...asked, model }, fields, cap, field !== undefined && fields.includes(field) ? field : undefined);
   }
 
   /**
@@ -360,7 +327,7 @@ export function meterIterable<S extends object>(stream: S, admitted: Admitted): 
   }
   const source = iterable[Symbol.asyncIterator].bind(stream);
   const meter = admitted.streamMeter();
-  const { injectedUsage } = admitted;
+  const { injected } = admitted;
   Object.defineProperty(stream, Symbol.asyncIterator, {
     configurable: true,
     writable: true,
@@ -368,7 +335,7 @@ export function meterIterable<S extends object>(stream: S, admitted: Admitted): 
       try {
         for await (const chunk of { [Symbol.asyncIterator]: source }) {
           meter.push(chunk);
-          if (injectedUsage && isUsageOnlyChunk(chunk)) continue;
+          if (injected?.(chunk)) continue;
           yield chunk;
         }
       } finally {
@@ -383,9 +350,9 @@ export function meterIterable<S extends object>(stream: S, admitted: Admitted): 
  * A metered `create` of an SDK: the call is admitted, sent with the admitted body, and settled from
  * its response or, streamed, as the caller iterates the stream.
  */
-export function meteredCreate(metering: Metering, api: Api, original: (body: any, options?: any) => any, maxTokensParam?: string) {
+export function meteredCreate(metering: Metering, format: WireFormat, original: (body: any, options?: any) => any, maxTokensParam?: string) {
   return async (body: unknown, requestOptions?: unknown) => {
-    const admitted = await metering.admit(api, body, maxTokensParam);
+    const admitted = await metering.admit(format, body, maxTokensParam);
     const streaming = admitted.body.stream === true;
     let result: unknown;
     try {

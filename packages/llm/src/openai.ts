@@ -1,5 +1,7 @@
 import { configurationError } from './errors.js';
-import { CHAT, Metering, RESPONSES, meteredCreate, type MeterOptions } from './meter.js';
+import { openaiChat } from './formats/openai-chat.js';
+import { openaiResponses } from './formats/openai-responses.js';
+import { Metering, meteredCreate, type MeterOptions } from './meter.js';
 
 /** The part of an `openai` client this package wraps (any v4–v6 client has it). */
 export interface OpenAILike {
@@ -73,7 +75,7 @@ export function wrapOpenAI<C extends OpenAILike>(client: C, options: WrapOpenAIO
   const { completions } = client.chat;
   const chat = overlay(client.chat, {
     completions: overlay(completions, {
-      create: meteredCreate(metering, CHAT, completions.create.bind(completions), maxTokensParam),
+      create: meteredCreate(metering, openaiChat, completions.create.bind(completions), maxTokensParam),
       stream: unmetered(where, 'chat.completions.stream', 'chat.completions.create({ stream: true })'),
       parse: unmetered(where, 'chat.completions.parse', 'chat.completions.create and parse the JSON yourself'),
       runTools: unmetered(where, 'chat.completions.runTools', 'chat.completions.create in your own tool loop'),
@@ -83,7 +85,7 @@ export function wrapOpenAI<C extends OpenAILike>(client: C, options: WrapOpenAIO
   const { responses } = client;
   if (typeof responses?.create === 'function') {
     overrides.responses = overlay(responses, {
-      create: meteredCreate(metering, RESPONSES, responses.create.bind(responses)),
+      create: meteredCreate(metering, openaiResponses, responses.create.bind(responses)),
       stream: unmetered(where, 'responses.stream', 'responses.create({ stream: true })'),
       parse: unmetered(where, 'responses.parse', 'responses.create'),
     });

@@ -1,19 +1,8 @@
-import { configurationError, describe, invalidInput } from './errors.js';
+import { describe, invalidInput } from './errors.js';
 import { positiveInteger, type Json } from './json.js';
-import type { StreamFormat } from './stream.js';
 
 /** Output tokens reserved, and sent as the cap, when a request sets no output limit. */
 export const DEFAULT_MAX_TOKENS = 4096;
-
-/**
- * The request fields that cap a call's output, per wire format, in order of precedence. Every one
- * counts reasoning and thinking tokens too, so a capped call cannot produce more than its cap.
- */
-export const OUTPUT_LIMIT_FIELDS: Readonly<Record<StreamFormat, readonly string[]>> = {
-  'openai-chat': ['max_completion_tokens', 'max_tokens'],
-  'openai-responses': ['max_output_tokens'],
-  anthropic: ['max_tokens'],
-};
 
 // The most output tokens a model accepts as its cap, as the providers' model pages state them
 // (https://platform.openai.com/docs/models, https://docs.anthropic.com/en/docs/about-claude/models/overview).
@@ -79,35 +68,16 @@ export function outputPerChoice(body: Json, fields: readonly string[], model: st
   return requestedCap(body, fields) ?? defaultOutputTokens(model, defaultMaxTokens);
 }
 
-/** Options of `withOutputCap`. */
-export interface OutputCapOptions {
-  /**
-   * The field to set when the request sets none (`'max_tokens'` for chat servers that predate
-   * `max_completion_tokens`).
-   * @default the format's first: 'max_completion_tokens', 'max_output_tokens' or 'max_tokens'
-   * @example { field: 'max_tokens' }
-   */
-  field?: string;
-}
-
 /**
- * `body` with its output capped at `cap` tokens per choice: every output-limit field it sets is
- * lowered to `cap` (none is raised), or, when it sets none, the format's field is set to `cap`.
- * Send a call with the output its lease reserved as its cap, and an upstream that honours the cap
- * cannot spend past the reservation. Throws `InvalidInputError` for a limit that is not a positive
- * whole number.
- *
- * @example
- * const demand = await estimateChatCompletion(body, { prices });
- * const sent = withOutputCap(body, 'openai-chat', demand.outputTokens / (body.n ?? 1));
+ * `body` with its output capped at `cap` tokens per choice: every one of `fields` it sets is lowered
+ * to `cap` (none is raised), or, when it sets none, `field` (the first of `fields` by default) is
+ * set to `cap`.
  */
-export function withOutputCap(body: Json, format: StreamFormat, cap: number, options?: OutputCapOptions): Json {
-  const fields = Object.hasOwn(OUTPUT_LIMIT_FIELDS, format) ? OUTPUT_LIMIT_FIELDS[format] : undefined;
-  if (!fields) throw configurationError(`withOutputCap: format must be one of ${Object.keys(OUTPUT_LIMIT_FIELDS).map((f) => `'${f}'`).join(', ')}, got ${describe(format)}`);
+export function capOutput(body: Json, fields: readonly string[], cap: number, field = fields[0]!): Json {
   if (!Number.isSafeInteger(cap) || cap < 1) throw invalidInput(`withOutputCap: cap must be a positive whole number of tokens, got ${describe(cap)}`);
-  const present = fields.filter((field) => requestedCap(body, [field]) !== undefined);
-  if (present.length === 0) return { ...body, [options?.field ?? fields[0]!]: cap };
+  const present = fields.filter((name) => requestedCap(body, [name]) !== undefined);
+  if (present.length === 0) return { ...body, [field]: cap };
   const capped: Json = { ...body };
-  for (const field of present) capped[field] = Math.min(body[field] as number, cap);
+  for (const name of present) capped[name] = Math.min(body[name] as number, cap);
   return capped;
 }

@@ -137,6 +137,14 @@ export interface GenaiPricesOptions {
 
 type Variant = ModelInfo['prices'];
 
+/**
+ * Model families genai-prices has prices for but does not match to their provider by name (its
+ * OpenAI patterns are `gpt-*` and `o1`/`o3`/`o4`, so a bare `text-embedding-3-small` finds none).
+ */
+const FAMILIES: ReadonlyArray<readonly [prefix: string, provider: string]> = [['text-embedding-', 'openai']];
+
+const familyProvider = (name: string): string | undefined => FAMILIES.find(([prefix]) => name.startsWith(prefix))?.[1];
+
 interface Entry {
   readonly provider: string;
   readonly model: string;
@@ -304,7 +312,8 @@ export function genaiPrices(options: GenaiPricesOptions = {}): LlmPriceSource {
       if (qualifier && findProvider({ providerId: qualifier })) {
         entry = find(name.slice(colon + 1), qualifier);
       } else {
-        entry = (provider && find(name, provider)) || find(name, undefined);
+        const family = familyProvider(name);
+        entry = (provider && find(name, provider)) || find(name, undefined) || (family ? find(name, family) : undefined);
       }
     }
     // Bounded: a caller inventing model names must not grow the cache without end.

@@ -47,7 +47,7 @@ export function encodingOf(model: string): Encoding | undefined {
   else if (slash >= 0) return undefined;
   if (name.startsWith('ft:')) name = name.slice(3);
   if (/^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-oss|chatgpt-4o|o[134](-|$)|codex|computer-use)/.test(name)) return 'o200k_base';
-  if (/^(gpt-4|gpt-3\.5|gpt-35)/.test(name)) return 'cl100k_base';
+  if (/^(gpt-4|gpt-3\.5|gpt-35|text-embedding-(3-|ada-002))/.test(name)) return 'cl100k_base';
   return undefined;
 }
 

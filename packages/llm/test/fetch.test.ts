@@ -4,6 +4,7 @@ import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countTokens, estimateAnthropicMessage, estimateChatCompletion, genaiPrices, LlmRefusedError, meteredFetch } from '../src/index.js';
 import { MESSAGE } from './fixtures.js';
+import { limiterWith, used } from './limiters.js';
 import { chunks, completion, startProvider, type Provider } from './provider.js';
 
 const prices = genaiPrices();
@@ -12,19 +13,6 @@ afterEach(async () => {
   await provider?.close();
   provider = undefined;
 });
-
-function limiterWith(): Limiter {
-  return createLimiter({
-    store: new MemoryStore(),
-    limits: [
-      { name: 'rpm', scope: 'user', resource: 'requests', limit: 20, window: '1m' },
-      { name: 'tpm', scope: 'user', resource: 'tokens', limit: 1_000_000, window: '1m' },
-      { name: 'daily-usd', scope: 'user', resource: 'cost', limit: 10, reset: { every: 'day' } },
-    ],
-    prices,
-  });
-}
-const used = async (limiter: Limiter) => Object.fromEntries((await limiter.usage({ user: 'u1' })).map((s) => [s.name, s.used]));
 
 describe('meteredFetch refusals', () => {
   /** A daily budget already spent: every call is refused, with a wait of hours. */
@@ -71,7 +59,7 @@ describe('meteredFetch', () => {
     provider = await startProvider((_path, body) =>
       body.stream ? { events: chunks(body.model, ['Hi'], { prompt: 30, completion: 2 }) } : { json: completion(body, { prompt: 100, completion: 20 }) },
     );
-    const limiter = limiterWith();
+    const limiter = limiterWith(prices);
     const openai = new OpenAI({ apiKey: 'sk-test', baseURL: `${provider.url}/v1`, maxRetries: 0, fetch: meteredFetch({ limiter, identity: { user: 'u1' }, prices }) });
     await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] });
     let text = '';
@@ -92,7 +80,7 @@ describe('meteredFetch', () => {
 
   it("under onUnknownUsage: 'counted', a body cancelled mid-stream settles the estimated input plus what was received", async () => {
     provider = await startProvider((_path, body) => ({ events: chunks(body.model, ['One', ' two']), hang: true }));
-    const limiter = limiterWith();
+    const limiter = limiterWith(prices);
     const fetch = meteredFetch({ limiter, identity: { user: 'u1' }, prices, acquire: { onUnknownUsage: 'counted' } });
     const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Count' }], stream: true, max_tokens: 50 };
     const response = await fetch(`${provider.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -111,7 +99,7 @@ describe('meteredFetch', () => {
 
   it('meters Anthropic-style /v1/messages, passes other requests through, and releases on an error status', async () => {
     provider = await startProvider((path) => (path.endsWith('/messages') ? { json: MESSAGE } : path.endsWith('/models') ? { json: { data: [] } } : { status: 500, json: {} }));
-    const limiter = limiterWith();
+    const limiter = limiterWith(prices);
     const fetch = meteredFetch({ limiter, identity: { user: 'u1' }, prices });
     const post = (path: string, body: object) => fetch(`${provider!.url}${path}`, { method: 'POST', body: JSON.stringify(body) });
     expect((await post('/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] })).status).toBe(200);
@@ -130,7 +118,7 @@ describe('meteredFetch: the reservation is a hard cap', () => {
   it('sends the output it reserved as the cap, and a stream that ends without its usage keeps the reservation', async () => {
     // An upstream that ignores include_usage: the stream ends, and its usage never came.
     provider = await startProvider((_path, body) => ({ events: chunks(body.model, ['Hi']) }));
-    const limiter = limiterWith();
+    const limiter = limiterWith(prices);
     const fetch = meteredFetch({ limiter, identity: { user: 'u1' }, prices });
     const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], stream: true };
     await (await post(fetch, '/v1/chat/completions', body)).text();
@@ -140,9 +128,23 @@ describe('meteredFetch: the reservation is a hard cap', () => {
     expect(await used(limiter)).toEqual({ rpm: 1, tpm: reserved.tokens, 'daily-usd': reserved.cost });
   });
 
+  it("writes maxTokensParam into chat requests only: other formats get their own cap field", async () => {
+    provider = await startProvider((path, body) => ({ json: path.endsWith('/messages') ? MESSAGE : completion(body, { prompt: 10, completion: 1 }) }));
+    const fetch = meteredFetch({ limiter: limiterWith(prices), identity: { user: 'u1' }, prices, maxTokensParam: 'max_tokens' });
+    await post(fetch, '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] });
+    await post(fetch, '/v1/responses', { model: 'gpt-4o', input: 'Hi' });
+    await post(fetch, '/v1/messages', { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }] });
+    const sent = provider.requests.map((request) => request.body);
+    expect(sent[0]).toMatchObject({ max_tokens: 4_096 });
+    expect(sent[0]).not.toHaveProperty('max_completion_tokens');
+    expect(sent[1]).toMatchObject({ max_output_tokens: 4_096 });
+    expect(sent[1]).not.toHaveProperty('max_tokens');
+    expect(sent[2]).toMatchObject({ max_tokens: 4_096 });
+  });
+
   it('sets max_tokens on an Anthropic request without one, and keeps the reservation when the upstream drops the connection', async () => {
     provider = await startProvider((_path, _body, i) => (i === 0 ? { json: MESSAGE } : { drop: true }));
-    const limiter = limiterWith();
+    const limiter = limiterWith(prices);
     const fetch = meteredFetch({ limiter, identity: { user: 'u1' }, prices });
     const body = { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }] };
     expect((await post(fetch, '/v1/messages', body)).status).toBe(200);

@@ -1,0 +1,131 @@
+import type { Usage } from '@tollgate/core';
+import { countReceived, type EstimateOptions } from './estimate.js';
+import { configurationError, describe } from './errors.js';
+import type { Json } from './json.js';
+import type { LlmPriceSource } from './prices.js';
+import { toUsage, type CallTokens, type TokenReader } from './usage.js';
+
+/** Options of the stream meters. */
+export interface StreamMeterOptions {
+  /**
+   * The model asked for: picks the tokenizer until the stream names its model, and prices the usage
+   * when the stream names none or one the price source does not know (a router's or a proxy's name).
+   * @default undefined (the model the stream reports)
+   * @example 'gpt-4o'
+   */
+  model?: string;
+  /**
+   * The request's input tokens as estimated before the call (`estimateChatCompletion(...)
+   * .inputTokens`). A stream cut off before the provider reported usage settles with these (the
+   * provider billed the prompt) plus the output counted from the deltas received. Anthropic reports
+   * its input at the start of the stream, and that count wins.
+   * @default 0
+   * @example { inputTokens: demand.inputTokens }
+   */
+  inputTokens?: number;
+  /**
+   * With a price source, the usage carries its exact `cost` (see `UsageOptions.prices`).
+   * @default undefined
+   * @example { prices: genaiPrices() }
+   */
+  prices?: LlmPriceSource;
+  /**
+   * A counter for output text of models without a local tokenizer (see `EstimateOptions.countTokens`).
+   * @default undefined (the conservative ratio)
+   * @example { countTokens: (text) => myClaudeCounter(text) }
+   */
+  countTokens?: EstimateOptions['countTokens'];
+}
+
+/**
+ * Reads one streamed call's usage from its chunks (OpenAI) or events (Anthropic, Responses) as the
+ * SDKs yield them, or as parsed from the SSE `data:` lines.
+ */
+export interface StreamMeter {
+  /**
+   * Feeds one parsed chunk or event. Anything unrecognised is ignored, and so is a usage that lacks
+   * a count or has a malformed one: the caller's stream goes on, and the usage stays unknown.
+   */
+  push(chunk: unknown): void;
+  /**
+   * Whether the provider's final usage has arrived: then `usage()` is exactly what was billed.
+   * Until then, record `usage()` as partial (`lease.record(usage, { partial: !meter.complete })`).
+   */
+  readonly complete: boolean;
+  /**
+   * The call's usage: the provider's own count once `complete`; before that (a stream cut off by
+   * the client or the network, or one whose usage never came), a lower bound: the billed or
+   * estimated input plus the output counted from the text and tool-call deltas received so far
+   * (hidden reasoning tokens cannot be seen, so they are not counted).
+   */
+  usage(): Promise<Usage>;
+}
+
+/** `StreamMeterOptions` with their defaults, validated. */
+export type ResolvedStreamOptions = Required<Pick<StreamMeterOptions, 'inputTokens'>> & StreamMeterOptions;
+
+export function resolveStreamOptions(options: StreamMeterOptions | undefined): ResolvedStreamOptions {
+  const resolved = { inputTokens: 0, ...options };
+  const { inputTokens } = resolved;
+  if (typeof inputTokens !== 'number' || !Number.isSafeInteger(inputTokens) || inputTokens < 0) {
+    throw configurationError(`a stream meter's inputTokens must be a whole, non-negative number, got ${describe(inputTokens)}`);
+  }
+  return resolved;
+}
+
+/**
+ * What every format's meter keeps: the model, the provider's usage when seen, and the text so far.
+ * A format's meter reads its chunks or events in `push`.
+ */
+export abstract class Meter implements StreamMeter {
+  protected model: string | undefined;
+  protected reported: CallTokens | undefined;
+  complete = false;
+  /** Output text and tool-call arguments received, in pieces (joined once, when counted). */
+  protected readonly text: string[] = [];
+  constructor(protected readonly options: ResolvedStreamOptions) {
+    this.model = options.model;
+  }
+
+  abstract push(chunk: unknown): void;
+
+  protected addText(value: unknown): void {
+    if (typeof value === 'string' && value !== '') this.text.push(value);
+  }
+
+  /**
+   * Takes a usage the stream reported, `final` when no later one will come (after it, nothing
+   * replaces it). One that lacks a count or has a malformed one is left out rather than thrown: it
+   * must not break the caller's stream, and the call's usage stays unknown, so it is settled as
+   * partial.
+   */
+  protected report(usage: Json, read: TokenReader, final: boolean): void {
+    if (this.complete) return;
+    let tokens: CallTokens | undefined;
+    try {
+      tokens = read(usage, this.model);
+    } catch {
+      return;
+    }
+    if (!tokens) return;
+    this.reported = tokens;
+    if (final) this.complete = true;
+  }
+
+  protected async generatedTokens(): Promise<number> {
+    if (this.text.length === 0) return 0;
+    const text = this.text.join('');
+    return countReceived(text, this.model, { countTokens: this.options.countTokens });
+  }
+
+  async usage(): Promise<Usage> {
+    const { prices, model: requested } = this.options;
+    if (this.complete && this.reported) return toUsage({ ...this.reported, model: this.reported.model ?? this.model }, prices, requested);
+    const generated = await this.generatedTokens();
+    const partial: CallTokens = this.reported
+      ? { ...this.reported, model: this.reported.model ?? this.model, outputTokens: Math.max(this.reported.outputTokens, generated) }
+      : { model: this.model, inputTokens: this.options.inputTokens, outputTokens: generated };
+    return toUsage(partial, prices, requested);
+  }
+}
+

@@ -1,0 +1,20 @@
+import { createLimiter, type Limiter, type LimiterOptions } from '@tollgate/core';
+import { MemoryStore } from '@tollgate/store-memory';
+import type { LlmPriceSource } from '../src/index.js';
+
+/** A limiter with a per-user request rate, token rate and daily USD budget, priced by `prices`. */
+export function limiterWith(prices: LlmPriceSource, extra: Pick<LimiterOptions, 'degrade'> = {}): Limiter {
+  return createLimiter({
+    store: new MemoryStore(),
+    limits: [
+      { name: 'rpm', scope: 'user', resource: 'requests', limit: 20, window: '1m' },
+      { name: 'tpm', scope: 'user', resource: 'tokens', limit: 1_000_000, window: '1m' },
+      { name: 'daily-usd', scope: 'user', resource: 'cost', limit: 10, reset: { every: 'day' } },
+    ],
+    ...extra,
+    prices,
+  });
+}
+
+/** What user `u1` has used of each limit, by name. */
+export const used = async (limiter: Limiter) => Object.fromEntries((await limiter.usage({ user: 'u1' })).map((s) => [s.name, s.used]));
