@@ -1,15 +1,17 @@
 /**
- * `pnpm bench [memory|sqlite|redis|http|llm|budget]`: benchmarks with their peers in the same run (alternating fresh
+ * `pnpm bench [memory|sqlite|redis|http|llm|budget|gateway]`: benchmarks with their peers in the same run (alternating fresh
  * processes); prints Markdown tables with ratios (absolute numbers on shared machines are noisy,
  * ratios less so). Starts its own redis-server on a free loopback port for the Redis suites.
  * `budget` is no throughput measure: it prints what the gateway's budget charged against what a
- * misbehaving upstream billed.
+ * misbehaving upstream billed; `gateway` puts hostile clients (1 MB prompts without a space) beside
+ * ordinary ones and prints what they cost the ordinary ones' latency.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, stopServer } from '@tollgate/dev-redis';
 import { budgetReport } from './budget.js';
+import { gatewayReport } from './gateway.js';
 import { report } from './harness.js';
 import { httpReport } from './http.js';
 import { llmReport } from './llm.js';
@@ -57,3 +59,5 @@ if (!only || only === 'budget') {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+if (!only || only === 'gateway') console.log(`## The gateway under hostile load (loopback)\n\n${await gatewayReport()}\n`);

@@ -7,6 +7,9 @@ import type { GatewayConfig } from './config/schema.js';
 import { watchFile } from './config/watch.js';
 import { Activity } from './dashboard/activity.js';
 import { adminRoutes } from './dashboard/routes.js';
+import { healthRoutes } from './health.js';
+import { parseJsonBodies } from './http/json-body.js';
+import { serverOptions } from './http/server-options.js';
 import { GatewayMetrics } from './metrics.js';
 import { LivePolicy } from './policy.js';
 import { openAiRoutes } from './proxy/routes.js';
@@ -40,22 +43,29 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
+/**
+ * The longest a store call may take (a decision, or the readiness probe) before the store counts
+ * as failed: decisions are then refused (`onStoreError: 'deny'`) and `/health/ready` answers 503.
+ */
+const STORE_TIMEOUT_MS = 1_000;
+
 /** Settings only a restart applies, named in the warning a reload logs when they change. */
 const RESTART_ONLY = ['listen', 'store', 'dataDir', 'upstream', 'adminToken', 'logLevel'] as const;
 
 /**
  * Starts the gateway: opens the store, starts the simulated upstream when no upstream is
- * configured, serves the OpenAI-compatible API, the dashboard, the admin API and `/metrics`, and
- * watches the configuration file.
+ * configured, serves the OpenAI-compatible API, the dashboard, the admin API, `/metrics` and the
+ * health endpoints, and watches the configuration file.
  */
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<RunningGateway> {
   const hops = config.listen.trustProxy;
   // A number of hops as proxy-addr counts them (Fastify's types take only its function form).
   const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : hops;
-  const app = Fastify({ logger: { level: config.logLevel, ...(options.logStream && { stream: options.logStream }) }, forceCloseConnections: true, bodyLimit: 32 * 1024 * 1024, trustProxy });
+  const app = Fastify({ logger: { level: config.logLevel, ...(options.logStream && { stream: options.logStream }) }, forceCloseConnections: true, trustProxy, ...serverOptions(config.listen) });
+  parseJsonBodies(app);
   const metrics = new GatewayMetrics();
   const opened = openStore(config.store, (error) => app.log.error({ err: error }, 'redis connection error'));
-  const policy = new LivePolicy(config.policy, timedStore(opened.store, metrics.storeLatency));
+  const policy = new LivePolicy(config.policy, timedStore(opened.store, metrics.storeLatency), STORE_TIMEOUT_MS);
   const activity = new Activity();
 
   const simulated = config.upstream.kind === 'simulated' ? await startSimulatedUpstream({ chunkDelayMs: config.upstream.chunkDelayMs, onChat: options.onSimulatedChat }) : undefined;
@@ -65,12 +75,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const adminToken = config.adminToken ?? randomBytes(18).toString('base64url');
   const about = { upstream: upstream.simulated ? 'simulated' : upstream.baseUrl, store: opened.description };
 
-  await app.register(openAiRoutes, { policy, upstream, metrics, activity });
+  await app.register(openAiRoutes, { policy, upstream, metrics, activity, maxBodyBytes: config.listen.maxBodyBytes });
   await app.register(adminRoutes, { policy, activity, adminToken, about });
+  await app.register(healthRoutes, { store: opened.store, storeTimeoutMs: STORE_TIMEOUT_MS, upstream: about.upstream });
   app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.text()));
-  app.get('/health', async () => ({ ok: true, upstream: about.upstream }));
   app.get('/', async (_request, reply) => reply.redirect('/dashboard'));
 
+  // Runs from the watcher's timer, where a throw would end the process: whatever fails is logged,
+  // and the configuration in force stays.
   const reload = () => {
     try {
       const next = loadConfig(config.file, options.env ?? process.env);
@@ -79,8 +91,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       app.log.info({ file: config.file, tiers: Object.keys(next.policy.tiers), users: next.policy.users.size, keys: next.policy.keys.size }, 'configuration reloaded: tiers, users and keys applied');
       if (restart.length > 0) app.log.warn({ changed: restart }, 'these settings changed in the file and apply only after a restart');
     } catch (error) {
-      if (!(error instanceof GatewayConfigError)) throw error;
-      app.log.error({ file: config.file, problem: error.message }, 'the configuration file has an error; the previous configuration stays in force');
+      if (error instanceof GatewayConfigError) app.log.error({ file: config.file, problem: error.message }, 'the configuration file has an error; the previous configuration stays in force');
+      else app.log.error({ file: config.file, err: error }, 'reloading the configuration failed; the previous configuration stays in force');
     }
   };
   const unwatch = options.watch === false ? () => undefined : watchFile(config.file, reload);

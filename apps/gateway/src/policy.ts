@@ -34,6 +34,7 @@ class PolicyVersion {
     readonly tiers: ReadonlyMap<string, string>,
     readonly prices: LlmPriceSource,
     store: Store,
+    timeoutMs: number,
   ) {
     for (const key of config.keys.values()) {
       const keys = this.keysByUser.get(key.user);
@@ -42,6 +43,7 @@ class PolicyVersion {
     }
     this.limiter = createLimiter({
       store,
+      timeoutMs,
       prices: this.prices,
       limits: config.limits,
       tiers: config.tiers,
@@ -80,6 +82,8 @@ export class LivePolicy {
   constructor(
     config: GatewayPolicy,
     private readonly store: Store,
+    /** The longest a store call may take before the store counts as failed. */
+    private readonly storeTimeoutMs: number,
   ) {
     this.version = this.build(config);
   }
@@ -141,6 +145,6 @@ export class LivePolicy {
 
   private build(config: GatewayPolicy, prices: LlmPriceSource = genaiPrices({ overrides: config.prices })): PolicyVersion {
     const tiers = new Map([...config.users].map(([user, { tier }]) => [user, this.changed.get(user)?.tier ?? tier]));
-    return new PolicyVersion(config, tiers, prices, this.store);
+    return new PolicyVersion(config, tiers, prices, this.store, this.storeTimeoutMs);
   }
 }

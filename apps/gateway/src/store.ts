@@ -15,6 +15,9 @@ export interface OpenStore {
   close(): Promise<void>;
 }
 
+/** How long closing waits for Redis to acknowledge QUIT before dropping the connection. */
+const QUIT_WAIT_MS = 1_000;
+
 /**
  * Opens the configured store: the SQLite file (its folder created) or a Redis connection. A Redis
  * that is down does not stop the gateway from starting: decisions fail with the limiter's
@@ -35,7 +38,11 @@ export function openStore(spec: StoreSpec, onRedisError: (error: Error) => void)
     store: new RedisStore({ client, prefix: 'gateway:' }),
     description: url.toString(),
     close: async () => {
-      await client.quit().catch(() => client.disconnect());
+      // A server that does not answer never acknowledges QUIT: stopping must not wait for it.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([client.quit().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, QUIT_WAIT_MS)))]);
+      clearTimeout(timer);
+      client.disconnect();
     },
   };
 }

@@ -1,11 +1,11 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GatewayConfigError } from '../src/config/errors.js';
 import { loadConfig } from '../src/config/load.js';
-import { POLICY, tempDir, writeConfig } from './support.js';
+import { ALIAS_BOMB, POLICY, tempDir, writeConfig } from './support.js';
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 const example = join(appDir, 'gateway.example.yaml');
@@ -23,6 +23,19 @@ function errorOf(text: string, env: Record<string, string> = {}): GatewayConfigE
   throw new Error('the configuration was accepted');
 }
 
+/** `pnpm start --config <file>` run to its end (asynchronously, so that several run at once). */
+function startMain(file: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], { cwd: appDir, env: { ...process.env, PORT: '0' }, timeout: 30_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** POLICY with one line replaced. */
 const policyWith = (from: string, to: string) => {
   expect(POLICY).toContain(from);
@@ -35,7 +48,7 @@ describe('the configuration file', () => {
 
     expect(config.upstream).toEqual({ kind: 'simulated', chunkDelayMs: 25 });
     expect(config.store).toEqual({ kind: 'sqlite', path: join(appDir, '.data', 'tollgate.db') });
-    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8787, trustProxy: false });
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8787, trustProxy: false, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, maxBodyBytes: 4 * 1024 * 1024 });
     expect(Object.keys(config.policy.tiers)).toEqual(['free', 'pro']);
     expect(config.policy.tiers.free!.limits.map((l) => l.name)).toEqual(['rpm', 'tpm', 'daily-usd', 'inflight', 'key-rpm']);
     expect(config.policy.keys.get('sk-tollgate-demo')).toEqual({ id: 'demo-key', user: 'demo' });
@@ -82,6 +95,61 @@ describe('the configuration file', () => {
     expect(error.fix).toMatch(fix);
   });
 
+  it.each([
+    ['usr', 'a misspelt scope'],
+    ['apikey', 'a scope in the wrong case'],
+  ])('a limit on scope %s (%s) fails at its line, naming the known scopes: a typo never turns a limit off', (scope) => {
+    const error = errorOf(policyWith('{ name: rpm, scope: user,', `{ name: rpm, scope: ${scope},`));
+
+    expect(error.line).toBe(POLICY.split('\n').findIndex((line) => line.includes('name: rpm, scope: user')) + 1);
+    expect(error.path).toBe('tiers.free.limits[0].scope');
+    expect(error.problem).toBe(`scope "${scope}" is not a known scope (known: user, apiKey, ip, session, global)`);
+    expect(error.fix).toMatch(/^key the limit on user, apiKey, ip or global/);
+    expect(error.message.split('\n')).toHaveLength(2);
+  });
+
+  it('a limit on the session scope fails at its line: no gateway request has a session, so the limit would never apply', () => {
+    const error = errorOf(`limits:\n  - { name: per-session, scope: session, resource: requests, limit: 5, window: 1m }\n${POLICY}`);
+
+    expect(error.line).toBe(2);
+    expect(error.path).toBe('limits[0].scope');
+    expect(error.problem).toMatch(/^scope "session" never applies in the gateway: a request's identity is its user, its API key and its IP/);
+    expect(error.fix).toMatch(/^key the limit on user, apiKey, ip or global/);
+  });
+
+  it('a tier whose every limit keys on a scope the gateway never sets fails, instead of refusing every request of that tier', () => {
+    const error = errorOf(policyWith('      - { name: rpm, scope: user, resource: requests, limit: 1000, window: 1m }', '      - { name: rpm, scope: session, resource: requests, limit: 1000, window: 1m }')
+      .replace(/\n {6}- \{ name: (tpm|daily-usd), scope: user, resource: (tokens|cost), limit: (1000000|10), [^\n]*/g, ''));
+
+    expect(error.path).toBe('tiers.pro.limits[0].scope');
+    expect(error.problem).toMatch(/^scope "session" never applies in the gateway/);
+  });
+
+  it('an address trustProxy cannot read fails at its line, before anything starts', () => {
+    const error = errorOf(`listen: { trustProxy: [10.0.0.0/8, not-an-ip] }\n${POLICY}`);
+
+    expect(error.line).toBe(1);
+    expect(error.path).toBe('listen.trustProxy[1]');
+    expect(error.problem).toBe('"not-an-ip" is not an IP address, a CIDR range or one of loopback, linklocal, uniquelocal');
+  });
+
+  it.each([
+    ['10.0.0.0/8'],
+    ['192.168.0.0/255.255.0.0'],
+    ['2001:db8::/32'],
+    ['::1'],
+    ['loopback'],
+  ])('trustProxy accepts %s', (address) => {
+    expect(loadConfig(writeConfig(POLICY, { listen: `{ host: 127.0.0.1, port: 0, trustProxy: ["${address}"] }` }), {}).listen.trustProxy).toEqual([address]);
+  });
+
+  it('YAML aliases that expand past the limit fail as a configuration error, not the parser\'s', () => {
+    const error = errorOf(`${ALIAS_BOMB}${POLICY}`);
+
+    expect(error.problem).toMatch(/^YAML aliases expand too far/);
+    expect(error.fix).toMatch(/aliases/);
+  });
+
   it('takes the store, port, upstream and admin token from the environment, and names the variable in errors', () => {
     const file = writeConfig();
 
@@ -100,6 +168,22 @@ describe('the configuration file', () => {
 });
 
 describe('pnpm start with a bad configuration', () => {
+  it.each([
+    ['YAML aliases that expand too far', ALIAS_BOMB + POLICY, /YAML aliases expand too far/],
+    ['an address trustProxy cannot read', `listen: { trustProxy: [not-an-ip] }\n${POLICY}`, /listen\.trustProxy\[0\]: "not-an-ip" is not an IP address/],
+    ['a misspelt scope', policyWith('{ name: rpm, scope: user,', '{ name: rpm, scope: usr,'), /tiers\.free\.limits\[0\]\.scope: scope "usr" is not a known scope \(known: user, apiKey, ip, session, global\)\n/],
+  ])('%s: exits with status 1 and one error with its fix, no stack trace', async (_what, text, problem) => {
+    const file = join(tempDir(), 'gateway.yaml');
+    writeFileSync(file, text);
+
+    const run = await startMain(file);
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(problem);
+    expect(run.stderr).toMatch(/^\[tollgate\] \[gateway\] [^\n]*\n {2}Fix: [^\n]*\n$/);
+    expect(run.stdout).toBe('');
+  });
+
   it('exits with status 1 and prints the line and the fix, without starting', () => {
     const file = join(tempDir(), 'gateway.yaml');
     writeFileSync(file, policyWith('limit: 100, window: 1m }', 'limit: -1, window: 1m }'));

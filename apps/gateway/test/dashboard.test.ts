@@ -32,8 +32,12 @@ afterAll(async () => {
 /** `used` of one limit bar of one user, as the page shows it. */
 const barUsed = (page: Page, user: string, limit: string) => page.locator(`[data-user="${user}"] > .bar[data-limit="${limit}"]`).getAttribute('data-used').then(Number);
 
-async function openDashboard(gateway: RunningGateway): Promise<Page> {
+/** Opens the dashboard with the admin token; the Content-Security-Policy violations it reports (Chromium logs each as a console error) go to `violations`. */
+async function openDashboard(gateway: RunningGateway, violations: string[] = []): Promise<Page> {
   const page = await browser.newPage();
+  page.on('console', (message) => {
+    if (message.type() === 'error' && message.text().includes('Content Security Policy')) violations.push(message.text());
+  });
   await page.goto(`${gateway.url}/dashboard#token=${ADMIN_TOKEN}`);
   await page.locator('[data-user="alice"]').waitFor();
   return page;
@@ -43,7 +47,8 @@ describe('the dashboard in headless Chromium', () => {
   it('loads, shows the user\'s usage rising after requests and the refusals, and is written to a screenshot', async () => {
     // Two requests a minute for alice, so the third shows up as a refusal.
     const gateway = await gatewayWith(writeConfig(POLICY.replace('limit: 100, window: 1m }\n      - { name: tpm', 'limit: 3, window: 1m }\n      - { name: tpm')));
-    const page = await openDashboard(gateway);
+    const violations: string[] = [];
+    const page = await openDashboard(gateway, violations);
 
     expect(await page.title()).toBe('Tollgate gateway');
     expect(await page.locator('#simulated').isVisible()).toBe(true);
@@ -62,9 +67,26 @@ describe('the dashboard in headless Chromium', () => {
     expect(await page.locator('[data-user="alice"] [data-key="alice-key"] .bar[data-limit="key-rpm"]').getAttribute('data-used')).toBe('3');
     expect(await page.locator('#chart').getAttribute('data-requests')).toBe('3');
     expect(await page.locator('#denials').textContent()).toContain('Rate limit reached on rpm');
+    // The page works whole under its own Content-Security-Policy: no inline script, style or attribute it blocks.
+    expect(violations).toEqual([]);
 
     mkdirSync(RESULTS, { recursive: true });
     await page.screenshot({ path: `${RESULTS}dashboard.png`, fullPage: true });
+  });
+
+  it('is served with a Content-Security-Policy that allows only its own script and style, and may not be framed', async () => {
+    const gateway = await gatewayWith(writeConfig());
+
+    const response = await fetch(`${gateway.url}/dashboard`);
+
+    const csp = response.headers.get('content-security-policy') ?? '';
+    expect(csp).toMatch(/(^|; )default-src 'none'(;|$)/);
+    expect(csp).toMatch(/(^|; )script-src 'sha256-[A-Za-z0-9+/]+=*'(;|$)/);
+    expect(csp).toMatch(/(^|; )style-src 'sha256-[A-Za-z0-9+/]+=*'(;|$)/);
+    expect(csp).toMatch(/(^|; )frame-ancestors 'none'(;|$)/);
+    expect(csp).not.toContain('unsafe-inline');
+    expect(response.headers.get('x-frame-options')).toBe('DENY');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
   it('asks for the admin token when it has none, and refuses a wrong one', async () => {

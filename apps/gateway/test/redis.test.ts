@@ -87,6 +87,15 @@ afterAll(async () => {
 });
 
 describe('two gateway processes on one Redis', () => {
+  it('are both ready: the store answers their probe', async () => {
+    const answers = await Promise.all(instances.map(async ({ url }) => {
+      const response = await fetch(`${url}/health/ready`);
+      return { status: response.status, body: await response.json() };
+    }));
+
+    expect(answers).toEqual([{ status: 200, body: { ok: true, store: 'ok' } }, { status: 200, body: { ok: true, store: 'ok' } }]);
+  });
+
   it('share one budget exactly: a concurrent burst across both admits exactly what the budget holds', async () => {
     const clients = instances.map(({ url }) => new OpenAI({ apiKey: 'sk-test-carol', baseURL: `${url}/v1`, maxRetries: 0 }));
 

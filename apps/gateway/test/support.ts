@@ -55,6 +55,15 @@ keys:
   sk-test-bob: { user: bob, name: bob-key }
 `;
 
+/** Anchors of anchors: a few lines that expand to millions of values (a "billion laughs"). */
+export const ALIAS_BOMB = `bomb:
+  a: &a [x, x, x, x, x, x, x, x, x, x]
+  b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+  c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+  d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+  e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+`;
+
 /**
  * A configuration file in a fresh folder: listening on a free port, SQLite in that folder, quiet,
  * forwarding to the simulated upstream unless given an upstream's base URL.

@@ -1,4 +1,4 @@
-import { ConfigurationError, createLimiter, type Store } from '@tollgate/core';
+import { ConfigurationError, createLimiter, type LimitConfig, type Store } from '@tollgate/core';
 import { genaiPrices } from '@tollgate/llm';
 import type { GatewayPolicy } from './schema.js';
 import { parsePath, type ConfigSource, type Path } from './source.js';
@@ -9,10 +9,17 @@ const CHECK_STORE: Store = {
   apply: () => Promise.reject(new Error('the configuration check store is never used')),
 };
 
+/**
+ * The scopes a limit may key on in the gateway: every request's identity has its key's user and id
+ * and the client's IP, and `global` is everyone's. Core also knows `session`, which no gateway
+ * request has: a limit on it would never apply, and a tier keyed on it alone would refuse everyone.
+ */
+const GATEWAY_SCOPES = ['user', 'apiKey', 'ip', 'global'];
+
 /** How to fix a bad value, by the option core names in its message. */
 const FIXES: Record<string, string> = {
   name: 'name the limit with lowercase letters, digits, "_", "." or "-", starting with a letter, unique in its tier',
-  scope: 'key the limit on user, apiKey, ip or global',
+  scope: 'key the limit on user, apiKey, ip or global (global: every request together)',
   resource: 'count requests, tokens, cost (USD) or concurrency (requests in flight)',
   limit: 'set limit to a number of at least 0 (0 forbids): whole numbers for requests, tokens and concurrency, USD for cost',
   window: 'a rolling window: a duration such as 30s, 1m, 1h or 1d (or ms as a number)',
@@ -26,6 +33,9 @@ const FIXES: Record<string, string> = {
   lease: 'lease options are ttl (a duration), maxSteps and maxToolCalls (whole numbers), and onUnknownUsage (reservation or counted)',
 };
 const DEFAULT_FIX = 'see the options in apps/gateway/README.md';
+
+/** Core's advice on how to call the library (`; declare a custom one with createLimiter(...)`): no help in a file. */
+const LIBRARY_ADVICE = /; [^;]*\bcreateLimiter\(.*$/s;
 
 /** A path-like first word of a core message, relative to where core says the error is. */
 const LEADING_PATH = /^([A-Za-z][\w-]*(?:\.[A-Za-z][\w-]*|\[\d+\])*)/;
@@ -50,6 +60,19 @@ export function checkPolicy(policy: GatewayPolicy, source: ConfigSource): void {
     const field = [...path].reverse().find((part): part is string => typeof part === 'string' && Object.hasOwn(FIXES, part));
     source.fail(path, problem, field ? FIXES[field]! : DEFAULT_FIX);
   }
+  checkScopes(policy, source);
+}
+
+/** Fails on the first limit keyed on a scope core knows but no gateway request has. */
+function checkScopes(policy: GatewayPolicy, source: ConfigSource): void {
+  const lists: Array<[Path, LimitConfig[]]> = [[['limits'], policy.limits], ...Object.entries(policy.tiers).map(([name, tier]): [Path, LimitConfig[]] => [['tiers', name, 'limits'], tier.limits as LimitConfig[]])];
+  for (const [where, limits] of lists) {
+    limits.forEach(({ scope }, index) => {
+      if (!GATEWAY_SCOPES.includes(scope)) {
+        source.fail([...where, index, 'scope'], `scope "${scope}" never applies in the gateway: a request's identity is its user, its API key and its IP`, FIXES.scope!);
+      }
+    });
+  }
 }
 
 /** Where in the file core's message points, as precisely as the file allows, and the rest of the message. */
@@ -65,7 +88,7 @@ function locate(message: string, source: ConfigSource): { path: Path; problem: s
     const deeper = [...path, ...parsePath(inner)];
     if (source.has(deeper)) path = deeper;
   }
-  return { path, problem };
+  return { path, problem: problem.replace(LIBRARY_ADVICE, '') };
 }
 
 function messageOf(error: unknown): string {

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { LimitConfig, PolicyConfig } from '@tollgate/core';
 import type { LlmModelPrice } from '@tollgate/llm';
+import { isProxyAddress, PROXY_RANGE_NAMES } from './addresses.js';
 import { GatewayConfigError } from './errors.js';
 import { checkPolicy } from './policy-check.js';
 import { masked, type ConfigSource, type Path } from './source.js';
@@ -39,10 +40,23 @@ export interface GatewayPolicy {
   readonly prices: Record<string, LlmModelPrice>;
 }
 
+/** Where the gateway listens, and how long and how large a client's request may be. */
+export interface Listen {
+  readonly host: string;
+  readonly port: number;
+  readonly trustProxy: TrustProxy;
+  /** The request line and headers must arrive within this many ms (else 408, and the connection closes). */
+  readonly headersTimeoutMs: number;
+  /** The whole request, its body included, must arrive within this many ms (else 408, and the connection closes). */
+  readonly requestTimeoutMs: number;
+  /** The largest chat completion body, in bytes (else 413). */
+  readonly maxBodyBytes: number;
+}
+
 export interface GatewayConfig {
   /** The configuration file, absolute. */
   readonly file: string;
-  readonly listen: { readonly host: string; readonly port: number; readonly trustProxy: TrustProxy };
+  readonly listen: Listen;
   readonly dataDir: string;
   readonly store: StoreSpec;
   readonly upstream: UpstreamSpec;
@@ -56,6 +70,12 @@ const TOP_LEVEL = ['listen', 'store', 'dataDir', 'upstream', 'demo', 'admin', 'l
 const NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
 const DEFAULT_PORT = 8787;
+/** Time enough for headers over a slow link; a client that takes longer is holding a connection, not sending. */
+const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+/** The body included: 4 MiB at a modest 1 Mbit/s, with room to spare. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/** Room for long prompts and a few inline images, far below what would let one request hog the gateway. */
+const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 const MIN_ADMIN_TOKEN_LENGTH = 16;
 /** The built-in upstream streams a chunk of words every this many ms, so streams look like a model's. */
 const DEFAULT_CHUNK_DELAY_MS = 25;
@@ -153,8 +173,29 @@ function trustProxyOf(read: Reader, value: unknown): TrustProxy {
   const fix = 'give the number of proxies in front of the gateway (e.g. 1), or their addresses, e.g. [10.0.0.0/8]; leave it out when clients connect directly';
   if (value === undefined || value === false) return false;
   if (typeof value === 'number') return read.integer(path, value, 1, 16, fix);
-  if (Array.isArray(value) && value.length > 0 && value.every((entry) => typeof entry === 'string' && entry !== '')) return value as string[];
-  return read.fail(path, `expected a number of hops or a list of addresses, got ${describe(value)}`, fix);
+  if (!Array.isArray(value) || value.length === 0 || !value.every((entry) => typeof entry === 'string' && entry !== '')) {
+    return read.fail(path, `expected a number of hops or a list of addresses, got ${describe(value)}`, fix);
+  }
+  value.forEach((entry: string, index) => {
+    if (!isProxyAddress(entry)) read.fail([...path, index], `"${entry}" is not an IP address, a CIDR range or one of ${PROXY_RANGE_NAMES.join(', ')}`, fix);
+  });
+  return value as string[];
+}
+
+/** How long and how large a request may be: `listen.headersTimeoutMs`, `requestTimeoutMs` and `maxBodyBytes`. */
+function requestBounds(read: Reader, listen: Json): Pick<Listen, 'headersTimeoutMs' | 'requestTimeoutMs' | 'maxBodyBytes'> {
+  const ms = (name: string, fallback: number) =>
+    listen[name] === undefined ? fallback : read.integer(['listen', name], listen[name], 100, 3_600_000, `milliseconds, e.g. ${fallback}`);
+  const headersTimeoutMs = ms('headersTimeoutMs', DEFAULT_HEADERS_TIMEOUT_MS);
+  const requestTimeoutMs = ms('requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS);
+  // Node's rule: the headers arrive within the time the whole request has.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    read.fail(['listen', 'headersTimeoutMs'], `headersTimeoutMs (${headersTimeoutMs}) is longer than requestTimeoutMs (${requestTimeoutMs})`, 'the headers are part of the request: make headersTimeoutMs at most requestTimeoutMs');
+  }
+  const maxBodyBytes = listen.maxBodyBytes === undefined
+    ? DEFAULT_MAX_BODY_BYTES
+    : read.integer(['listen', 'maxBodyBytes'], listen.maxBodyBytes, 1024, 64 * 1024 * 1024, `the largest chat request body in bytes, e.g. ${DEFAULT_MAX_BODY_BYTES} (4 MiB)`);
+  return { headersTimeoutMs, requestTimeoutMs, maxBodyBytes };
 }
 
 /** The environment variables that override the file (secrets belong there rather than in the file). */
@@ -189,7 +230,7 @@ export function validate(source: ConfigSource, dir: string, env: Env = {}): Gate
   const read = new Reader(source);
   const root = read.object([], source.value, TOP_LEVEL);
 
-  const listenRaw = read.optionalObject(['listen'], root.listen, ['host', 'port', 'trustProxy']);
+  const listenRaw = read.optionalObject(['listen'], root.listen, ['host', 'port', 'trustProxy', 'headersTimeoutMs', 'requestTimeoutMs', 'maxBodyBytes']);
   const host = pick(read, env, ENV.host, ['listen', 'host'], listenRaw.host ?? '127.0.0.1');
   const port = pick(read, env, ENV.port, ['listen', 'port'], listenRaw.port ?? DEFAULT_PORT);
   const portValue = typeof port.value === 'string' && /^\d+$/.test(port.value) ? Number(port.value) : port.value;
@@ -200,6 +241,7 @@ export function validate(source: ConfigSource, dir: string, env: Env = {}): Gate
     host: text(host.value, host.fail, 'an address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)'),
     port: portValue as number,
     trustProxy: trustProxyOf(read, listenRaw.trustProxy),
+    ...requestBounds(read, listenRaw),
   };
 
   const dataDirValue = pick(read, env, ENV.dataDir, ['dataDir'], root.dataDir ?? '.data');

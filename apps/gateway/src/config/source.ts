@@ -32,6 +32,14 @@ const SYNTAX_FIXES: Record<string, string> = {
 const SYNTAX_FIX = 'correct the YAML syntax on that line: spaces (not tabs) for indentation, a space after each ":", quotes around values containing ": " or " #"';
 
 /**
+ * How far YAML aliases (`*name`) may expand (the `yaml` package's count: uses of an anchor times
+ * the aliases inside it). A configuration needs few; a file of nested aliases would otherwise
+ * expand to millions of values (a "billion laughs") while the gateway reads it.
+ */
+const MAX_ALIAS_COUNT = 100;
+const ALIAS_FIX = `use fewer aliases (*name) and anchors (&name), or write the values out: at most ${MAX_ALIAS_COUNT} expansions`;
+
+/**
  * The parsed configuration file, remembering where each value stands so that any error names its
  * line. JSON files are read by the same parser (JSON is YAML), so they get lines too.
  */
@@ -52,7 +60,16 @@ export class ConfigSource {
       const line = lines.linePos(error.pos[0]).line;
       throw new GatewayConfigError(file, line, '', `malformed YAML: ${error.message.split('\n')[0]}`, SYNTAX_FIXES[error.code] ?? SYNTAX_FIX);
     }
-    return new ConfigSource(file, document.toJS() ?? {}, document, lines);
+    let value: unknown;
+    try {
+      value = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      // The parser throws from here, without a position: aliases past the limit, or one it cannot resolve.
+      const message = (error as Error)?.message ?? String(error);
+      if (/alias count/i.test(message)) throw new GatewayConfigError(file, undefined, '', `YAML aliases expand too far (${message})`, ALIAS_FIX);
+      throw new GatewayConfigError(file, undefined, '', `the YAML cannot be read: ${message}`, SYNTAX_FIX);
+    }
+    return new ConfigSource(file, value ?? {}, document, lines);
   }
 
   /** Whether the file has a value at `path`. */

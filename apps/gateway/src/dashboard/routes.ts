@@ -6,6 +6,7 @@ import { bearerToken } from '../proxy/auth.js';
 import { identityOf, type LivePolicy } from '../policy.js';
 import type { Activity } from './activity.js';
 import { overview } from './overview.js';
+import { pageSecurityHeaders } from './page-security.js';
 
 export interface AdminDependencies {
   readonly policy: LivePolicy;
@@ -15,6 +16,7 @@ export interface AdminDependencies {
 }
 
 const PAGE = readFileSync(new URL('./page.html', import.meta.url), 'utf8');
+const PAGE_HEADERS = pageSecurityHeaders(PAGE);
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
@@ -25,6 +27,12 @@ function tokenMatches(given: string | undefined, expected: Buffer): boolean {
 
 const problem = (reply: FastifyReply, status: number, message: string) => reply.code(status).send({ error: { message, status } });
 
+/** A JSON object body with no field but `fields`, or undefined for any other body. */
+function objectWith(body: unknown, fields: readonly string[]): Record<string, unknown> | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  return Object.keys(body).every((field) => fields.includes(field)) ? (body as Record<string, unknown>) : undefined;
+}
+
 /**
  * The dashboard page (`GET /dashboard`, public: it holds no data) and the admin API it reads
  * (`/admin/api/*`, which needs `Authorization: Bearer <admin token>`): the live overview, resetting
@@ -33,7 +41,7 @@ const problem = (reply: FastifyReply, status: number, message: string) => reply.
 export async function adminRoutes(app: FastifyInstance, { policy, activity, adminToken, about }: AdminDependencies): Promise<void> {
   const expected = digest(adminToken);
 
-  app.get('/dashboard', async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(PAGE));
+  app.get('/dashboard', async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').headers(PAGE_HEADERS).send(PAGE));
 
   await app.register(async (api) => {
     api.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -59,21 +67,23 @@ export async function adminRoutes(app: FastifyInstance, { policy, activity, admi
       return undefined;
     };
 
-    api.post<{ Params: { user: string }; Body: { limit?: string } | undefined }>('/admin/api/users/:user/reset', async (request, reply) => {
+    api.post<{ Params: { user: string } }>('/admin/api/users/:user/reset', async (request, reply) => {
       const user = userOf(request, reply);
       if (user === undefined) return reply;
-      const limit = request.body?.limit;
-      if (limit !== undefined && typeof limit !== 'string') return problem(reply, 400, 'limit must be the name of a limit');
+      // Only {} resets everything: any other body (a string, a list, a misspelt field) is a mistake.
+      const body = objectWith(request.body, ['limit']);
+      const limit = body?.limit;
+      if (!body || (limit !== undefined && typeof limit !== 'string')) return problem(reply, 400, 'Send {} to reset every counter of the user, or { "limit": "<limit name>" } to reset one.');
       // The user's counters and each of their keys': `reset` clears what applies to the identity it is given.
       for (const identity of [{ user }, ...policy.keysOf(user).map((key) => identityOf({ user, keyId: key.id }))]) await policy.limiter.reset(identity, limit);
       request.log.info({ user, limit }, 'admin reset a user');
       return { ok: true, user, limit: limit ?? null };
     });
 
-    api.put<{ Params: { user: string }; Body: { tier?: unknown } | undefined }>('/admin/api/users/:user/tier', async (request, reply) => {
+    api.put<{ Params: { user: string } }>('/admin/api/users/:user/tier', async (request, reply) => {
       const user = userOf(request, reply);
       if (user === undefined) return reply;
-      const tier = request.body?.tier;
+      const tier = objectWith(request.body, ['tier'])?.tier;
       if (typeof tier !== 'string') return problem(reply, 400, 'Send { "tier": "<tier name>" }.');
       policy.setTier(user, tier);
       request.log.info({ user, tier }, 'admin changed a tier');

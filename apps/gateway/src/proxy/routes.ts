@@ -2,6 +2,7 @@ import { tollgate, type TollgateRefusal } from '@tollgate/adapter-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate } from './auth.js';
 import { chatDemand, chatHandler, type ChatDependencies } from './chat.js';
+import { requireObjectBody } from '../http/json-body.js';
 import { errorHandler } from './errors.js';
 import { identityOf } from '../policy.js';
 import { callUpstream, clientGone, replyFrom, upstreamFailure, upstreamHeaders } from './upstream.js';
@@ -11,7 +12,7 @@ import { callUpstream, clientGone, replyFrom, upstreamFailure, upstreamHeaders }
  * chat completions are limited per user, key and IP by the tollgate plugin (deciding in
  * `preHandler`, once the body is parsed and estimated); every error is answered in OpenAI's shape.
  */
-export async function openAiRoutes(app: FastifyInstance, deps: ChatDependencies): Promise<void> {
+export async function openAiRoutes(app: FastifyInstance, deps: ChatDependencies & { readonly maxBodyBytes: number }): Promise<void> {
   const { policy, metrics, activity, upstream } = deps;
   app.decorateRequest('caller', null);
   app.decorateRequest('estimate', null);
@@ -35,7 +36,8 @@ export async function openAiRoutes(app: FastifyInstance, deps: ChatDependencies)
     onReleaseError: (error) => app.log.error({ err: error }, 'releasing a lease failed; it expires by its TTL'),
   });
 
-  app.post('/v1/chat/completions', chatHandler(deps));
+  // The body is checked before the tollgate plugin's preHandler: a request that is no chat request is refused uncounted.
+  app.post('/v1/chat/completions', { bodyLimit: deps.maxBodyBytes, preValidation: requireObjectBody }, chatHandler(deps));
 
   // Listing models costs nothing upstream, so it is authenticated but not counted.
   app.get('/v1/models', { config: { tollgate: false } }, async (request, reply) => {

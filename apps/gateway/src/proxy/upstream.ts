@@ -11,8 +11,12 @@ export interface Upstream {
   readonly simulated: boolean;
 }
 
-/** Request headers a client may send on to the upstream; its `Authorization` (the gateway key) is never one. */
-const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'user-agent', 'openai-organization', 'openai-project', 'openai-beta', 'x-request-id'];
+/**
+ * The request headers a client may send on to the upstream (an allow-list: anything else stays
+ * here). Never its `Authorization` (the gateway key), nor `OpenAI-Organization` / `OpenAI-Project`:
+ * the operator's upstream key decides whose account pays, not the client.
+ */
+const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'user-agent', 'openai-beta', 'x-request-id'];
 
 /** Response headers that describe one hop, or the encoding fetch has already undone: not passed back. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'proxy-connection', 'upgrade', 'trailer', 'te', 'date', 'server']);

@@ -22,8 +22,8 @@ export interface SimulatedUpstream {
 export interface SimulatedUpstreamOptions {
   /** Milliseconds between streamed chunks. */
   chunkDelayMs: number;
-  /** Sees each chat request body as it arrives (tests check what the gateway forwarded). */
-  onChat?: (body: Record<string, unknown>) => void;
+  /** Sees each chat request's body and headers as they arrive (tests check what the gateway forwarded). */
+  onChat?: (body: Record<string, unknown>, headers: Headers) => void;
 }
 
 interface ChatBody {
@@ -32,6 +32,13 @@ interface ChatBody {
   stream?: unknown;
   stream_options?: { include_usage?: unknown } | null;
   n?: unknown;
+}
+
+/** A request's headers as a `Headers` (repeated ones joined, as fetch would send them). */
+function headersOf(request: FastifyRequest): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  return headers;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -64,7 +71,7 @@ export async function startSimulatedUpstream(options: SimulatedUpstreamOptions):
 
   app.post('/v1/chat/completions', async (request: FastifyRequest<{ Body: ChatBody }>, reply) => {
     const body = request.body;
-    options.onChat?.(body as Record<string, unknown>);
+    options.onChat?.(body as Record<string, unknown>, headersOf(request));
     if (typeof body?.model !== 'string' || !Array.isArray(body.messages)) {
       return reply.code(400).send(openAiError('The request needs a model (a string) and messages (a list).', 'invalid_request_error', 'invalid_request'));
     }

@@ -1,0 +1,44 @@
+import { InvalidInputError } from '@tollgate/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+/**
+ * How deeply a request body's JSON may nest (the body itself is level 1). A chat request needs a
+ * handful of levels (messages, content parts, tool schemas); code that walks a body recursively
+ * (the estimator, the upstream's parser) must not meet thousands.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether `value` nests objects and arrays deeper than `max`; iterative, so a deep value cannot overflow the stack. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const pending: Array<{ node: object; depth: number }> = typeof value === 'object' && value !== null ? [{ node: value, depth: 1 }] : [];
+  while (pending.length > 0) {
+    const { node, depth } = pending.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (typeof child === 'object' && child !== null) pending.push({ node: child, depth: depth + 1 });
+    }
+  }
+  return false;
+}
+
+/**
+ * Replaces Fastify's JSON body parser with the same parser (prototype poisoning refused) that also
+ * refuses bodies nested deeper than `MAX_JSON_DEPTH`, with a 400 before any handler sees them.
+ */
+export function parseJsonBodies(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    parse(request, body as string, (error, value) => {
+      if (error) return done(error);
+      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return done(new InvalidInputError(`The request body is nested deeper than ${MAX_JSON_DEPTH} levels.`));
+      return done(null, value);
+    });
+  });
+}
+
+/** A `preValidation` hook for routes whose body must be a JSON object (OpenAI's requests all are). */
+export async function requireObjectBody(request: FastifyRequest): Promise<void> {
+  const { body } = request;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidInputError('The request body must be a JSON object.');
+}
