@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 /**
  * The embedded, durable store over better-sqlite3: limits that survive restarts, shared by every
  * process on the host.
@@ -5,18 +7,18 @@
  * @module @tollgate/store-sqlite
  */
 import {
-  applyBatch,
   ConfigurationError,
   StoreError,
   TollgateError,
-  type Counter,
-  type CounterTable,
   type Store,
   type StoreBatch,
   type StoreCapabilities,
   type StoreResult,
 } from '@tollgate/core';
 import Database from 'better-sqlite3';
+import { BlockRows } from './blocks.js';
+import { decide } from './decide.js';
+import { IdentityRows } from './identities.js';
 import { migrate } from './schema.js';
 
 type Connection = Database.Database;
@@ -53,17 +55,12 @@ export interface SqliteStoreOptions {
   clock?: () => number;
 }
 
-/** One counter in a row: its state and when it may be dropped. */
-interface Stored {
-  s: unknown;
-  e: number;
-}
-
 /**
  * The embedded, durable store: counters live in a SQLite file (WAL mode), so limits and budgets
  * survive restarts, and every process on the host that opens the file shares them. A decision is
  * one `BEGIN IMMEDIATE` transaction over the same engine as the memory store; a lease record or
- * release is one too.
+ * release is one too. An exact log keeps its newest and oldest entries in its identity's row and
+ * the rest in block rows, so a decision costs the same whatever the log's length.
  *
  * @example
  * const limiter = createLimiter({ store: new SqliteStore({ database: './data/limits.db' }), limits });
@@ -73,7 +70,6 @@ export class SqliteStore implements Store {
   /** The connection the store uses. */
   readonly database: Connection;
   private readonly owned: boolean;
-  private readonly prefix: string;
   private readonly clock: () => number;
   private readonly transaction: (batch: StoreBatch) => StoreResult;
 
@@ -85,7 +81,6 @@ export class SqliteStore implements Store {
     if (typeof clock !== 'function') throw new ConfigurationError('[store-sqlite] clock must be a function returning epoch ms');
     this.owned = typeof database === 'string';
     this.database = open(database);
-    this.prefix = prefix;
     this.clock = clock;
     try {
       this.database.pragma(`busy_timeout = ${busyTimeoutMs}`);
@@ -100,59 +95,14 @@ export class SqliteStore implements Store {
       throw new StoreError(`[tollgate] [store-sqlite] cannot use the database: ${(error as Error).message}`, { cause: error });
     }
 
-    const select = this.database.prepare<[string], string>('SELECT counters FROM tollgate_identities WHERE key = ?').pluck();
-    const upsert = this.database.prepare<[string, string, number]>(
-      'INSERT INTO tollgate_identities (key, counters, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET counters = excluded.counters, expires_at = excluded.expires_at',
-    );
-    const remove = this.database.prepare<[string]>('DELETE FROM tollgate_identities WHERE key = ?');
-    const prune = this.database.prepare<[number, number]>(
-      'DELETE FROM tollgate_identities WHERE key IN (SELECT key FROM tollgate_identities WHERE expires_at <= ? LIMIT ?)',
-    );
-
+    const rows = new IdentityRows(this.database, prefix, new BlockRows(this.database));
     let writes = 0;
-    // Within one transaction: each identity's row, read once and written back once if changed.
-    const rows = new Map<string, { counters: Record<string, Stored>; dirty: boolean }>();
-    const row = (counter: Counter) => {
-      const key = this.prefix + counter.identity.key;
-      let entry = rows.get(key);
-      if (!entry) {
-        const found = select.get(key);
-        entry = { counters: found === undefined ? {} : (JSON.parse(found) as Record<string, Stored>), dirty: false };
-        rows.set(key, entry);
-      }
-      return entry;
-    };
-    const table: CounterTable = {
-      get: (counter) => row(counter).counters[counter.field]?.s,
-      set(counter, state, expiresAt) {
-        const entry = row(counter);
-        entry.dirty = true;
-        if (state === undefined) delete entry.counters[counter.field];
-        else entry.counters[counter.field] = { s: state, e: expiresAt };
-      },
-    };
-    const flush = (now: number): boolean => {
-      let wrote = false;
-      for (const [key, { counters, dirty }] of rows) {
-        if (!dirty) continue;
-        wrote = true;
-        let expiresAt = 0;
-        for (const field in counters) {
-          // Counters that expired meanwhile are dropped rather than kept alive by their neighbours.
-          if (counters[field]!.e <= now) delete counters[field];
-          else expiresAt = Math.max(expiresAt, counters[field]!.e);
-        }
-        if (expiresAt === 0) remove.run(key);
-        else upsert.run(key, JSON.stringify(counters), expiresAt);
-      }
-      return wrote;
-    };
     const transaction = this.database.transaction((batch: StoreBatch) => {
       const now = this.clock();
       rows.clear();
-      const result = applyBatch(table, batch, now);
+      const result = decide(batch, now, rows);
       // Pruning is batched: every 16th write deletes up to 16 writes' worth of expired rows.
-      if (flush(now) && prunePerWrite > 0 && ++writes % 16 === 0) prune.run(now, 16 * prunePerWrite);
+      if (rows.flush(now) && prunePerWrite > 0 && ++writes % 16 === 0) rows.prune(now, 16 * prunePerWrite);
       return result;
     });
     // A write takes the lock up front (IMMEDIATE), so two processes cannot both read the same count
@@ -190,6 +140,8 @@ function open(database: Connection | string): Connection {
     return database;
   }
   try {
+    // A path such as './data/limits.db' in a fresh checkout: SQLite creates the file, not its folder.
+    if (database !== ':memory:' && database !== '') mkdirSync(dirname(database), { recursive: true });
     return new Database(database, { fileMustExist: false });
   } catch (error) {
     throw new StoreError(`[tollgate] [store-sqlite] cannot open ${JSON.stringify(database)}: ${(error as Error).message}`, { cause: error });

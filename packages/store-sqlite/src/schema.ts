@@ -35,6 +35,23 @@ const MIGRATIONS: readonly Migration[] = [
       if (changed) update.run(JSON.stringify(parsed), key);
     }
   },
+  // 3: an exact log keeps its oldest and newest entries in its identity's row (`{ n: sum, f: front,
+  //    t: tail }`, and `b`: how many block rows it has) and the entries between them in block rows,
+  //    so that a decision reads and writes a bounded part of a long log. Logs still in the series
+  //    shape are read as they are and rewritten in this layout on their next change (see `headOf`).
+  //    Deleting an identity (pruning, or its last counter expiring) deletes its logs' blocks too.
+  `CREATE TABLE tollgate_log_blocks (
+     key TEXT NOT NULL,
+     field TEXT NOT NULL,
+     start INTEGER NOT NULL,
+     last INTEGER NOT NULL,
+     total INTEGER NOT NULL,
+     entries TEXT NOT NULL,
+     PRIMARY KEY (key, field, start)
+   ) WITHOUT ROWID;
+   CREATE TRIGGER tollgate_identities_drop_blocks AFTER DELETE ON tollgate_identities BEGIN
+     DELETE FROM tollgate_log_blocks WHERE key = old.key;
+   END;`,
 ];
 
 /** A version-1 log (`{ t, a, s }`) or window (`{ i, a }`) state as a series; undefined for anything else. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ConfigurationError, createLimiter, StoreError, type LimitConfig } from '@tollgate/core';
+import { ConfigurationError, createLimiter, StoreError, type Counter, type LimitConfig } from '@tollgate/core';
 import { manualClock } from '@tollgate/store-test-suite';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -60,6 +60,15 @@ describe('SqliteStore', () => {
     expect(() => new SqliteStore({ database })).toThrow(/\[store-sqlite\]/);
   });
 
+  it("creates the database's folder when it does not exist yet", async () => {
+    const database = join(dir, 'fresh', 'data', 'limits.db');
+    const store = new SqliteStore({ database });
+    const limiter = createLimiter({ store, limits: [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 1, window: '1m' }] });
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(true);
+    store.close();
+    expect(statSync(database).isFile()).toBe(true);
+  });
+
   it('an unwritable path is a typed error at construction', () => {
     const notADirectory = file();
     writeFileSync(notADirectory, '');
@@ -105,6 +114,59 @@ describe('SqliteStore', () => {
     expect(usage.map(({ name, used }) => [name, used])).toEqual([['rpm', 3], ['tpm', 750]]);
     clock.advance(58_500); // the first two requests leave the window, the last one stays
     expect((await limiter.usage({ user: 'u' }))[0]!.used).toBe(1);
+    store.close();
+  });
+
+  it('opens a schema-2 file and keeps its exact logs, a long one included (logs moved to block rows in schema 3)', async () => {
+    const database = file();
+    const clock = manualClock();
+    const now = clock();
+    const raw = new Database(database);
+    raw.exec(`CREATE TABLE tollgate_schema (version INTEGER NOT NULL); INSERT INTO tollgate_schema VALUES (2);
+      CREATE TABLE tollgate_identities (key TEXT PRIMARY KEY, counters TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX tollgate_identities_expiry ON tollgate_identities (expires_at);`);
+    // As schema 2 stored a long log: one series, with the expired entries at its front still in
+    // place (amount -1) and 5,000 live ones, a request every 10 ms over the last 50 s.
+    const series: number[] = [];
+    for (let i = 0; i < 1_000; i++) series.push(now - 70_000 + i, -1);
+    for (let i = 0; i < 5_000; i++) series.push(now - 50_000 + i * 10, 1);
+    series.push(5_000);
+    const segment = Math.floor(now / 6_000);
+    const counters = {
+      'rpm/requests/log:60000': { s: series, e: now + 59_990 },
+      'tpm/tokens/window:60000:6000': { s: [segment - 1, 500, segment, 250, 750], e: now + 66_000 },
+    };
+    raw.prepare('INSERT INTO tollgate_identities VALUES (?, ?, ?)').run('tollgate:{user:u}', JSON.stringify(counters), now + 66_000);
+    raw.close();
+
+    const store = new SqliteStore({ database, clock });
+    const limiter = createLimiter({
+      store,
+      clock,
+      limits: [
+        { name: 'rpm', scope: 'user', resource: 'requests', limit: 10_000, window: '1m' },
+        { name: 'tpm', scope: 'user', resource: 'tokens', limit: 10_000, window: '1m' },
+      ],
+    });
+    const used = async () => (await limiter.usage({ user: 'u' })).map(({ name, used }) => [name, used]);
+    expect(await used()).toEqual([['rpm', 5_000], ['tpm', 750]]);
+    expect((await limiter.acquire({ user: 'u' }, { tokens: 100 })).allowed).toBe(true);
+    expect(await used()).toEqual([['rpm', 5_001], ['tpm', 850]]);
+    expect((store.database.prepare('SELECT count(*) AS n FROM tollgate_log_blocks').get() as { n: number }).n).toBeGreaterThan(100);
+
+    // A refund names its charge's time and lands on it, in a block row as in the head.
+    const rpm: Counter = {
+      identity: { key: 'tollgate:{user:u}', namespace: 'tollgate:user', id: 'u' },
+      field: 'rpm/requests/log:60000',
+      algorithm: { type: 'log', limit: 10_000, windowMs: 60_000 },
+    };
+    store.apply({ charges: [], adjustments: [{ type: 'refund', counter: rpm, amount: 1, at: now - 30_000 }], dryRun: false });
+    expect(await used()).toEqual([['rpm', 5_000], ['tpm', 850]]);
+
+    // 30 s on, the requests made before now - 30 s have left the window: 2,999 of the old ones
+    // (the refunded one among those that left) and the one just made remain.
+    clock.advance(30_000);
+    expect((await used())[0]).toEqual(['rpm', 3_000]);
     store.close();
   });
 

@@ -1,0 +1,139 @@
+import type { Counter, CounterTable } from '@tollgate/core';
+import type Database from 'better-sqlite3';
+import type { BlockRows } from './blocks.js';
+import { headOf, LogCounter, type LogAlgorithm } from './log.js';
+
+/** One counter in an identity's row: its state, when it may be dropped, and a log's block rows. */
+interface Stored {
+  s: unknown;
+  e: number;
+  b?: number;
+}
+
+/** An identity's row as a decision holds it: its counters, and the logs it has loaded. */
+interface Row {
+  readonly counters: Record<string, Stored>;
+  dirty: boolean;
+  readonly logs: Map<string, { log: LogCounter; algorithm: LogAlgorithm }>;
+}
+
+/**
+ * The identities' rows within one transaction: each read once, and written back once if changed.
+ * A row holds all of an identity's counters as JSON (field → `{ s: state, e: expiry }`); an exact
+ * log keeps its head there and its older entries in block rows.
+ */
+export class IdentityRows {
+  /** The counters of every algorithm but the exact log, as core's engine reads and writes them. */
+  readonly table: CounterTable;
+  private readonly rows = new Map<string, Row>();
+  private readonly selectStatement: Database.Statement<[string], string>;
+  private readonly upsertStatement: Database.Statement<[string, string, number]>;
+  private readonly removeStatement: Database.Statement<[string]>;
+  private readonly pruneStatement: Database.Statement<[number, number]>;
+
+  constructor(
+    database: Database.Database,
+    private readonly prefix: string,
+    private readonly blocks: BlockRows,
+  ) {
+    this.selectStatement = database.prepare<[string], string>('SELECT counters FROM tollgate_identities WHERE key = ?').pluck();
+    this.upsertStatement = database.prepare(
+      'INSERT INTO tollgate_identities (key, counters, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET counters = excluded.counters, expires_at = excluded.expires_at',
+    );
+    this.removeStatement = database.prepare('DELETE FROM tollgate_identities WHERE key = ?');
+    // Deleting an identity deletes its logs' block rows too (a trigger, see schema.ts).
+    this.pruneStatement = database.prepare(
+      'DELETE FROM tollgate_identities WHERE key IN (SELECT key FROM tollgate_identities WHERE expires_at <= ? LIMIT ?)',
+    );
+    this.table = {
+      get: (counter) => this.row(counter).counters[counter.field]?.s,
+      set: (counter, state, expiresAt) => {
+        const row = this.row(counter);
+        row.dirty = true;
+        if (state === undefined) delete row.counters[counter.field];
+        else row.counters[counter.field] = { s: state, e: expiresAt };
+      },
+    };
+  }
+
+  /** Forgets what the previous transaction read. */
+  clear(): void {
+    this.rows.clear();
+  }
+
+  /** An exact log with what has expired by `now` dropped, loaded once per transaction. */
+  log(counter: Counter, now: number): LogCounter {
+    const row = this.row(counter);
+    const loaded = row.logs.get(counter.field);
+    if (loaded) return loaded.log;
+    const algorithm = counter.algorithm as LogAlgorithm;
+    const stored = row.counters[counter.field];
+    const log = new LogCounter(this.blocks, this.keyOf(counter), counter.field, stored && headOf(stored.s), stored?.b ?? 0);
+    log.prune(algorithm, now);
+    row.logs.set(counter.field, { log, algorithm });
+    return log;
+  }
+
+  /** Writes back every changed row; whether anything was written. */
+  flush(now: number): boolean {
+    let wrote = false;
+    for (const [key, row] of this.rows) {
+      this.settleLogs(row);
+      if (!row.dirty) continue;
+      wrote = true;
+      const expiresAt = this.dropExpired(key, row.counters, now);
+      if (expiresAt === 0) this.removeStatement.run(key);
+      else this.upsertStatement.run(key, JSON.stringify(row.counters), expiresAt);
+    }
+    return wrote;
+  }
+
+  /** Deletes up to `limit` identities whose every counter has expired by `now`. */
+  prune(now: number, limit: number): void {
+    this.pruneStatement.run(now, limit);
+  }
+
+  private keyOf(counter: Counter): string {
+    return this.prefix + counter.identity.key;
+  }
+
+  private row(counter: Counter): Row {
+    const key = this.keyOf(counter);
+    let row = this.rows.get(key);
+    if (!row) {
+      const found = this.selectStatement.get(key);
+      row = { counters: found === undefined ? {} : (JSON.parse(found) as Record<string, Stored>), dirty: false, logs: new Map() };
+      this.rows.set(key, row);
+    }
+    return row;
+  }
+
+  /** Puts each changed log's head into its row. */
+  private settleLogs(row: Row): void {
+    for (const [field, { log, algorithm }] of row.logs) {
+      if (!log.changed) continue;
+      row.dirty = true;
+      const head = log.settle();
+      if (head === undefined) delete row.counters[field];
+      else row.counters[field] = { s: head, e: log.lastKey + algorithm.windowMs, b: log.blockCount || undefined };
+    }
+  }
+
+  /**
+   * Drops the counters that expired meanwhile rather than let their neighbours keep them alive (a
+   * log's block rows with them); returns when the last of the others expires, 0 if none is left.
+   */
+  private dropExpired(key: string, counters: Record<string, Stored>, now: number): number {
+    let expiresAt = 0;
+    for (const field in counters) {
+      const stored = counters[field]!;
+      if (stored.e > now) {
+        expiresAt = Math.max(expiresAt, stored.e);
+        continue;
+      }
+      delete counters[field];
+      if (stored.b) this.blocks.removeThrough(key, field, Infinity);
+    }
+    return expiresAt;
+  }
+}
