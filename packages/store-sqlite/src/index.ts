@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 /**
  * The embedded, durable store over better-sqlite3: limits that survive restarts, shared by every
  * process on the host.
  *
  * @module @tollgate/store-sqlite
  */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import {
   ConfigurationError,
   StoreError,
