@@ -92,7 +92,8 @@ export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
     }
     const type = response.headers.get('content-type') ?? '';
     if (format.stream && outgoing.stream === true && type.includes('text/event-stream') && response.body) {
-      const metered = meteredBody(response.body, sseOver(admitted.streamMeter()), admitted.meterOptions, (usage, end) => admitted.settle(usage, end.complete));
+      const meter = sseOver(admitted.streamMeter());
+      const metered = meteredBody(response.body, meter, (chunk) => meter.write(chunk), admitted.meterOptions, (usage, end) => admitted.settle(usage, end.complete));
       return new Response(injected ? metered.pipeThrough(hideInjectedUsage()) : metered, { status: response.status, statusText: response.statusText, headers: response.headers });
     }
     let parsed: unknown;

@@ -123,7 +123,7 @@ export interface Admitted {
 /** The call's usage is a lower bound: the lease keeps its reservation (per `onUnknownUsage`). */
 const PARTIAL: RecordOptions = { partial: true };
 
-const OPTIONS = ['limiter', 'identity', 'acquire', 'lease', 'degrade', 'step', 'prices', 'applyDegrade', 'estimate', 'onError', 'maxTokensParam', 'fetch', 'onRefusal'];
+const OPTIONS = ['limiter', 'identity', 'acquire', 'lease', 'degrade', 'step', 'prices', 'applyDegrade', 'estimate', 'onError', 'maxTokensParam', 'fetch', 'onRefusal', 'retryableWithinMs'];
 
 const warn = (error: unknown) => console.warn(`[tollgate] [llm] recording an LLM call failed: ${(error as Error)?.message ?? String(error)}`);
 
@@ -272,7 +272,10 @@ export class Metering {
    * (embeddings) takes none: a ladder's models and caps are generation's.
    */
   private stepFor(format: WireFormat, step: DegradeStep | undefined): DegradeStep | undefined {
-    return this.applyDegrade && format.output ? step : undefined;
+    if (!this.applyDegrade || !format.output || !step) return undefined;
+    if (!format.fixedModel) return step;
+    const { model: _, ...capOnly } = step;
+    return capOnly;
   }
 
   /**
@@ -367,7 +370,11 @@ export function meteredCreate(metering: Metering, format: WireFormat, original: 
   };
 }
 
-/** Whether an SDK error is the upstream's HTTP answer (the SDKs' `APIError` carries its `status`), not a failure to get one. */
-function answeredWithStatus(error: unknown): boolean {
-  return typeof (error as { status?: unknown } | null)?.status === 'number';
+/**
+ * Whether an SDK error is the upstream's HTTP answer, not a failure to get one: the SDKs' `APIError`
+ * carries its `status`, the AI SDK's `APICallError` its `statusCode`.
+ */
+export function answeredWithStatus(error: unknown): boolean {
+  const answer = error as { status?: unknown; statusCode?: unknown } | null;
+  return typeof answer?.status === 'number' || typeof answer?.statusCode === 'number';
 }

@@ -162,16 +162,21 @@ export function meterEventStream(
   onUsage: (usage: Usage, end: StreamEnd) => unknown,
 ): ReadableStream<Uint8Array> {
   if (typeof onUsage !== 'function') throw configurationError('meterEventStream needs an onUsage(usage, end) callback');
-  return meteredBody(body, sseMeter(format, options), options, onUsage);
+  const meter = sseMeter(format, options);
+  return meteredBody(body, meter, (chunk) => meter.write(chunk), options, onUsage);
 }
 
-/** `body` passed through `meter`, settled once through `onUsage` (see `meterEventStream`). */
-export function meteredBody(
-  body: ReadableStream<Uint8Array>,
-  meter: SseMeter,
+/**
+ * `body` passed through `meter`, each chunk given to it by `feed` (raw bytes to an SSE meter, parts
+ * to a meter of parts), and settled once through `onUsage` (see `meterEventStream`).
+ */
+export function meteredBody<T>(
+  body: ReadableStream<T>,
+  meter: StreamMeter,
+  feed: (chunk: T) => void,
   options: StreamMeterOptions | undefined,
   onUsage: (usage: Usage, end: StreamEnd) => unknown,
-): ReadableStream<Uint8Array> {
+): ReadableStream<T> {
   const reader = body.getReader();
   let settled: Promise<void> | undefined;
   const warn = (error: unknown) => console.warn(`[tollgate] [llm] settling a metered stream failed: ${(error as Error)?.message ?? String(error)}`);
@@ -190,9 +195,9 @@ export function meteredBody(
     (settled ??= measured()
       .then(([usage, complete]) => onUsage(usage, { complete, how }))
       .then(() => undefined, warn));
-  return new ReadableStream<Uint8Array>({
+  return new ReadableStream<T>({
     async pull(controller) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
+      let chunk: ReadableStreamReadResult<T>;
       try {
         chunk = await reader.read();
       } catch (error) {
@@ -205,7 +210,7 @@ export function meteredBody(
         controller.close();
         return;
       }
-      meter.write(chunk.value);
+      feed(chunk.value);
       controller.enqueue(chunk.value);
     },
     async cancel(reason) {

@@ -19,8 +19,16 @@ export interface WireFormat {
   readonly name: string;
   /** What the SDKs call it, for messages (`'chat.completions.create'`). */
   readonly sdkCall: string;
-  /** The end of the path a request to it is POSTed to (`meteredFetch` meters these). */
-  readonly path: string;
+  /**
+   * The end of the path a request to it is POSTed to (`meteredFetch` meters these). Absent for a
+   * format that is no HTTP API (the AI SDK's language-model calls).
+   */
+  readonly path?: string;
+  /**
+   * The model is an object the caller made (an AI SDK model), not a name in the body: a degradation
+   * step lowers the output cap, and its model is the caller's to apply.
+   */
+  readonly fixedModel?: boolean;
   /** The demand of a request body, before the call. */
   estimate(body: unknown, options?: EstimateOptions): Promise<LlmDemand>;
   /** The usage a response reports, or `undefined` when it carries none that is usable. */
