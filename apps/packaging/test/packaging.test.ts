@@ -31,6 +31,7 @@ const THIRD_PARTY = {
   next: '^16.0.0',
   react: '^19.1.0',
   'react-dom': '^19.1.0',
+  openai: '^6.0.0',
 };
 
 /** Packs every public package of packages/; returns `{ name: tarball path }`. */
@@ -62,8 +63,10 @@ async function project(fixture: string, packed: Record<string, string>, tollgate
 /** What each fixture app prints: the statuses of three requests, and what the limiter counted. */
 interface AppOutput {
   statuses: number[];
-  usage: Array<[string, number]>;
+  usage?: Array<[string, number]>;
   reserved?: number;
+  /** What the metered openai client saw: the answer, then the refusal's class and status, then the provider's call count. */
+  metered?: Array<string | number>;
 }
 
 async function runApp(dir: string, file: string, env: Record<string, string>): Promise<AppOutput> {
@@ -116,6 +119,14 @@ describe('installed from the packed tarballs with npm', () => {
     expect(statuses).toEqual([200, 200, 429]);
     // Two admitted requests, each settled at 100 input and 50 output gpt-4o tokens.
     expect(usage).toEqual([['rpm', 2], ['daily-usd', 2 * (100 * 2.5 + 50 * 10) / 1e6]]);
+  });
+
+  it('an ESM app: the openai SDK over meteredFetch gets a RateLimitError, and Express limits by address without identify', async () => {
+    const dir = await project('esm-openai-express', packed, ['@tollgate/core', '@tollgate/store-memory', '@tollgate/adapter-express', '@tollgate/llm'], ['express', 'openai']);
+    const { metered, statuses } = await runApp(dir, 'app.mjs', {});
+    // One call made; the refused one never reached the provider, and the SDK did not retry it.
+    expect(metered).toEqual(['Hi', 'RateLimitError', 429, 1]);
+    expect(statuses).toEqual([200, 200, 429]);
   });
 
   it('a CommonJS app: Fastify over SQLite with the memory store as fallback, estimated by @tollgate/llm', async () => {
