@@ -10,14 +10,12 @@
  * Processes: the gateway on the first CPU, the load generators (each its own process) on the last
  * (`taskset`, where it works), so a generator's work never delays the gateway or the measured clients.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadKind, LoadOptions, LoadResult } from './gateway-load.js';
-
-const GATEWAY_DIR = fileURLToPath(new URL('../../gateway/', import.meta.url));
+import { canPin, GATEWAY_DIR, node, startGateway, stopChild } from './gateway-process.js';
 const LOAD = fileURLToPath(new URL('./gateway-load.ts', import.meta.url));
 const CLIENTS = 8;
 const WARMUP_MS = 1_500;
@@ -47,44 +45,6 @@ keys:
   sk-bench-ordinary: { user: ordinary }
   sk-bench-hostile: { user: hostile }
 `;
-
-/** Whether `taskset` can pin processes here (Linux with two CPUs or more). */
-function canPin(): boolean {
-  if (process.platform !== 'linux' || availableParallelism() < 2) return false;
-  try {
-    execFileSync('taskset', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** `node --import tsx <args>` on `cpu` (through taskset, which execs node in place), or anywhere. */
-function node(args: string[], cpu: string | undefined, cwd: string): ChildProcess {
-  const command = [process.execPath, '--import', 'tsx', ...args];
-  const [file, ...rest] = cpu === undefined ? command : ['taskset', '--cpu-list', cpu, ...command];
-  return spawn(file!, rest, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
-}
-
-/** Starts the gateway and resolves with its base URL, read from the banner it prints. */
-function startGateway(config: string, cpu: string | undefined): Promise<{ child: ChildProcess; url: string }> {
-  const child = node(['src/main.ts', '--config', config], cpu, GATEWAY_DIR);
-  return new Promise((resolve, reject) => {
-    let output = '';
-    let started = false;
-    // Read to the end: the gateway's log lines (a warning per refusal) must not fill the pipe.
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (started) return;
-      output += chunk;
-      const url = /OpenAI base URL\s+(http:\/\/\S+)\/v1/.exec(output)?.[1];
-      if (url) {
-        started = true;
-        resolve({ child, url });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`the gateway exited with ${code}:\n${output}`)));
-  });
-}
 
 /** Runs one load generator to its end. */
 function load(options: LoadOptions, cpu: string | undefined): Promise<LoadResult> {
@@ -141,7 +101,8 @@ export async function gatewayReport(): Promise<string> {
   writeFileSync(config, `dataDir: ${dir}\n${CONFIG}`);
   const pinned = canPin();
   const [gatewayCpu, loadCpu] = pinned ? ['0', String(availableParallelism() - 1)] : [undefined, undefined];
-  const { child, url } = await startGateway(config, gatewayCpu);
+  const gateway = await startGateway({ config, cpu: gatewayCpu });
+  const { url } = gateway;
   try {
     await load({ url, key: 'sk-bench-ordinary', kind: 'ordinary', clients: CLIENTS, durationMs: WARMUP_MS }, loadCpu);
     const seen = PHASES.map((): Seen => ({ chats: [], health: [], statuses: {} }));
@@ -163,9 +124,7 @@ export async function gatewayReport(): Promise<string> {
       ...rows,
     ].join('\n');
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    await stopChild(gateway.child);
     rmSync(dir, { recursive: true, force: true });
   }
 }

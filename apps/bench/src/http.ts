@@ -5,15 +5,12 @@
  * by round, and the median round counts. Bare runs twice: the second copy is a control, whose
  * distance from the first is the noise of this measurement on this machine.
  *
- * On Linux the server gets CPU 0 and the load generator the last CPU (`taskset`): left to the
- * scheduler, the two trade cores mid-round, and on the shared 2-core machine one server's rounds
- * spread by ±15% instead of about ±3%.
+ * On Linux the server gets CPU 0 and the load generator the last CPU (see `cpu.ts`).
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { cpuTime, pinned, placementText } from './cpu.js';
+import { forkServer } from './server-process.js';
 
 const SERVER = fileURLToPath(new URL('./http-server.ts', import.meta.url));
 /** API keys the requests rotate through, so limiters track many callers as in production. */
@@ -27,64 +24,6 @@ interface Sample {
   cpuMicros: number;
 }
 
-/** Linux's clock ticks per second (`getconf CLK_TCK`), the unit of /proc/<pid>/stat's CPU times. */
-const CLOCK_TICKS = 100;
-
-/** A process's CPU time so far in µs, from /proc; NaN where there is no /proc. */
-function cpuTime(pid: number): number {
-  try {
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Sets the CPUs every thread of a process may run on; false where `taskset` is missing or refuses. */
-function setAffinity(pid: number, cpus: string): boolean {
-  try {
-    execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cpus, String(pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Where the servers and the load generator run: CPU numbers, or undefined when left to the scheduler. */
-interface Placement {
-  server: string;
-  load: string;
-}
-
-/**
- * Gives this process (the load generator) the last CPU for the duration of `run`, and the servers
- * the first; undefined when there are not two CPUs to split or the affinity cannot be set.
- */
-async function pinned<T>(run: (placement: Placement | undefined) => Promise<T>): Promise<T> {
-  // Counted before pinning: afterwards it counts only the CPUs this process may use.
-  const cpus = availableParallelism();
-  const load = String(cpus - 1);
-  if (process.platform !== 'linux' || cpus < 2 || !setAffinity(process.pid, load)) return run(undefined);
-  try {
-    return await run({ server: '0', load });
-  } finally {
-    setAffinity(process.pid, `0-${load}`);
-  }
-}
-
-async function startServer(framework: string, contender: string, cpu: string | undefined): Promise<{ child: ChildProcess; port: number }> {
-  const node = ['--import', 'tsx'];
-  // taskset execs node in place, so the child's pid is the server's.
-  const launch = cpu === undefined ? { execArgv: node } : { execPath: 'taskset', execArgv: ['--cpu-list', cpu, process.execPath, ...node] };
-  const child = fork(SERVER, [framework, contender], { ...launch, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (message) => resolve((message as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`${framework} ${contender} server exited with ${code}`)));
-  });
-  return { child, port };
-}
-
 function load(port: number, seconds: number): Promise<autocannon.Result> {
   let n = 0;
   return autocannon({
@@ -96,7 +35,7 @@ function load(port: number, seconds: number): Promise<autocannon.Result> {
 }
 
 async function measure(framework: string, contender: string, cpu: string | undefined): Promise<Sample> {
-  const { child, port } = await startServer(framework, contender, cpu);
+  const { child, port } = await forkServer(SERVER, [framework, contender], cpu);
   try {
     await load(port, 2); // warm-up: JIT, connections, the limiter's first callers
     const before = cpuTime(child.pid!);
@@ -152,7 +91,7 @@ function cpuCell(result: Sample, bare: Sample): string {
 export function httpReport(rounds = 7): Promise<string> {
   return pinned(async (cpus) => {
     const cpu = cpus?.server;
-    const placement = cpus === undefined ? 'not pinned to CPUs' : `server on CPU ${cpus.server}, load generator on CPU ${cpus.load}`;
+    const placement = placementText(cpus);
     const tables: string[] = [];
     for (const [framework, peer] of [['express', 'express-rate-limit'], ['fastify', '@fastify/rate-limit']] as const) {
       const results = await compare(framework, ['bare', `bare${CONTROL}`, 'noop', peer, 'tollgate', 'tollgate-window'], rounds, cpu);

@@ -1,17 +1,21 @@
 /**
- * `pnpm bench [memory|sqlite|redis|http|llm|budget|gateway]`: benchmarks with their peers in the same run (alternating fresh
+ * `pnpm bench [memory|sqlite|redis|http|llm|budget|gateway|gateway-cpu] [--rounds n] [--baseline <commit>] [--profile]`: benchmarks with their peers in the same run (alternating fresh
  * processes); prints Markdown tables with ratios (absolute numbers on shared machines are noisy,
  * ratios less so). Starts its own redis-server on a free loopback port for the Redis suites.
  * `budget` is no throughput measure: it prints what the gateway's budget charged against what a
  * misbehaving upstream billed; `gateway` puts hostile clients (1 MB prompts without a space) beside
- * ordinary ones and prints what they cost the ordinary ones' latency.
+ * ordinary ones and prints what they cost the ordinary ones' latency, then compares the gateway's
+ * CPU per request with a bare proxy's (`gateway-cpu` runs only that: `--rounds` of it, beside the
+ * gateway of `--baseline <commit>` if given, and with `--profile`, where the gateway's CPU goes).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { startServer, stopServer } from '@tollgate/dev-redis';
 import { budgetReport } from './budget.js';
 import { gatewayReport } from './gateway.js';
+import { gatewayCpuReport } from './gateway-cpu.js';
 import { report } from './harness.js';
 import { httpReport } from './http.js';
 import { llmReport } from './llm.js';
@@ -20,7 +24,12 @@ import * as redis from './redis.js';
 import * as sqlite from './sqlite.js';
 import { redisMemoryPerIdentity } from './redis-memory.js';
 
-const only = process.argv.slice(2).find((arg) => arg !== '--');
+const { values: flags, positionals } = parseArgs({
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+  allowPositionals: true,
+  options: { rounds: { type: 'string' }, baseline: { type: 'string' }, profile: { type: 'boolean' } },
+});
+const only = positionals[0];
 console.log(`Node ${process.version}, ${availableParallelism()} cores, ${new Date().toISOString().slice(0, 10)}\n`);
 
 if (!only || only === 'memory') console.log(`## Memory store\n\n${await report(memory.module, memory.suites)}\n`);
@@ -61,3 +70,8 @@ if (!only || only === 'budget') {
 }
 
 if (!only || only === 'gateway') console.log(`## The gateway under hostile load (loopback)\n\n${await gatewayReport()}\n`);
+
+if (!only || only === 'gateway' || only === 'gateway-cpu') {
+  const cpu = await gatewayCpuReport({ rounds: flags.rounds === undefined ? undefined : Number(flags.rounds), baseline: flags.baseline, profile: flags.profile });
+  console.log(`## The gateway's CPU per request beside a bare proxy (loopback, an upstream that answers at once)\n\n${cpu}\n`);
+}

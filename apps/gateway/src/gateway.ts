@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { preloadTokenizer } from '@tollgate/llm';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import { GatewayConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -10,6 +10,7 @@ import { adminRoutes } from './dashboard/routes.js';
 import { healthRoutes } from './health.js';
 import { parseJsonBodies } from './http/json-body.js';
 import { serverOptions } from './http/server-options.js';
+import { stdoutLines } from './log-lines.js';
 import { GatewayMetrics } from './metrics.js';
 import { LivePolicy } from './policy.js';
 import { openAiRoutes } from './proxy/routes.js';
@@ -49,6 +50,12 @@ export interface RunningGateway {
  */
 const STORE_TIMEOUT_MS = 1_000;
 
+/**
+ * No "incoming request" and "request completed" lines per request: the gateway logs each chat
+ * request once, with what it charged, and its failures where they happen.
+ */
+const QUIET_REQUESTS = new LogController({ disableRequestLogging: true });
+
 /** Settings only a restart applies, named in the warning a reload logs when they change. */
 const RESTART_ONLY = ['listen', 'store', 'dataDir', 'upstream', 'adminToken', 'logLevel'] as const;
 
@@ -61,7 +68,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const hops = config.listen.trustProxy;
   // A number of hops as proxy-addr counts them (Fastify's types take only its function form).
   const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : hops;
-  const app = Fastify({ logger: { level: config.logLevel, ...(options.logStream && { stream: options.logStream }) }, forceCloseConnections: true, trustProxy, ...serverOptions(config.listen) });
+  const stdout = options.logStream ? undefined : stdoutLines();
+  const app = Fastify({ logger: { level: config.logLevel, stream: options.logStream ?? stdout }, logController: QUIET_REQUESTS, forceCloseConnections: true, trustProxy, ...serverOptions(config.listen) });
   parseJsonBodies(app);
   const metrics = new GatewayMetrics();
   const opened = openStore(config.store, (error) => app.log.error({ err: error }, 'redis connection error'));
@@ -105,6 +113,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   } catch (error) {
     unwatch();
     await Promise.all([simulated?.close(), opened.close()]);
+    stdout?.close();
     throw error;
   }
   if (upstream.simulated) app.log.warn({ upstream: simulated!.baseUrl }, 'demo mode: the upstream is SIMULATED (no real model is called); set upstream.baseUrl or TOLLGATE_UPSTREAM_URL to proxy a real API');
@@ -122,6 +131,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       unwatch();
       await app.close();
       await Promise.all([simulated?.close(), opened.close()]);
+      stdout?.close();
     },
   };
 }

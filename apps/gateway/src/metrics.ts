@@ -17,12 +17,23 @@ interface Metric {
   lines(): string[];
 }
 
+/**
+ * A series' key in its metric: the label names and values joined with separators no label text
+ * contains, built without the escaping and arrays of the exposition text, since every request
+ * counts into several series.
+ */
+function seriesKey(labels: Labels): string {
+  let key = '';
+  for (const name in labels) key += `${name}\u0001${labels[name]}\u0000`;
+  return key;
+}
+
 class Series<T> {
   private readonly byLabels = new Map<string, { labels: Labels; value: T }>();
   constructor(private readonly initial: () => T) {}
 
   get(labels: Labels): T {
-    const key = labelText(labels);
+    const key = seriesKey(labels);
     let entry = this.byLabels.get(key);
     if (!entry) this.byLabels.set(key, (entry = { labels, value: this.initial() }));
     return entry.value;

@@ -2,6 +2,7 @@ import { createLimiter, InvalidInputError, type Identity, type Limiter, type Sto
 import { genaiPrices, type LlmPriceSource } from '@tollgate/llm';
 import type { GatewayPolicy, KeyEntry } from './config/schema.js';
 import type { NoDearer } from './proxy/degrade.js';
+import { StepHints } from './proxy/step-hints.js';
 
 /** Who is calling, once the API key is known. */
 export interface Caller {
@@ -28,6 +29,8 @@ class PolicyVersion {
   readonly limiter: Limiter;
   /** User id → their keys, in the file's order. */
   readonly keysByUser = new Map<string, KeyEntry[]>();
+  /** The step each caller's last decision saw, under this version's tiers and ladders. */
+  readonly steps = new StepHints();
 
   constructor(
     readonly config: GatewayPolicy,
@@ -75,7 +78,10 @@ export class LivePolicy {
     acquire: (...args) => this.version.limiter.acquire(...args),
     check: (...args) => this.version.limiter.check(...args),
     usage: (...args) => this.version.limiter.usage(...args),
-    reset: (...args) => this.version.limiter.reset(...args),
+    reset: (...args) => {
+      this.version.steps.clear();
+      return this.version.limiter.reset(...args);
+    },
     waitFor: (...args) => this.version.limiter.waitFor(...args),
   };
 
@@ -94,6 +100,11 @@ export class LivePolicy {
 
   get prices(): LlmPriceSource {
     return this.version.prices;
+  }
+
+  /** The step each caller's last decision saw (the estimate's hint, see `chatDemand`). */
+  get steps(): StepHints {
+    return this.version.steps;
   }
 
   /** Applies a new configuration file. A tier change made by the admin stays unless the file changed that user's tier too. */

@@ -1,48 +1,22 @@
 import type { Usage } from '@tollgate/core';
-import { estimateChatCompletion, hideInjectedUsage, meterEventStream, openaiChatUsage, type LlmDemand, type LlmPriceSource, type StreamEnd } from '@tollgate/llm';
+import { hideInjectedUsage, meterEventStream, openaiChatUsage, type LlmDemand, type LlmPriceSource, type StreamEnd } from '@tollgate/llm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Activity } from '../dashboard/activity.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { identityOf, type LivePolicy } from '../policy.js';
+import type { LivePolicy } from '../policy.js';
 import { applyStep, describeRewrite } from './degrade.js';
 import { openAiError } from './errors.js';
 import { withinReservation } from './reservation.js';
 import { settlement, type Metered } from './settlement.js';
-import { callUpstream, clientGone, reachedUpstream, replyFrom, upstreamFailure, upstreamHeaders, type Upstream } from './upstream.js';
+import { callUpstream, cancellation, reachedUpstream, replyFrom, upstreamFailure, upstreamHeaders, type Upstream } from './upstream.js';
 
 type Body = Record<string, unknown>;
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The chat request's estimate, as reserved by the limiter. */
-    estimate: LlmDemand | null;
-  }
-}
 
 export interface ChatDependencies {
   readonly policy: LivePolicy;
   readonly upstream: Upstream;
   readonly metrics: GatewayMetrics;
   readonly activity: Activity;
-}
-
-/**
- * The estimate the limiter reserves for a chat request (the adapter's `demand`): the request as it
- * will be sent, that is with the degradation step the caller is on now (`check` charges nothing),
- * its prompt counted with the model's tokenizer and its output limit (the estimator's default
- * when it has none). Reserving for the requested model and output instead would refuse a caller
- * near the end of a budget outright, before the ladder's cheaper steps could serve them. Should
- * the step change before the decision, the handler sends no more than this estimate covers.
- */
-export function chatDemand(policy: LivePolicy) {
-  return async (request: FastifyRequest): Promise<LlmDemand> => {
-    const body = request.body as Body;
-    const caller = request.caller!;
-    const step = policy.config.tiers[caller.tier]?.degrade ? (await policy.limiter.check(identityOf(caller))).degrade : undefined;
-    const estimate = await estimateChatCompletion(applyStep(body, step, policy.noDearer), { prices: policy.prices });
-    request.estimate = estimate;
-    return estimate;
-  };
 }
 
 /**
@@ -75,17 +49,17 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
     const settle = settlement({ request, context, caller, requested, sent, metrics, activity, simulated: upstream.simulated });
     const unknown = (how: string): Metered => ({ usage: lowerBound(model, estimate), known: false, how });
 
-    const abandoned = clientGone(reply);
+    const cancel = cancellation(reply, upstream.timeoutMs);
     const started = performance.now();
     let response: Response;
     try {
-      response = await callUpstream(upstream, '/chat/completions', { method: 'POST', headers: upstreamHeaders(request, upstream), body: JSON.stringify(body) }, abandoned);
+      response = await callUpstream(upstream, '/chat/completions', { method: 'POST', headers: upstreamHeaders(request, upstream), body: JSON.stringify(body) }, cancel.signal);
     } catch (error) {
       metrics.upstream.inc({ status: '0' });
       const failure = upstreamFailure(error);
       // An upstream that had the request may have worked on it: its usage is unknown.
-      if (reachedUpstream(error)) await settle(unknown(abandoned.aborted ? 'client left before the upstream answered' : FAILED_BEFORE_ANSWER[failure.status]));
-      if (abandoned.aborted) return reply.hijack();
+      if (reachedUpstream(error)) await settle(unknown(cancel.clientGone ? 'client left before the upstream answered' : FAILED_BEFORE_ANSWER[failure.status]));
+      if (cancel.clientGone) return reply.hijack();
       request.log.warn({ err: error, upstream: upstream.baseUrl }, 'upstream call failed');
       return reply.code(failure.status).headers(headers).send(failure.body);
     }
@@ -110,7 +84,7 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
       text = await response.text();
     } catch (error) {
       // Cut off while the answer was arriving: the upstream did the work, but its count never came.
-      if (abandoned.aborted) {
+      if (cancel.clientGone) {
         await settle(unknown('json abandoned by the client'));
         return reply.hijack();
       }

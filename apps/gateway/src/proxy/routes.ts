@@ -1,11 +1,12 @@
 import { tollgate, type TollgateRefusal } from '@tollgate/adapter-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate } from './auth.js';
-import { chatDemand, chatHandler, type ChatDependencies } from './chat.js';
+import { chatHandler, type ChatDependencies } from './chat.js';
+import { chatDemand, steppedLimiter } from './demand.js';
 import { requireObjectBody } from '../http/json-body.js';
 import { errorHandler } from './errors.js';
 import { identityOf } from '../policy.js';
-import { callUpstream, clientGone, replyFrom, upstreamFailure, upstreamHeaders } from './upstream.js';
+import { callUpstream, cancellation, replyFrom, upstreamFailure, upstreamHeaders } from './upstream.js';
 
 /**
  * The OpenAI-compatible API, in its own Fastify context: every request needs a configured API key;
@@ -28,7 +29,7 @@ export async function openAiRoutes(app: FastifyInstance, deps: ChatDependencies 
     return reply.code(response.status).headers(response.headers).header('x-tollgate-tier', caller.tier).send(response.body);
   };
   await app.register(tollgate, {
-    limiter: policy.limiter,
+    limiter: steppedLimiter(policy),
     identify: (request) => identityOf(request.caller!),
     hook: 'preHandler',
     demand: chatDemand(policy),
@@ -43,7 +44,7 @@ export async function openAiRoutes(app: FastifyInstance, deps: ChatDependencies 
   app.get('/v1/models', { config: { tollgate: false } }, async (request, reply) => {
     let response: Response;
     try {
-      response = await callUpstream(upstream, '/models', { method: 'GET', headers: upstreamHeaders(request, upstream) }, clientGone(reply));
+      response = await callUpstream(upstream, '/models', { method: 'GET', headers: upstreamHeaders(request, upstream) }, cancellation(reply, upstream.timeoutMs).signal);
     } catch (error) {
       const failure = upstreamFailure(error);
       return reply.code(failure.status).send(failure.body);

@@ -1,0 +1,253 @@
+/**
+ * `pnpm bench gateway`, CPU suite: what a chat completion costs the gateway's process, beside a
+ * bare proxy doing the least any proxy must (`bare-proxy.ts`), both in front of the same upstream
+ * that answers at once (`fake-upstream.ts`). The gateway runs as `pnpm start` runs it, with its
+ * defaults (info logs included, drained by the bench), an example-style tier (rpm, tpm, daily USD,
+ * in flight, a degradation ladder) plus a global and a per-IP rpm: every limit checked on every
+ * request, all far above the load. On SQLite (a fresh file per process) and on a real redis-server.
+ *
+ * Each contender runs in a fresh process per round on the server CPU, JSON and a 10-chunk stream
+ * at 1 and 32 clients (autocannon in this process, on the load CPU with the upstream and Redis);
+ * contenders alternate round by round, and the median round counts. The CPU per request is the
+ * server process's user and system time from /proc over the measured seconds.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer as startRedis, stopServer as stopRedis } from '@tollgate/dev-redis';
+import autocannon from 'autocannon';
+import { cpuTime, pinned, placementText } from './cpu.js';
+import { monotonicMicros, profileSplit, type Window } from './cpu-profile.js';
+import { STREAM_CHUNKS } from './fake-answers.js';
+import { GATEWAY_DIR, startGateway } from './gateway-process.js';
+import { forkServer, stopChild } from './server-process.js';
+
+const FAKE_UPSTREAM = fileURLToPath(new URL('./fake-upstream.ts', import.meta.url));
+const BARE_PROXY = fileURLToPath(new URL('./bare-proxy.ts', import.meta.url));
+const KEY = 'sk-bench-cpu';
+const WARMUP_SECONDS = 1;
+const MEASURE_SECONDS = 2;
+
+const policy = (store: string, dataDir: string, upstream: string) => `
+listen: { host: 127.0.0.1, port: 0 }
+store: ${JSON.stringify(store)}
+dataDir: ${JSON.stringify(dataDir)}
+upstream: { baseUrl: ${JSON.stringify(upstream)} }
+limits:
+  - { name: global-rpm, scope: global, resource: requests, limit: 1000000, window: 1m }
+  - { name: ip-rpm, scope: ip, resource: requests, limit: 1000000, window: 1m }
+tiers:
+  bench:
+    limits:
+      - { name: rpm, scope: user, resource: requests, limit: 1000000, window: 1m }
+      - { name: tpm, scope: user, resource: tokens, limit: 1000000000000, window: 1m }
+      - { name: daily-usd, scope: user, resource: cost, limit: 1000000, reset: { every: day, timeZone: UTC } }
+      - { name: inflight, scope: user, resource: concurrency, limit: 64 }
+    degrade: { budget: daily-usd, steps: [{ below: 0.5, model: gpt-4o, maxTokens: 512 }, { model: gpt-4o-mini, maxTokens: 256 }] }
+users:
+  bench: { tier: bench }
+keys:
+  ${KEY}: { user: bench }
+`;
+
+/** One shape of load. */
+interface Phase {
+  readonly stream: boolean;
+  readonly clients: number;
+}
+
+const PHASES: Phase[] = [
+  { stream: false, clients: 1 },
+  { stream: false, clients: 32 },
+  { stream: true, clients: 1 },
+  { stream: true, clients: 32 },
+];
+
+const phaseName = ({ stream }: Phase) => (stream ? `${STREAM_CHUNKS}-chunk stream` : 'JSON');
+
+const body = (stream: boolean) =>
+  JSON.stringify({ model: 'gpt-4o', max_tokens: 16, stream, messages: [{ role: 'user', content: 'What does a gateway in front of an LLM API do for its operator?' }] });
+
+interface Sample {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  /** Answers that were not 2xx, and transport errors. */
+  failures: number;
+  /** The server's CPU ms per request; NaN off Linux. */
+  cpuMs: number;
+}
+
+/** A running server under test: its pid (for /proc) and base URL. */
+interface Running {
+  readonly pid: number;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+interface Contender {
+  readonly name: string;
+  start(cpu: string | undefined, nodeArgs?: string[]): Promise<Running>;
+}
+
+function load(url: string, phase: Phase, seconds: number): Promise<autocannon.Result> {
+  return autocannon({
+    url: `${url}/v1/chat/completions`,
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: body(phase.stream),
+    connections: phase.clients,
+    duration: seconds,
+  });
+}
+
+/** Measures one phase on a running server, after a warm-up; the window is when it measured, for a profile. */
+async function measure(server: Running, phase: Phase): Promise<Sample & { window: Window; requests: number }> {
+  await load(server.url, phase, WARMUP_SECONDS);
+  const before = cpuTime(server.pid);
+  const from = monotonicMicros();
+  const result = await load(server.url, phase, MEASURE_SECONDS);
+  const window = { from, to: monotonicMicros() };
+  const requests = result.requests.total;
+  return {
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failures: result.non2xx + result.errors,
+    cpuMs: (cpuTime(server.pid) - before) / 1000 / requests,
+    window,
+    requests,
+  };
+}
+
+/**
+ * The gateway source of another commit (`git archive`), runnable beside this one: its `src` and
+ * `package.json` in a temporary folder whose `node_modules` is this app's, so both run on the same
+ * built packages in the same run.
+ */
+function checkoutGateway(revision: string, into: string): string {
+  const dir = join(into, `gateway-${revision.replace(/[^\w.-]/g, '_')}`);
+  mkdirSync(dir, { recursive: true });
+  const root = execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd: GATEWAY_DIR, encoding: 'utf8' }).trim();
+  const archive = execFileSync('git', ['archive', revision, 'apps/gateway/src', 'apps/gateway/package.json'], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+  execFileSync('tar', ['-x', '--strip-components=2', '-C', dir], { input: archive });
+  symlinkSync(join(GATEWAY_DIR, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
+function gatewayContender(name: string, work: string, store: () => string, upstream: string, dir?: string): Contender {
+  let started = 0;
+  return {
+    name,
+    async start(cpu, nodeArgs) {
+      const dataDir = join(work, `data-${name.replace(/\W+/g, '-')}-${started++}`);
+      mkdirSync(dataDir, { recursive: true });
+      const config = join(dataDir, 'gateway.yaml');
+      writeFileSync(config, policy(store(), dataDir, upstream));
+      const gateway = await startGateway({ config, cpu, dir, nodeArgs });
+      return { pid: gateway.child.pid!, url: gateway.url, stop: () => stopChild(gateway.child) };
+    },
+  };
+}
+
+const median = (samples: Sample[], by: (sample: Sample) => number) => [...samples].sort((a, b) => by(a) - by(b))[Math.floor(samples.length / 2)]!;
+
+export interface CpuSuiteOptions {
+  /** Rounds per contender (the median counts). @default 3 */
+  readonly rounds?: number;
+  /** A commit whose gateway runs too, as "before" beside the working tree's (e.g. `HEAD`). */
+  readonly baseline?: string;
+  /** Also profile the gateway on SQLite (`--cpu-prof`) and print where its CPU went. */
+  readonly profile?: boolean;
+}
+
+/** The Markdown report: per contender and phase, req/s, latency, CPU ms per request and its ratio to the bare proxy. */
+export function gatewayCpuReport({ rounds = 3, baseline, profile = false }: CpuSuiteOptions = {}): Promise<string> {
+  return pinned(async (placement) => {
+    const work = mkdtempSync(join(tmpdir(), 'tollgate-bench-cpu-'));
+    // Unpinned children inherit this process's CPU: the upstream and redis-server share the load CPU.
+    const upstream = await forkServer(FAKE_UPSTREAM, [], undefined);
+    const redisPort = await startRedis(work);
+    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+    const upstreamUrl = `http://127.0.0.1:${upstream.port}/v1`;
+    const flushRedis = () => {
+      execFileSync('redis-cli', ['-p', String(redisPort), 'flushall'], { stdio: 'ignore' });
+      return redisUrl;
+    };
+    try {
+      const gateways = (label: string, dir?: string) => [
+        gatewayContender(`gateway${label}, SQLite`, work, () => 'sqlite', upstreamUrl, dir),
+        gatewayContender(`gateway${label}, Redis`, work, flushRedis, upstreamUrl, dir),
+      ];
+      const contenders: Contender[] = [
+        {
+          name: 'bare proxy',
+          async start(cpu) {
+            const server = await forkServer(BARE_PROXY, [upstreamUrl], cpu);
+            return { pid: server.child.pid!, url: `http://127.0.0.1:${server.port}`, stop: () => stopChild(server.child) };
+          },
+        },
+        ...(baseline ? gateways(` at ${baseline}`, checkoutGateway(baseline, work)) : []),
+        ...gateways(baseline ? ' (working tree)' : ''),
+      ];
+      const samples = contenders.map(() => PHASES.map((): Sample[] => []));
+      for (let round = 0; round < rounds; round++) {
+        for (const [c, contender] of contenders.entries()) {
+          const server = await contender.start(placement?.server);
+          try {
+            for (const [p, phase] of PHASES.entries()) samples[c]![p]!.push(await measure(server, phase));
+          } finally {
+            await server.stop();
+          }
+        }
+      }
+      const sections = [cpuTable(contenders, samples, rounds, placementText(placement))];
+      if (profile) sections.push(await profiled(contenders[contenders.length - 2]!, work, placement?.server));
+      return sections.join('\n\n');
+    } finally {
+      await stopChild(upstream.child);
+      await stopRedis(redisPort);
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+}
+
+function cpuTable(contenders: Contender[], samples: Sample[][][], rounds: number, placement: string): string {
+  const floor = PHASES.map((_, p) => median(samples[0]![p]!, (s) => s.cpuMs).cpuMs);
+  const rows: string[] = [];
+  for (const [p, phase] of PHASES.entries()) {
+    for (const [c, contender] of contenders.entries()) {
+      const runs = samples[c]![p]!;
+      const { requestsPerSecond, p50, p99 } = median(runs, (s) => s.requestsPerSecond);
+      const { cpuMs } = median(runs, (s) => s.cpuMs);
+      const failures = runs.reduce((sum, s) => sum + s.failures, 0);
+      const spread = runs.map((s) => s.cpuMs.toFixed(2)).join(', ');
+      rows.push(
+        `| ${phaseName(phase)} | ${phase.clients} | ${contender.name}${failures > 0 ? ` (${failures} failed)` : ''} | ${Math.round(requestsPerSecond).toLocaleString('en-US')} | ${p50} | ${p99} | ${cpuMs.toFixed(3)} (${spread}) | ${c === 0 ? '1.00x' : `${(cpuMs / floor[p]!).toFixed(2)}x`} |`,
+      );
+    }
+  }
+  return [
+    `Median of ${rounds} rounds of ${MEASURE_SECONDS} s per row (after ${WARMUP_SECONDS} s of warm-up), a fresh process per contender and round, contenders alternating; ${placement}. CPU: the server process's user + system time per request (every round's in brackets).`,
+    '',
+    '| answer | clients | contender | req/s | p50 ms | p99 ms | server CPU ms/request (rounds) | CPU vs bare proxy |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+  ].join('\n');
+}
+
+/** Runs the contender once more under `--cpu-prof`, and prints where its CPU went per phase at 32 clients. */
+async function profiled(contender: Contender, work: string, cpu: string | undefined): Promise<string> {
+  const dir = join(work, 'profile');
+  const server = await contender.start(cpu, ['--cpu-prof', '--cpu-prof-dir', dir]);
+  const measured: Array<{ phase: Phase; window: Window; requests: number }> = [];
+  try {
+    for (const phase of PHASES.filter((p) => p.clients > 1)) measured.push({ phase, ...(await measure(server, phase)) });
+  } finally {
+    await server.stop();
+  }
+  const file = join(dir, readdirSync(dir).find((name) => name.endsWith('.cpuprofile'))!);
+  return measured.map(({ phase, window, requests }) => `**Where the CPU of ${contender.name} goes: ${phaseName(phase)}, ${phase.clients} clients (\`--cpu-prof\`, self time)**\n\n${profileSplit(file, window, requests)}`).join('\n\n');
+}

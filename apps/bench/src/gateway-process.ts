@@ -1,0 +1,70 @@
+/**
+ * The real gateway (`apps/gateway/src/main.ts`, as `pnpm start` runs it) in a child process for
+ * the gateway suites, and the load generators beside it, each placed on a CPU with `taskset`.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+export { stopChild } from './server-process.js';
+
+/** The gateway app, whose `src/main.ts` is started. */
+export const GATEWAY_DIR = fileURLToPath(new URL('../../gateway/', import.meta.url));
+
+/** Environment variables that would override the bench's configuration file. */
+const OVERRIDES = ['PORT', 'HOST', 'REDIS_URL', 'LOG_LEVEL', 'TOLLGATE_STORE', 'TOLLGATE_DATA_DIR', 'TOLLGATE_UPSTREAM_URL', 'TOLLGATE_UPSTREAM_KEY', 'TOLLGATE_CONFIG'];
+
+/** Whether `taskset` can pin processes here (Linux with two CPUs or more). */
+export function canPin(): boolean {
+  if (process.platform !== 'linux' || availableParallelism() < 2) return false;
+  try {
+    execFileSync('taskset', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `node [nodeArgs] --import tsx <args>` on `cpu` (through taskset, which execs node in place), or anywhere. */
+export function node(args: string[], cpu: string | undefined, cwd: string, nodeArgs: string[] = []): ChildProcess {
+  const command = [process.execPath, ...nodeArgs, '--import', 'tsx', ...args];
+  const [file, ...rest] = cpu === undefined ? command : ['taskset', '--cpu-list', cpu, ...command];
+  const env = { ...process.env };
+  for (const name of OVERRIDES) delete env[name];
+  return spawn(file!, rest, { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+export interface GatewayProcess {
+  readonly child: ChildProcess;
+  /** `http://host:port`, the OpenAI base URL being `${url}/v1`. */
+  readonly url: string;
+}
+
+export interface GatewayLaunch {
+  /** The configuration file. */
+  readonly config: string;
+  readonly cpu: string | undefined;
+  /** The app folder whose `src/main.ts` runs (another commit's copy, for a baseline). @default GATEWAY_DIR */
+  readonly dir?: string;
+  /** Flags for node itself (`--cpu-prof`). */
+  readonly nodeArgs?: string[];
+}
+
+/** Starts the gateway and resolves with its base URL, read from the banner it prints. */
+export function startGateway({ config, cpu, dir = GATEWAY_DIR, nodeArgs }: GatewayLaunch): Promise<GatewayProcess> {
+  const child = node(['src/main.ts', '--config', config], cpu, dir, nodeArgs);
+  return new Promise((resolve, reject) => {
+    let output = '';
+    let started = false;
+    // Read to the end: the gateway's log lines must not fill the pipe.
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (started) return;
+      output += chunk;
+      const url = /OpenAI base URL\s+(http:\/\/\S+)\/v1/.exec(output)?.[1];
+      if (url) {
+        started = true;
+        resolve({ child, url });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the gateway exited with ${code}:\n${output}`)));
+  });
+}
