@@ -85,6 +85,13 @@ export interface Lease {
   /** Checks and charges one call of `name` against `toolCalls` limits and `maxToolCalls`, before the tool runs. */
   tool(name: string): Promise<Decision>;
   /**
+   * Records the last call's usage and releases the lease, in one store call where `record` and
+   * `release` would make two: for a lease that serves one call (a proxied request). On a lease
+   * already released, or with other calls still settling, it records and then releases. Usage
+   * that cannot be counted throws after the release, which keeps the reservation.
+   */
+  finish(usage: Usage, options?: RecordOptions & ReleaseOptions): Promise<RecordResult>;
+  /**
    * Refunds the unused reservation and frees the slot; with `refundRequests`, the request itself
    * is refunded too (it did not count: its response failed). Safe to call twice (the first call's
    * options hold); one store call at most.
@@ -227,15 +234,9 @@ export class TollgateLease implements Lease {
 
   record(usage: Usage, options?: RecordOptions): Promise<RecordResult> {
     const recorded = this.track(() => {
-      if (isPartial(options) && this.options.onUnknownUsage === 'reservation') this.unknownUsage = true;
-      const { tokens, cost } = usageUnits(usage, this.model, this.context.pricer, this.has('cost'));
-      this.usedTokens += tokens;
-      this.usedCost += cost;
-      this.records++;
-      const now = this.context.clock();
-      const overrun = this.chargeOverrun(now);
+      const result = this.tally(usage, options);
+      const overrun = this.chargeOverrun(this.context.clock());
       const adjustments = this.released ? overrun.adjustments : [...overrun.adjustments, ...this.slotAdjustments('touch')];
-      const result = { tokens, cost: unitsToUsd(cost), overrunTokens: overrun.tokens, overrunCost: unitsToUsd(overrun.cost) };
       if (adjustments.length === 0) return result;
       return andThen(this.settle(adjustments, overrun), () => result);
     });
@@ -245,6 +246,41 @@ export class TollgateLease implements Lease {
       if (this.released) this.chargeRefundBack();
     });
     return recorded;
+  }
+
+  finish(usage: Usage, options?: RecordOptions & ReleaseOptions): Promise<RecordResult> {
+    // Released already (a client that left first), or other calls still settling: two calls.
+    if (this.released || this.inflight?.size) {
+      const recorded = this.record(usage, options);
+      const released = recorded.then(
+        () => this.release(options),
+        () => this.release(options),
+      );
+      return released.then(() => recorded);
+    }
+    let result: RecordResult;
+    try {
+      result = this.tally(usage, options);
+    } catch (error) {
+      // Usage that cannot be counted: the release keeps the reservation.
+      this.unknownUsage = true;
+      return this.release(options).then(() => Promise.reject(error));
+    }
+    return this.release(options).then(() => result);
+  }
+
+  /**
+   * Counts one call's usage on the lease, without a store call: the next store call (a record's
+   * overrun, the release) charges it. Throws for usage that cannot be counted.
+   */
+  private tally(usage: Usage, options: RecordOptions | undefined): RecordResult {
+    if (isPartial(options) && this.options.onUnknownUsage === 'reservation') this.unknownUsage = true;
+    const { tokens, cost } = usageUnits(usage, this.model, this.context.pricer, this.has('cost'));
+    this.usedTokens += tokens;
+    this.usedCost += cost;
+    this.records++;
+    const overrun = this.uncharged();
+    return { tokens, cost: unitsToUsd(cost), overrunTokens: overrun.tokens, overrunCost: unitsToUsd(overrun.cost) };
   }
 
   /**
@@ -441,17 +477,24 @@ export class TollgateLease implements Lease {
    * `step` reservation is never spent on usage already paid for.
    */
   private chargeOverrun(now: number): Overrun {
-    // A call whose usage is unknown is charged at least everything reserved, also what a release
-    // refunded before that was known (a client that left: the release came before the record).
-    const charged = (used: number, refunded: number, reserved: number) => (this.unknownUsage ? Math.max(used, reserved + refunded) : used);
-    const tokens = Math.max(0, charged(this.usedTokens, this.refundedTokens, this.reservedTokens) - this.overrunTokens - this.reservedTokens);
-    const cost = Math.max(0, charged(this.usedCost, this.refundedCost, this.reservedCost) - this.overrunCost - this.reservedCost);
+    const { tokens, cost } = this.uncharged();
     if (tokens === 0 && cost === 0) return NO_OVERRUN;
     this.overrunTokens += tokens;
     this.overrunCost += cost;
     const adjustments: Adjustment[] = [];
     this.budgetAdjustments(adjustments, tokens, cost, now, undefined);
     return { adjustments, tokens, cost };
+  }
+
+  /** Usage beyond what the reservations and the overruns charged so far cover. */
+  private uncharged(): { tokens: number; cost: number } {
+    // A call whose usage is unknown is charged at least everything reserved, also what a release
+    // refunded before that was known (a client that left: the release came before the record).
+    const charged = (used: number, refunded: number, reserved: number) => (this.unknownUsage ? Math.max(used, reserved + refunded) : used);
+    return {
+      tokens: Math.max(0, charged(this.usedTokens, this.refundedTokens, this.reservedTokens) - this.overrunTokens - this.reservedTokens),
+      cost: Math.max(0, charged(this.usedCost, this.refundedCost, this.reservedCost) - this.overrunCost - this.reservedCost),
+    };
   }
 
   /**

@@ -80,6 +80,42 @@ describe('leases', () => {
     expect(await used('rpm')).toBe(1);
   });
 
+  it('finish records the last call and releases in one store call', async () => {
+    const { limiter, used, store } = setup([rpm, tpm, usd, inflight]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { model: 'gpt-4o', inputTokens: 1000, outputTokens: 1000 });
+    const before = store.calls;
+    const result = await lease!.finish({ inputTokens: 1000, outputTokens: 200 });
+    expect(store.calls - before).toBe(1);
+    expect(result).toMatchObject({ tokens: 1200, cost: 0.0045, overrunTokens: 0, overrunCost: 0 });
+    expect(lease!.released).toBe(true);
+    expect(await used('tpm')).toBe(1200);
+    expect(await used('usd')).toBe(0.0045);
+    expect(await used('inflight')).toBe(0);
+  });
+
+  it('finish charges an overrun, keeps the reservation of partial usage, and keeps it for usage it cannot count', async () => {
+    const { limiter, used } = setup([tpm, inflight]);
+    const over = (await limiter.acquire({ user: 'u' }, { tokens: 1000 })).lease!;
+    expect(await over.finish({ inputTokens: 1500 })).toMatchObject({ overrunTokens: 500 });
+    expect(await used('tpm')).toBe(1500);
+    const cut = (await limiter.acquire({ user: 'u' }, { tokens: 1000 })).lease!;
+    await cut.finish({ inputTokens: 10 }, { partial: true });
+    expect(await used('tpm')).toBe(2500);
+    const bad = (await limiter.acquire({ user: 'u' }, { tokens: 1000 })).lease!;
+    await expect(bad.finish({ inputTokens: -1 })).rejects.toBeInstanceOf(InvalidInputError);
+    expect(bad.released).toBe(true);
+    expect(await used('tpm')).toBe(3500);
+    expect(await used('inflight')).toBe(0);
+  });
+
+  it('finish after the release records, charging back the refund when the usage is partial', async () => {
+    const { limiter, used } = setup([tpm]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 1000 });
+    await lease!.release(); // the client left first
+    await lease!.finish({ inputTokens: 10 }, { partial: true });
+    expect(await used('tpm')).toBe(1000);
+  });
+
   it('records after release are charged in full', async () => {
     const { limiter, used } = setup([tpm]);
     const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 1000 });

@@ -53,7 +53,8 @@ export function settlement(call: Call): Settle {
     const { request, caller, metrics, activity } = call;
     let recorded: RecordResult;
     try {
-      recorded = await lease.record(usage, known ? undefined : PARTIAL);
+      // The call is over: its usage and the release go to the store in one call.
+      recorded = await lease.finish(usage, known ? undefined : PARTIAL);
     } catch (error) {
       metrics.spend.inc({}, reserved.cost);
       request.log.error(
