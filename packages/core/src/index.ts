@@ -58,6 +58,7 @@ export type {
   StoreCapabilities,
   StoreResult,
 } from './store.js';
+export { ALL_ALGORITHMS } from './store.js';
 export { applyBatch } from './engine/index.js';
 export { DenyCache } from './deny-cache.js';
 export type { DenyCacheOptions } from './deny-cache.js';

@@ -109,6 +109,12 @@ export interface StoreResult {
   readonly cached?: boolean;
 }
 
+/**
+ * Every counter algorithm the reference engine implements: what a store that runs it (or a port of
+ * it, as the Redis engine is) declares in its capabilities.
+ */
+export const ALL_ALGORITHMS: readonly AlgorithmType[] = ['log', 'window', 'bucket', 'calendar', 'slots'];
+
 /** What a store can enforce, so the limiter can refuse a policy the store would mis-enforce. */
 export interface StoreCapabilities {
   /** Counter algorithms the store implements. */

@@ -4,6 +4,7 @@
  * @module @tollgate/store-memory
  */
 import {
+  ALL_ALGORITHMS,
   applyBatch,
   ConfigurationError,
   type Counter,
@@ -55,7 +56,7 @@ interface Entry {
  * const limiter = createLimiter({ store: new MemoryStore(), limits: [...] });
  */
 export class MemoryStore implements Store {
-  readonly capabilities: StoreCapabilities = { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] };
+  readonly capabilities: StoreCapabilities = { algorithms: ALL_ALGORITHMS };
   /**
    * Namespace (`<prefix>:<scope>`) → encoded identity value → counters. Two levels, so a lookup
    * hashes the short identity value instead of building and hashing a whole key.

@@ -4,6 +4,7 @@
  * @module @tollgate/store-redis
  */
 import {
+  ALL_ALGORITHMS,
   ConfigurationError,
   type Counter,
   type Store,
@@ -54,7 +55,7 @@ export { ENGINE_SHA };
  * const limiter = createLimiter({ store: new RedisStore({ client: new Redis(process.env.REDIS_URL) }), limits });
  */
 export class RedisStore implements Store {
-  readonly capabilities: StoreCapabilities = { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] };
+  readonly capabilities: StoreCapabilities = { algorithms: ALL_ALGORITHMS };
   private readonly isCluster: boolean;
   private readonly prefix: string;
   private readonly keyOf = (counter: Counter): string => this.prefix + counter.identity.key;

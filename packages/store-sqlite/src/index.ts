@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
+  ALL_ALGORITHMS,
   ConfigurationError,
   StoreError,
   TollgateError,
@@ -66,7 +67,7 @@ export interface SqliteStoreOptions {
  * const limiter = createLimiter({ store: new SqliteStore({ database: './data/limits.db' }), limits });
  */
 export class SqliteStore implements Store {
-  readonly capabilities: StoreCapabilities = { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] };
+  readonly capabilities: StoreCapabilities = { algorithms: ALL_ALGORITHMS };
   /** The connection the store uses. */
   readonly database: Connection;
   private readonly owned: boolean;

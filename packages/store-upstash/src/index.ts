@@ -5,6 +5,7 @@
  * @module @tollgate/store-upstash
  */
 import {
+  ALL_ALGORITHMS,
   ConfigurationError,
   DenyCache,
   type DenyCacheOptions,
@@ -59,7 +60,7 @@ export interface UpstashStoreOptions {
  * const limiter = createLimiter({ store: new UpstashStore({ client: Redis.fromEnv({ retry: false }) }), limits });
  */
 export class UpstashStore implements Store {
-  readonly capabilities: StoreCapabilities = { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] };
+  readonly capabilities: StoreCapabilities = { algorithms: ALL_ALGORITHMS };
   private readonly denyCache: DenyCache | undefined;
   private readonly engine: Engine;
 

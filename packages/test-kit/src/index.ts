@@ -2,14 +2,14 @@
  * What the adapters' and stores' tests share, so each package's test support holds only what is
  * particular to its framework or store.
  */
-import type { Identity, Limiter, Store } from '@tollgate/core';
+import { ALL_ALGORITHMS, type Identity, type Limiter, type Store } from '@tollgate/core';
 import { build } from 'esbuild';
 
 export { manualClock, type ManualClock } from '@tollgate/store-test-suite';
 
 /** A store that is down: every call fails, as a lost connection would. */
 export const downStore: Store = {
-  capabilities: { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] },
+  capabilities: { algorithms: ALL_ALGORITHMS },
   apply: () => Promise.reject(new Error('down')),
 };
 

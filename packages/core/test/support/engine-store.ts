@@ -1,11 +1,11 @@
-import { applyBatch, type Store, type StoreBatch, type StoreResult } from '../../src/index.js';
+import { ALL_ALGORITHMS, applyBatch, type Store, type StoreBatch, type StoreResult } from '../../src/index.js';
 
 /**
  * The reference engine over a plain Map, for core's own tests (core cannot depend on
  * @tollgate/store-memory, which depends on core). `calls` counts round trips.
  */
 export class EngineStore implements Store {
-  readonly capabilities = { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] as const };
+  readonly capabilities = { algorithms: ALL_ALGORITHMS };
   readonly states = new Map<string, unknown>();
   calls = 0;
 
