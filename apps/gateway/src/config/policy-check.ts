@@ -1,11 +1,11 @@
-import { ConfigurationError, createLimiter, type LimitConfig, type Store } from '@tollgate/core';
+import { ALL_ALGORITHMS, ConfigurationError, createLimiter, type LimitConfig, type Store } from '@tollgate/core';
 import { genaiPrices } from '@tollgate/llm';
 import type { GatewayPolicy } from './schema.js';
 import { parsePath, type ConfigSource, type Path } from './source.js';
 
 /** Stands in for the real store while the policy is checked: building a limiter never calls it. */
 const CHECK_STORE: Store = {
-  capabilities: { algorithms: ['log', 'window', 'bucket', 'calendar', 'slots'] },
+  capabilities: { algorithms: ALL_ALGORITHMS },
   apply: () => Promise.reject(new Error('the configuration check store is never used')),
 };
 
