@@ -24,7 +24,7 @@ export interface GatewayOptions {
   /** Watch the configuration file and apply tier, user and key changes. @default true */
   watch?: boolean;
   /** Tests: sees each request the simulated upstream receives. */
-  onSimulatedChat?: SimulatedUpstreamOptions['onChat'];
+  onSimulatedRequest?: SimulatedUpstreamOptions['onRequest'];
   /** Where the log lines (JSON) go. @default stdout */
   logStream?: { write(line: string): void };
 }
@@ -76,7 +76,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const policy = new LivePolicy(config.policy, timedStore(opened.store, metrics.storeLatency), STORE_TIMEOUT_MS);
   const activity = new Activity();
 
-  const simulated = config.upstream.kind === 'simulated' ? await startSimulatedUpstream({ chunkDelayMs: config.upstream.chunkDelayMs, onChat: options.onSimulatedChat }) : undefined;
+  const simulated = config.upstream.kind === 'simulated' ? await startSimulatedUpstream({ chunkDelayMs: config.upstream.chunkDelayMs, onRequest: options.onSimulatedRequest }) : undefined;
   const upstream: Upstream = simulated
     ? { baseUrl: simulated.baseUrl, apiKey: simulated.apiKey, timeoutMs: 60_000, simulated: true }
     : { ...(config.upstream as Extract<GatewayConfig['upstream'], { kind: 'http' }>), simulated: false };

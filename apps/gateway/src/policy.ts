@@ -102,7 +102,7 @@ export class LivePolicy {
     return this.version.prices;
   }
 
-  /** The step each caller's last decision saw (the estimate's hint, see `chatDemand`). */
+  /** The step each caller's last decision saw (the estimate's hint, see `llmDemand`). */
   get steps(): StepHints {
     return this.version.steps;
   }

@@ -1,7 +1,7 @@
 import { costOf, estimateChatCompletion } from '@tollgate/llm';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { admin, client, eventually, gatewayWith, HELLO, POLICY, usedOf, writeConfig } from './support.js';
+import { admin, client, eventually, gatewayWith, HELLO, leaveMidStream, POLICY, usedOf, writeConfig } from './support.js';
 
 const alice = { user: 'alice' };
 const aliceKey = { user: 'alice', apiKey: 'alice-key' };
@@ -10,7 +10,7 @@ const nano = (usd: number) => Math.round(usd * 1e9);
 describe('chat completions through the gateway, with the official openai SDK', () => {
   it('answers a chat, passes the upstream\'s headers, and records exactly the usage it reported', async () => {
     const forwarded: Record<string, unknown>[] = [];
-    const gateway = await gatewayWith(writeConfig(), { onSimulatedChat: (body) => forwarded.push(body) });
+    const gateway = await gatewayWith(writeConfig(), { onSimulatedRequest: (body) => forwarded.push(body) });
 
     const { data: completion, response } = await client(gateway, 'sk-test-alice').chat.completions.create({ model: 'gpt-4o', messages: HELLO, max_tokens: 40 }).withResponse();
 
@@ -99,7 +99,7 @@ describe('chat completions through the gateway, with the official openai SDK', (
   it('degrades as the daily budget fills (cheaper model, fewer tokens), then refuses, never spending past the budget', async () => {
     // gpt-4o costs about $0.0003 a request here: the budget holds a few, then gpt-4o-mini takes over.
     const forwarded: Record<string, unknown>[] = [];
-    const gateway = await gatewayWith(writeConfig(POLICY.replace('resource: cost, limit: 1,', 'resource: cost, limit: 0.002,')), { onSimulatedChat: (body) => forwarded.push(body) });
+    const gateway = await gatewayWith(writeConfig(POLICY.replace('resource: cost, limit: 1,', 'resource: cost, limit: 0.002,')), { onSimulatedRequest: (body) => forwarded.push(body) });
     const openai = client(gateway, 'sk-test-alice');
 
     const served: Array<{ model: string; degraded: string | null; step: string | null }> = [];
@@ -127,7 +127,7 @@ describe('chat completions through the gateway, with the official openai SDK', (
 
   it('never moves a request to a dearer model than it asked for', async () => {
     const forwarded: Record<string, unknown>[] = [];
-    const gateway = await gatewayWith(writeConfig(), { onSimulatedChat: (body) => forwarded.push(body) });
+    const gateway = await gatewayWith(writeConfig(), { onSimulatedRequest: (body) => forwarded.push(body) });
 
     // Step 0 of alice's ladder names gpt-4o; she asks for the cheaper gpt-4o-mini and keeps it, capped.
     const { data, response } = await client(gateway, 'sk-test-alice').chat.completions.create({ model: 'gpt-4o-mini', messages: HELLO, max_tokens: 2000 }).withResponse();
@@ -141,16 +141,9 @@ describe('chat completions through the gateway, with the official openai SDK', (
 
   it('frees the in-flight slot and charges the whole reservation of a stream the client leaves mid-way', async () => {
     const gateway = await gatewayWith(writeConfig(POLICY, { chunkDelayMs: 50 }));
-    const abort = new AbortController();
-    const stream = await client(gateway, 'sk-test-alice').chat.completions.create({ model: 'gpt-4o', messages: HELLO, stream: true }, { signal: abort.signal });
 
-    const iterator = stream[Symbol.asyncIterator]();
-    await iterator.next();
-    await iterator.next();
-    expect((await usedOf(gateway, alice)).inflight).toBe(1);
-    abort.abort();
+    const used = await leaveMidStream(gateway, 'alice', (signal) => client(gateway, 'sk-test-alice').chat.completions.create({ model: 'gpt-4o', messages: HELLO, stream: true }, { signal }));
 
-    const used = await eventually(() => usedOf(gateway, alice), (u) => u.inflight === 0);
     // Its usage never came: the reservation (the prompt and step 0's 512-token cap, which was sent) stays charged.
     const reserved = await estimateChatCompletion({ model: 'gpt-4o', messages: HELLO, max_completion_tokens: 512 });
     expect(used.tpm).toBe(reserved.tokens);

@@ -8,7 +8,7 @@ const reservedOutput = async (body: Record<string, unknown>) => (await estimateC
 describe('the output cap sent upstream is what was reserved', () => {
   it('sets max_completion_tokens to the reserved output on a tier without a ladder, when the request sets none', async () => {
     const forwarded: Record<string, unknown>[] = [];
-    const gateway = await gatewayWith(writeConfig(), { onSimulatedChat: (body) => forwarded.push(body) });
+    const gateway = await gatewayWith(writeConfig(), { onSimulatedRequest: (body) => forwarded.push(body) });
     const body = { model: 'gpt-4o', messages: HELLO };
 
     // bob's tier (pro) has no degradation ladder.
@@ -22,7 +22,7 @@ describe('the output cap sent upstream is what was reserved', () => {
 
   it('caps each of n choices at its share of the reserved output', async () => {
     const forwarded: Record<string, unknown>[] = [];
-    const gateway = await gatewayWith(writeConfig(), { onSimulatedChat: (body) => forwarded.push(body) });
+    const gateway = await gatewayWith(writeConfig(), { onSimulatedRequest: (body) => forwarded.push(body) });
     const body = { model: 'gpt-4o', messages: HELLO, n: 2 };
 
     await client(gateway, 'sk-test-bob').chat.completions.create(body);
@@ -32,7 +32,7 @@ describe('the output cap sent upstream is what was reserved', () => {
 
   it('never sends a dearer model or more output than was reserved when the decision\'s step differs from the one estimated', async () => {
     const forwarded: Record<string, unknown>[] = [];
-    const gateway = await gatewayWith(writeConfig(), { onSimulatedChat: (body) => forwarded.push(body) });
+    const gateway = await gatewayWith(writeConfig(), { onSimulatedRequest: (body) => forwarded.push(body) });
     // The estimate reads the caller's step with check; here it sees the last step (gpt-4o-mini, 64
     // tokens), as it would just before a refund moves the caller back to the first step, which the
     // decision then picks (gpt-4o, 512 tokens).

@@ -31,7 +31,7 @@ describe('the admin token at start', () => {
 describe('headers forwarded upstream', () => {
   it('come from the allow-list only: the client cannot choose the operator\'s OpenAI organization or project', async () => {
     const seen: Headers[] = [];
-    const gateway = await gatewayWith(writeConfig(), { onSimulatedChat: (_body, headers) => seen.push(headers) });
+    const gateway = await gatewayWith(writeConfig(), { onSimulatedRequest: (_body, headers) => seen.push(headers) });
 
     const response = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: 'POST',

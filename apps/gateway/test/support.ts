@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { startGateway, type GatewayOptions, type RunningGateway } from '../src/gateway.js';
 
@@ -115,6 +115,20 @@ export async function eventually<T>(read: () => Promise<T>, done: (value: T) => 
     if (Date.now() > deadline) throw new Error(`never reached the expected state: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/**
+ * Opens a stream with `open`, reads its first two events, checks that it holds the user's
+ * in-flight slot, goes away, and returns the user's limits once the lease is released.
+ */
+export async function leaveMidStream(gateway: RunningGateway, user: string, open: (signal: AbortSignal) => Promise<AsyncIterable<unknown>>): Promise<Record<string, number>> {
+  const abort = new AbortController();
+  const iterator = (await open(abort.signal))[Symbol.asyncIterator]();
+  await iterator.next();
+  await iterator.next();
+  expect((await usedOf(gateway, { user })).inflight).toBe(1);
+  abort.abort();
+  return eventually(() => usedOf(gateway, { user }), (u) => u.inflight === 0);
 }
 
 export const HELLO = [{ role: 'user' as const, content: 'Hello from the gateway tests' }];

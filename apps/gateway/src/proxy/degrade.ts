@@ -2,20 +2,21 @@ import type { DegradeStep } from '@tollgate/core';
 
 type Body = Record<string, unknown>;
 
-/** The output-limit fields of a chat request, in the order OpenAI reads them. */
-const MAX_TOKEN_FIELDS = ['max_completion_tokens', 'max_tokens'] as const;
-/** Where a cap goes when the request sets none (what current OpenAI models read). */
-const CAP_FIELD = 'max_completion_tokens';
+/**
+ * An API's output-limit fields (`Api.outputFields`), in the order it reads them, the first being
+ * where a cap goes when the request sets none; `undefined` for an API that generates no output.
+ */
+export type OutputFields = readonly string[] | undefined;
 
 /** The output limit a request sets, if any. */
-export function requestedMaxTokens(body: Body): number | undefined {
-  return MAX_TOKEN_FIELDS.map((field) => body[field]).find((value): value is number => typeof value === 'number');
+export function requestedMaxTokens(body: Body, fields: OutputFields): number | undefined {
+  return fields?.map((field) => body[field]).find((value): value is number => typeof value === 'number');
 }
 
 /** The body with its output limit no higher than `cap` (set when it had none). */
-export function capMaxTokens(body: Body, cap: number): Body {
-  const present = MAX_TOKEN_FIELDS.filter((field) => typeof body[field] === 'number');
-  if (present.length === 0) return { ...body, [CAP_FIELD]: cap };
+export function capMaxTokens(body: Body, cap: number, fields: readonly string[]): Body {
+  const present = fields.filter((field) => typeof body[field] === 'number');
+  if (present.length === 0) return { ...body, [fields[0]!]: cap };
   const next = { ...body };
   for (const field of present) next[field] = Math.min(body[field] as number, cap);
   return next;
@@ -34,14 +35,17 @@ export interface CallSize {
 export type NoDearer = (candidate: string, reference: string, size?: CallSize) => boolean;
 
 /**
- * Applies a degradation step to a chat request: the step's model replaces the requested one
- * unless it would cost more (a client asking for a cheap model is never moved to a dearer one),
- * its `maxTokens` caps the output (or sets a limit where the request has none).
+ * Applies a degradation step to a request: the step's model replaces the requested one unless it
+ * would cost more (a client asking for a cheap model is never moved to a dearer one), its
+ * `maxTokens` caps the output (or sets a limit where the request has none). A request of an API
+ * without output is left as it is: its cost is its input, which no step makes smaller, and its
+ * model decides what the embeddings mean to the caller.
  */
-export function applyStep(body: Body, step: DegradeStep | undefined, noDearer: NoDearer): Body {
+export function applyStep(body: Body, step: DegradeStep | undefined, noDearer: NoDearer, fields: OutputFields): Body {
+  if (fields === undefined) return body;
   let next = body;
   if (step?.model !== undefined && (typeof body.model !== 'string' || noDearer(step.model, body.model))) next = { ...next, model: step.model };
-  if (step?.maxTokens !== undefined) next = capMaxTokens(next, step.maxTokens);
+  if (step?.maxTokens !== undefined) next = capMaxTokens(next, step.maxTokens, fields);
   return next;
 }
 
@@ -54,12 +58,13 @@ export interface Rewrite {
 /**
  * What the client is told about the request as sent: the `x-tollgate-*` headers (the model and
  * output cap sent upstream, the step and why). The request counts as degraded when it is past the
- * first rung of the ladder, or had its model replaced or its own output limit lowered.
+ * first rung of the ladder (for an API a step applies to), or had its model replaced or its own
+ * output limit lowered.
  */
-export function describeRewrite(requested: Body, sent: Body, step: DegradeStep | undefined, tier: string): Rewrite {
-  const asked = requestedMaxTokens(requested);
-  const maxTokens = requestedMaxTokens(sent);
-  const changed = (step?.step ?? 0) > 0 || sent.model !== requested.model || (asked !== undefined && maxTokens !== asked);
+export function describeRewrite(requested: Body, sent: Body, step: DegradeStep | undefined, tier: string, fields: OutputFields): Rewrite {
+  const asked = requestedMaxTokens(requested, fields);
+  const maxTokens = requestedMaxTokens(sent, fields);
+  const changed = (fields !== undefined && (step?.step ?? 0) > 0) || sent.model !== requested.model || (asked !== undefined && maxTokens !== asked);
   const headers: Record<string, string> = { 'x-tollgate-tier': tier, 'x-tollgate-model': String(sent.model), 'x-tollgate-degraded': String(changed) };
   if (step) {
     headers['x-tollgate-degrade-step'] = String(step.step);

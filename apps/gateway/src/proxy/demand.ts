@@ -1,14 +1,15 @@
 import type { AcquireDecision, Demand, DegradeStep, Limiter } from '@tollgate/core';
-import { estimateChatCompletion, type LlmDemand } from '@tollgate/llm';
+import type { LlmDemand } from '@tollgate/llm';
 import type { FastifyRequest } from 'fastify';
 import { identityOf, type LivePolicy } from '../policy.js';
+import type { Api } from './apis.js';
 import { applyStep } from './degrade.js';
 
 type Body = Record<string, unknown>;
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The chat request's estimate, as reserved by the limiter. */
+    /** The request's estimate, as reserved by the limiter. */
     estimate: LlmDemand | null;
   }
 }
@@ -23,8 +24,8 @@ interface Hinted {
 const hinted = new WeakMap<Demand, Hinted>();
 
 /**
- * The estimate the limiter reserves for a chat request (the adapter's `demand`): the request as it
- * will be sent, that is with the degradation step the caller is on, its prompt counted with the
+ * The estimate the limiter reserves for a request to `api` (the adapter's `demand`): the request as
+ * it will be sent, that is with the degradation step the caller is on, its prompt counted with the
  * model's tokenizer and its output limit (the estimator's default when it has none). Reserving for
  * the requested model and output instead would refuse a caller near the end of a budget outright,
  * before the ladder's cheaper steps could serve them.
@@ -36,16 +37,17 @@ const hinted = new WeakMap<Demand, Hinted>();
  * `steppedLimiter` with the decision's own step, so the hint never refuses a request that the
  * cheaper step would have served.
  */
-export function chatDemand(policy: LivePolicy) {
+export function llmDemand(policy: LivePolicy, api: Api) {
   return async (request: FastifyRequest): Promise<LlmDemand> => {
     const body = request.body as Body;
     const caller = request.caller!;
     const estimateFor = async (step: DegradeStep | undefined) => {
-      const estimate = await estimateChatCompletion(applyStep(body, step, policy.noDearer), { prices: policy.prices });
+      const estimate = await api.estimate(applyStep(body, step, policy.noDearer, api.outputFields), { prices: policy.prices });
       request.estimate = estimate;
       return estimate;
     };
-    if (!policy.config.tiers[caller.tier]?.degrade) return estimateFor(undefined);
+    // No step changes a request of an API without output: no need to read the caller's.
+    if (api.outputFields === undefined || !policy.config.tiers[caller.tier]?.degrade) return estimateFor(undefined);
     const { steps } = policy;
     const hint = steps.get(caller.user, Date.now());
     if (hint === undefined) {
@@ -60,7 +62,7 @@ export function chatDemand(policy: LivePolicy) {
 }
 
 /**
- * The policy's limiter, seen by the tollgate plugin: a chat request estimated from a stale hint of
+ * The policy's limiter, seen by the tollgate plugin: a request estimated from a stale hint of
  * its step and refused is decided once more with the step its refusal saw (a refusal charges
  * nothing), as if that step had been read first. Every decision on a ladder's tier leaves its step
  * as the caller's next hint.

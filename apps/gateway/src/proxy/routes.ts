@@ -1,8 +1,9 @@
 import { tollgate, type TollgateRefusal } from '@tollgate/adapter-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate } from './auth.js';
-import { chatHandler, type ChatDependencies } from './chat.js';
-import { chatDemand, steppedLimiter } from './demand.js';
+import { chatCompletions, embeddings, responses, type Api } from './apis.js';
+import { llmDemand, steppedLimiter } from './demand.js';
+import { forwardHandler, type ProxyDependencies } from './forward.js';
 import { requireObjectBody } from '../http/json-body.js';
 import { errorHandler } from './errors.js';
 import { identityOf } from '../policy.js';
@@ -10,10 +11,11 @@ import { callUpstream, cancellation, replyFrom, upstreamFailure, upstreamHeaders
 
 /**
  * The OpenAI-compatible API, in its own Fastify context: every request needs a configured API key;
- * chat completions are limited per user, key and IP by the tollgate plugin (deciding in
- * `preHandler`, once the body is parsed and estimated); every error is answered in OpenAI's shape.
+ * chat completions, responses and embeddings are limited per user, key and IP by the tollgate
+ * plugin (deciding in `preHandler`, once the body is parsed and estimated with its API's
+ * estimate); every error is answered in OpenAI's shape.
  */
-export async function openAiRoutes(app: FastifyInstance, deps: ChatDependencies & { readonly maxBodyBytes: number }): Promise<void> {
+export async function openAiRoutes(app: FastifyInstance, deps: ProxyDependencies & { readonly maxBodyBytes: number }): Promise<void> {
   const { policy, metrics, activity, upstream } = deps;
   app.decorateRequest('caller', null);
   app.decorateRequest('estimate', null);
@@ -32,13 +34,15 @@ export async function openAiRoutes(app: FastifyInstance, deps: ChatDependencies 
     limiter: steppedLimiter(policy),
     identify: (request) => identityOf(request.caller!),
     hook: 'preHandler',
-    demand: chatDemand(policy),
     onLimited,
     onReleaseError: (error) => app.log.error({ err: error }, 'releasing a lease failed; it expires by its TTL'),
   });
 
-  // The body is checked before the tollgate plugin's preHandler: a request that is no chat request is refused uncounted.
-  app.post('/v1/chat/completions', { bodyLimit: deps.maxBodyBytes, preValidation: requireObjectBody }, chatHandler(deps));
+  // The body is checked before the tollgate plugin's preHandler: a request that is no JSON object is refused uncounted.
+  const forward = (api: Api) => app.post(`/v1${api.path}`, { bodyLimit: deps.maxBodyBytes, preValidation: requireObjectBody, config: { tollgate: { demand: llmDemand(policy, api) } } }, forwardHandler(api, deps));
+  forward(chatCompletions);
+  forward(responses);
+  forward(embeddings);
 
   // Listing models costs nothing upstream, so it is authenticated but not counted.
   app.get('/v1/models', { config: { tollgate: false } }, async (request, reply) => {

@@ -26,6 +26,8 @@ export interface Call {
   readonly caller: Caller;
   readonly requested: Body;
   readonly sent: Body;
+  /** What one call of its API is called in the log (`Api.call`). */
+  readonly call: string;
   readonly metrics: GatewayMetrics;
   readonly activity: Activity;
   readonly simulated: boolean;
@@ -86,10 +88,10 @@ export function settlement(call: Call): Settle {
       ...(call.simulated && { upstream: 'simulated' }),
     };
     const message = kept
-      ? `chat completion: ${known ? 'the client left before the call was settled' : 'usage unknown'}, charged its reservation`
+      ? `${call.call}: ${known ? 'the client left before the call was settled' : 'usage unknown'}, charged its reservation`
       : known
-        ? 'chat completion'
-        : 'chat completion: usage unknown, charged what was counted (onUnknownUsage: counted)';
+        ? call.call
+        : `${call.call}: usage unknown, charged what was counted (onUnknownUsage: counted)`;
     request.log.info(fields, message);
 
     const costLimited = context.decision.limits.some((limit) => limit.resource === 'cost');

@@ -11,7 +11,7 @@ const MIN_NATURAL = 24;
 const NATURAL_SPREAD = 96;
 
 /** FNV-1a: the same prompt always gets the same reply. */
-function hash(text: string): number {
+export function hash(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return h;

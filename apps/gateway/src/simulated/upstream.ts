@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { estimateChatCompletion } from '@tollgate/llm';
+import { estimateChatCompletion, estimateEmbeddings, estimateResponse } from '@tollgate/llm';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { chatCompletions, responses } from '../proxy/apis.js';
 import { requestedMaxTokens } from '../proxy/degrade.js';
 import { openAiError } from '../proxy/errors.js';
-import { simulatedReply } from './reply.js';
+import { hash, simulatedReply } from './reply.js';
 
 /** The models the simulated upstream serves: every one has a price in genai-prices. */
 export const SIMULATED_MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano'] as const;
+/** The embedding models it serves (priced in genai-prices too). */
+export const SIMULATED_EMBEDDING_MODELS = ['text-embedding-3-small', 'text-embedding-3-large'] as const;
+/** The length of its embeddings unless a request asks for `dimensions`: short, since nothing reads them. */
+const EMBEDDING_DIMENSIONS = 8;
 
 /** Marks everything the simulated upstream answers. */
 const SIMULATED_HEADER = 'x-simulated-upstream';
@@ -22,8 +27,8 @@ export interface SimulatedUpstream {
 export interface SimulatedUpstreamOptions {
   /** Milliseconds between streamed chunks. */
   chunkDelayMs: number;
-  /** Sees each chat request's body and headers as they arrive (tests check what the gateway forwarded). */
-  onChat?: (body: Record<string, unknown>, headers: Headers) => void;
+  /** Sees each POSTed request's body and headers as they arrive (tests check what the gateway forwarded). */
+  onRequest?: (body: Record<string, unknown>, headers: Headers) => void;
 }
 
 interface ChatBody {
@@ -32,6 +37,28 @@ interface ChatBody {
   stream?: unknown;
   stream_options?: { include_usage?: unknown } | null;
   n?: unknown;
+}
+
+interface ResponseBody {
+  model?: unknown;
+  input?: unknown;
+  instructions?: unknown;
+  stream?: unknown;
+  previous_response_id?: unknown;
+  store?: unknown;
+}
+
+interface EmbeddingsBody {
+  model?: unknown;
+  input?: unknown;
+  dimensions?: unknown;
+  encoding_format?: unknown;
+}
+
+/** OpenAI's 404 for a model a route does not serve, or `undefined` when it serves `model`. */
+function unknownModel(reply: FastifyReply, model: string, served: readonly string[]): FastifyReply | undefined {
+  if (served.includes(model)) return undefined;
+  return reply.code(404).send(openAiError(`The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'));
 }
 
 /** A request's headers as a `Headers` (repeated ones joined, as fetch would send them). */
@@ -45,9 +72,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * An OpenAI-compatible API on loopback that needs no network and costs nothing: `POST
- * /v1/chat/completions` (JSON or server-sent events) answers with deterministic text and the usage
- * a real API would report for it (prompt tokens counted as OpenAI counts them, the reply's tokens
- * with the model's tokenizer, `max_tokens` honoured), and `GET /v1/models` lists its models.
+ * /v1/chat/completions` and `POST /v1/responses` (JSON or server-sent events) answer with
+ * deterministic text and the usage a real API would report for it (prompt tokens counted as OpenAI
+ * counts them, the reply's tokens with the model's tokenizer, the output cap honoured), `POST
+ * /v1/embeddings` with deterministic vectors and their input tokens, and `GET /v1/models` lists
+ * its models.
  * The gateway's demo mode puts it behind the gateway; tests use it as their local upstream.
  */
 export async function startSimulatedUpstream(options: SimulatedUpstreamOptions): Promise<SimulatedUpstream> {
@@ -66,22 +95,21 @@ export async function startSimulatedUpstream(options: SimulatedUpstreamOptions):
 
   app.get('/v1/models', async () => ({
     object: 'list',
-    data: SIMULATED_MODELS.map((id) => ({ id, object: 'model', created: 1_715_367_049, owned_by: 'tollgate-simulated' })),
+    data: [...SIMULATED_MODELS, ...SIMULATED_EMBEDDING_MODELS].map((id) => ({ id, object: 'model', created: 1_715_367_049, owned_by: 'tollgate-simulated' })),
   }));
 
   app.post('/v1/chat/completions', async (request: FastifyRequest<{ Body: ChatBody }>, reply) => {
     const body = request.body;
-    options.onChat?.(body as Record<string, unknown>, headersOf(request));
+    options.onRequest?.(body as Record<string, unknown>, headersOf(request));
     if (typeof body?.model !== 'string' || !Array.isArray(body.messages)) {
       return reply.code(400).send(openAiError('The request needs a model (a string) and messages (a list).', 'invalid_request_error', 'invalid_request'));
     }
-    if (!(SIMULATED_MODELS as readonly string[]).includes(body.model)) {
-      return reply.code(404).send(openAiError(`The model \`${body.model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'));
-    }
     const model = body.model;
+    const refused = unknownModel(reply, model, SIMULATED_MODELS);
+    if (refused) return refused;
     const promptTokens = (await estimateChatCompletion(body)).inputTokens;
     const choices = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
-    const answer = await simulatedReply(JSON.stringify(body.messages), model, requestedMaxTokens(body as Record<string, unknown>));
+    const answer = await simulatedReply(JSON.stringify(body.messages), model, requestedMaxTokens(body as Record<string, unknown>, chatCompletions.outputFields));
     const usage = {
       prompt_tokens: promptTokens,
       completion_tokens: answer.tokens * choices,
@@ -102,6 +130,75 @@ export async function startSimulatedUpstream(options: SimulatedUpstreamOptions):
       };
     }
     return stream(reply, { ...base, object: 'chat.completion.chunk' }, indexes, answer.pieces, answer.finishReason, body.stream_options?.include_usage === true ? usage : undefined, options.chunkDelayMs);
+  });
+
+  app.post('/v1/responses', async (request: FastifyRequest<{ Body: ResponseBody }>, reply) => {
+    const body = request.body;
+    options.onRequest?.(body as Record<string, unknown>, headersOf(request));
+    if (typeof body?.model !== 'string' || (typeof body.input !== 'string' && !Array.isArray(body.input))) {
+      return reply.code(400).send(openAiError('The request needs a model (a string) and an input (a string or a list of items).', 'invalid_request_error', 'invalid_request'));
+    }
+    const model = body.model;
+    const refused = unknownModel(reply, model, SIMULATED_MODELS);
+    if (refused) return refused;
+    const inputTokens = (await estimateResponse(body)).inputTokens;
+    const maxOutputTokens = requestedMaxTokens(body as Record<string, unknown>, responses.outputFields);
+    const answer = await simulatedReply(JSON.stringify([body.instructions, body.input]), model, maxOutputTokens);
+    const id = `resp_sim${served}`;
+    const message = { id: `msg_sim${served}`, type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: answer.text, annotations: [], logprobs: [] }] };
+    const cut = answer.finishReason === 'length';
+    const response = {
+      id,
+      object: 'response',
+      created_at: Math.floor(Date.now() / 1000),
+      status: cut ? 'incomplete' : 'completed',
+      incomplete_details: cut ? { reason: 'max_output_tokens' } : null,
+      error: null,
+      model,
+      instructions: body.instructions ?? null,
+      max_output_tokens: maxOutputTokens ?? null,
+      // Conversation state is the server's: echoed as a real API does, never acted upon here.
+      previous_response_id: body.previous_response_id ?? null,
+      store: body.store ?? true,
+      output: [message],
+      parallel_tool_calls: true,
+      tool_choice: 'auto',
+      tools: [],
+      usage: {
+        input_tokens: inputTokens,
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens: answer.tokens,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: inputTokens + answer.tokens,
+      },
+    };
+    if (body.stream !== true) return response;
+    return streamResponse(reply, response, answer.pieces, options.chunkDelayMs);
+  });
+
+  app.post('/v1/embeddings', async (request: FastifyRequest<{ Body: EmbeddingsBody }>, reply) => {
+    const body = request.body;
+    options.onRequest?.(body as Record<string, unknown>, headersOf(request));
+    if (typeof body?.model !== 'string') return reply.code(400).send(openAiError('The request needs a model (a string).', 'invalid_request_error', 'invalid_request'));
+    const model = body.model;
+    const refused = unknownModel(reply, model, SIMULATED_EMBEDDING_MODELS);
+    if (refused) return refused;
+    let promptTokens: number;
+    try {
+      promptTokens = (await estimateEmbeddings(body)).inputTokens;
+    } catch (error) {
+      return reply.code(400).send(openAiError((error as Error).message, 'invalid_request_error', 'invalid_request'));
+    }
+    // A single input (a string, or one array of token ids) is one embedding; any other array is one per item.
+    const single = typeof body.input === 'string' || (Array.isArray(body.input) && body.input.every((item) => typeof item === 'number'));
+    const inputs = single ? [body.input] : (body.input as unknown[]);
+    const dimensions = typeof body.dimensions === 'number' ? body.dimensions : EMBEDDING_DIMENSIONS;
+    return {
+      object: 'list',
+      model,
+      data: inputs.map((input, index) => ({ object: 'embedding', index, embedding: encodeEmbedding(embeddingOf(JSON.stringify(input), dimensions), body.encoding_format) })),
+      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+    };
   });
 
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -133,4 +230,49 @@ async function stream(
   send(delta({}, finishReason));
   if (usage) send([], { usage });
   res.end('data: [DONE]\n\n');
+}
+
+/** A deterministic unit vector for `text`. */
+function embeddingOf(text: string, dimensions: number): number[] {
+  let seed = hash(text);
+  const vector = Array.from({ length: dimensions }, () => {
+    seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+    return seed / 0xffffffff - 0.5;
+  });
+  const norm = Math.hypot(...vector);
+  return vector.map((value) => value / norm);
+}
+
+/** An embedding as the request's `encoding_format` asks: numbers, or little-endian float32s in base64 (what the SDK asks for). */
+function encodeEmbedding(vector: number[], format: unknown): number[] | string {
+  return format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+}
+
+/**
+ * Writes a response as the Responses API streams it: `response.created`, the message's item and
+ * part opening, text deltas, their closing, and `response.completed` (or `.incomplete`, when the
+ * cap cut it) carrying the whole response with its usage.
+ */
+async function streamResponse(reply: FastifyReply, response: Record<string, unknown> & { output: Array<Record<string, unknown> & { content: Array<Record<string, unknown>> }> }, pieces: string[], delayMs: number): Promise<void> {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  let sequence = 0;
+  const send = (type: string, fields: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`);
+  const item = response.output[0]!;
+  const part = item.content[0]!;
+  const at = { item_id: item.id, output_index: 0 };
+  send('response.created', { response: { ...response, status: 'in_progress', incomplete_details: null, output: [], usage: null } });
+  send('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } });
+  send('response.content_part.added', { ...at, content_index: 0, part: { ...part, text: '' } });
+  for (const piece of pieces) {
+    if (res.destroyed) return;
+    await sleep(delayMs);
+    send('response.output_text.delta', { ...at, content_index: 0, delta: piece, logprobs: [] });
+  }
+  send('response.output_text.done', { ...at, content_index: 0, text: part.text, logprobs: [] });
+  send('response.content_part.done', { ...at, content_index: 0, part });
+  send('response.output_item.done', { output_index: 0, item });
+  send(response.status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
+  res.end();
 }

@@ -1,9 +1,10 @@
 import type { Usage } from '@tollgate/core';
-import { hideInjectedUsage, meterEventStream, openaiChatUsage, type LlmDemand, type LlmPriceSource, type StreamEnd } from '@tollgate/llm';
+import { hideInjectedUsage, meterEventStream, type LlmDemand, type LlmPriceSource, type StreamEnd } from '@tollgate/llm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Activity } from '../dashboard/activity.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { LivePolicy } from '../policy.js';
+import type { Api } from './apis.js';
 import { applyStep, describeRewrite } from './degrade.js';
 import { openAiError } from './errors.js';
 import { withinReservation } from './reservation.js';
@@ -12,7 +13,7 @@ import { callUpstream, cancellation, reachedUpstream, replyFrom, upstreamFailure
 
 type Body = Record<string, unknown>;
 
-export interface ChatDependencies {
+export interface ProxyDependencies {
   readonly policy: LivePolicy;
   readonly upstream: Upstream;
   readonly metrics: GatewayMetrics;
@@ -20,40 +21,41 @@ export interface ChatDependencies {
 }
 
 /**
- * `POST /v1/chat/completions`, admitted by the tollgate plugin: applies the degradation step within
- * what was reserved, sends the request with an output cap equal to the reserved output, and
- * records the usage the upstream reports (from the JSON body, or from the stream as it passes
- * through) on the request's lease. Usage that is unknown (a stream cut off before its usage, a
- * response without usable usage, a client gone before the answer) is recorded as partial, and
- * the lease's rule charges it (by default, its reservation). The plugin releases the lease when
- * the response ends or the client goes away, refunding whatever was reserved and not used.
+ * A `POST` to one of the APIs (`apis.ts`), admitted by the tollgate plugin: applies the
+ * degradation step within what was reserved, sends the request with an output cap equal to the
+ * reserved output (for an API that has output), and records the usage the upstream reports (from
+ * the JSON body, or from the stream as it passes through) on the request's lease. Usage that is
+ * unknown (a stream cut off before its usage, a response without usable usage, a client gone
+ * before the answer) is recorded as partial, and the lease's rule charges it (by default, its
+ * reservation). The plugin releases the lease when the response ends or the client goes away,
+ * refunding whatever was reserved and not used.
  */
-export function chatHandler({ policy, upstream, metrics, activity }: ChatDependencies) {
+export function forwardHandler(api: Api, { policy, upstream, metrics, activity }: ProxyDependencies) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const context = request.tollgate!;
     const caller = request.caller!;
     const estimate = request.estimate!;
     const requested = request.body as Body;
-    const sent = withinReservation(applyStep(requested, context.degrade, policy.noDearer), estimate, policy.noDearer);
-    const { changed, headers } = describeRewrite(requested, sent, context.degrade, caller.tier);
+    const fields = api.outputFields;
+    const sent = withinReservation(applyStep(requested, context.degrade, policy.noDearer, fields), estimate, policy.noDearer, fields);
+    const { changed, headers } = describeRewrite(requested, sent, context.degrade, caller.tier, fields);
     metrics.decisions.inc({ outcome: 'allowed', limit: '' });
     if (changed) metrics.degraded.inc({ step: String(context.degrade?.step ?? 0) });
     activity.admitted();
 
-    const streaming = sent.stream === true;
-    const streamOptions = (sent.stream_options ?? {}) as Body;
-    // A chat stream reports its usage only when asked: ask, and hide the extra chunk from a client that did not.
-    const hideUsage = streaming && streamOptions.include_usage !== true;
-    const body = hideUsage ? { ...sent, stream_options: { ...streamOptions, include_usage: true } } : sent;
+    const streaming = api.stream !== undefined && sent.stream === true;
+    // Asked for the usage the client did not ask for: the events that answer are hidden from it.
+    const asked = streaming ? api.askUsage?.(sent) : undefined;
+    const body = asked ?? sent;
     const model = String(body.model);
-    const settle = settlement({ request, context, caller, requested, sent, metrics, activity, simulated: upstream.simulated });
+    const settle = settlement({ request, context, caller, requested, sent, call: api.call, metrics, activity, simulated: upstream.simulated });
     const unknown = (how: string): Metered => ({ usage: lowerBound(model, estimate), known: false, how });
 
     const cancel = cancellation(reply, upstream.timeoutMs);
     const started = performance.now();
     let response: Response;
     try {
-      response = await callUpstream(upstream, '/chat/completions', { method: 'POST', headers: upstreamHeaders(request, upstream), body: JSON.stringify(body) }, cancel.signal);
+      response = await callUpstream(upstream, api.path, { method: 'POST', headers: upstreamHeaders(request, upstream), body: JSON.stringify(body) }, cancel.signal);
     } catch (error) {
       metrics.upstream.inc({ status: '0' });
       const failure = upstreamFailure(error);
@@ -73,10 +75,10 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
     if (!response.ok) return reply.send(Buffer.from(await response.arrayBuffer()));
 
     if (streaming && response.body && response.headers.get('content-type')?.includes('text/event-stream')) {
-      const metered = meterEventStream(response.body, 'openai-chat', { model, inputTokens: estimate.inputTokens, prices: policy.prices }, (usage, end) =>
+      const metered = meterEventStream(response.body, api.stream!, { model, inputTokens: estimate.inputTokens, prices: policy.prices }, (usage, end) =>
         settle({ usage, known: end.complete, how: end.complete ? 'stream' : `stream ${STREAM_CUT[end.how]} before its usage` }),
       );
-      return reply.send(hideUsage ? metered.pipeThrough(hideInjectedUsage()) : metered);
+      return reply.send(asked ? metered.pipeThrough(hideInjectedUsage()) : metered);
     }
 
     let text: string;
@@ -92,7 +94,7 @@ export function chatHandler({ policy, upstream, metrics, activity }: ChatDepende
       request.log.warn({ err: error, upstream: upstream.baseUrl }, 'the upstream failed while sending its answer');
       return reply.code(502).send(openAiError('The upstream API failed while sending its answer.', 'api_error', 'upstream_failed'));
     }
-    await settle(jsonUsage(text, model, estimate, policy.prices));
+    await settle(jsonUsage(api, text, model, estimate, policy.prices));
     return reply.send(text);
   };
 }
@@ -107,9 +109,9 @@ const STREAM_CUT: Record<StreamEnd['how'], string> = { done: 'ended', cancelled:
 const lowerBound = (model: string, estimate: LlmDemand): Usage => ({ model, inputTokens: estimate.inputTokens, outputTokens: 0 });
 
 /** A JSON response's usage, or, when it carries none that is usable, a lower bound marked unknown. */
-function jsonUsage(text: string, model: string, estimate: LlmDemand, prices: LlmPriceSource): Metered {
+function jsonUsage(api: Api, text: string, model: string, estimate: LlmDemand, prices: LlmPriceSource): Metered {
   try {
-    const usage = openaiChatUsage(JSON.parse(text), { prices, model });
+    const usage = api.usage(JSON.parse(text), { prices, model });
     if (usage) return { usage, known: true, how: 'json' };
   } catch {
     // Not JSON, or counts that are no counts: unusable, as if absent.

@@ -1,0 +1,62 @@
+import type { Usage } from '@tollgate/core';
+import { estimateChatCompletion, estimateEmbeddings, estimateResponse, openaiChatUsage, openaiEmbeddingsUsage, openaiResponseUsage, type EstimateOptions, type LlmDemand, type StreamFormat, type UsageOptions } from '@tollgate/llm';
+
+type Body = Record<string, unknown>;
+
+/**
+ * What the gateway needs to know of one OpenAI API it proxies: the rest (decision, reservation,
+ * upstream call, metering, settlement) is the same for every API, in `forward.ts`.
+ */
+export interface Api {
+  /** The path after `/v1`, here and upstream. */
+  readonly path: string;
+  /** What one call is called in the log (`chat completion: usage unknown, …`). */
+  readonly call: string;
+  estimate(body: unknown, options?: EstimateOptions): Promise<LlmDemand>;
+  usage(response: unknown, options?: UsageOptions): Usage | undefined;
+  /**
+   * The request fields that cap the output, in the order the API reads them; the first is set on
+   * a request that sets none. Absent for an API that generates no output (embeddings): nothing to
+   * cap, and nothing a degradation step could make cheaper.
+   */
+  readonly outputFields?: readonly string[];
+  /** Its stream's format for `meterEventStream`; absent for an API that does not stream. */
+  readonly stream?: StreamFormat;
+  /**
+   * For a stream that reports its usage only when asked: the request asking for it, or
+   * `undefined` when it already does. The events the asking added are hidden from the client.
+   */
+  askUsage?(body: Body): Body | undefined;
+}
+
+/** `POST /v1/chat/completions`. */
+export const chatCompletions: Api = {
+  path: '/chat/completions',
+  call: 'chat completion',
+  estimate: estimateChatCompletion,
+  usage: openaiChatUsage,
+  outputFields: ['max_completion_tokens', 'max_tokens'],
+  stream: 'openai-chat',
+  askUsage(body) {
+    const options = (body.stream_options ?? {}) as Body;
+    return options.include_usage === true ? undefined : { ...body, stream_options: { ...options, include_usage: true } };
+  },
+};
+
+/** `POST /v1/responses`: its terminal event (`response.completed`) carries the usage unasked. */
+export const responses: Api = {
+  path: '/responses',
+  call: 'response',
+  estimate: estimateResponse,
+  usage: openaiResponseUsage,
+  outputFields: ['max_output_tokens'],
+  stream: 'openai-responses',
+};
+
+/** `POST /v1/embeddings`: input tokens only, JSON only. */
+export const embeddings: Api = {
+  path: '/embeddings',
+  call: 'embeddings',
+  estimate: estimateEmbeddings,
+  usage: openaiEmbeddingsUsage,
+};
