@@ -17,6 +17,26 @@ let files = 0;
 const file = () => join(dir, `test-${++files}.db`);
 const worker = fileURLToPath(new URL('./support/worker.ts', import.meta.url));
 
+/** A file as an earlier schema wrote it: one identity row holding `counters`. */
+function writeOldFile(database: string, version: number, counters: object, expiresAt: number): void {
+  const raw = new Database(database);
+  raw.exec(`CREATE TABLE tollgate_schema (version INTEGER NOT NULL); INSERT INTO tollgate_schema VALUES (${version});
+    CREATE TABLE tollgate_identities (key TEXT PRIMARY KEY, counters TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE INDEX tollgate_identities_expiry ON tollgate_identities (expires_at);`);
+  raw.prepare('INSERT INTO tollgate_identities VALUES (?, ?, ?)').run('tollgate:{user:u}', JSON.stringify(counters), expiresAt);
+  raw.close();
+}
+
+/** That file opened by today's store, under the limits its counters belong to. */
+function openOldFile(database: string, clock: () => number, requestsPerMinute: number) {
+  const store = new SqliteStore({ database, clock });
+  const limits: LimitConfig[] = [
+    { name: 'rpm', scope: 'user', resource: 'requests', limit: requestsPerMinute, window: '1m' },
+    { name: 'tpm', scope: 'user', resource: 'tokens', limit: 10_000, window: '1m' },
+  ];
+  return { store, limiter: createLimiter({ store, clock, limits }) };
+}
+
 describe('SqliteStore', () => {
   it('no over-admission: 4 processes x 25 concurrent callers on one file admit exactly the limit', async () => {
     const database = file();
@@ -89,27 +109,13 @@ describe('SqliteStore', () => {
     const database = file();
     const clock = manualClock();
     const now = clock();
-    const raw = new Database(database);
-    raw.exec(`CREATE TABLE tollgate_schema (version INTEGER NOT NULL); INSERT INTO tollgate_schema VALUES (1);
-      CREATE TABLE tollgate_identities (key TEXT PRIMARY KEY, counters TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
-      CREATE INDEX tollgate_identities_expiry ON tollgate_identities (expires_at);`);
     const segment = Math.floor(now / 6_000);
     const counters = {
       'rpm/requests/log:60000': { s: { t: [now - 2_000, now - 1_000], a: [2, 1], s: 3 }, e: now + 59_000 },
       'tpm/tokens/window:60000:6000': { s: { i: [segment - 1, segment], a: [500, 250] }, e: now + 66_000 },
     };
-    raw.prepare('INSERT INTO tollgate_identities VALUES (?, ?, ?)').run('tollgate:{user:u}', JSON.stringify(counters), now + 66_000);
-    raw.close();
-
-    const store = new SqliteStore({ database, clock });
-    const limiter = createLimiter({
-      store,
-      clock,
-      limits: [
-        { name: 'rpm', scope: 'user', resource: 'requests', limit: 10, window: '1m' },
-        { name: 'tpm', scope: 'user', resource: 'tokens', limit: 10_000, window: '1m' },
-      ],
-    });
+    writeOldFile(database, 1, counters, now + 66_000);
+    const { store, limiter } = openOldFile(database, clock, 10);
     const usage = await limiter.usage({ user: 'u' });
     expect(usage.map(({ name, used }) => [name, used])).toEqual([['rpm', 3], ['tpm', 750]]);
     clock.advance(58_500); // the first two requests leave the window, the last one stays
@@ -121,10 +127,6 @@ describe('SqliteStore', () => {
     const database = file();
     const clock = manualClock();
     const now = clock();
-    const raw = new Database(database);
-    raw.exec(`CREATE TABLE tollgate_schema (version INTEGER NOT NULL); INSERT INTO tollgate_schema VALUES (2);
-      CREATE TABLE tollgate_identities (key TEXT PRIMARY KEY, counters TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
-      CREATE INDEX tollgate_identities_expiry ON tollgate_identities (expires_at);`);
     // As schema 2 stored a long log: one series, with the expired entries at its front still in
     // place (amount -1) and 5,000 live ones, a request every 10 ms over the last 50 s.
     const series: number[] = [];
@@ -136,18 +138,8 @@ describe('SqliteStore', () => {
       'rpm/requests/log:60000': { s: series, e: now + 59_990 },
       'tpm/tokens/window:60000:6000': { s: [segment - 1, 500, segment, 250, 750], e: now + 66_000 },
     };
-    raw.prepare('INSERT INTO tollgate_identities VALUES (?, ?, ?)').run('tollgate:{user:u}', JSON.stringify(counters), now + 66_000);
-    raw.close();
-
-    const store = new SqliteStore({ database, clock });
-    const limiter = createLimiter({
-      store,
-      clock,
-      limits: [
-        { name: 'rpm', scope: 'user', resource: 'requests', limit: 10_000, window: '1m' },
-        { name: 'tpm', scope: 'user', resource: 'tokens', limit: 10_000, window: '1m' },
-      ],
-    });
+    writeOldFile(database, 2, counters, now + 66_000);
+    const { store, limiter } = openOldFile(database, clock, 10_000);
     const used = async () => (await limiter.usage({ user: 'u' })).map(({ name, used }) => [name, used]);
     expect(await used()).toEqual([['rpm', 5_000], ['tpm', 750]]);
     expect((await limiter.acquire({ user: 'u' }, { tokens: 100 })).allowed).toBe(true);
