@@ -162,8 +162,21 @@ describe('chat completions through the gateway, with the official openai SDK', (
     // genai-prices knows no such model and a cost limit applies: refused before anything is sent.
     expect(unpriced).toBeInstanceOf(OpenAI.BadRequestError);
     expect((unpriced as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('model_not_priced');
+    // Advice for an API client, not for a library user: no price tables or `cost` fields.
+    expect((unpriced as Error).message).toMatch(/The model "my-local-llama" has no price at this gateway, so its cost cannot be budgeted\. Ask the gateway's operator/);
+    expect((unpriced as Error).message).not.toMatch(/price table|`cost`/);
     const used = await eventually(() => usedOf(gateway, { user: 'bob' }), (u) => u.tpm === 0);
     expect(used).toMatchObject({ rpm: 1, tpm: 0, 'daily-usd': 0 });
+  });
+
+  it('a token or budget refusal says what the request reserved, and why when its output cap was the default', async () => {
+    const gateway = await gatewayWith(writeConfig(POLICY.replace('resource: tokens, limit: 1000000, window: 1m', 'resource: tokens, limit: 3000, window: 1m')));
+    const openai = client(gateway, 'sk-test-bob');
+    const refused = await openai.chat.completions.create({ model: 'gpt-4o', messages: HELLO }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((refused as Error).message).toMatch(/This request reserved \d+ tokens: \d+ for its prompt and 4096 for its output, the default cap since it sets no max_completion_tokens or max_tokens\. Set a lower cap to fit\./);
+    const capped = await openai.chat.completions.create({ model: 'gpt-4o', messages: HELLO, max_tokens: 5_000 }).catch((e: unknown) => e);
+    expect((capped as Error).message).toMatch(/This request reserved \d+ tokens: \d+ for its prompt and 5000 for its output\./);
   });
 
   it('refuses a malformed body with a 400 and charges nothing', async () => {

@@ -12,7 +12,8 @@ export function openAiError(message: string, type: string, code: string | null, 
  */
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof UnknownModelError) {
-    return reply.code(400).send(openAiError(`${strip(error.message)} Ask the gateway's operator to add its price under prices: in the configuration.`, 'invalid_request_error', 'model_not_priced', 'model'));
+    const message = `The model "${error.model}" has no price at this gateway, so its cost cannot be budgeted. Ask the gateway's operator to add its price under prices: in the configuration.`;
+    return reply.code(400).send(openAiError(message, 'invalid_request_error', 'model_not_priced', 'model'));
   }
   if (error instanceof InvalidInputError) return reply.code(400).send(openAiError(strip(error.message), 'invalid_request_error', 'invalid_request'));
   const status = error.statusCode ?? 500;

@@ -8,6 +8,7 @@ import { requireObjectBody } from '../http/json-body.js';
 import { errorHandler } from './errors.js';
 import { identityOf } from '../policy.js';
 import { callUpstream, cancellation, replyFrom, upstreamFailure, upstreamHeaders } from './upstream.js';
+import { withReservation } from './refusal-text.js';
 
 /**
  * The OpenAI-compatible API, in its own Fastify context: every request needs a configured API key;
@@ -28,7 +29,8 @@ export async function openAiRoutes(app: FastifyInstance, deps: ProxyDependencies
     metrics.decisions.inc({ outcome: decision.reason, limit: denied?.name ?? '' });
     activity.denied({ user: caller.user, key: caller.keyId, ip: request.ip, status: response.status, limit: denied?.name ?? null, reason: decision.reason, message: response.body.error.message });
     request.log.warn({ user: caller.user, key: caller.keyId, tier: caller.tier, limit: denied?.name, reason: decision.reason, retryAfterMs: decision.retryAfterMs }, 'request refused');
-    return reply.code(response.status).headers(response.headers).header('x-tollgate-tier', caller.tier).send(response.body);
+    const body = denied && (denied.resource === 'tokens' || denied.resource === 'cost') ? withReservation(response.body, request) : response.body;
+    return reply.code(response.status).headers(response.headers).header('x-tollgate-tier', caller.tier).send(body);
   };
   await app.register(tollgate, {
     limiter: steppedLimiter(policy),
