@@ -1,5 +1,6 @@
 import type { Usage } from '@tollgate/core';
 import { estimateChatCompletion, estimateEmbeddings, estimateResponse, openaiChatUsage, openaiEmbeddingsUsage, openaiResponseUsage, type EstimateOptions, type LlmDemand, type StreamFormat, type UsageOptions } from '@tollgate/llm';
+import type { Output } from './degrade.js';
 
 type Body = Record<string, unknown>;
 
@@ -15,11 +16,11 @@ export interface Api {
   estimate(body: unknown, options?: EstimateOptions): Promise<LlmDemand>;
   usage(response: unknown, options?: UsageOptions): Usage | undefined;
   /**
-   * The request fields that cap the output, in the order the API reads them; the first is set on
-   * a request that sets none. Absent for an API that generates no output (embeddings): nothing to
-   * cap, and nothing a degradation step could make cheaper.
+   * How its output is capped: the wire format @tollgate/llm caps a body for, and the request
+   * fields that cap the output, in the order the API reads them. Absent for an API that generates
+   * no output (embeddings): nothing to cap, and nothing a degradation step could make cheaper.
    */
-  readonly outputFields?: readonly string[];
+  readonly output?: Output;
   /** Its stream's format for `meterEventStream`; absent for an API that does not stream. */
   readonly stream?: StreamFormat;
   /**
@@ -35,7 +36,7 @@ export const chatCompletions: Api = {
   call: 'chat completion',
   estimate: estimateChatCompletion,
   usage: openaiChatUsage,
-  outputFields: ['max_completion_tokens', 'max_tokens'],
+  output: { format: 'openai-chat', fields: ['max_completion_tokens', 'max_tokens'] },
   stream: 'openai-chat',
   askUsage(body) {
     const options = (body.stream_options ?? {}) as Body;
@@ -49,7 +50,7 @@ export const responses: Api = {
   call: 'response',
   estimate: estimateResponse,
   usage: openaiResponseUsage,
-  outputFields: ['max_output_tokens'],
+  output: { format: 'openai-responses', fields: ['max_output_tokens'] },
   stream: 'openai-responses',
 };
 

@@ -1,25 +1,18 @@
 import type { DegradeStep } from '@tollgate/core';
+import { withOutputCap, type OutputFormat } from '@tollgate/llm';
 
 type Body = Record<string, unknown>;
 
 /**
- * An API's output-limit fields (`Api.outputFields`), in the order it reads them, the first being
- * where a cap goes when the request sets none; `undefined` for an API that generates no output.
+ * How an API's output is capped (`Api.output`): its @tollgate/llm wire format, which caps a body,
+ * and its output-limit fields in the order it reads them, for reading a request's own cap;
+ * `undefined` for an API that generates no output.
  */
-export type OutputFields = readonly string[] | undefined;
+export type Output = { readonly format: OutputFormat; readonly fields: readonly string[] } | undefined;
 
 /** The output limit a request sets, if any. */
-export function requestedMaxTokens(body: Body, fields: OutputFields): number | undefined {
-  return fields?.map((field) => body[field]).find((value): value is number => typeof value === 'number');
-}
-
-/** The body with its output limit no higher than `cap` (set when it had none). */
-export function capMaxTokens(body: Body, cap: number, fields: readonly string[]): Body {
-  const present = fields.filter((field) => typeof body[field] === 'number');
-  if (present.length === 0) return { ...body, [fields[0]!]: cap };
-  const next = { ...body };
-  for (const field of present) next[field] = Math.min(body[field] as number, cap);
-  return next;
+export function requestedMaxTokens(body: Body, output: Output): number | undefined {
+  return output?.fields.map((field) => body[field]).find((value): value is number => typeof value === 'number');
 }
 
 /** A call's size, for comparing two models' prices on it. */
@@ -41,11 +34,11 @@ export type NoDearer = (candidate: string, reference: string, size?: CallSize) =
  * without output is left as it is: its cost is its input, which no step makes smaller, and its
  * model decides what the embeddings mean to the caller.
  */
-export function applyStep(body: Body, step: DegradeStep | undefined, noDearer: NoDearer, fields: OutputFields): Body {
-  if (fields === undefined) return body;
+export function applyStep(body: Body, step: DegradeStep | undefined, noDearer: NoDearer, output: Output): Body {
+  if (output === undefined) return body;
   let next = body;
   if (step?.model !== undefined && (typeof body.model !== 'string' || noDearer(step.model, body.model))) next = { ...next, model: step.model };
-  if (step?.maxTokens !== undefined) next = capMaxTokens(next, step.maxTokens, fields);
+  if (step?.maxTokens !== undefined) next = withOutputCap(next, output.format, step.maxTokens);
   return next;
 }
 
@@ -61,10 +54,10 @@ export interface Rewrite {
  * first rung of the ladder (for an API a step applies to), or had its model replaced or its own
  * output limit lowered.
  */
-export function describeRewrite(requested: Body, sent: Body, step: DegradeStep | undefined, tier: string, fields: OutputFields): Rewrite {
-  const asked = requestedMaxTokens(requested, fields);
-  const maxTokens = requestedMaxTokens(sent, fields);
-  const changed = (fields !== undefined && (step?.step ?? 0) > 0) || sent.model !== requested.model || (asked !== undefined && maxTokens !== asked);
+export function describeRewrite(requested: Body, sent: Body, step: DegradeStep | undefined, tier: string, output: Output): Rewrite {
+  const asked = requestedMaxTokens(requested, output);
+  const maxTokens = requestedMaxTokens(sent, output);
+  const changed = (output !== undefined && (step?.step ?? 0) > 0) || sent.model !== requested.model || (asked !== undefined && maxTokens !== asked);
   const headers: Record<string, string> = { 'x-tollgate-tier': tier, 'x-tollgate-model': String(sent.model), 'x-tollgate-degraded': String(changed) };
   if (step) {
     headers['x-tollgate-degrade-step'] = String(step.step);

@@ -42,12 +42,12 @@ export function llmDemand(policy: LivePolicy, api: Api) {
     const body = request.body as Body;
     const caller = request.caller!;
     const estimateFor = async (step: DegradeStep | undefined) => {
-      const estimate = await api.estimate(applyStep(body, step, policy.noDearer, api.outputFields), { prices: policy.prices });
+      const estimate = await api.estimate(applyStep(body, step, policy.noDearer, api.output), { prices: policy.prices });
       request.estimate = estimate;
       return estimate;
     };
     // No step changes a request of an API without output: no need to read the caller's.
-    if (api.outputFields === undefined || !policy.config.tiers[caller.tier]?.degrade) return estimateFor(undefined);
+    if (api.output === undefined || !policy.config.tiers[caller.tier]?.degrade) return estimateFor(undefined);
     const { steps } = policy;
     const hint = steps.get(caller.user, Date.now());
     if (hint === undefined) {

@@ -36,9 +36,9 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity }
     const caller = request.caller!;
     const estimate = request.estimate!;
     const requested = request.body as Body;
-    const fields = api.outputFields;
-    const sent = withinReservation(applyStep(requested, context.degrade, policy.noDearer, fields), estimate, policy.noDearer, fields);
-    const { changed, headers } = describeRewrite(requested, sent, context.degrade, caller.tier, fields);
+    const { output } = api;
+    const sent = withinReservation(applyStep(requested, context.degrade, policy.noDearer, output), estimate, policy.noDearer, output);
+    const { changed, headers } = describeRewrite(requested, sent, context.degrade, caller.tier, output);
     metrics.decisions.inc({ outcome: 'allowed', limit: '' });
     if (changed) metrics.degraded.inc({ step: String(context.degrade?.step ?? 0) });
     activity.admitted();

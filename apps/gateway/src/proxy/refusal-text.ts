@@ -16,7 +16,7 @@ export function withReservation(body: HttpErrorBody, request: FastifyRequest): H
   let reserved = `This request reserved ${tokens} tokens: ${inputTokens} for its prompt`;
   if (outputTokens === 0) return withMessage(body, `${reserved}.`);
   reserved += ` and ${outputTokens} for its output`;
-  const fields = APIS.find((api) => `/v1${api.path}` === request.routeOptions.url)?.outputFields ?? [];
+  const fields = APIS.find((api) => `/v1${api.path}` === request.routeOptions.url)?.output?.fields ?? [];
   const requestBody = request.body as Record<string, unknown>;
   const defaulted = fields.length > 0 && fields.every((field) => requestBody[field] === undefined || requestBody[field] === null);
   if (defaulted) reserved += `, the default cap since it sets no ${fields.join(' or ')}`;

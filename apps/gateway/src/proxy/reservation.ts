@@ -1,5 +1,5 @@
-import type { LlmDemand } from '@tollgate/llm';
-import { capMaxTokens, type NoDearer, type OutputFields } from './degrade.js';
+import { withOutputCap, type LlmDemand } from '@tollgate/llm';
+import type { NoDearer, Output } from './degrade.js';
 
 type Body = Record<string, unknown>;
 
@@ -12,9 +12,9 @@ type Body = Record<string, unknown>;
  * decision's step applies only as far as the reservation covers it. A request of an API without
  * output (embeddings) is reserved as it is sent: nothing to fit.
  */
-export function withinReservation(body: Body, reserved: LlmDemand, noDearer: NoDearer, fields: OutputFields): Body {
-  if (fields === undefined) return body;
+export function withinReservation(body: Body, reserved: LlmDemand, noDearer: NoDearer, output: Output): Body {
+  if (output === undefined) return body;
   const choices = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
   const model = typeof body.model === 'string' && noDearer(body.model, reserved.model, reserved) ? body.model : reserved.model;
-  return capMaxTokens({ ...body, model }, Math.floor(reserved.outputTokens / choices), fields);
+  return withOutputCap({ ...body, model }, output.format, Math.floor(reserved.outputTokens / choices));
 }

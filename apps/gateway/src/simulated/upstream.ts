@@ -109,7 +109,7 @@ export async function startSimulatedUpstream(options: SimulatedUpstreamOptions):
     if (refused) return refused;
     const promptTokens = (await estimateChatCompletion(body)).inputTokens;
     const choices = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
-    const answer = await simulatedReply(JSON.stringify(body.messages), model, requestedMaxTokens(body as Record<string, unknown>, chatCompletions.outputFields));
+    const answer = await simulatedReply(JSON.stringify(body.messages), model, requestedMaxTokens(body as Record<string, unknown>, chatCompletions.output));
     const usage = {
       prompt_tokens: promptTokens,
       completion_tokens: answer.tokens * choices,
@@ -142,7 +142,7 @@ export async function startSimulatedUpstream(options: SimulatedUpstreamOptions):
     const refused = unknownModel(reply, model, SIMULATED_MODELS);
     if (refused) return refused;
     const inputTokens = (await estimateResponse(body)).inputTokens;
-    const maxOutputTokens = requestedMaxTokens(body as Record<string, unknown>, responses.outputFields);
+    const maxOutputTokens = requestedMaxTokens(body as Record<string, unknown>, responses.output);
     const answer = await simulatedReply(JSON.stringify([body.instructions, body.input]), model, maxOutputTokens);
     const id = `resp_sim${served}`;
     const message = { id: `msg_sim${served}`, type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: answer.text, annotations: [], logprobs: [] }] };
