@@ -10,12 +10,19 @@ export const MAX_JSON_DEPTH = 64;
 
 /** Whether `value` nests objects and arrays deeper than `max`; iterative, so a deep value cannot overflow the stack. */
 export function nestedDeeperThan(value: unknown, max: number): boolean {
-  const pending: Array<{ node: object; depth: number }> = typeof value === 'object' && value !== null ? [{ node: value, depth: 1 }] : [];
-  while (pending.length > 0) {
-    const { node, depth } = pending.pop()!;
+  if (typeof value !== 'object' || value === null) return false;
+  // Two parallel stacks rather than an object per node: every chat request's body goes through here.
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
     if (depth > max) return true;
     for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (typeof child === 'object' && child !== null) pending.push({ node: child, depth: depth + 1 });
+      if (typeof child === 'object' && child !== null) {
+        nodes.push(child);
+        depths.push(depth + 1);
+      }
     }
   }
   return false;
