@@ -74,20 +74,26 @@ const MOST_EXACT_CHARS = 262_144;
 /** The longest token of the encodings this package loads, in UTF-8 bytes: a lower bound's divisor. */
 const LONGEST_TOKEN_BYTES = 128;
 
-/** The UTF-8 length of `text`: an upper bound of any byte-level BPE's token count. */
+/** Node's native UTF-8 length, where the runtime has `Buffer` (not in browsers or edge runtimes). */
+const nativeUtf8Bytes = (globalThis as { Buffer?: { byteLength(text: string, encoding: 'utf8'): number } }).Buffer;
+
+/** The UTF-8 length of `text` (a lone surrogate as the three bytes of U+FFFD): an upper bound of any byte-level BPE's token count. */
 export function utf8Bytes(text: string): number {
+  if (nativeUtf8Bytes) return nativeUtf8Bytes.byteLength(text, 'utf8');
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code < 0x80) bytes += 1;
     else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+    else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
       bytes += 4;
       i++;
     } else bytes += 3;
   }
   return bytes;
 }
+
+const isLowSurrogate = (code: number) => code >= 0xdc00 && code <= 0xdfff;
 
 /**
  * Counts texts with an exact tokenizer at a cost that grows linearly with their length and never
@@ -109,11 +115,12 @@ export class BoundedCounter {
 
   async add(text: string): Promise<number> {
     let tokens = 0;
-    for (let start = 0; start < text.length; ) {
+    let start = 0;
+    while (start < text.length && this.exactLeft > 0) {
       const end = sliceEnd(text, start);
       const slice = end - start === text.length ? text : text.slice(start, end);
       if (start > 0 && this.bound === 'upper') tokens += 2; // the cut between two slices
-      tokens += this.exactLeft > 0 ? this.exactly(slice) : this.bounded(slice);
+      tokens += this.exactly(slice);
       this.exactLeft -= slice.length;
       this.sinceYield += slice.length;
       start = end;
@@ -122,7 +129,10 @@ export class BoundedCounter {
         await yieldTurn();
       }
     }
-    return tokens;
+    if (start === text.length) return tokens;
+    // Past the allowance, the rest is bounded in one piece: its byte length costs little, and cutting it would only add slack.
+    if (start > 0 && this.bound === 'upper') tokens += 2;
+    return tokens + this.bounded(start === 0 ? text : text.slice(start));
   }
 
   /** The tokenizer's count, with each long run cut out and bounded. */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BoundedCounter, countWith, loadEncoding, utf8Bytes, type Encoding } from '../src/tokens.js';
 
 /** One estimate's counter over `count`, bounded from above, as the estimators use it. */
@@ -86,6 +86,14 @@ describe('BoundedCounter', () => {
     expect(counts.at(-1)).toBe(utf8Bytes(message));
   });
 
+  it('bounds a long text past the allowance in one piece, with no slack for slices', async () => {
+    const encoder = await loadEncoding('o200k_base');
+    const counter = new BoundedCounter((text) => countWith(encoder, text), 'upper');
+    await counter.add('word '.repeat(60_000)); // more than the allowance
+    const megabyte = 'a gateway in front of an agent '.repeat(33_000);
+    expect(await counter.add(megabyte)).toBe(utf8Bytes(megabyte));
+  });
+
   it('lets other work run while it counts a long text', async () => {
     const encoder = await loadEncoding('o200k_base');
     let ran = false;
@@ -98,7 +106,20 @@ describe('BoundedCounter', () => {
 });
 
 describe('utf8Bytes', () => {
+  const samples = ['', 'abc', 'é', '我们', '🦜', 'a\uD800', '\uDC00b', '\uD800\uD800', '\uD800a', 'x'.repeat(70_000) + '\uD83E', ...PIECES];
+
   it('is the length of the UTF-8 encoding', () => {
-    for (const text of ['', 'abc', 'é', '我们', '🦜', 'a\uD800', '\uDC00b', ...PIECES]) expect(utf8Bytes(text)).toBe(new TextEncoder().encode(text).length);
+    for (const text of samples) expect(utf8Bytes(text)).toBe(new TextEncoder().encode(text).length);
+  });
+
+  it('is the same where the runtime has no Buffer (browsers, edge runtimes)', async () => {
+    vi.stubGlobal('Buffer', undefined);
+    vi.resetModules();
+    try {
+      const { utf8Bytes: withoutBuffer } = await import('../src/tokens.js');
+      for (const text of samples) expect(withoutBuffer(text)).toBe(new TextEncoder().encode(text).length);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });
