@@ -24,10 +24,15 @@ export function canPin(): boolean {
   }
 }
 
-/** `node [nodeArgs] --import tsx <args>` on `cpu` (through taskset, which execs node in place), or anywhere. */
-export function node(args: string[], cpu: string | undefined, cwd: string, nodeArgs: string[] = []): ChildProcess {
+/**
+ * `node [nodeArgs] --import tsx <args>` on `cpu` (through taskset, which execs node in place), or
+ * anywhere; `background` runs it at the lowest priority (`nice -n 19`), so that it takes only the
+ * CPU time that others on its CPU leave.
+ */
+export function node(args: string[], cpu: string | undefined, cwd: string, nodeArgs: string[] = [], background = false): ChildProcess {
   const command = [process.execPath, ...nodeArgs, '--import', 'tsx', ...args];
-  const [file, ...rest] = cpu === undefined ? command : ['taskset', '--cpu-list', cpu, ...command];
+  const pinned = cpu === undefined ? command : ['taskset', '--cpu-list', cpu, ...command];
+  const [file, ...rest] = background && process.platform !== 'win32' ? ['nice', '-n', '19', ...pinned] : pinned;
   const env = { ...process.env };
   for (const name of OVERRIDES) delete env[name];
   return spawn(file!, rest, { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -8,7 +8,8 @@
  * holding a valid key. Bounded: a few seconds per phase, three phases.
  *
  * Processes: the gateway on the first CPU, the load generators (each its own process) on the last
- * (`taskset`, where it works), so a generator's work never delays the gateway or the measured clients.
+ * (`taskset`, where it works), so a generator's work never delays the gateway; the hostile ones at
+ * the lowest priority, so theirs never delays the measured clients.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -46,9 +47,13 @@ keys:
   sk-bench-hostile: { user: hostile }
 `;
 
-/** Runs one load generator to its end. */
+/**
+ * Runs one load generator to its end. Hostile generators run in the background: the measured
+ * clients share their CPU, and an attacker's own work would otherwise show in their latency, where
+ * a real attacker's runs on other machines.
+ */
 function load(options: LoadOptions, cpu: string | undefined): Promise<LoadResult> {
-  const child = node([LOAD, JSON.stringify(options)], cpu, GATEWAY_DIR);
+  const child = node([LOAD, JSON.stringify(options)], cpu, GATEWAY_DIR, [], options.kind !== 'ordinary');
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk));
   return new Promise((resolve, reject) => {
@@ -117,7 +122,7 @@ export async function gatewayReport(): Promise<string> {
       return `| ${phase.name} | ${chats.length} | ${ms(percentile(chats, 0.5))} | ${ms(p99)} | ${phase.hostile ? signed(p99 - baseline) : '—'} | ${ms(percentile(health, 0.99))} | ${answers} |`;
     });
     return [
-      `${CLIENTS} clients send ordinary chats (JSON, 16 output tokens), with \`/health/live\` probed every 10 ms, for ${ROUNDS} rounds of ${PHASE_MS / 1000} s per row (the rows alternate); the hostile user's budget refuses every hostile request (429) once it is counted.${pinned ? ' Gateway on CPU 0, load generators on the last CPU.' : ''}`,
+      `${CLIENTS} clients send ordinary chats (JSON, 16 output tokens), with \`/health/live\` probed every 10 ms, for ${ROUNDS} rounds of ${PHASE_MS / 1000} s per row (the rows alternate); the hostile user's budget refuses every hostile request (429) once it is counted.${pinned ? ' Gateway on CPU 0, load generators on the last CPU (the hostile ones at the lowest priority).' : ''}`,
       '',
       '| hostile clients | ordinary chats | p50 ms | p99 ms | p99 vs none | /health/live p99 ms | hostile answers |',
       '| --- | ---: | ---: | ---: | ---: | ---: | --- |',

@@ -108,3 +108,40 @@ describe('clients that send their request slowly', () => {
     expect(finish).not.toBeNull();
   });
 });
+
+describe('large bodies, decided in turn per caller', () => {
+  const CAROL = `
+tiers:
+  t:
+    limits:
+      - { name: tpm, scope: user, resource: tokens, limit: 150000, window: 1m }
+users:
+  carol: { tier: t }
+keys:
+  sk-test-carol: { user: carol }
+`;
+  /** A chat body of `words` words, about one token each: 100 KB for 20,000. */
+  const chat = (words: number) => JSON.stringify({ model: 'gpt-4o', max_tokens: 5, messages: [{ role: 'user', content: 'word '.repeat(words) }] });
+
+  it('answers every large body of a caller sending many at once (served, refused, malformed or abandoned), and its next one', async () => {
+    const gateway = await gatewayWith(writeConfig(CAROL));
+    const send = (body: string, signal?: AbortSignal) =>
+      fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer sk-test-carol', 'content-type': 'application/json' }, body, signal }).then(
+        async (response) => (await response.arrayBuffer(), response.status),
+        (error: Error) => error.name,
+      );
+    const abandoned = () => {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 1);
+      return send(chat(20_000), controller.signal);
+    };
+    const malformed = `{"model":"gpt-4o","messages":[${'x'.repeat(100_000)}`;
+
+    const statuses = await Promise.all([send(chat(20_000)), send(chat(200_000)), send(malformed), abandoned(), send(chat(20_000)), send(chat(200_000)), send(malformed), abandoned(), send(chat(20_000))]);
+
+    expect(statuses.filter((_, i) => i % 4 === 0)).toEqual([200, 200, 200]);
+    expect([statuses[1], statuses[5]]).toEqual([429, 429]);
+    expect([statuses[2], statuses[6]]).toEqual([400, 400]);
+    expect(await send(chat(20_000))).toBe(200);
+  });
+});

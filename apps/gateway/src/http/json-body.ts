@@ -28,19 +28,28 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/** Waits, if need be, before a body of `bytes` is decoded and parsed (see `largeBodiesInTurn`). */
+export type BeforeParsing = (request: FastifyRequest, bytes: number) => Promise<void> | undefined;
+
 /**
- * Replaces Fastify's JSON body parser with the same parser (prototype poisoning refused) that also
- * refuses bodies nested deeper than `MAX_JSON_DEPTH`, with a 400 before any handler sees them.
+ * Replaces Fastify's JSON body parser, in `app`'s context, with the same parser (prototype
+ * poisoning refused) that also refuses bodies nested deeper than `MAX_JSON_DEPTH`, with a 400
+ * before any handler sees them. The body is read as bytes and decoded here, after `before`.
  */
-export function parseJsonBodies(app: FastifyInstance): void {
+export function parseJsonBodies(app: FastifyInstance, before?: BeforeParsing): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    parse(request, body as string, (error, value) => {
-      if (error) return done(error);
-      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return done(new InvalidInputError(`The request body is nested deeper than ${MAX_JSON_DEPTH} levels.`));
-      return done(null, value);
-    });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer;
+    const parseNow = () =>
+      parse(request, bytes.toString('utf8'), (error, value) => {
+        if (error) return done(error);
+        if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return done(new InvalidInputError(`The request body is nested deeper than ${MAX_JSON_DEPTH} levels.`));
+        return done(null, value);
+      });
+    const waiting = before?.(request, bytes.length);
+    if (waiting === undefined) parseNow();
+    else waiting.then(parseNow, (error: Error) => done(error));
   });
 }
 

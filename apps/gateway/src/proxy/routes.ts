@@ -4,7 +4,8 @@ import { authenticate } from './auth.js';
 import { chatCompletions, embeddings, responses, type Api } from './apis.js';
 import { llmDemand, steppedLimiter } from './demand.js';
 import { forwardHandler, type ProxyDependencies } from './forward.js';
-import { requireObjectBody } from '../http/json-body.js';
+import { parseJsonBodies, requireObjectBody } from '../http/json-body.js';
+import { largeBodiesInTurn } from './large-bodies.js';
 import { errorHandler } from './errors.js';
 import { identityOf } from '../policy.js';
 import { callUpstream, cancellation, replyFrom, upstreamFailure, upstreamHeaders } from './upstream.js';
@@ -14,7 +15,7 @@ import { withReservation } from './refusal-text.js';
  * The OpenAI-compatible API, in its own Fastify context: every request needs a configured API key;
  * chat completions, responses and embeddings are limited per user, key and IP by the tollgate
  * plugin (deciding in `preHandler`, once the body is parsed and estimated with its API's
- * estimate); every error is answered in OpenAI's shape.
+ * estimate; a caller's large bodies in turn); every error is answered in OpenAI's shape.
  */
 export async function openAiRoutes(app: FastifyInstance, deps: ProxyDependencies & { readonly maxBodyBytes: number }): Promise<void> {
   const { policy, metrics, activity, upstream } = deps;
@@ -22,6 +23,8 @@ export async function openAiRoutes(app: FastifyInstance, deps: ProxyDependencies
   app.decorateRequest('estimate', null);
   app.setErrorHandler(errorHandler);
   app.addHook('onRequest', authenticate(policy));
+  const turns = largeBodiesInTurn(app);
+  parseJsonBodies(app, turns.beforeParsing);
 
   const onLimited = (request: FastifyRequest, reply: FastifyReply, { decision, response }: TollgateRefusal) => {
     const denied = decision.deniedBy[0];
@@ -41,7 +44,13 @@ export async function openAiRoutes(app: FastifyInstance, deps: ProxyDependencies
   });
 
   // The body is checked before the tollgate plugin's preHandler: a request that is no JSON object is refused uncounted.
-  const forward = (api: Api) => app.post(`/v1${api.path}`, { bodyLimit: deps.maxBodyBytes, preValidation: requireObjectBody, config: { tollgate: { demand: llmDemand(policy, api) } } }, forwardHandler(api, deps));
+  const forward = (api: Api) => {
+    const handle = forwardHandler(api, deps);
+    app.post(`/v1${api.path}`, { bodyLimit: deps.maxBodyBytes, preValidation: requireObjectBody, config: { tollgate: { demand: llmDemand(policy, api) } } }, (request, reply) => {
+      turns.decided(request);
+      return handle(request, reply);
+    });
+  };
   forward(chatCompletions);
   forward(responses);
   forward(embeddings);
