@@ -6,20 +6,22 @@ import type { RunningGateway } from './gateway.js';
  * the logs it may end up in.
  */
 export function banner(gateway: RunningGateway, file: string): string {
-  const { url, policy, upstream } = gateway;
+  const { url, policy, upstreams, simulated } = gateway;
   // The demo's keys are no secret; a real configuration's are, and stay out of the output.
-  const keys = upstream.simulated
+  const keys = simulated
     ? ['Demo API keys:', ...[...policy.config.keys].map(([secret, key]) => `  ${secret}   user "${key.user}", tier "${policy.tierOf(key.user)}"`)]
     : [`${policy.config.keys.size} API keys configured (keys: in the file).`];
   const [firstKey] = policy.config.keys.keys();
-  const demoKey = upstream.simulated ? firstKey : '<an API key from the file>';
+  const demoKey = simulated ? firstKey : '<an API key from the file>';
   return [
     '',
-    upstream.simulated
+    simulated
       ? 'Tollgate gateway: DEMO MODE. The upstream is SIMULATED: replies are deterministic text, no real model is called.'
-      : `Tollgate gateway, proxying ${upstream.baseUrl}`,
+      : `Tollgate gateway, proxying ${Object.values(upstreams).map((upstream) => upstream.baseUrl).join(' and ')}`,
     '',
-    `  OpenAI base URL  ${url}/v1`,
+    // The Anthropic SDKs add /v1 themselves; the OpenAI SDKs expect it in the base URL.
+    ...(upstreams.openai ? [`  OpenAI base URL  ${url}/v1`] : []),
+    ...(upstreams.anthropic ? [`  Anthropic base URL  ${url}`] : []),
     `  dashboard        ${url}/dashboard${gateway.adminTokenGenerated ? `#token=${encodeURIComponent(gateway.adminToken)}` : ''}`,
     `  metrics          ${url}/metrics`,
     `  config           ${file} (tier, user and key changes apply without a restart)`,
@@ -31,9 +33,16 @@ export function banner(gateway: RunningGateway, file: string): string {
     ...keys,
     '',
     'Try it:',
-    `  curl ${url}/v1/chat/completions -H 'authorization: Bearer ${demoKey}' -H 'content-type: application/json' \\`,
-    `    -d '{"model":"gpt-4o","messages":[{"role":"user","content":"Hello"}]}'`,
-    ...(upstream.simulated ? ['  pnpm --filter tollgate-gateway traffic    # 60 requests: watch the ladder, the budget and the limits on the dashboard'] : []),
+    ...(upstreams.openai
+      ? [
+          `  curl ${url}/v1/chat/completions -H 'authorization: Bearer ${demoKey}' -H 'content-type: application/json' \\`,
+          `    -d '{"model":"gpt-4o","messages":[{"role":"user","content":"Hello"}]}'`,
+        ]
+      : [
+          `  curl ${url}/v1/messages -H 'x-api-key: ${demoKey}' -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \\`,
+          `    -d '{"model":"claude-sonnet-4-6","max_tokens":256,"messages":[{"role":"user","content":"Hello"}]}'`,
+        ]),
+    ...(simulated ? ['  pnpm --filter tollgate-gateway traffic    # 60 requests: watch the ladder, the budget and the limits on the dashboard'] : []),
     '',
   ].join('\n');
 }

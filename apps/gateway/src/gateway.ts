@@ -3,7 +3,7 @@ import { preloadTokenizer } from '@tollgate/llm';
 import Fastify, { LogController } from 'fastify';
 import { GatewayConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
-import type { GatewayConfig } from './config/schema.js';
+import { API_FAMILIES, type GatewayConfig, type UpstreamsSpec } from './config/schema.js';
 import { watchFile } from './config/watch.js';
 import { Activity } from './dashboard/activity.js';
 import { adminRoutes } from './dashboard/routes.js';
@@ -13,9 +13,9 @@ import { serverOptions } from './http/server-options.js';
 import { stdoutLines } from './log-lines.js';
 import { GatewayMetrics } from './metrics.js';
 import { LivePolicy } from './policy.js';
-import { openAiRoutes } from './proxy/routes.js';
-import type { Upstream } from './proxy/upstream.js';
-import { startSimulatedUpstream, type SimulatedUpstreamOptions } from './simulated/upstream.js';
+import { apiRoutes } from './proxy/routes.js';
+import type { Upstreams } from './proxy/upstream.js';
+import { startSimulatedUpstream, type SimulatedUpstream, type SimulatedUpstreamOptions } from './simulated/upstream.js';
 import { openStore, timedStore } from './store.js';
 
 export interface GatewayOptions {
@@ -37,7 +37,10 @@ export interface RunningGateway {
   readonly adminTokenGenerated: boolean;
   /** What the store is, for people (`sqlite:/path`, or the Redis URL without its password). */
   readonly store: string;
-  readonly upstream: Upstream;
+  /** Each API family's upstream (every one the simulated upstream, in demo mode). */
+  readonly upstreams: Upstreams;
+  /** Demo mode: the simulated upstream answers every API. */
+  readonly simulated: boolean;
   readonly policy: LivePolicy;
   /** Applies the configuration file again (what a change to the file does). */
   reload(): void;
@@ -57,7 +60,13 @@ const STORE_TIMEOUT_MS = 1_000;
 const QUIET_REQUESTS = new LogController({ disableRequestLogging: true });
 
 /** Settings only a restart applies, named in the warning a reload logs when they change. */
-const RESTART_ONLY = ['listen', 'store', 'dataDir', 'upstream', 'adminToken', 'logLevel'] as const;
+const RESTART_ONLY = ['listen', 'store', 'dataDir', 'upstreams', 'adminToken', 'logLevel'] as const;
+
+/** Each family's upstream: the configured ones, or the simulated one for every family. */
+function upstreamsOf(spec: UpstreamsSpec, simulated: SimulatedUpstream | undefined): Upstreams {
+  if (simulated) return Object.fromEntries(API_FAMILIES.map((family) => [family, { baseUrl: simulated.baseUrl, apiKey: simulated.apiKey, timeoutMs: 60_000, simulated: true }]));
+  return Object.fromEntries(Object.entries((spec as Extract<UpstreamsSpec, { kind: 'http' }>).apis).map(([family, api]) => [family, { ...api, simulated: false }]));
+}
 
 /**
  * Starts the gateway: opens the store, starts the simulated upstream when no upstream is
@@ -76,14 +85,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const policy = new LivePolicy(config.policy, timedStore(opened.store, metrics.storeLatency), STORE_TIMEOUT_MS);
   const activity = new Activity();
 
-  const simulated = config.upstream.kind === 'simulated' ? await startSimulatedUpstream({ chunkDelayMs: config.upstream.chunkDelayMs, onRequest: options.onSimulatedRequest }) : undefined;
-  const upstream: Upstream = simulated
-    ? { baseUrl: simulated.baseUrl, apiKey: simulated.apiKey, timeoutMs: 60_000, simulated: true }
-    : { ...(config.upstream as Extract<GatewayConfig['upstream'], { kind: 'http' }>), simulated: false };
+  const simulated = config.upstreams.kind === 'simulated' ? await startSimulatedUpstream({ chunkDelayMs: config.upstreams.chunkDelayMs, onRequest: options.onSimulatedRequest }) : undefined;
+  const upstreams = upstreamsOf(config.upstreams, simulated);
   const adminToken = config.adminToken ?? randomBytes(18).toString('base64url');
-  const about = { upstream: upstream.simulated ? 'simulated' : upstream.baseUrl, store: opened.description };
+  const about = { upstream: simulated ? 'simulated' : Object.values(upstreams).map((upstream) => upstream.baseUrl).join(', '), store: opened.description };
 
-  await app.register(openAiRoutes, { policy, upstream, metrics, activity, maxBodyBytes: config.listen.maxBodyBytes });
+  await app.register(apiRoutes, { prefix: '/v1', policy, upstreams, metrics, activity, maxBodyBytes: config.listen.maxBodyBytes });
   await app.register(adminRoutes, { policy, activity, adminToken, about });
   await app.register(healthRoutes, { store: opened.store, storeTimeoutMs: STORE_TIMEOUT_MS, upstream: about.upstream });
   app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.text()));
@@ -116,7 +123,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     stdout?.close();
     throw error;
   }
-  if (upstream.simulated) app.log.warn({ upstream: simulated!.baseUrl }, 'demo mode: the upstream is SIMULATED (no real model is called); set upstream.baseUrl or TOLLGATE_UPSTREAM_URL to proxy a real API');
+  if (simulated) app.log.warn({ upstream: simulated.baseUrl }, 'demo mode: the upstream is SIMULATED (no real model is called); set upstream.baseUrl or TOLLGATE_UPSTREAM_URL (and upstreams.anthropic.baseUrl or TOLLGATE_ANTHROPIC_URL) to proxy a real API');
   app.log.info({ url, store: opened.description, upstream: about.upstream }, 'gateway listening');
 
   return {
@@ -124,7 +131,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     adminToken,
     adminTokenGenerated: config.adminToken === undefined,
     store: opened.description,
-    upstream,
+    upstreams,
+    simulated: simulated !== undefined,
     policy,
     reload,
     async close() {

@@ -46,7 +46,7 @@ describe('the configuration file', () => {
   it('the committed example is the demo: simulated upstream, SQLite in apps/gateway/.data, free and pro tiers', () => {
     const config = loadConfig(example, {});
 
-    expect(config.upstream).toEqual({ kind: 'simulated', chunkDelayMs: 25 });
+    expect(config.upstreams).toEqual({ kind: 'simulated', chunkDelayMs: 25 });
     expect(config.store).toEqual({ kind: 'sqlite', path: join(appDir, '.data', 'tollgate.db') });
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 8787, trustProxy: false, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, maxBodyBytes: 4 * 1024 * 1024 });
     expect(Object.keys(config.policy.tiers)).toEqual(['free', 'pro']);
@@ -157,9 +157,33 @@ describe('the configuration file', () => {
 
     expect(config.store).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6390' });
     expect(config.listen.port).toBe(9001);
-    expect(config.upstream).toEqual({ kind: 'http', baseUrl: 'http://127.0.0.1:1/v1', apiKey: 'sk-up', timeoutMs: 600_000 });
+    expect(config.upstreams).toEqual({ kind: 'http', apis: { openai: { baseUrl: 'http://127.0.0.1:1/v1', apiKey: 'sk-up', timeoutMs: 600_000 } } });
     expect(config.adminToken).toBe('x'.repeat(20));
     expect(() => loadConfig(file, { PORT: 'eighty' })).toThrow(/environment variable PORT: expected a port from 0 to 65535, got string "eighty"\n {2}Fix: /);
+  });
+
+  it('fronts OpenAI and Anthropic at once with upstreams:, keys from the file or the environment', () => {
+    const file = join(tempDir(), 'gateway.yaml');
+    writeFileSync(file, `upstreams:\n  openai: { baseUrl: https://api.openai.com/v1 }\n  anthropic: { baseUrl: https://api.anthropic.com/v1/, timeoutMs: 120000 }\n${POLICY}`);
+
+    const config = loadConfig(file, { TOLLGATE_UPSTREAM_KEY: 'sk-openai', TOLLGATE_ANTHROPIC_KEY: 'sk-ant' });
+
+    expect(config.upstreams).toEqual({
+      kind: 'http',
+      apis: {
+        openai: { baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-openai', timeoutMs: 600_000 },
+        anthropic: { baseUrl: 'https://api.anthropic.com/v1', apiKey: 'sk-ant', timeoutMs: 120_000 },
+      },
+    });
+    expect(loadConfig(writeConfig(), { TOLLGATE_ANTHROPIC_URL: 'http://127.0.0.1:2/v1' }).upstreams).toEqual({ kind: 'http', apis: { anthropic: { baseUrl: 'http://127.0.0.1:2/v1', apiKey: undefined, timeoutMs: 600_000 } } });
+  });
+
+  it('refuses upstream: beside upstreams.openai, and an upstream family it does not know', () => {
+    const both = errorOf(`upstream: { baseUrl: https://a.example/v1 }\nupstreams:\n  openai: { baseUrl: https://b.example/v1 }\n${POLICY}`);
+    const unknown = errorOf(`upstreams:\n  gemini: { baseUrl: https://c.example/v1 }\n${POLICY}`);
+
+    expect(both.message).toMatch(/upstream: both upstream and upstreams\.openai are set/);
+    expect(unknown.message).toMatch(/upstreams.*gemini/);
   });
 
   it('a missing file says how to point at one', () => {

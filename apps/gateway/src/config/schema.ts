@@ -10,9 +10,24 @@ import { masked, type ConfigSource, type Path } from './source.js';
 export type StoreSpec = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string };
 
 /** Where requests go: an OpenAI-compatible API, or the built-in simulated one (demo mode). */
-export type UpstreamSpec =
-  | { kind: 'http'; baseUrl: string; apiKey: string | undefined; timeoutMs: number }
-  | { kind: 'simulated'; chunkDelayMs: number };
+/** One upstream API: its base URL (with `/v1`), the key the gateway sends it, how long a call may take. */
+export interface HttpUpstreamSpec {
+  readonly baseUrl: string;
+  readonly apiKey: string | undefined;
+  readonly timeoutMs: number;
+}
+
+/** The API families the gateway speaks: each family's routes go to its own upstream. */
+export const API_FAMILIES = ['openai', 'anthropic'] as const;
+export type ApiFamily = (typeof API_FAMILIES)[number];
+
+/**
+ * Where requests go: per family, a configured upstream (or none: that family's routes answer 404),
+ * or, when none is configured, the simulated upstream for every family (demo mode).
+ */
+export type UpstreamsSpec =
+  | { readonly kind: 'http'; readonly apis: Readonly<Partial<Record<ApiFamily, HttpUpstreamSpec>>> }
+  | { readonly kind: 'simulated'; readonly chunkDelayMs: number };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -59,14 +74,14 @@ export interface GatewayConfig {
   readonly listen: Listen;
   readonly dataDir: string;
   readonly store: StoreSpec;
-  readonly upstream: UpstreamSpec;
+  readonly upstreams: UpstreamsSpec;
   /** Protects the dashboard and the admin API; `undefined`: one is generated at start. */
   readonly adminToken: string | undefined;
   readonly logLevel: LogLevel;
   readonly policy: GatewayPolicy;
 }
 
-const TOP_LEVEL = ['listen', 'store', 'dataDir', 'upstream', 'demo', 'admin', 'logLevel', 'limits', 'tiers', 'users', 'keys', 'prices'];
+const TOP_LEVEL = ['listen', 'store', 'dataDir', 'upstream', 'upstreams', 'demo', 'admin', 'logLevel', 'limits', 'tiers', 'users', 'keys', 'prices'];
 const NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
 const DEFAULT_PORT = 8787;
@@ -150,8 +165,8 @@ function parseStore(value: string, dataDir: string, fail: Fail): StoreSpec {
   return fail(`unknown store "${value}"`, 'use "sqlite" (a file in dataDir), "sqlite:<file>", or a redis://host:port URL to share limits between gateway instances');
 }
 
-/** An `http(s)://` base URL of an OpenAI-compatible API, without a trailing slash. */
-function parseBaseUrl(value: string, fail: Fail): string {
+/** An `http(s)://` base URL of an API, without a trailing slash. */
+function parseBaseUrl(value: string, fail: Fail, example: string): string {
   let url: URL | undefined;
   try {
     url = new URL(value);
@@ -159,7 +174,7 @@ function parseBaseUrl(value: string, fail: Fail): string {
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    fail(`"${value}" is not an http(s) URL`, 'give the API\'s base URL including /v1, e.g. https://api.openai.com/v1');
+    fail(`"${value}" is not an http(s) URL`, `give the API's base URL including /v1, e.g. ${example}`);
   }
   return value.replace(/\/+$/, '');
 }
@@ -207,6 +222,8 @@ const ENV = {
   store: 'TOLLGATE_STORE',
   upstreamUrl: 'TOLLGATE_UPSTREAM_URL',
   upstreamKey: 'TOLLGATE_UPSTREAM_KEY',
+  anthropicUrl: 'TOLLGATE_ANTHROPIC_URL',
+  anthropicKey: 'TOLLGATE_ANTHROPIC_KEY',
   adminToken: 'TOLLGATE_ADMIN_TOKEN',
   logLevel: 'LOG_LEVEL',
 } as const;
@@ -220,6 +237,44 @@ function pick(read: Reader, env: Env, variable: string, path: Path, fileValue: u
     return { value: fromEnv, fail: (problem, fix) => { throw new GatewayConfigError(`environment variable ${variable}`, undefined, '', problem, fix); } };
   }
   return { value: fileValue, fail: (problem, fix) => read.fail(path, problem, fix) };
+}
+
+/** Per family: its section of `upstreams`, its environment variables, and an example base URL. */
+const UPSTREAMS: Record<ApiFamily, { readonly url: string; readonly key: string; readonly example: string }> = {
+  openai: { url: ENV.upstreamUrl, key: ENV.upstreamKey, example: 'https://api.openai.com/v1' },
+  anthropic: { url: ENV.anthropicUrl, key: ENV.anthropicKey, example: 'https://api.anthropic.com/v1' },
+};
+const UPSTREAM_FIELDS = ['baseUrl', 'apiKey', 'timeoutMs'];
+const DEFAULT_UPSTREAM_TIMEOUT_MS = 600_000;
+
+/**
+ * `upstreams: { openai, anthropic }`, each `{ baseUrl, apiKey, timeoutMs }`; `upstream:` is the
+ * short form of `upstreams.openai` (one OpenAI-compatible API). With no base URL anywhere, the
+ * simulated upstream serves every family.
+ */
+function readUpstreams(read: Reader, env: Env, root: Json): UpstreamsSpec {
+  const sections = read.optionalObject(['upstreams'], root.upstreams, [...API_FAMILIES]);
+  if (root.upstream !== undefined && sections.openai !== undefined) {
+    read.fail(['upstream'], 'both upstream and upstreams.openai are set', 'keep one: upstream is the short form of upstreams.openai');
+  }
+  const apis: Partial<Record<ApiFamily, HttpUpstreamSpec>> = {};
+  for (const family of API_FAMILIES) {
+    const path = family === 'openai' && root.upstream !== undefined ? ['upstream'] : ['upstreams', family];
+    const raw = read.optionalObject(path, family === 'openai' ? (root.upstream ?? sections.openai) : sections[family], UPSTREAM_FIELDS);
+    const { url, key, example } = UPSTREAMS[family];
+    const baseUrl = pick(read, env, url, [...path, 'baseUrl'], raw.baseUrl);
+    if (baseUrl.value === undefined) continue;
+    const apiKey = pick(read, env, key, [...path, 'apiKey'], raw.apiKey);
+    apis[family] = {
+      baseUrl: parseBaseUrl(text(baseUrl.value, baseUrl.fail, `e.g. ${example}`), baseUrl.fail, example),
+      apiKey: apiKey.value === undefined ? undefined : text(apiKey.value, apiKey.fail, `the upstream API key; better, leave it out of the file and set ${key}`),
+      timeoutMs: raw.timeoutMs === undefined ? DEFAULT_UPSTREAM_TIMEOUT_MS : read.integer([...path, 'timeoutMs'], raw.timeoutMs, 1, 3_600_000, 'the longest an upstream call may take, in ms'),
+    };
+  }
+  if (Object.keys(apis).length > 0) return { kind: 'http', apis };
+  const demo = read.optionalObject(['demo'], root.demo, ['chunkDelayMs']);
+  const chunkDelayMs = demo.chunkDelayMs === undefined ? DEFAULT_CHUNK_DELAY_MS : read.integer(['demo', 'chunkDelayMs'], demo.chunkDelayMs, 0, 10_000, 'milliseconds between streamed chunks, e.g. 25');
+  return { kind: 'simulated', chunkDelayMs };
 }
 
 /**
@@ -249,20 +304,7 @@ export function validate(source: ConfigSource, dir: string, env: Env = {}): Gate
   const storeValue = env[ENV.redisUrl] ? pick(read, env, ENV.redisUrl, ['store'], undefined) : pick(read, env, ENV.store, ['store'], root.store ?? 'sqlite');
   const store = parseStore(text(storeValue.value, storeValue.fail, 'use "sqlite" or a redis://host:port URL'), dataDir, storeValue.fail);
 
-  const upstreamRaw = read.optionalObject(['upstream'], root.upstream, ['baseUrl', 'apiKey', 'timeoutMs']);
-  const demoRaw = read.optionalObject(['demo'], root.demo, ['chunkDelayMs']);
-  const baseUrlValue = pick(read, env, ENV.upstreamUrl, ['upstream', 'baseUrl'], upstreamRaw.baseUrl);
-  let upstream: UpstreamSpec;
-  if (baseUrlValue.value === undefined) {
-    const chunkDelayMs = demoRaw.chunkDelayMs === undefined ? DEFAULT_CHUNK_DELAY_MS : read.integer(['demo', 'chunkDelayMs'], demoRaw.chunkDelayMs, 0, 10_000, 'milliseconds between streamed chunks, e.g. 25');
-    upstream = { kind: 'simulated', chunkDelayMs };
-  } else {
-    const baseUrl = parseBaseUrl(text(baseUrlValue.value, baseUrlValue.fail, 'e.g. https://api.openai.com/v1'), baseUrlValue.fail);
-    const key = pick(read, env, ENV.upstreamKey, ['upstream', 'apiKey'], upstreamRaw.apiKey);
-    const apiKey = key.value === undefined ? undefined : text(key.value, key.fail, `the upstream API key; better, leave it out of the file and set ${ENV.upstreamKey}`);
-    const timeoutMs = upstreamRaw.timeoutMs === undefined ? 600_000 : read.integer(['upstream', 'timeoutMs'], upstreamRaw.timeoutMs, 1, 3_600_000, 'the longest an upstream call may take, in ms');
-    upstream = { kind: 'http', baseUrl, apiKey, timeoutMs };
-  }
+  const upstreams = readUpstreams(read, env, root);
 
   const adminRaw = read.optionalObject(['admin'], root.admin, ['token']);
   const token = pick(read, env, ENV.adminToken, ['admin', 'token'], adminRaw.token);
@@ -275,7 +317,7 @@ export function validate(source: ConfigSource, dir: string, env: Env = {}): Gate
   const level = pick(read, env, ENV.logLevel, ['logLevel'], root.logLevel ?? 'info');
   if (!LOG_LEVELS.includes(level.value as LogLevel)) level.fail(`unknown log level ${describe(level.value)}`, `use one of: ${LOG_LEVELS.join(', ')}`);
 
-  return { file: source.file, listen, dataDir, store, upstream, adminToken, logLevel: level.value as LogLevel, policy: readPolicy(read, source, root) };
+  return { file: source.file, listen, dataDir, store, upstreams, adminToken, logLevel: level.value as LogLevel, policy: readPolicy(read, source, root) };
 }
 
 function readPolicy(read: Reader, source: ConfigSource, root: Json): GatewayPolicy {

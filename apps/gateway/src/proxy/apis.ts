@@ -1,14 +1,17 @@
 import type { Usage } from '@tollgate/core';
-import { estimateChatCompletion, estimateEmbeddings, estimateResponse, openaiChatUsage, openaiEmbeddingsUsage, openaiResponseUsage, type EstimateOptions, type LlmDemand, type StreamFormat, type UsageOptions } from '@tollgate/llm';
+import { anthropicUsage, estimateAnthropicMessage, estimateChatCompletion, estimateEmbeddings, estimateResponse, openaiChatUsage, openaiEmbeddingsUsage, openaiResponseUsage, type EstimateOptions, type LlmDemand, type StreamFormat, type UsageOptions } from '@tollgate/llm';
+import type { ApiFamily } from '../config/schema.js';
 import type { Output } from './degrade.js';
 
 type Body = Record<string, unknown>;
 
 /**
- * What the gateway needs to know of one OpenAI API it proxies: the rest (decision, reservation,
+ * What the gateway needs to know of one API it proxies: the rest (decision, reservation,
  * upstream call, metering, settlement) is the same for every API, in `forward.ts`.
  */
 export interface Api {
+  /** Whose API it is: its upstream, its clients' authentication and its error shapes. */
+  readonly family: ApiFamily;
   /** The path after `/v1`, here and upstream. */
   readonly path: string;
   /** What one call is called in the log (`chat completion: usage unknown, …`). */
@@ -32,6 +35,7 @@ export interface Api {
 
 /** `POST /v1/chat/completions`. */
 export const chatCompletions: Api = {
+  family: 'openai',
   path: '/chat/completions',
   call: 'chat completion',
   estimate: estimateChatCompletion,
@@ -46,6 +50,7 @@ export const chatCompletions: Api = {
 
 /** `POST /v1/responses`: its terminal event (`response.completed`) carries the usage unasked. */
 export const responses: Api = {
+  family: 'openai',
   path: '/responses',
   call: 'response',
   estimate: estimateResponse,
@@ -56,8 +61,26 @@ export const responses: Api = {
 
 /** `POST /v1/embeddings`: input tokens only, JSON only. */
 export const embeddings: Api = {
+  family: 'openai',
   path: '/embeddings',
   call: 'embeddings',
   estimate: estimateEmbeddings,
   usage: openaiEmbeddingsUsage,
 };
+
+/**
+ * `POST /v1/messages`, Anthropic's: its stream reports the usage unasked (`message_start` the
+ * input, `message_delta` the output). A ladder step's model applies only if it is a Claude model.
+ */
+export const messages: Api = {
+  family: 'anthropic',
+  path: '/messages',
+  call: 'message',
+  estimate: estimateAnthropicMessage,
+  usage: anthropicUsage,
+  output: { format: 'anthropic', fields: ['max_tokens'], stepModels: /^claude-/ },
+  stream: 'anthropic',
+};
+
+/** Every API the gateway proxies. */
+export const APIS: readonly Api[] = [chatCompletions, responses, embeddings, messages];

@@ -5,10 +5,11 @@ type Body = Record<string, unknown>;
 
 /**
  * How an API's output is capped (`Api.output`): its @tollgate/llm wire format, which caps a body,
- * and its output-limit fields in the order it reads them, for reading a request's own cap;
- * `undefined` for an API that generates no output.
+ * its output-limit fields in the order it reads them, for reading a request's own cap, and the
+ * models its upstream serves among those a ladder step may name (absent: any); `undefined` for an
+ * API that generates no output.
  */
-export type Output = { readonly format: OutputFormat; readonly fields: readonly string[] } | undefined;
+export type Output = { readonly format: OutputFormat; readonly fields: readonly string[]; readonly stepModels?: RegExp } | undefined;
 
 /** The output limit a request sets, if any. */
 export function requestedMaxTokens(body: Body, output: Output): number | undefined {
@@ -29,7 +30,8 @@ export type NoDearer = (candidate: string, reference: string, size?: CallSize) =
 
 /**
  * Applies a degradation step to a request: the step's model replaces the requested one unless it
- * would cost more (a client asking for a cheap model is never moved to a dearer one), its
+ * would cost more (a client asking for a cheap model is never moved to a dearer one) or the API's
+ * upstream does not serve it (a GPT model on Anthropic's API), its
  * `maxTokens` caps the output (or sets a limit where the request has none). A request of an API
  * without output is left as it is: its cost is its input, which no step makes smaller, and its
  * model decides what the embeddings mean to the caller.
@@ -37,7 +39,8 @@ export type NoDearer = (candidate: string, reference: string, size?: CallSize) =
 export function applyStep(body: Body, step: DegradeStep | undefined, noDearer: NoDearer, output: Output): Body {
   if (output === undefined) return body;
   let next = body;
-  if (step?.model !== undefined && (typeof body.model !== 'string' || noDearer(step.model, body.model))) next = { ...next, model: step.model };
+  const model = step?.model;
+  if (model !== undefined && (output.stepModels?.test(model) ?? true) && (typeof body.model !== 'string' || noDearer(model, body.model))) next = { ...next, model };
   if (step?.maxTokens !== undefined) next = withOutputCap(next, output.format, step.maxTokens);
   return next;
 }

@@ -55,7 +55,7 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity }
     const started = performance.now();
     let response: Response;
     try {
-      response = await callUpstream(upstream, api.path, { method: 'POST', headers: upstreamHeaders(request, upstream), body: JSON.stringify(body) }, cancel.signal);
+      response = await callUpstream(upstream, api.path, { method: 'POST', headers: upstreamHeaders(request, upstream, api.family), body: JSON.stringify(body) }, cancel.signal);
     } catch (error) {
       metrics.upstream.inc({ status: '0' });
       const failure = upstreamFailure(error);

@@ -1,30 +1,50 @@
 import { tollgate, type TollgateRefusal } from '@tollgate/adapter-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticate } from './auth.js';
-import { chatCompletions, embeddings, responses, type Api } from './apis.js';
-import { llmDemand, steppedLimiter } from './demand.js';
-import { forwardHandler, type ProxyDependencies } from './forward.js';
+import type { ApiFamily } from '../config/schema.js';
 import { parseJsonBodies, requireObjectBody } from '../http/json-body.js';
-import { largeBodiesInTurn } from './large-bodies.js';
-import { errorHandler } from './errors.js';
 import { identityOf } from '../policy.js';
-import { callUpstream, cancellation, replyFrom, upstreamFailure, upstreamHeaders } from './upstream.js';
+import { APIS, type Api } from './apis.js';
+import { authenticate } from './auth.js';
+import { llmDemand, steppedLimiter } from './demand.js';
+import { anthropicError, errorHandler, inAnthropicShape, openAiError } from './errors.js';
+import { forwardHandler, type ProxyDependencies } from './forward.js';
+import { largeBodiesInTurn } from './large-bodies.js';
 import { withReservation } from './refusal-text.js';
+import { callUpstream, cancellation, replyFrom, upstreamFailure, upstreamHeaders, type Upstreams } from './upstream.js';
+
+export interface ApiRoutesDependencies extends Omit<ProxyDependencies, 'upstream'> {
+  readonly upstreams: Upstreams;
+  readonly maxBodyBytes: number;
+}
+
+/** How each family's configuration section is named, for a 404 on a family without an upstream. */
+const SECTION: Record<ApiFamily, string> = { openai: 'upstreams.openai (or upstream)', anthropic: 'upstreams.anthropic' };
+
+/** The family a path under `/v1` belongs to: Anthropic's API is `/v1/messages` and below. */
+const familyOfPath = (url: string): ApiFamily => (/^\/v1\/messages(?:[/?]|$)/.test(url) ? 'anthropic' : 'openai');
 
 /**
- * The OpenAI-compatible API, in its own Fastify context: every request needs a configured API key;
- * chat completions, responses and embeddings are limited per user, key and IP by the tollgate
- * plugin (deciding in `preHandler`, once the body is parsed and estimated with its API's
- * estimate; a caller's large bodies in turn); every error is answered in OpenAI's shape.
+ * The APIs, in their own Fastify context registered under `/v1`: every request needs a configured API key;
+ * chat completions, responses, embeddings and Anthropic's messages (each where its family has an
+ * upstream) are limited per user, key and IP by the tollgate plugin (deciding in `preHandler`,
+ * once the body is parsed and estimated with its API's estimate; a caller's large bodies in turn).
+ * Errors are answered in the shape of the API asked: OpenAI's, or Anthropic's on `/v1/messages`;
+ * an unknown path too.
  */
-export async function openAiRoutes(app: FastifyInstance, deps: ProxyDependencies & { readonly maxBodyBytes: number }): Promise<void> {
-  const { policy, metrics, activity, upstream } = deps;
+export async function apiRoutes(app: FastifyInstance, deps: ApiRoutesDependencies): Promise<void> {
+  const { policy, metrics, activity, upstreams } = deps;
   app.decorateRequest('caller', null);
   app.decorateRequest('estimate', null);
   app.setErrorHandler(errorHandler);
   app.addHook('onRequest', authenticate(policy));
   const turns = largeBodiesInTurn(app);
   parseJsonBodies(app, turns.beforeParsing);
+  app.setNotFoundHandler((request, reply) => {
+    const family = familyOfPath(request.url);
+    const served = upstreams[family] !== undefined;
+    const message = served ? `Invalid URL (${request.method} ${request.url})` : `This gateway has no ${family === 'openai' ? 'OpenAI-compatible' : 'Anthropic'} upstream: its operator can set one under ${SECTION[family]}.`;
+    return reply.code(404).send(family === 'anthropic' ? anthropicError(404, message) : openAiError(message, 'invalid_request_error', served ? null : 'upstream_not_configured'));
+  });
 
   const onLimited = (request: FastifyRequest, reply: FastifyReply, { decision, response }: TollgateRefusal) => {
     const denied = decision.deniedBy[0];
@@ -45,25 +65,42 @@ export async function openAiRoutes(app: FastifyInstance, deps: ProxyDependencies
 
   // The body is checked before the tollgate plugin's preHandler: a request that is no JSON object is refused uncounted.
   const forward = (api: Api) => {
-    const handle = forwardHandler(api, deps);
-    app.post(`/v1${api.path}`, { bodyLimit: deps.maxBodyBytes, preValidation: requireObjectBody, config: { tollgate: { demand: llmDemand(policy, api) } } }, (request, reply) => {
+    const upstream = upstreams[api.family];
+    if (upstream === undefined) return;
+    const handle = forwardHandler(api, { ...deps, upstream });
+    const shape = api.family === 'anthropic' ? { preSerialization: inAnthropicShape } : {};
+    app.post(api.path, { ...shape, bodyLimit: deps.maxBodyBytes, preValidation: requireObjectBody, config: { tollgate: { demand: llmDemand(policy, api) } } }, (request, reply) => {
       turns.decided(request);
       return handle(request, reply);
     });
   };
-  forward(chatCompletions);
-  forward(responses);
-  forward(embeddings);
+  for (const api of APIS) forward(api);
 
-  // Listing models costs nothing upstream, so it is authenticated but not counted.
-  app.get('/v1/models', { config: { tollgate: false } }, async (request, reply) => {
-    let response: Response;
-    try {
-      response = await callUpstream(upstream, '/models', { method: 'GET', headers: upstreamHeaders(request, upstream) }, cancellation(reply, upstream.timeoutMs).signal);
-    } catch (error) {
-      const failure = upstreamFailure(error);
-      return reply.code(failure.status).send(failure.body);
-    }
-    return replyFrom(reply, response, upstream).send(Buffer.from(await response.arrayBuffer()));
+  // Listing models and counting a prompt's tokens cost nothing upstream: authenticated, not counted.
+  passThrough(app, 'GET', '/models', 'openai', upstreams);
+  passThrough(app, 'POST', '/messages/count_tokens', 'anthropic', upstreams);
+}
+
+/** A route whose request goes upstream as it came (the gateway's key instead of the client's), uncounted; none where its family has no upstream. */
+function passThrough(app: FastifyInstance, method: 'GET' | 'POST', path: string, family: ApiFamily, upstreams: Upstreams): void {
+  const upstream = upstreams[family];
+  if (upstream === undefined) return;
+  const shape = family === 'anthropic' ? { preSerialization: inAnthropicShape } : {};
+  app.route({
+    method,
+    url: path,
+    ...shape,
+    config: { tollgate: false },
+    handler: async (request, reply) => {
+      let response: Response;
+      const body = method === 'POST' ? JSON.stringify(request.body) : undefined;
+      try {
+        response = await callUpstream(upstream, path, { method, headers: upstreamHeaders(request, upstream, family), body }, cancellation(reply, upstream.timeoutMs).signal);
+      } catch (error) {
+        const failure = upstreamFailure(error);
+        return reply.code(failure.status).send(failure.body);
+      }
+      return replyFrom(reply, response, upstream).send(Buffer.from(await response.arrayBuffer()));
+    },
   });
 }

@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiFamily } from '../config/schema.js';
 import { openAiError } from './errors.js';
 
-/** Where the gateway forwards to, resolved: the configured API or the simulated one. */
+/** Where the gateway forwards one family's requests to, resolved: a configured API or the simulated one. */
 export interface Upstream {
   /** Base URL including `/v1`, no trailing slash. */
   readonly baseUrl: string;
@@ -11,12 +12,20 @@ export interface Upstream {
   readonly simulated: boolean;
 }
 
+/** Each API family's upstream; a family without one is not served. */
+export type Upstreams = Readonly<Partial<Record<ApiFamily, Upstream>>>;
+
 /**
- * The request headers a client may send on to the upstream (an allow-list: anything else stays
- * here). Never its `Authorization` (the gateway key), nor `OpenAI-Organization` / `OpenAI-Project`:
- * the operator's upstream key decides whose account pays, not the client.
+ * Per family, the request headers a client may send on to the upstream (an allow-list: anything
+ * else stays here) and how the upstream's key is sent. Never the client's own key (the gateway
+ * key, in `Authorization` or `x-api-key`), nor `OpenAI-Organization` / `OpenAI-Project`: the
+ * operator's upstream key decides whose account pays, not the client. Anthropic's version and
+ * beta headers choose the API's behaviour, and pass.
  */
-const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'user-agent', 'openai-beta', 'x-request-id'];
+const FAMILY_HEADERS: Record<ApiFamily, { readonly forwarded: readonly string[]; readonly key: (key: string) => readonly [string, string] }> = {
+  openai: { forwarded: ['accept', 'content-type', 'user-agent', 'openai-beta', 'x-request-id'], key: (key) => ['authorization', `Bearer ${key}`] },
+  anthropic: { forwarded: ['accept', 'content-type', 'user-agent', 'anthropic-version', 'anthropic-beta', 'x-request-id'], key: (key) => ['x-api-key', key] },
+};
 
 /** Response headers that describe one hop, or the encoding fetch has already undone: not passed back. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'proxy-connection', 'upgrade', 'trailer', 'te', 'date', 'server']);
@@ -25,13 +34,17 @@ const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'c
  * The headers to send upstream: the client's allowed ones, and the upstream's own key. A plain
  * record: fetch builds its own headers list from it, so a `Headers` here would be built twice.
  */
-export function upstreamHeaders(request: FastifyRequest, upstream: Upstream): Record<string, string> {
+export function upstreamHeaders(request: FastifyRequest, upstream: Upstream, family: ApiFamily): Record<string, string> {
+  const { forwarded, key } = FAMILY_HEADERS[family];
   const headers: Record<string, string> = {};
-  for (const name of FORWARDED_REQUEST_HEADERS) {
+  for (const name of forwarded) {
     const value = request.headers[name];
     if (typeof value === 'string') headers[name] = value;
   }
-  if (upstream.apiKey !== undefined) headers.authorization = `Bearer ${upstream.apiKey}`;
+  if (upstream.apiKey !== undefined) {
+    const [name, value] = key(upstream.apiKey);
+    headers[name] = value;
+  }
   return headers;
 }
 

@@ -3,8 +3,10 @@ import { estimateChatCompletion, estimateEmbeddings, estimateResponse } from '@t
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { chatCompletions, responses } from '../proxy/apis.js';
 import { requestedMaxTokens } from '../proxy/degrade.js';
-import { openAiError } from '../proxy/errors.js';
+import { anthropicError, openAiError } from '../proxy/errors.js';
+import { anthropicMessages } from './anthropic.js';
 import { hash, simulatedReply } from './reply.js';
+import { headersOf, sleep } from './requests.js';
 
 /** The models the simulated upstream serves: every one has a price in genai-prices. */
 export const SIMULATED_MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano'] as const;
@@ -61,18 +63,11 @@ function unknownModel(reply: FastifyReply, model: string, served: readonly strin
   return reply.code(404).send(openAiError(`The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'));
 }
 
-/** A request's headers as a `Headers` (repeated ones joined, as fetch would send them). */
-function headersOf(request: FastifyRequest): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-  return headers;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * An OpenAI-compatible API on loopback that needs no network and costs nothing: `POST
- * /v1/chat/completions` and `POST /v1/responses` (JSON or server-sent events) answer with
+ * An OpenAI-compatible API, and Anthropic's messages, on loopback that need no network and cost
+ * nothing: `POST /v1/chat/completions`, `POST /v1/responses` and `POST /v1/messages` (JSON or
+ * server-sent events; see `anthropic.ts`) answer with
  * deterministic text and the usage a real API would report for it (prompt tokens counted as OpenAI
  * counts them, the reply's tokens with the model's tokenizer, the output cap honoured), `POST
  * /v1/embeddings` with deterministic vectors and their input tokens, and `GET /v1/models` lists
@@ -87,7 +82,10 @@ export async function startSimulatedUpstream(options: SimulatedUpstreamOptions):
   app.addHook('onRequest', async (request, reply) => {
     reply.header(SIMULATED_HEADER, 'true');
     reply.header('x-request-id', `req_sim_${(++served).toString(16).padStart(8, '0')}`);
-    if (request.headers.authorization !== `Bearer ${apiKey}`) {
+    // Anthropic's API takes its key in x-api-key, OpenAI's as a bearer token.
+    if (request.url.startsWith('/v1/messages')) {
+      if (request.headers['x-api-key'] !== apiKey) return reply.code(401).send(anthropicError(401, 'invalid x-api-key'));
+    } else if (request.headers.authorization !== `Bearer ${apiKey}`) {
       return reply.code(401).send(openAiError('Incorrect API key provided to the simulated upstream.', 'invalid_request_error', 'invalid_api_key'));
     }
     return undefined;
@@ -200,6 +198,8 @@ export async function startSimulatedUpstream(options: SimulatedUpstreamOptions):
       usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
     };
   });
+
+  anthropicMessages(app, { ...options, id: () => served });
 
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   return { baseUrl: `${address}/v1`, apiKey, close: () => app.close() };
