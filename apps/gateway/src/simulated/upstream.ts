@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { estimateChatCompletion, estimateEmbeddings, estimateResponse } from '@tollgate/llm';
+import { estimateChatCompletion, estimateEmbeddings } from '@tollgate/llm';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { chatCompletions, responses } from '../proxy/apis.js';
+import { chatCompletions } from '../proxy/apis.js';
 import { requestedMaxTokens } from '../proxy/degrade.js';
 import { anthropicError, openAiError } from '../proxy/errors.js';
 import { anthropicMessages } from './anthropic.js';
 import { hash, simulatedReply } from './reply.js';
 import { headersOf, sleep } from './requests.js';
+import { responsesRoute } from './responses.js';
 
 /** The models the simulated upstream serves: every one has a price in genai-prices. */
 export const SIMULATED_MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano'] as const;
@@ -39,15 +40,6 @@ interface ChatBody {
   stream?: unknown;
   stream_options?: { include_usage?: unknown } | null;
   n?: unknown;
-}
-
-interface ResponseBody {
-  model?: unknown;
-  input?: unknown;
-  instructions?: unknown;
-  stream?: unknown;
-  previous_response_id?: unknown;
-  store?: unknown;
 }
 
 interface EmbeddingsBody {
@@ -130,49 +122,7 @@ export async function startSimulatedUpstream(options: SimulatedUpstreamOptions):
     return stream(reply, { ...base, object: 'chat.completion.chunk' }, indexes, answer.pieces, answer.finishReason, body.stream_options?.include_usage === true ? usage : undefined, options.chunkDelayMs);
   });
 
-  app.post('/v1/responses', async (request: FastifyRequest<{ Body: ResponseBody }>, reply) => {
-    const body = request.body;
-    options.onRequest?.(body as Record<string, unknown>, headersOf(request));
-    if (typeof body?.model !== 'string' || (typeof body.input !== 'string' && !Array.isArray(body.input))) {
-      return reply.code(400).send(openAiError('The request needs a model (a string) and an input (a string or a list of items).', 'invalid_request_error', 'invalid_request'));
-    }
-    const model = body.model;
-    const refused = unknownModel(reply, model, SIMULATED_MODELS);
-    if (refused) return refused;
-    const inputTokens = (await estimateResponse(body)).inputTokens;
-    const maxOutputTokens = requestedMaxTokens(body as Record<string, unknown>, responses.output);
-    const answer = await simulatedReply(JSON.stringify([body.instructions, body.input]), model, maxOutputTokens);
-    const id = `resp_sim${served}`;
-    const message = { id: `msg_sim${served}`, type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: answer.text, annotations: [], logprobs: [] }] };
-    const cut = answer.finishReason === 'length';
-    const response = {
-      id,
-      object: 'response',
-      created_at: Math.floor(Date.now() / 1000),
-      status: cut ? 'incomplete' : 'completed',
-      incomplete_details: cut ? { reason: 'max_output_tokens' } : null,
-      error: null,
-      model,
-      instructions: body.instructions ?? null,
-      max_output_tokens: maxOutputTokens ?? null,
-      // Conversation state is the server's: echoed as a real API does, never acted upon here.
-      previous_response_id: body.previous_response_id ?? null,
-      store: body.store ?? true,
-      output: [message],
-      parallel_tool_calls: true,
-      tool_choice: 'auto',
-      tools: [],
-      usage: {
-        input_tokens: inputTokens,
-        input_tokens_details: { cached_tokens: 0 },
-        output_tokens: answer.tokens,
-        output_tokens_details: { reasoning_tokens: 0 },
-        total_tokens: inputTokens + answer.tokens,
-      },
-    };
-    if (body.stream !== true) return response;
-    return streamResponse(reply, response, answer.pieces, options.chunkDelayMs);
-  });
+  responsesRoute(app, { models: SIMULATED_MODELS, chunkDelayMs: options.chunkDelayMs, onRequest: options.onRequest, id: () => served });
 
   app.post('/v1/embeddings', async (request: FastifyRequest<{ Body: EmbeddingsBody }>, reply) => {
     const body = request.body;
@@ -246,33 +196,4 @@ function embeddingOf(text: string, dimensions: number): number[] {
 /** An embedding as the request's `encoding_format` asks: numbers, or little-endian float32s in base64 (what the SDK asks for). */
 function encodeEmbedding(vector: number[], format: unknown): number[] | string {
   return format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
-}
-
-/**
- * Writes a response as the Responses API streams it: `response.created`, the message's item and
- * part opening, text deltas, their closing, and `response.completed` (or `.incomplete`, when the
- * cap cut it) carrying the whole response with its usage.
- */
-async function streamResponse(reply: FastifyReply, response: Record<string, unknown> & { output: Array<Record<string, unknown> & { content: Array<Record<string, unknown>> }> }, pieces: string[], delayMs: number): Promise<void> {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  let sequence = 0;
-  const send = (type: string, fields: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`);
-  const item = response.output[0]!;
-  const part = item.content[0]!;
-  const at = { item_id: item.id, output_index: 0 };
-  send('response.created', { response: { ...response, status: 'in_progress', incomplete_details: null, output: [], usage: null } });
-  send('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } });
-  send('response.content_part.added', { ...at, content_index: 0, part: { ...part, text: '' } });
-  for (const piece of pieces) {
-    if (res.destroyed) return;
-    await sleep(delayMs);
-    send('response.output_text.delta', { ...at, content_index: 0, delta: piece, logprobs: [] });
-  }
-  send('response.output_text.done', { ...at, content_index: 0, text: part.text, logprobs: [] });
-  send('response.content_part.done', { ...at, content_index: 0, part });
-  send('response.output_item.done', { output_index: 0, item });
-  send(response.status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
-  res.end();
 }

@@ -1,0 +1,64 @@
+import { createOpenAI } from '@ai-sdk/openai';
+import { ChatOpenAI } from '@langchain/openai';
+import { Agent, OpenAIProvider, Runner, tool } from '@openai/agents';
+import { generateText, streamText } from 'ai';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { eventually, gatewayWith, POLICY, usedOf, writeConfig } from './support.js';
+
+const bob = { user: 'bob' };
+
+describe('agent frameworks through the gateway, on their default paths', () => {
+  it('the AI SDK\'s openai(\'gpt-4o\') (the Responses API): generateText and streamText, each recorded exactly', async () => {
+    const paths: string[] = [];
+    const gateway = await gatewayWith(writeConfig(), { onSimulatedRequest: (body) => paths.push('input' in body ? 'responses' : 'other') });
+    const model = createOpenAI({ apiKey: 'sk-test-bob', baseURL: `${gateway.url}/v1` })('gpt-4o');
+
+    const generated = await generateText({ model, prompt: 'Hello from the AI SDK', maxOutputTokens: 200, maxRetries: 0 });
+    const streamed = streamText({ model, prompt: 'Hello from the AI SDK', maxOutputTokens: 200, maxRetries: 0 });
+    const text = await streamed.text;
+    const usage = await streamed.usage;
+
+    expect(paths).toEqual(['responses', 'responses']);
+    expect(generated.text).toMatch(/^\(simulated\) /);
+    expect(text).toBe(generated.text);
+    const used = await eventually(() => usedOf(gateway, bob), (u) => u.rpm === 2);
+    expect(used.tpm).toBe(generated.usage.inputTokens! + generated.usage.outputTokens! + usage.inputTokens! + usage.outputTokens!);
+  });
+
+  it('LangChain\'s ChatOpenAI({ useResponsesApi: true }): invoke and stream, recorded exactly; a refusal is a 429, not a model error', async () => {
+    const gateway = await gatewayWith(writeConfig(POLICY.replace('resource: cost, limit: 10,', 'resource: cost, limit: 0.001,')));
+    const chat = new ChatOpenAI({ model: 'gpt-4o', useResponsesApi: true, apiKey: 'sk-test-bob', configuration: { baseURL: `${gateway.url}/v1` }, maxRetries: 0, maxTokens: 20 });
+
+    const invoked = await chat.invoke('Hello from LangChain');
+    let streamedText = '';
+    for await (const chunk of await chat.stream('Hello from LangChain')) streamedText += chunk.text;
+
+    expect(invoked.text).toMatch(/^\(simulated\) /);
+    expect(streamedText).toBe(invoked.text);
+    const used = await eventually(() => usedOf(gateway, bob), (u) => u.rpm === 2);
+    expect(used.tpm).toBe(2 * invoked.usage_metadata!.total_tokens);
+
+    let refusal: unknown;
+    for (let i = 0; i < 50 && refusal === undefined; i++) await chat.invoke('Hello from LangChain').catch((error: unknown) => (refusal = error));
+    expect(refusal).toMatchObject({ status: 429, lc_error_code: 'MODEL_RATE_LIMIT' });
+  });
+
+  it('an @openai/agents agent with two tools runs to completion, each model call counted and recorded exactly', async () => {
+    const gateway = await gatewayWith(writeConfig());
+    const called: string[] = [];
+    const weather = tool({ name: 'get_weather', description: 'The weather in a city', parameters: z.object({ city: z.string() }), execute: async ({ city }) => (called.push(`weather:${city}`), `Sunny in ${city}`) });
+    const time = tool({ name: 'get_time', description: 'The local time in a city', parameters: z.object({ city: z.string() }), execute: async ({ city }) => (called.push(`time:${city}`), `12:00 in ${city}`) });
+    const agent = new Agent({ name: 'Planner', instructions: 'Answer with the weather and the time.', model: 'gpt-4o', tools: [weather, time] });
+    const runner = new Runner({ modelProvider: new OpenAIProvider({ apiKey: 'sk-test-bob', baseURL: `${gateway.url}/v1`, useResponses: true }), tracingDisabled: true });
+
+    const result = await runner.run(agent, 'What is the weather and the time in Paris?');
+
+    expect(called).toEqual(['weather:Paris', 'time:Paris']);
+    expect(result.finalOutput).toMatch(/^\(simulated\) /);
+    const { usage } = result.state;
+    expect(usage.requests).toBe(3);
+    const used = await eventually(() => usedOf(gateway, bob), (u) => u.rpm === 3);
+    expect(used.tpm).toBe(usage.inputTokens + usage.outputTokens);
+  });
+});
