@@ -89,12 +89,13 @@ describe('the Next.js example, built and started', () => {
     expect(await response.text()).toContain('Tollgate × Next.js');
   });
 
-  it('answers the chat route with rate-limit headers, then 429 with the JSON body after its limit', async () => {
+  it('answers the chat route with the rate-limit headers of the proxy\'s limit and its own, then 429 with the JSON body after its limit', async () => {
     for (let i = 0; i < 5; i++) {
       const response = await chat('sk-smoke-chat');
       expect(response.status).toBe(200);
-      expect(response.headers.get('ratelimit-policy')).toBe('"rpm";q=5;w=60, "tpm";q=20000;qu="tokens";w=60, "daily-usd";q=100;qu="usd-cents", "inflight";q=1;qu="concurrent-requests"');
-      expect(response.headers.get('ratelimit')).toMatch(new RegExp(`^"rpm";r=${4 - i};t=\\d+, "tpm";r=\\d+;t=\\d+, "daily-usd";r=\\d+;t=\\d+, "inflight";r=0;t=\\d+$`));
+      // Both layers applied: the proxy's api-rpm (one policy per field item, draft-10) and the route's own.
+      expect(response.headers.get('ratelimit-policy')).toBe('"api-rpm";q=30;w=60, "rpm";q=5;w=60, "tpm";q=20000;qu="tokens";w=60, "daily-usd";q=100;qu="usd-cents", "inflight";q=1;qu="concurrent-requests"');
+      expect(response.headers.get('ratelimit')).toMatch(new RegExp(`^"api-rpm";r=${29 - i};t=\\d+, "rpm";r=${4 - i};t=\\d+, "tpm";r=\\d+;t=\\d+, "daily-usd";r=\\d+;t=\\d+, "inflight";r=0;t=\\d+$`));
       expect(await response.json()).toMatchObject({ object: 'chat.completion', model: 'demo-large', choices: [{ message: { content: 'You said: Hello from the smoke test' } }] });
     }
 
@@ -104,7 +105,9 @@ describe('the Next.js example, built and started', () => {
     expect(refused.headers.get('content-type')).toBe('application/json');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(Number(refused.headers.get('retry-after-ms'))).toBeGreaterThan(0);
-    expect(refused.headers.get('ratelimit')).toMatch(/^"rpm";r=0;t=\d+/);
+    // Issue 22: the route's refusal describes the limit that refused it (and the proxy's, which let it through), never the proxy's alone.
+    expect(refused.headers.get('ratelimit')).toMatch(/^"api-rpm";r=24;t=\d+, "rpm";r=0;t=\d+, /);
+    expect(refused.headers.get('ratelimit-policy')).toMatch(/^"api-rpm";q=30;w=60, "rpm";q=5;w=60, /);
     const body = await refused.json();
     expect(body).toEqual({
       error: {
@@ -147,11 +150,13 @@ describe('the Next.js example, built and started', () => {
       const response = await fetch(`${base}/api/models`, { headers: { authorization: 'Bearer sk-smoke-models' } });
       expect(response.status).toBe(200);
       expect(response.headers.get('ratelimit')).toMatch(new RegExp(`^"api-rpm";r=${29 - i};t=\\d+$`));
+      expect(response.headers.get('ratelimit-policy')).toBe('"api-rpm";q=30;w=60');
       await response.body?.cancel();
     }
 
     const refused = await fetch(`${base}/api/models`, { headers: { authorization: 'Bearer sk-smoke-models' } });
     expect(refused.status).toBe(429);
+    expect(refused.headers.get('ratelimit')).toMatch(/^"api-rpm";r=0;t=\d+$/);
     expect(Number(refused.headers.get('retry-after-ms'))).toBeGreaterThan(0);
     expect((await refused.json()).error).toMatchObject({ type: 'requests', code: 'rate_limit_exceeded', limit: 'api-rpm', param: null });
 
@@ -159,6 +164,23 @@ describe('the Next.js example, built and started', () => {
     const chatRefused = await chat('sk-smoke-models');
     expect(chatRefused.status).toBe(429);
     expect((await chatRefused.json()).error.limit).toBe('api-rpm');
+    expect(chatRefused.headers.get('ratelimit')).toMatch(/^"api-rpm";r=0;t=\d+$/);
+  });
+
+  it('never echoes a proxy state that a client forged: the proxy replaces it with its own', async () => {
+    const response = await chat('sk-smoke-forged', '', {
+      headers: {
+        authorization: 'Bearer sk-smoke-forged',
+        'content-type': 'application/json',
+        'x-tollgate-proxy-ratelimit': '"free-lunch";r=1000000;t=1',
+        'x-tollgate-proxy-ratelimit-policy': '"free-lunch";q=1000000;w=1',
+      },
+    });
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get('ratelimit')).toMatch(/^"api-rpm";r=29;t=\d+, "rpm";r=4;t=\d+, /);
+    expect(response.headers.get('ratelimit-policy')).not.toContain('free-lunch');
+    await response.body?.cancel();
   });
 
   it('does not let a client-sent X-Forwarded-For or X-User-ID make a new caller', async () => {

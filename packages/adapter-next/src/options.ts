@@ -34,8 +34,15 @@ export type WithTollgateOptions<Req extends Request = Request> = NextTollgateOpt
 export interface TollgateProxyAdmission {
   /** The decision that admitted the request (its lease is already released). */
   readonly decision: AcquireDecision & { allowed: true };
-  /** The rate-limit headers describing the decision (lowercase names). */
+  /** The rate-limit headers describing the decision (lowercase names), for the response. */
   readonly headers: Record<string, string>;
+  /**
+   * The request's headers plus the proxy's `RateLimit` and `RateLimit-Policy` fields (replacing any
+   * a client sent), for a route wrapped with `withTollgate`: continue with
+   * `NextResponse.next({ request: { headers: requestHeaders } })` and the route's responses, its
+   * refusals included, list the proxy's policies before its own.
+   */
+  readonly requestHeaders: Headers;
 }
 
 /** Options of `tollgateProxy`: the shared options, plus what an admitted request continues with. */
@@ -43,13 +50,18 @@ export interface TollgateProxyOptions<Req extends Request = Request> extends Nex
   /**
    * What the proxy returns for an admitted request. By default it returns nothing, which lets the
    * request continue to its route without the proxy's rate-limit headers. To send them, continue
-   * with `NextResponse.next({ headers })`, Next's way for a proxy to add response headers (import
-   * it in your `proxy.ts`: this package does not load `next` at runtime). Leave them out on routes
-   * that also use `withTollgate`: for a header both set, Next.js sends the proxy's value, which
-   * would hide the route's own limits.
+   * with `NextResponse.next(...)` (import it in your `proxy.ts`: this package does not load `next`
+   * at runtime): to a route wrapped with `withTollgate`, with `{ request: { headers: requestHeaders } }`,
+   * so that the route's headers list the proxy's limits with its own; to any other route, with
+   * `{ headers }`, Next's way for a proxy to add response headers. Never send `{ headers }` to a
+   * `withTollgate` route: for a header both set, Next.js sends the proxy's value, and the route's
+   * responses, its 429s included, would describe only the proxy's limits.
    * @default returns `undefined`: the request continues without the headers
    * @example
-   * onAllowed: (_request, { headers }) => NextResponse.next({ headers })
+   * onAllowed: (request, { headers, requestHeaders }) =>
+   *   request.nextUrl.pathname.startsWith('/api/chat') // routes wrapped with withTollgate
+   *     ? NextResponse.next({ request: { headers: requestHeaders } })
+   *     : NextResponse.next({ headers })
    */
   onAllowed?(request: Req, admission: TollgateProxyAdmission): Response | undefined | Promise<Response | undefined>;
 }

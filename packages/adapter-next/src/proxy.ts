@@ -1,4 +1,5 @@
 import type { TollgateProxyOptions } from './options.js';
+import { forwardedHeaders } from './layers.js';
 import { createNextLimit } from './limit.js';
 
 /**
@@ -17,12 +18,19 @@ import { createNextLimit } from './limit.js';
  */
 export function tollgateProxy<Req extends Request = Request>(options: TollgateProxyOptions<Req>): (request: Req) => Promise<Response | undefined> {
   const { onAllowed } = options;
-  const decide = createNextLimit(options, { onAllowed });
+  const decide = createNextLimit(options, 'proxy', { onAllowed });
   return async (request) => {
     const admission = await decide(request);
     if (admission.kind === 'skipped') return undefined;
     if (admission.kind === 'refused') return admission.response;
     await admission.context.release();
-    return onAllowed?.(request, { decision: admission.context.decision, headers: admission.headers });
+    const { headers } = admission;
+    return onAllowed?.(request, {
+      decision: admission.context.decision,
+      headers,
+      get requestHeaders() {
+        return forwardedHeaders(request, headers);
+      },
+    });
   };
 }

@@ -50,7 +50,7 @@ export function withTollgate<Req extends Request, Ctx>(
   handler: (request: Req, context: TollgateRouteContext<Ctx, TollgateContext | null>) => Response | Promise<Response>,
   options: WithTollgateOptions<Req>,
 ): (request: Req, context: Ctx) => Promise<Response> {
-  const decide = createNextLimit(options);
+  const decide = createNextLimit(options, 'route');
   return async (request, context) => {
     const admission = await decide(request);
     if (admission.kind === 'refused') return admission.response;

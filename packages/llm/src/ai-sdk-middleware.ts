@@ -1,6 +1,7 @@
 /**
  * A language-model middleware for the Vercel AI SDK (`wrapLanguageModel`): every call a model makes,
  * each step of a tool loop included, is reserved, capped and metered against Tollgate's limiter.
+ * It works with `ai` 5 (the `LanguageModelV2` specification), 6 (`V3`) and 7 (`V4`).
  *
  * The types here are the AI SDK's, as far as the middleware uses them, written out so that this
  * entry point needs neither `ai` nor `@ai-sdk/provider` installed to type-check.
@@ -13,8 +14,26 @@ import { aiSdkModel } from './formats/ai-sdk-model.js';
 import { answeredWithStatus, Metering, type Admitted, type MeterOptions } from './meter.js';
 import { meteredBody } from './stream.js';
 
-/** Options of `tollgateMiddleware`: how calls are admitted (see `MeterOptions`), and how a refusal is retried. */
-export interface TollgateMiddlewareOptions extends MeterOptions {
+/**
+ * The AI SDK's language-model specification a middleware is for: `'v2'` for `ai` 5
+ * (`LanguageModelV2Middleware`), `'v3'` for `ai` 6 (`LanguageModelV3Middleware`), `'v4'` for `ai` 7
+ * (`LanguageModelV4Middleware`).
+ */
+export type AiSdkSpecificationVersion = 'v2' | 'v3' | 'v4';
+
+const VERSIONS: readonly string[] = ['v2', 'v3', 'v4'] satisfies AiSdkSpecificationVersion[];
+
+/** Options of `tollgateMiddleware`: how calls are admitted (see `MeterOptions`), how a refusal is retried, and which `ai` major it is for. */
+export interface TollgateMiddlewareOptions<V extends AiSdkSpecificationVersion = AiSdkSpecificationVersion> extends MeterOptions {
+  /**
+   * The AI SDK specification of the middleware: `'v2'` for `ai` 5, `'v3'` for `ai` 6, `'v4'` for
+   * `ai` 7. The middleware meters the calls of every one alike (their call options, results, stream
+   * parts and usage, flat in V2 and split into parts in V3 and V4); this says which version it
+   * declares, so that it has the type, and the marker, that major's `wrapLanguageModel` expects.
+   * @default 'v4'
+   * @example tollgateMiddleware({ limiter, identity, specificationVersion: 'v3' }) // ai 6
+   */
+  specificationVersion?: V;
   /**
    * A refusal whose wait is at most this many ms is thrown as retryable: the AI SDK waits its
    * `retry-after-ms` and calls again (each attempt admitted anew, within `maxRetries`). A longer wait,
@@ -25,18 +44,22 @@ export interface TollgateMiddlewareOptions extends MeterOptions {
   retryableWithinMs?: number;
 }
 
-/** What the middleware reads and writes of a call's options (the AI SDK's `LanguageModelV4CallOptions`). */
+/** What the middleware reads and writes of a call's options (the AI SDK's `LanguageModelV4CallOptions`, and V2's and V3's). */
 export interface AiSdkCallOptions {
   prompt: readonly unknown[];
   maxOutputTokens?: number;
 }
 
 /**
- * The middleware, typed as the AI SDK's `LanguageModelV4Middleware` (`ai` 7) as far as it goes:
+ * The middleware, typed as the AI SDK's middleware of specification `V` as far as it goes
+ * (`LanguageModelV4Middleware` of `ai` 7 by default; V2 declares its version as `middlewareVersion`):
  * pass it to `wrapLanguageModel({ model, middleware })`.
  */
-export interface TollgateMiddleware {
-  readonly specificationVersion: 'v4';
+export type TollgateMiddleware<V extends AiSdkSpecificationVersion = 'v4'> = TollgateMiddlewareCalls &
+  (V extends 'v2' ? { readonly middlewareVersion: 'v2' } : { readonly specificationVersion: V });
+
+/** The calls a `TollgateMiddleware` wraps: `doGenerate` and `doStream`, in every specification. */
+export interface TollgateMiddlewareCalls {
   wrapGenerate<P extends AiSdkCallOptions, R>(options: { params: P; model: { readonly modelId: string; doGenerate(options: P): PromiseLike<R> } }): Promise<R>;
   wrapStream<P extends AiSdkCallOptions, R extends { stream: ReadableStream<unknown> }>(options: {
     params: P;
@@ -99,12 +122,16 @@ const DEFAULT_RETRYABLE_WITHIN_MS = 5_000;
  * const decision = await limiter.acquire({ user: 'u1' });
  * const model = wrapLanguageModel({ model: openai('gpt-4o'), middleware: tollgateMiddleware({ lease: decision.lease, degrade: decision.degrade }) });
  */
-export function tollgateMiddleware(options: TollgateMiddlewareOptions): TollgateMiddleware {
+export function tollgateMiddleware<V extends AiSdkSpecificationVersion = 'v4'>(options: TollgateMiddlewareOptions<V>): TollgateMiddleware<V> {
   const where = 'tollgateMiddleware';
-  const metering = new Metering(options, where);
-  const { retryableWithinMs = DEFAULT_RETRYABLE_WITHIN_MS } = options;
+  const { specificationVersion = 'v4', ...meterOptions } = options ?? {};
+  const metering = new Metering(meterOptions, where);
+  const { retryableWithinMs = DEFAULT_RETRYABLE_WITHIN_MS } = meterOptions;
   if (typeof retryableWithinMs !== 'number' || !(retryableWithinMs >= 0)) {
     throw configurationError(`${where}: retryableWithinMs must be a number of ms, at least 0, got ${describe(retryableWithinMs)}`);
+  }
+  if (!VERSIONS.includes(specificationVersion)) {
+    throw configurationError(`${where}: specificationVersion must be 'v2' (ai 5), 'v3' (ai 6) or 'v4' (ai 7), got ${describe(specificationVersion)}`);
   }
 
   /** Admits one call and sends it capped; a failed call is settled before its error goes on. */
@@ -124,8 +151,7 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions): Tollgate
     }
   }
 
-  return {
-    specificationVersion: 'v4',
+  const calls: TollgateMiddlewareCalls = {
     async wrapGenerate({ params, model }) {
       const [result, admitted] = await send(params, model.modelId, (capped) => model.doGenerate(capped));
       await admitted.settleResponse(result);
@@ -138,4 +164,8 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions): Tollgate
       return { ...result, stream };
     },
   };
+  // The marker each major's types ask for (no `wrapLanguageModel` checks it at runtime).
+  // (A conditional type TypeScript cannot narrow by the value: the cast states what the branch built.)
+  const version = specificationVersion === 'v2' ? { middlewareVersion: 'v2' as const } : { specificationVersion };
+  return { ...version, ...calls } as unknown as TollgateMiddleware<V>;
 }

@@ -18,9 +18,9 @@ function aiSdkOutputTokens(usage: Json, input: number): number {
 /**
  * The tokens of one AI SDK usage object (v6 `inputTokenDetails`, v5 `cachedInputTokens`, v4
  * `promptTokens`), or `undefined` when it lacks the input or the output count (the AI SDK's usage
- * of a provider that reported none).
+ * of a provider that reported none). v5's is also a `LanguageModelV2` call's usage.
  */
-function aiSdkTokens(usage: Json, model: string | undefined, providerMetadata: unknown): CallTokens | undefined {
+export function aiSdkTokens(usage: Json, model: string | undefined, providerMetadata: unknown): CallTokens | undefined {
   const inputField = reports(usage, 'inputTokens') ? 'inputTokens' : 'promptTokens';
   const input = tokenCount(usage[inputField], `usage.${inputField}`);
   if (!reports(usage, inputField) || (!reports(usage, 'outputTokens') && !reports(usage, 'completionTokens'))) return undefined;

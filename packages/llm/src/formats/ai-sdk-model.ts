@@ -5,6 +5,7 @@ import { isObject, joinStrings, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
 import { addDefinitions, type Prompt } from '../prompt.js';
 import { Meter, type StreamMeter } from '../stream-meter.js';
+import { aiSdkTokens } from '../ai-sdk.js';
 import { consistent, modelName, reports, tokenCount, toUsage, type CallTokens, type UsageOptions } from '../usage.js';
 import { wireFormat } from './format.js';
 import { OPENAI_PER_MESSAGE, OPENAI_REPLY_PRIMING, OPENAI_TOOLS_OVERHEAD } from './openai-framing.js';
@@ -48,12 +49,15 @@ function estimateModelCall(body: unknown, options?: EstimateOptions): Promise<Ll
 }
 
 /**
- * The tokens of a language model's usage (`{ inputTokens: { total, noCache, cacheRead, cacheWrite },
- * outputTokens: { total, text, reasoning } }`), or `undefined` when it lacks the input or the
- * output count. The input's total counts the cache reads and writes, and the output's total the
- * reasoning: where a provider leaves a total out, its parts are added up.
+ * The tokens of a language model's usage (V3 and V4: `{ inputTokens: { total, noCache, cacheRead,
+ * cacheWrite }, outputTokens: { total, text, reasoning } }`), or `undefined` when it lacks the input
+ * or the output count. The input's total counts the cache reads and writes, and the output's total
+ * the reasoning: where a provider leaves a total out, its parts are added up. V2's usage (`ai` 5)
+ * is flat, `{ inputTokens, outputTokens, totalTokens, cachedInputTokens }`, read as `aiSdkUsage`
+ * reads AI SDK 5's, with the call's `providerMetadata` (Anthropic's cache writes are there).
  */
-function modelTokens(usage: Json, model: string | undefined): CallTokens | undefined {
+function modelTokens(usage: Json, model: string | undefined, providerMetadata?: unknown): CallTokens | undefined {
+  if (!isObject(usage.inputTokens) && !isObject(usage.outputTokens)) return aiSdkTokens(usage, model, providerMetadata);
   const input = isObject(usage.inputTokens) ? usage.inputTokens : {};
   const output = isObject(usage.outputTokens) ? usage.outputTokens : {};
   const cachedInputTokens = tokenCount(input.cacheRead, 'usage.inputTokens.cacheRead');
@@ -77,7 +81,7 @@ const modelOf = (owner: Json): string | undefined => modelName(isObject(owner.re
 /** The usage of a `doGenerate` result, or `undefined` when it carries none that is usable. */
 function modelCallUsage(result: unknown, options?: UsageOptions): Usage | undefined {
   const body = requireObject(result, 'the language model result');
-  const tokens = isObject(body.usage) ? modelTokens(body.usage, modelOf(body)) : undefined;
+  const tokens = isObject(body.usage) ? modelTokens(body.usage, modelOf(body), body.providerMetadata) : undefined;
   return tokens && toUsage(tokens, options?.prices, modelName(options?.model));
 }
 
@@ -109,13 +113,13 @@ class ModelStreamMeter extends Meter {
         if (!this.streamedInputs.has(part.toolCallId)) this.addText(part.input);
         return;
       case 'finish':
-        if (isObject(part.usage)) this.report(part.usage, modelTokens, true);
+        if (isObject(part.usage)) this.report(part.usage, (usage, model) => modelTokens(usage, model, part.providerMetadata), true);
     }
   }
 }
 
 /**
- * An AI SDK language model's calls (the `LanguageModelV4` spec, as a middleware sees them):
+ * An AI SDK language model's calls (the `LanguageModelV4` spec, and V3's and V2's, as a middleware sees them):
  * call options, `doGenerate` results and `doStream` parts, whose `finish` part carries the usage.
  */
 export const aiSdkModel = wireFormat({
