@@ -25,6 +25,7 @@ export type { UsageOptions } from './usage.js';
 // Output caps: a call sent with the output it reserved cannot spend past the reservation.
 export { maxOutputTokens } from './output.js';
 export { withOutputCap } from './cap.js';
+export { toolCallsOf } from './tool-calls.js';
 export type { OutputCapOptions } from './cap.js';
 
 // Usage from streams: SDK streams, raw SSE.

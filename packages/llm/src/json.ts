@@ -20,6 +20,11 @@ export function requireObject(value: unknown, what: string): Json {
 }
 
 /** The strings among `values`, joined: the text of a response's parts, whatever else they hold. */
+/** The non-empty strings among `values`, in order: the names of a response's tool calls. */
+export function names(values: unknown[]): string[] {
+  return values.filter((value): value is string => typeof value === 'string' && value !== '');
+}
+
 export function joinStrings(values: unknown[]): string {
   return values.filter((value): value is string => typeof value === 'string').join('');
 }

@@ -59,6 +59,8 @@ export interface StreamMeter {
    * (hidden reasoning tokens cannot be seen, so they are not counted).
    */
   usage(): Promise<Usage>;
+  /** The names of the tools the stream has called so far, in order (one per call, as each call opens). */
+  toolCalls(): readonly string[];
 }
 
 /** `StreamMeterOptions` with their defaults, validated. */
@@ -83,6 +85,8 @@ export abstract class Meter implements StreamMeter {
   complete = false;
   /** Output text and tool-call arguments received, in pieces (joined once, when counted). */
   protected readonly text: string[] = [];
+  /** The tools called, one name per call. */
+  private readonly calls: string[] = [];
   constructor(protected readonly options: ResolvedStreamOptions) {
     this.model = options.model;
   }
@@ -91,6 +95,14 @@ export abstract class Meter implements StreamMeter {
 
   protected addText(value: unknown): void {
     if (typeof value === 'string' && value !== '') this.text.push(value);
+  }
+
+  protected addToolCall(name: unknown): void {
+    if (typeof name === 'string' && name !== '') this.calls.push(name);
+  }
+
+  toolCalls(): readonly string[] {
+    return this.calls;
   }
 
   /**

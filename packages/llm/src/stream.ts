@@ -129,6 +129,7 @@ export function sseOver(meter: StreamMeter): SseMeter {
       feed(parser.end());
       return meter.usage();
     },
+    toolCalls: () => meter.toolCalls(),
   };
 }
 
@@ -141,6 +142,8 @@ export interface StreamEnd {
   complete: boolean;
   /** `'done'` (read to the end), `'cancelled'` (the reader went away), `'error'` (the source failed). */
   how: 'done' | 'cancelled' | 'error';
+  /** The names of the tools the stream called (as far as it went), one per call. */
+  toolCalls: readonly string[];
 }
 
 /**
@@ -193,7 +196,7 @@ export function meteredBody<T>(
   // A failing callback must not fail the body the client is reading: it is reported instead.
   const settle = (how: StreamEnd['how']) =>
     (settled ??= measured()
-      .then(([usage, complete]) => onUsage(usage, { complete, how }))
+      .then(([usage, complete]) => onUsage(usage, { complete, how, toolCalls: meter.toolCalls() }))
       .then(() => undefined, warn));
   return new ReadableStream<T>({
     async pull(controller) {

@@ -54,7 +54,7 @@ describe('meterEventStream', () => {
     const settled: Array<[Usage, StreamEnd]> = [];
     const body = meterEventStream(source([raw.subarray(0, 100), raw.subarray(100)]), 'openai-chat', { prices }, (usage, end) => settled.push([usage, end]));
     expect(new Uint8Array(await new Response(body).arrayBuffer())).toEqual(raw);
-    expect(settled).toEqual([[{ model: 'gpt-4o-mini-2024-07-18', inputTokens: 9, outputTokens: 7, cost: 0.00000555 }, { complete: true, how: 'done' }]]);
+    expect(settled).toEqual([[{ model: 'gpt-4o-mini-2024-07-18', inputTokens: 9, outputTokens: 7, cost: 0.00000555 }, { complete: true, how: 'done', toolCalls: [] }]]);
   });
 
   it('settles a client disconnect with the estimated input plus the output received', async () => {
@@ -72,7 +72,7 @@ describe('meterEventStream', () => {
     await reader.read();
     await reader.cancel('client went away');
     expect(cancelled).toBe(true);
-    expect(settled).toEqual([[{ model: 'gpt-4o-mini-2024-07-18', inputTokens: 120, outputTokens: await countTokens('Hello there', 'gpt-4o') }, { complete: false, how: 'cancelled' }]]);
+    expect(settled).toEqual([[{ model: 'gpt-4o-mini-2024-07-18', inputTokens: 120, outputTokens: await countTokens('Hello there', 'gpt-4o') }, { complete: false, how: 'cancelled', toolCalls: [] }]]);
   });
 
   it('passes a malformed usage chunk through and settles the stream as incomplete', async () => {
@@ -81,7 +81,7 @@ describe('meterEventStream', () => {
     const settled: StreamEnd[] = [];
     const body = meterEventStream(source([raw]), 'openai-chat', { model: 'gpt-4o-mini', inputTokens: 50 }, (_usage, end) => settled.push(end));
     expect(new Uint8Array(await new Response(body).arrayBuffer())).toEqual(raw);
-    expect(settled).toEqual([{ complete: false, how: 'done' }]);
+    expect(settled).toEqual([{ complete: false, how: 'done', toolCalls: [] }]);
   });
 
   it('settles when the upstream fails, and still fails the body', async () => {
@@ -98,6 +98,6 @@ describe('meterEventStream', () => {
     const settled: StreamEnd[] = [];
     const body = meterEventStream(failing, 'anthropic', undefined, (_usage, end) => settled.push(end));
     await expect(new Response(body).text()).rejects.toThrow('socket hang up');
-    expect(settled).toEqual([{ complete: false, how: 'error' }]);
+    expect(settled).toEqual([{ complete: false, how: 'error', toolCalls: [] }]);
   });
 });

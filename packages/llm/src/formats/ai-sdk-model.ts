@@ -1,7 +1,7 @@
 import type { Usage } from '@tollgate/core';
 import { describe, invalidInput } from '../errors.js';
 import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estimate.js';
-import { isObject, joinStrings, requireObject, type Json } from '../json.js';
+import { isObject, joinStrings, names, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
 import { addDefinitions, type Prompt } from '../prompt.js';
 import { Meter, type StreamMeter } from '../stream-meter.js';
@@ -110,6 +110,7 @@ class ModelStreamMeter extends Meter {
         return;
       case 'tool-call':
         this.addText(part.toolName);
+        this.addToolCall(part.toolName);
         if (!this.streamedInputs.has(part.toolCallId)) this.addText(part.input);
         return;
       case 'finish':
@@ -131,6 +132,7 @@ export const aiSdkModel = wireFormat({
   output: {
     fields: OUTPUT_FIELDS,
     text: (result) => contentText(isObject(result) ? result.content : undefined),
+    toolCalls: (result) => names((isObject(result) && Array.isArray(result.content) ? result.content : []).map((part) => (isObject(part) && part.type === 'tool-call' ? part.toolName : undefined))),
   },
   stream: {
     meter: (options): StreamMeter => new ModelStreamMeter(options),

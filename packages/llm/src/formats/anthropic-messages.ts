@@ -1,7 +1,7 @@
 import type { Usage } from '@tollgate/core';
 import { describe, invalidInput } from '../errors.js';
 import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estimate.js';
-import { isObject, joinStrings, requireObject, type Json } from '../json.js';
+import { isObject, joinStrings, names, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
 import { addContent, addDefinitions, cacheWriteOf, type Prompt } from '../prompt.js';
 import { Meter, type StreamMeter } from '../stream-meter.js';
@@ -72,6 +72,11 @@ export function anthropicUsage(message: unknown, options?: UsageOptions): Usage 
   return usageOf(message, 'a message', messageTokens, options);
 }
 
+/** A content block that calls a tool: the caller's (`tool_use`) or one Anthropic runs (`server_tool_use`, web search). */
+function isToolUse(block: unknown): block is Json {
+  return isObject(block) && (block.type === 'tool_use' || block.type === 'server_tool_use');
+}
+
 class AnthropicMeter extends Meter {
   private start: Json | undefined;
   push(event: unknown): void {
@@ -91,6 +96,7 @@ class AnthropicMeter extends Meter {
         const block = isObject(event.content_block) ? event.content_block : {};
         this.addText(block.text);
         this.addText(block.name);
+        if (isToolUse(block)) this.addToolCall(block.name);
         return;
       }
       case 'content_block_delta': {
@@ -126,6 +132,7 @@ export const anthropicMessages = wireFormat({
           isObject(block) ? (block.type === 'text' ? block.text : JSON.stringify(block)) : undefined,
         ),
       ),
+    toolCalls: (message) => names((isObject(message) && Array.isArray(message.content) ? message.content : []).map((block) => (isToolUse(block) ? block.name : undefined))),
   },
   stream: { meter: (options): StreamMeter => new AnthropicMeter(options) },
 });

@@ -49,6 +49,8 @@ export interface OutputFields {
   readonly fields: readonly string[];
   /** The text a response generated, counted when it carries no usable usage. */
   text(response: unknown): string;
+  /** The names of the tools a response calls, in order (one per call). */
+  toolCalls(response: unknown): string[];
 }
 
 /** How a format's stream is metered. */

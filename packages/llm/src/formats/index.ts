@@ -33,5 +33,5 @@ function named<Part extends 'stream' | 'output'>(name: unknown, part: Part, what
 /** The format a stream meter is asked for by name. */
 export const streamingFormat = (name: StreamFormat) => named(name, 'stream', 'stream format');
 
-/** The format an output cap is asked for by name. */
-export const outputFormat = (name: OutputFormat) => named(name, 'output', 'withOutputCap: format');
+/** The format with output asked for by name (an output cap's, by default); `what` names the argument in the error. */
+export const outputFormat = (name: OutputFormat, what = 'withOutputCap: format') => named(name, 'output', what);

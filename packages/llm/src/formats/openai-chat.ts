@@ -1,7 +1,7 @@
 import type { Usage } from '@tollgate/core';
 import { describe, invalidInput } from '../errors.js';
 import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estimate.js';
-import { isObject, joinStrings, positiveInteger, requireObject, type Json } from '../json.js';
+import { isObject, joinStrings, names, positiveInteger, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
 import { addContent, addDefinitions, cacheWriteOf, type Prompt } from '../prompt.js';
 import { Meter, type StreamMeter } from '../stream-meter.js';
@@ -88,6 +88,9 @@ export function openaiChatUsage(response: unknown, options?: UsageOptions): Usag
 }
 
 class OpenAIChatMeter extends Meter {
+  /** The tool calls already seen, by choice and call index: a call's later deltas carry its arguments only. */
+  private readonly opened = new Set<string>();
+
   push(chunk: unknown): void {
     if (!isObject(chunk)) return;
     if (typeof chunk.model === 'string' && chunk.model !== '') this.model = chunk.model;
@@ -104,6 +107,11 @@ class OpenAIChatMeter extends Meter {
             const fn = isObject(call) && isObject(call.function) ? call.function : undefined;
             this.addText(fn?.name);
             this.addText(fn?.arguments);
+            const key = `${String((choice as Json).index)}:${String(isObject(call) ? call.index : '')}`;
+            if (typeof fn?.name === 'string' && !this.opened.has(key)) {
+              this.opened.add(key);
+              this.addToolCall(fn.name);
+            }
           }
         }
       }
@@ -141,6 +149,12 @@ export const openaiChat = wireFormat({
           return [message.content, message.refusal, ...(Array.isArray(message.tool_calls) ? message.tool_calls.map((call) => JSON.stringify(call)) : [])];
         }),
       ),
+    toolCalls: (completion) =>
+      (isObject(completion) && Array.isArray(completion.choices) ? completion.choices : []).flatMap((choice) => {
+        const calls = isObject(choice) && isObject(choice.message) && Array.isArray(choice.message.tool_calls) ? choice.message.tool_calls : [];
+        // A function call names its function; a custom tool's call, its tool.
+        return names(calls.map((call) => (isObject(call) ? (isObject(call.function) ? call.function.name : isObject(call.custom) ? call.custom.name : undefined) : undefined)));
+      }),
   },
   stream: {
     meter: (options): StreamMeter => new OpenAIChatMeter(options),

@@ -1,7 +1,7 @@
 import type { Usage } from '@tollgate/core';
 import { describe, invalidInput } from '../errors.js';
 import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estimate.js';
-import { isObject, requireObject, type Json } from '../json.js';
+import { isObject, names, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
 import { addContent, addDefinitions, addPart, type Prompt } from '../prompt.js';
 import { Meter, type StreamMeter } from '../stream-meter.js';
@@ -72,12 +72,23 @@ export function openaiResponseUsage(response: unknown, options?: UsageOptions): 
   return usageOf(response, 'a response', responseTokens, options);
 }
 
+/**
+ * The tool an output item calls: a function's (or custom tool's, or MCP server tool's) name, or a
+ * built-in tool's, from its item type (`web_search_call` is `web_search`); none for other items.
+ */
+function toolOfItem(item: unknown): string | undefined {
+  if (!isObject(item) || typeof item.type !== 'string') return undefined;
+  if (item.type === 'function_call' || item.type === 'custom_tool_call' || item.type === 'mcp_call') return typeof item.name === 'string' ? item.name : undefined;
+  return item.type.endsWith('_call') ? item.type.slice(0, -'_call'.length) : undefined;
+}
+
 class OpenAIResponsesMeter extends Meter {
   push(event: unknown): void {
     if (!isObject(event) || typeof event.type !== 'string') return;
     const response = isObject(event.response) ? event.response : undefined;
     if (response && typeof response.model === 'string' && response.model !== '') this.model = response.model;
     if (event.type.endsWith('.delta')) this.addText(event.delta);
+    if (event.type === 'response.output_item.added') this.addToolCall(toolOfItem(event.item));
     // Only the terminal events (`response.completed`, `.incomplete`, `.failed`) carry a usage.
     if (response && isObject(response.usage)) this.report(response.usage, responseTokens, true);
   }
@@ -93,6 +104,7 @@ export const openaiResponses = wireFormat({
   output: {
     fields: OUTPUT_FIELDS,
     text: (response) => (isObject(response) && Array.isArray(response.output) ? JSON.stringify(response.output) : ''),
+    toolCalls: (response) => names((isObject(response) && Array.isArray(response.output) ? response.output : []).map(toolOfItem)),
   },
   stream: { meter: (options): StreamMeter => new OpenAIResponsesMeter(options) },
 });
