@@ -136,6 +136,12 @@ export class LivePolicy {
     return this.version.tierOf(user);
   }
 
+  /** Whether a tier's callers have `toolCalls` limits (its own, or every tier's). */
+  limitsTools(tier: string): boolean {
+    const { limits, tiers } = this.config;
+    return [...limits, ...(tiers[tier]?.limits ?? [])].some((limit) => limit.resource === 'toolCalls');
+  }
+
   /**
    * Whether `candidate` costs no more than `reference`, by their prices for a call of `size` (by
    * default a thousand tokens in and out); true when either is unpriced: the ladder's model then

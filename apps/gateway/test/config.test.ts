@@ -186,6 +186,13 @@ describe('the configuration file', () => {
     expect(unknown.message).toMatch(/upstreams.*gemini/);
   });
 
+  it('a tier\'s overToolLimit is refuse (the default) or remove', () => {
+    const error = errorOf(policyWith('  pro:\n', '  pro:\n    overToolLimit: drop\n'));
+
+    expect(error.message).toMatch(/tiers\.pro\.overToolLimit: expected refuse or remove, got string "drop"/);
+    expect(loadConfig(writeConfig(policyWith('  pro:\n', '  pro:\n    overToolLimit: remove\n')), {}).policy.overToolLimit).toEqual({ free: 'refuse', pro: 'remove' });
+  });
+
   it('a missing file says how to point at one', () => {
     expect(() => loadConfig(join(tempDir(), 'nope.yaml'), {})).toThrow(/nope\.yaml: the configuration file does not exist\n {2}Fix: pass an existing file with --config/);
   });

@@ -53,7 +53,16 @@ export interface GatewayPolicy {
   readonly keys: ReadonlyMap<string, KeyEntry>;
   /** Prices for models genai-prices does not know (self-hosted ones), in USD per million tokens. */
   readonly prices: Record<string, LlmModelPrice>;
+  /** Per tier, what a request offering a tool past its `toolCalls` limit gets (`refuse` unless the tier says). */
+  readonly overToolLimit: Readonly<Record<string, OverToolLimit>>;
 }
+
+/**
+ * What a request that offers the model a tool whose `toolCalls` limit is spent gets: a 429
+ * (`refuse`), or the request without that tool (`remove`), said in `x-tollgate-tools-removed`.
+ */
+export type OverToolLimit = 'refuse' | 'remove';
+const OVER_TOOL_LIMIT: readonly OverToolLimit[] = ['refuse', 'remove'];
 
 /** Where the gateway listens, and how long and how large a client's request may be. */
 export interface Listen {
@@ -328,11 +337,14 @@ function readPolicy(read: Reader, source: ConfigSource, root: Json): GatewayPoli
   const tierNames = Object.keys(tiersRaw);
   if (tierNames.length === 0) read.fail(['tiers'], 'no tiers are defined', 'add at least one tier, e.g. free: { limits: [...] }');
   const tiers: Record<string, PolicyConfig> = {};
+  const overToolLimit: Record<string, OverToolLimit> = {};
   for (const name of tierNames) {
     if (!NAME.test(name)) read.fail(['tiers', name], `"${name}" is not a tier name`, 'use lowercase letters, digits, "_" and "-", starting with a letter');
-    const tier = read.object(['tiers', name], tiersRaw[name], ['limits', 'degrade', 'lease']);
+    const { overToolLimit: over = 'refuse', ...tier } = read.object(['tiers', name], tiersRaw[name], ['limits', 'degrade', 'lease', 'overToolLimit']);
     if (!Array.isArray(tier.limits)) read.fail(['tiers', name, 'limits'], `expected a list of limits, got ${describe(tier.limits)}`, 'give the tier a limits: list (an empty list [] for none)');
+    if (!OVER_TOOL_LIMIT.includes(over as OverToolLimit)) read.fail(['tiers', name, 'overToolLimit'], `expected refuse or remove, got ${describe(over)}`, 'refuse (a 429) or remove (the request goes without the tool) for a request offering a tool past its toolCalls limit');
     tiers[name] = tier as unknown as PolicyConfig;
+    overToolLimit[name] = over as OverToolLimit;
   }
 
   const usersRaw = read.object(['users'], root.users ?? {});
@@ -361,7 +373,7 @@ function readPolicy(read: Reader, source: ConfigSource, root: Json): GatewayPoli
   }
 
   const prices = read.optionalObject(['prices'], root.prices) as Record<string, LlmModelPrice>;
-  const policy: GatewayPolicy = { limits: limits as LimitConfig[], tiers, users, keys, prices };
+  const policy: GatewayPolicy = { limits: limits as LimitConfig[], tiers, users, keys, prices, overToolLimit };
   checkPolicy(policy, source);
   return policy;
 }

@@ -2,6 +2,7 @@ import type { Usage } from '@tollgate/core';
 import { anthropicUsage, estimateAnthropicMessage, estimateChatCompletion, estimateEmbeddings, estimateResponse, openaiChatUsage, openaiEmbeddingsUsage, openaiResponseUsage, type EstimateOptions, type LlmDemand, type StreamFormat, type UsageOptions } from '@tollgate/llm';
 import type { ApiFamily } from '../config/schema.js';
 import type { Output } from './degrade.js';
+import { anthropicToolName, chatToolName, responsesToolName, type ToolName } from './tools.js';
 
 type Body = Record<string, unknown>;
 
@@ -24,6 +25,8 @@ export interface Api {
    * no output (embeddings): nothing to cap, and nothing a degradation step could make cheaper.
    */
   readonly output?: Output;
+  /** How its requests name the tools they offer; absent for an API without tools (embeddings). */
+  readonly toolName?: ToolName;
   /** Its stream's format for `meterEventStream`; absent for an API that does not stream. */
   readonly stream?: StreamFormat;
   /**
@@ -41,6 +44,7 @@ export const chatCompletions: Api = {
   estimate: estimateChatCompletion,
   usage: openaiChatUsage,
   output: { format: 'openai-chat', fields: ['max_completion_tokens', 'max_tokens'] },
+  toolName: chatToolName,
   stream: 'openai-chat',
   askUsage(body) {
     const options = (body.stream_options ?? {}) as Body;
@@ -56,6 +60,7 @@ export const responses: Api = {
   estimate: estimateResponse,
   usage: openaiResponseUsage,
   output: { format: 'openai-responses', fields: ['max_output_tokens'] },
+  toolName: responsesToolName,
   stream: 'openai-responses',
 };
 
@@ -79,6 +84,7 @@ export const messages: Api = {
   estimate: estimateAnthropicMessage,
   usage: anthropicUsage,
   output: { format: 'anthropic', fields: ['max_tokens'], stepModels: /^claude-/ },
+  toolName: anthropicToolName,
   stream: 'anthropic',
 };
 

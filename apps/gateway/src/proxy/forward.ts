@@ -1,5 +1,5 @@
 import type { Usage } from '@tollgate/core';
-import { hideInjectedUsage, meterEventStream, type LlmDemand, type LlmPriceSource, type StreamEnd } from '@tollgate/llm';
+import { hideInjectedUsage, meterEventStream, toolCallsOf, type LlmDemand, type LlmPriceSource, type StreamEnd } from '@tollgate/llm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Activity } from '../dashboard/activity.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -48,7 +48,7 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity }
     const asked = streaming ? api.askUsage?.(sent) : undefined;
     const body = asked ?? sent;
     const model = String(body.model);
-    const settle = settlement({ request, context, caller, requested, sent, call: api.call, metrics, activity, simulated: upstream.simulated });
+    const settle = settlement({ request, context, caller, requested, sent, call: api.call, metrics, activity, simulated: upstream.simulated, limitsTools: api.toolName !== undefined && policy.limitsTools(caller.tier) });
     const unknown = (how: string): Metered => ({ usage: lowerBound(model, estimate), known: false, how });
 
     const cancel = cancellation(reply, upstream.timeoutMs);
@@ -76,7 +76,7 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity }
 
     if (streaming && response.body && response.headers.get('content-type')?.includes('text/event-stream')) {
       const metered = meterEventStream(response.body, api.stream!, { model, inputTokens: estimate.inputTokens, prices: policy.prices }, (usage, end) =>
-        settle({ usage, known: end.complete, how: end.complete ? 'stream' : `stream ${STREAM_CUT[end.how]} before its usage` }),
+        settle({ usage, known: end.complete, how: end.complete ? 'stream' : `stream ${STREAM_CUT[end.how]} before its usage`, toolCalls: end.toolCalls }),
       );
       return reply.send(asked ? metered.pipeThrough(hideInjectedUsage()) : metered);
     }
@@ -108,13 +108,20 @@ const STREAM_CUT: Record<StreamEnd['how'], string> = { done: 'ended', cancelled:
 /** What is known of a call whose count never came: the prompt as estimated, no output seen. */
 const lowerBound = (model: string, estimate: LlmDemand): Usage => ({ model, inputTokens: estimate.inputTokens, outputTokens: 0 });
 
-/** A JSON response's usage, or, when it carries none that is usable, a lower bound marked unknown. */
+/** A JSON response's usage and tool calls; when it carries no usage that is usable, a lower bound marked unknown. */
 function jsonUsage(api: Api, text: string, model: string, estimate: LlmDemand, prices: LlmPriceSource): Metered {
+  let response: unknown;
   try {
-    const usage = api.usage(JSON.parse(text), { prices, model });
-    if (usage) return { usage, known: true, how: 'json' };
+    response = JSON.parse(text);
   } catch {
-    // Not JSON, or counts that are no counts: unusable, as if absent.
+    // Not JSON: no usage, nor tool calls, to read.
   }
-  return { usage: lowerBound(model, estimate), known: false, how: 'json without usable usage' };
+  const toolCalls = api.output && response !== undefined ? toolCallsOf(response, api.output.format) : [];
+  try {
+    const usage = api.usage(response, { prices, model });
+    if (usage) return { usage, known: true, how: 'json', toolCalls };
+  } catch {
+    // Counts that are no counts: unusable, as if absent.
+  }
+  return { usage: lowerBound(model, estimate), known: false, how: 'json without usable usage', toolCalls };
 }

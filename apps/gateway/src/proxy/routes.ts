@@ -10,6 +10,7 @@ import { anthropicError, errorHandler, inAnthropicShape, openAiError } from './e
 import { forwardHandler, type ProxyDependencies } from './forward.js';
 import { largeBodiesInTurn } from './large-bodies.js';
 import { withReservation } from './refusal-text.js';
+import { toolLimits } from './tool-limits.js';
 import { callUpstream, cancellation, replyFrom, upstreamFailure, upstreamHeaders, type Upstreams } from './upstream.js';
 
 export interface ApiRoutesDependencies extends Omit<ProxyDependencies, 'upstream'> {
@@ -69,7 +70,8 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiRoutesDependencie
     if (upstream === undefined) return;
     const handle = forwardHandler(api, { ...deps, upstream });
     const shape = api.family === 'anthropic' ? { preSerialization: inAnthropicShape } : {};
-    app.post(api.path, { ...shape, bodyLimit: deps.maxBodyBytes, preValidation: requireObjectBody, config: { tollgate: { demand: llmDemand(policy, api) } } }, (request, reply) => {
+    // The route's own preHandler runs before the tollgate plugin's: tools past their limit go first.
+    app.post(api.path, { ...shape, bodyLimit: deps.maxBodyBytes, preValidation: requireObjectBody, preHandler: toolLimits(api, policy, onLimited), config: { tollgate: { demand: llmDemand(policy, api) } } }, (request, reply) => {
       turns.decided(request);
       return handle(request, reply);
     });

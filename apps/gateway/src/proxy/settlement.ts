@@ -17,6 +17,8 @@ export interface Metered {
   readonly known: boolean;
   /** Where it came from, for the log (`json`, `stream cancelled by the client before its usage`, …). */
   readonly how: string;
+  /** The tools the model called (one name per call), charged against the caller's `toolCalls` limits. */
+  readonly toolCalls?: readonly string[];
 }
 
 /** One forwarded call: what settling it needs to record, count and log. */
@@ -31,6 +33,8 @@ export interface Call {
   readonly metrics: GatewayMetrics;
   readonly activity: Activity;
   readonly simulated: boolean;
+  /** Whether the caller's tier has `toolCalls` limits to charge the model's tool calls against. */
+  readonly limitsTools: boolean;
 }
 
 /** Settles a call with its usage as the gateway learnt it. */
@@ -51,8 +55,10 @@ export function settlement(call: Call): Settle {
   const reserved = { tokens: lease.totals.reservedTokens, cost: lease.totals.reservedCost };
   const model = String(call.sent.model);
 
-  const settle = async ({ usage, known, how }: Metered): Promise<void> => {
+  const settle = async ({ usage, known, how, toolCalls = [] }: Metered): Promise<void> => {
     const { request, caller, metrics, activity } = call;
+    // Before the lease ends: its tool calls count under the request's identity.
+    if (toolCalls.length > 0 && call.limitsTools) await chargeToolCalls(call, toolCalls);
     let recorded: RecordResult;
     try {
       // The call is over: its usage and the release go to the store in one call.
@@ -106,4 +112,21 @@ export function settlement(call: Call): Settle {
     );
   };
   return settle;
+}
+
+/**
+ * Charges each tool the model called against the caller's `toolCalls` limits. The calls were made:
+ * one past a limit is not charged (the limit is full) but logged; the caller's next request that
+ * offers the tool meets the spent limit (see `toolLimits`).
+ */
+async function chargeToolCalls({ context, request, caller }: Call, toolCalls: readonly string[]): Promise<void> {
+  const past: string[] = [];
+  for (const name of toolCalls) {
+    try {
+      if (!(await context.lease.tool(name)).allowed) past.push(name);
+    } catch (error) {
+      request.log.error({ err: error, user: caller.user, tool: name }, 'charging a tool call failed');
+    }
+  }
+  if (past.length > 0) request.log.warn({ user: caller.user, key: caller.keyId, tools: past }, 'the model called tools past their limit: the next request offering them meets the spent limit');
 }
