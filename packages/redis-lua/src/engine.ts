@@ -1,8 +1,4 @@
-/**
- * Entries a series keeps in its body field before it spills (see `ENGINE_LUA`): `encodeBatch`
- * declares a spill key for the counters that can hold more.
- */
-export const BODY_CAPACITY = 16;
+import { PROTOCOL_LUA } from './protocol.js';
 
 /**
  * The store engine in Lua: the same semantics as `@tollgate/core`'s `applyBatch` (see
@@ -45,15 +41,18 @@ export const BODY_CAPACITY = 16;
  * its adjustments — is the same as the reference's all charges, then all adjustments.
  *
  * The reply is a flat integer array `{ now, allowed, used, resetAt, retryAt, used, ... }` with one
- * triple per charge, in the order the script meets them, and -1 for an infinite retry time.
+ * triple per charge, in the order the script meets them, and `NEVER` for an infinite retry time.
  * Integers keep amounts exact: nothing passes through Lua's `tostring`.
+ *
+ * The protocol's constants (counter kinds, adjustment codes, `COUNTED`, `CAPACITY`, `NEVER`) are
+ * declared at the top from `protocol.ts`, which the encoder reads too.
  */
 export const ENGINE_LUA = String.raw`
+${PROTOCOL_LUA}
+local HOLD = 0 -- a slot charge's operation, beside the adjustment codes: never sent, so any code they do not use
+local FRONT = 8 -- spilled entries read back at a time
 local INF = math.huge
 local META = '~e' -- when the hash expires: at or after the latest expiry of any counter in it
-local LOG, WINDOW, BUCKET, CALENDAR = 1, 2, 3, 4 -- and 5, slots
-local ADD, REFUND, RELEASE, TOUCH, RESET, HOLD = 1, 2, 3, 4, 5, 6 -- HOLD: a slot charge
-local CAPACITY, FRONT = ${BODY_CAPACITY}, 8
 local OUTSIDE = "the store's time is outside the calendar periods the limiter sent: the limiter's clock and Redis's disagree by more than a period"
 local unpack_struct, pack_struct, sub, floor, ceil, max = struct.unpack, struct.pack, string.sub, math.floor, math.ceil, math.max
 
@@ -89,9 +88,9 @@ for key = 1, hashes do
     local name = b[names + v]
     v = v + 1
     -- A counter with one charge and no adjustments (an acquire's, a check's) is sent without
-    -- their counts; its kind is 8 more when they follow its parameters.
-    local counted = kind > 8
-    if counted then kind = kind - 8 end
+    -- their counts; its kind is COUNTED more when they follow its parameters.
+    local counted = kind > COUNTED
+    if counted then kind = kind - COUNTED end
     -- Each kind's state, in locals, declared at once and set by the kind's load below. Series: see
     -- the layout above; body entries are body[from .. from + 16 * count - 1], the first front of them
     -- older than the spill's [head, tail) bytes, and extra holds entries appended by this batch.
@@ -203,7 +202,7 @@ for key = 1, hashes do
     -- 2. Read: one reading per charge, of the state before the batch.
     local charges, adjusted, width = 1, 0, 1
     if counted then charges, adjusted = b[p], b[p + 1] p = p + 2 end
-    if kind == 5 then width = 2 end -- a slot charge also names its lease
+    if kind == SLOTS then width = 2 end -- a slot charge also names its lease
     local first_charge = p
     local charges_end = first_charge + charges * width
     local stop = charges_end + adjusted -- after the adjustments
@@ -266,7 +265,7 @@ for key = 1, hashes do
         end
       end
       if retry > now then allowed = false end
-      if retry == INF then retry = -1 end
+      if retry == INF then retry = NEVER end
       reply[r + 1], reply[r + 2], reply[r + 3] = used, reset_at, retry
       r = r + 3
     end
