@@ -32,8 +32,6 @@ import { PROTOCOL_LUA } from './protocol.js';
  *   The header of a series with a spill is 64 bytes: it adds the spill's live byte range and how
  *   many body entries come before it.
  * - Buckets and calendars are two and three doubles; slots a msgpack map.
- * States written by earlier versions (a series as one value, msgpack buckets and calendars) are
- * recognised by their length and read; they are rewritten in the new layout on their next change.
  *
  * The batch applies only if every charge fits, and the script learns that only at the end; so each
  * counter is changed as though the batch will pass, and the new values are written (or dropped)
@@ -113,13 +111,8 @@ for key = 1, hashes do
       if raw then
         if #raw == 32 then
           sum, newest, newest_amount, oldest = unpack_struct('>dddd', raw)
-        elseif #raw == 64 then -- with a spill
+        else -- 64 bytes: with a spill
           sum, newest, newest_amount, oldest, head, tail, front = unpack_struct('>ddddddd', raw)
-        else
-          -- An earlier version's series, one value: the sum, then every entry.
-          sum, oldest = unpack_struct('>dd', raw)
-          newest, newest_amount = unpack_struct('>dd', raw, #raw - 15)
-          body_raw, body_changed = sub(raw, 9, #raw - 16), true
         end
         if body_raw then body, count = body_raw, #body_raw / 16 end
         if head >= tail then front = count end
@@ -153,12 +146,7 @@ for key = 1, hashes do
       span = b[p + 2] burst = b[p + 3] tat = 0 rem = 0 held = 0
       p = p + 4
       if raw then
-        if #raw == 16 then
-          tat, rem = unpack_struct('>dd', raw)
-        else
-          local st = cmsgpack.unpack(raw)
-          tat, rem = st.tat, st.rem
-        end
+        tat, rem = unpack_struct('>dd', raw)
         held = (tat - now) * limit + rem
         if held <= 0 then raw, held = nil, 0 end
       end
@@ -173,12 +161,7 @@ for key = 1, hashes do
       end
       p = p + 3 + periods
       if raw then
-        if #raw == 24 then
-          start, finish, sum = unpack_struct('>ddd', raw)
-        else
-          local st = cmsgpack.unpack(raw)
-          start, finish, sum = st.p, st.e, st.u
-        end
+        start, finish, sum = unpack_struct('>ddd', raw)
         if not (start <= now and now < finish) then raw, sum = nil, 0 end
       end
 
