@@ -54,7 +54,7 @@ local META = '~e' -- when the hash expires: at or after the latest expiry of any
 local OUTSIDE = "the store's time is outside the calendar periods the limiter sent: the limiter's clock and Redis's disagree by more than a period"
 local unpack_struct, pack_struct, sub, floor, ceil, max = struct.unpack, struct.pack, string.sub, math.floor, math.ceil, math.max
 
--- The batch (see encodeBatch in batch.ts); b[p] is the next value to read.
+-- The batch (see encodeBatch in codec.ts); b[p] is the next value to read.
 local b = cjson.decode(ARGV[1])
 local now, dry, hashes = b[1], b[2], b[3]
 if not now then -- no test clock: the server's

@@ -1,6 +1,6 @@
 import type { Counter, CounterAlgorithm, StoreBatch } from '@tollgate/core';
 import { describe, expect, it } from 'vitest';
-import { decodeReply, encodeBatch } from '../src/batch.js';
+import { decodeReply, encodeBatch } from '../src/codec.js';
 
 /**
  * The batch as the engine script reads it, byte for byte. The numbers are written out on purpose:
