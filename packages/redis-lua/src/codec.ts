@@ -91,12 +91,11 @@ interface Pending {
  * server's TIME (tests only).
  *
  * The whole batch is one ARGV value, a JSON array: a client sends one argument instead of dozens
- * (ioredis spends about 0.12 µs on each; a Buffer would cost it more than msgpack saves the
- * script), the script parses it with one `cjson.decode`, and text travels unchanged through any
- * client (ioredis, or @upstash/redis, which sends JSON strings). Numbers are as JavaScript prints
- * them, the shortest digits that read back as the same double, so integers up to 2^53 stay exact.
- * cjson spends about as long on each value as the rest of the script spends on a counter's
- * arithmetic, so nothing is sent that the script can work out.
+ * and pays per argument (more still for a Buffer), the script parses it with one `cjson.decode`,
+ * and text travels unchanged through any client (ioredis, or @upstash/redis, which sends JSON
+ * strings). Numbers are as JavaScript prints them, the shortest digits that read back as the same
+ * double, so integers up to 2^53 stay exact. Decoding costs the script per value, so nothing is
+ * sent that the script can work out (apps/bench/README.md has the figures).
  *
  * The batch is regrouped for the script, which handles each counter in one pass: by key, then by
  * counter (each counter once, with the first algorithm the batch gives it), with each counter's

@@ -8,17 +8,15 @@ import { PROTOCOL_LUA } from './protocol.js';
  * store-redis's engine test (batches the limiter does not build) hold this to the TypeScript
  * engine's decisions, so a change to one must be made to the other.
  *
- * Why it is written as it is: on a busy server the script's run time is the cost of a decision.
- * Measured inside Redis 7.0, a Lua string costs about 30 ns plus 1 ns per byte to create (garbage
- * collection included), a table about 70 ns, a call into C (`struct.pack`, `string.sub`) 60 to 250
- * ns and a `redis.call` 0.5 to 1.5 µs; a table that outgrows its size is rehashed, about 100 ns
- * each time. So the script is one straight block with no function of its own (each would be a
- * closure allocated on every call) and no table per charge or per state: the
- * batch arrives as one JSON array in `ARGV[1]` (one `cjson.decode`), grouped by key and by counter
- * (see `encodeBatch`), and each counter is handled start to finish in one pass of four steps —
- * load, read, change, store — with its state in local variables. Tables are made at the size a
- * one-key, one-charge decision fills, and whole parts of positive numbers are taken as `q - q % 1`
- * (exactly `math.floor(q)`, without the call).
+ * Why it is written as it is: on a busy server the script's run time is the cost of a decision,
+ * and what it spends most on is creating strings and tables, rehashing a table that outgrows its
+ * size, and calls into C and into Redis (apps/bench/README.md has the figures). So the script is
+ * one straight block with no function of its own (each would be a closure allocated on every call)
+ * and no table per charge or per state: the batch arrives as one JSON array in `ARGV[1]` (one
+ * `cjson.decode`), grouped by key and by counter (see `encodeBatch`), and each counter is handled
+ * start to finish in one pass of four steps — load, read, change, store — with its state in local
+ * variables. Tables are made at the size a one-key, one-charge decision fills, and whole parts of
+ * positive numbers are taken as `q - q % 1` (exactly `math.floor(q)`, without the call).
  *
  * State layouts keep the bytes a decision creates small, since every byte read into Lua or built
  * there is paid for:
