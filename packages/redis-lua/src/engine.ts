@@ -1,8 +1,4 @@
-/**
- * Entries a series keeps in its body field before it spills (see `ENGINE_LUA`): `encodeBatch`
- * declares a spill key for the counters that can hold more.
- */
-export const BODY_CAPACITY = 16;
+import { PROTOCOL_LUA } from './protocol.js';
 
 /**
  * The store engine in Lua: the same semantics as `@tollgate/core`'s `applyBatch` (see
@@ -12,17 +8,15 @@ export const BODY_CAPACITY = 16;
  * store-redis's engine test (batches the limiter does not build) hold this to the TypeScript
  * engine's decisions, so a change to one must be made to the other.
  *
- * Why it is written as it is: on a busy server the script's run time is the cost of a decision.
- * Measured inside Redis 7.0, a Lua string costs about 30 ns plus 1 ns per byte to create (garbage
- * collection included), a table about 70 ns, a call into C (`struct.pack`, `string.sub`) 60 to 250
- * ns and a `redis.call` 0.5 to 1.5 µs; a table that outgrows its size is rehashed, about 100 ns
- * each time. So the script is one straight block with no function of its own (each would be a
- * closure allocated on every call) and no table per charge or per state: the
- * batch arrives as one JSON array in `ARGV[1]` (one `cjson.decode`), grouped by key and by counter
- * (see `encodeBatch`), and each counter is handled start to finish in one pass of four steps —
- * load, read, change, store — with its state in local variables. Tables are made at the size a
- * one-key, one-charge decision fills, and whole parts of positive numbers are taken as `q - q % 1`
- * (exactly `math.floor(q)`, without the call).
+ * Why it is written as it is: on a busy server the script's run time is the cost of a decision,
+ * and what it spends most on is creating strings and tables, rehashing a table that outgrows its
+ * size, and calls into C and into Redis (apps/bench/README.md has the figures). So the script is
+ * one straight block with no function of its own (each would be a closure allocated on every call)
+ * and no table per charge or per state: the batch arrives as one JSON array in `ARGV[1]` (one
+ * `cjson.decode`), grouped by key and by counter (see `encodeBatch`), and each counter is handled
+ * start to finish in one pass of four steps — load, read, change, store — with its state in local
+ * variables. Tables are made at the size a one-key, one-charge decision fills, and whole parts of
+ * positive numbers are taken as `q - q % 1` (exactly `math.floor(q)`, without the call).
  *
  * State layouts keep the bytes a decision creates small, since every byte read into Lua or built
  * there is paid for:
@@ -36,8 +30,6 @@ export const BODY_CAPACITY = 16;
  *   The header of a series with a spill is 64 bytes: it adds the spill's live byte range and how
  *   many body entries come before it.
  * - Buckets and calendars are two and three doubles; slots a msgpack map.
- * States written by earlier versions (a series as one value, msgpack buckets and calendars) are
- * recognised by their length and read; they are rewritten in the new layout on their next change.
  *
  * The batch applies only if every charge fits, and the script learns that only at the end; so each
  * counter is changed as though the batch will pass, and the new values are written (or dropped)
@@ -45,19 +37,22 @@ export const BODY_CAPACITY = 16;
  * its adjustments — is the same as the reference's all charges, then all adjustments.
  *
  * The reply is a flat integer array `{ now, allowed, used, resetAt, retryAt, used, ... }` with one
- * triple per charge, in the order the script meets them, and -1 for an infinite retry time.
+ * triple per charge, in the order the script meets them, and `NEVER` for an infinite retry time.
  * Integers keep amounts exact: nothing passes through Lua's `tostring`.
+ *
+ * The protocol's constants (counter kinds, adjustment codes, `COUNTED`, `CAPACITY`, `NEVER`) are
+ * declared at the top from `protocol.ts`, which the encoder reads too.
  */
 export const ENGINE_LUA = String.raw`
+${PROTOCOL_LUA}
+local HOLD = 0 -- a slot charge's operation, beside the adjustment codes: never sent, so any code they do not use
+local FRONT = 8 -- spilled entries read back at a time
 local INF = math.huge
 local META = '~e' -- when the hash expires: at or after the latest expiry of any counter in it
-local LOG, WINDOW, BUCKET, CALENDAR = 1, 2, 3, 4 -- and 5, slots
-local ADD, REFUND, RELEASE, TOUCH, RESET, HOLD = 1, 2, 3, 4, 5, 6 -- HOLD: a slot charge
-local CAPACITY, FRONT = ${BODY_CAPACITY}, 8
 local OUTSIDE = "the store's time is outside the calendar periods the limiter sent: the limiter's clock and Redis's disagree by more than a period"
 local unpack_struct, pack_struct, sub, floor, ceil, max = struct.unpack, struct.pack, string.sub, math.floor, math.ceil, math.max
 
--- The batch (see encodeBatch in batch.ts); b[p] is the next value to read.
+-- The batch (see encodeBatch in codec.ts); b[p] is the next value to read.
 local b = cjson.decode(ARGV[1])
 local now, dry, hashes = b[1], b[2], b[3]
 if not now then -- no test clock: the server's
@@ -89,9 +84,9 @@ for key = 1, hashes do
     local name = b[names + v]
     v = v + 1
     -- A counter with one charge and no adjustments (an acquire's, a check's) is sent without
-    -- their counts; its kind is 8 more when they follow its parameters.
-    local counted = kind > 8
-    if counted then kind = kind - 8 end
+    -- their counts; its kind is COUNTED more when they follow its parameters.
+    local counted = kind > COUNTED
+    if counted then kind = kind - COUNTED end
     -- Each kind's state, in locals, declared at once and set by the kind's load below. Series: see
     -- the layout above; body entries are body[from .. from + 16 * count - 1], the first front of them
     -- older than the spill's [head, tail) bytes, and extra holds entries appended by this batch.
@@ -114,13 +109,8 @@ for key = 1, hashes do
       if raw then
         if #raw == 32 then
           sum, newest, newest_amount, oldest = unpack_struct('>dddd', raw)
-        elseif #raw == 64 then -- with a spill
+        else -- 64 bytes: with a spill
           sum, newest, newest_amount, oldest, head, tail, front = unpack_struct('>ddddddd', raw)
-        else
-          -- An earlier version's series, one value: the sum, then every entry.
-          sum, oldest = unpack_struct('>dd', raw)
-          newest, newest_amount = unpack_struct('>dd', raw, #raw - 15)
-          body_raw, body_changed = sub(raw, 9, #raw - 16), true
         end
         if body_raw then body, count = body_raw, #body_raw / 16 end
         if head >= tail then front = count end
@@ -154,12 +144,7 @@ for key = 1, hashes do
       span = b[p + 2] burst = b[p + 3] tat = 0 rem = 0 held = 0
       p = p + 4
       if raw then
-        if #raw == 16 then
-          tat, rem = unpack_struct('>dd', raw)
-        else
-          local st = cmsgpack.unpack(raw)
-          tat, rem = st.tat, st.rem
-        end
+        tat, rem = unpack_struct('>dd', raw)
         held = (tat - now) * limit + rem
         if held <= 0 then raw, held = nil, 0 end
       end
@@ -174,12 +159,7 @@ for key = 1, hashes do
       end
       p = p + 3 + periods
       if raw then
-        if #raw == 24 then
-          start, finish, sum = unpack_struct('>ddd', raw)
-        else
-          local st = cmsgpack.unpack(raw)
-          start, finish, sum = st.p, st.e, st.u
-        end
+        start, finish, sum = unpack_struct('>ddd', raw)
         if not (start <= now and now < finish) then raw, sum = nil, 0 end
       end
 
@@ -203,7 +183,7 @@ for key = 1, hashes do
     -- 2. Read: one reading per charge, of the state before the batch.
     local charges, adjusted, width = 1, 0, 1
     if counted then charges, adjusted = b[p], b[p + 1] p = p + 2 end
-    if kind == 5 then width = 2 end -- a slot charge also names its lease
+    if kind == SLOTS then width = 2 end -- a slot charge also names its lease
     local first_charge = p
     local charges_end = first_charge + charges * width
     local stop = charges_end + adjusted -- after the adjustments
@@ -266,7 +246,7 @@ for key = 1, hashes do
         end
       end
       if retry > now then allowed = false end
-      if retry == INF then retry = -1 end
+      if retry == INF then retry = NEVER end
       reply[r + 1], reply[r + 2], reply[r + 3] = used, reset_at, retry
       r = r + 3
     end

@@ -12,7 +12,7 @@ import {
   type StoreCapabilities,
   type StoreResult,
 } from '@tollgate/core';
-import { asStoreError, checkPrefix, createEngine, ENGINE_LUA, ENGINE_SHA, type Engine } from '@tollgate/redis-lua';
+import { asStoreError, checkPrefix, createTransport, ENGINE_LUA, ENGINE_SHA, type Transport } from '@tollgate/redis-lua';
 import type { Cluster, Redis } from 'ioredis';
 import { applyAcrossSlots } from './cluster.js';
 
@@ -60,7 +60,7 @@ export class RedisStore implements Store {
   private readonly prefix: string;
   private readonly keyOf = (counter: Counter): string => this.prefix + counter.identity.key;
   /** One script call; on a Cluster, one per slot of a batch (see `applyAcrossSlots`). */
-  private readonly engine: Engine;
+  private readonly transport: Transport;
 
   constructor(options: RedisStoreOptions) {
     const { client, prefix = '', clock } = options ?? {};
@@ -70,7 +70,7 @@ export class RedisStore implements Store {
     if (clock !== undefined && typeof clock !== 'function') throw new ConfigurationError('[store-redis] clock must be a function');
     this.isCluster = (client as Cluster).isCluster === true;
     this.prefix = checkPrefix(prefix, 'store-redis');
-    this.engine = createEngine({
+    this.transport = createTransport({
       store: 'store-redis',
       prefix: this.prefix,
       clock,
@@ -85,7 +85,7 @@ export class RedisStore implements Store {
    * slots that passed when another refused (see `applyAcrossSlots`).
    */
   apply(batch: StoreBatch): Promise<StoreResult> {
-    if (!this.isCluster) return this.engine(batch);
-    return applyAcrossSlots(batch, this.keyOf, this.engine).catch(failed);
+    if (!this.isCluster) return this.transport(batch);
+    return applyAcrossSlots(batch, this.keyOf, this.transport).catch(failed);
   }
 }

@@ -126,45 +126,6 @@ describe('the Lua engine against the reference engine', () => {
     await check(readAll, 'final reading');
   });
 
-  it('reads state written by earlier versions (a series as one value, msgpack buckets and calendars), then rewrites it', async () => {
-    const clock = { now: T0 };
-    const [log, window, bucket, calendar] = COUNTERS as [Counter, Counter, Counter, Counter];
-    const at = (ms: number) => T0 + ms;
-    const charge = (counter: Counter, amount: number): StoreBatch => ({ charges: [{ counter, amount }], adjustments: [], dryRun: false });
-    // What an earlier version's script left in Redis after charging a log at 100 (2) and 300 (1), a
-    // window at 700 and 1,100 (segments 1 and 2), the bucket 2 at 1,000 and the calendar 4 at 500.
-    const prefix = `engine-${++run}-legacy:`;
-    const hash = `${prefix}tollgate:{user:a}`;
-    await client.eval(
-      `redis.call('HSET', KEYS[1],
-        'log', struct.pack('>ddddd', 3, ARGV[1] + 100, 2, ARGV[1] + 300, 1),
-        'window', struct.pack('>ddddd', 4, math.floor((ARGV[1] + 700) / 500), 3, math.floor((ARGV[1] + 1100) / 500), 1),
-        'bucket', cmsgpack.pack({ tat = ARGV[1] + 1000 + 666, rem = 2 }),
-        'calendar', cmsgpack.pack({ p = tonumber(ARGV[1]), e = ARGV[1] + 10000, u = 4 }),
-        '~e', ARGV[1] + 100000)
-       redis.call('PEXPIRE', KEYS[1], 100000)`,
-      1,
-      hash,
-      String(T0),
-    );
-    const legacy = new RedisStore({ client, prefix, clock: () => clock.now });
-    // The reference, charged the same.
-    const reference = new MemoryStore({ clock: () => clock.now });
-    for (const [ms, counter, amount] of [[100, log, 2], [300, log, 1], [500, calendar, 4], [700, window, 3], [1_000, bucket, 2], [1_100, window, 1]] as const) {
-      clock.now = at(ms);
-      await reference.apply(charge(counter, amount));
-    }
-    const read: StoreBatch = { charges: [log, window, bucket, calendar].map((counter) => ({ counter, amount: 0 })), adjustments: [], dryRun: true };
-    for (const [ms, batch] of [[1_200, read], [1_250, charge(log, 1)], [1_300, charge(window, 2)], [1_350, charge(bucket, 1)], [1_400, charge(calendar, 1)], [1_500, read], [2_400, read]] as const) {
-      clock.now = at(ms);
-      expect(await legacy.apply(batch), `at ${ms}`).toEqual(await reference.apply(batch));
-    }
-    // Changed counters are now in the current layout: a 32-byte header, the bucket and calendar as doubles.
-    expect((await client.hgetBuffer(hash, 'log'))!.length).toBe(32);
-    expect((await client.hgetBuffer(hash, 'bucket'))!.length).toBe(16);
-    expect((await client.hgetBuffer(hash, 'calendar'))!.length).toBe(24);
-  });
-
   it('agrees when the clock steps back: entries land in order, merging with an equal time', async () => {
     const { clock, both } = pair();
     const charge = (amount: number): StoreBatch => ({

@@ -14,7 +14,7 @@ import {
   type StoreCapabilities,
   type StoreResult,
 } from '@tollgate/core';
-import { checkPrefix, createEngine, ENGINE_LUA, ENGINE_SHA, type Engine } from '@tollgate/redis-lua';
+import { checkPrefix, createTransport, ENGINE_LUA, ENGINE_SHA, type Transport } from '@tollgate/redis-lua';
 import type { Redis } from '@upstash/redis';
 
 /** Options of `UpstashStore`. */
@@ -62,7 +62,7 @@ export interface UpstashStoreOptions {
 export class UpstashStore implements Store {
   readonly capabilities: StoreCapabilities = { algorithms: ALL_ALGORITHMS };
   private readonly denyCache: DenyCache | undefined;
-  private readonly engine: Engine;
+  private readonly transport: Transport;
 
   constructor(options: UpstashStoreOptions) {
     const { client, prefix = '', denyCache = true, clock } = options ?? {};
@@ -75,7 +75,7 @@ export class UpstashStore implements Store {
     }
     const checked = checkPrefix(prefix, 'store-upstash');
     this.denyCache = denyCache === false ? undefined : new DenyCache(denyCache === true ? {} : denyCache, clock);
-    this.engine = createEngine({
+    this.transport = createTransport({
       store: 'store-upstash',
       prefix: checked,
       clock,
@@ -90,6 +90,6 @@ export class UpstashStore implements Store {
    * deny cache can answer is refused without a request.
    */
   apply(batch: StoreBatch): StoreResult | Promise<StoreResult> {
-    return this.denyCache?.lookup(batch) ?? this.engine(batch);
+    return this.denyCache?.lookup(batch) ?? this.transport(batch);
   }
 }

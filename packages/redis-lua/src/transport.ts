@@ -1,19 +1,8 @@
-import { ConfigurationError, StoreError, TollgateError, type StoreBatch, type StoreResult } from '@tollgate/core';
-import { decodeReply, encodeBatch } from './batch.js';
+import { StoreError, TollgateError, type StoreBatch, type StoreResult } from '@tollgate/core';
+import { decodeReply, encodeBatch } from './codec.js';
 
-/**
- * Checks a store's key prefix: braces would open a Redis Cluster hash tag of their own (the
- * identity's tag must be the first one in the key), and whitespace makes keys hard to inspect.
- */
-export function checkPrefix(prefix: unknown, store: string): string {
-  if (typeof prefix !== 'string' || /[{}\s]/.test(prefix)) {
-    throw new ConfigurationError(`[${store}] prefix must be a string without braces or whitespace, got ${JSON.stringify(prefix)}`);
-  }
-  return prefix;
-}
-
-/** What a store gives `createEngine`: its client's two ways to run a script, and its settings. */
-export interface EngineOptions {
+/** What a store gives `createTransport`: its client's two ways to run a script, and its settings. */
+export interface TransportOptions {
   /** The store's name in error messages, e.g. `'store-redis'`. */
   readonly store: string;
   /** Prepended to every key, already checked with `checkPrefix`. */
@@ -29,20 +18,21 @@ export interface EngineOptions {
 }
 
 /**
- * A batch applied by the engine script in one round trip; `now` stamps it with a time instead of
- * the server's (or the test clock's). Never throws: a failure rejects, as a `StoreError`.
+ * How a store's batch reaches the engine script and its result comes back, in one round trip;
+ * `now` stamps the batch with a time instead of the server's (or the test clock's). Never throws: a
+ * failure rejects, as a `StoreError`.
  */
-export type Engine = (batch: StoreBatch, now?: number) => Promise<StoreResult>;
+export type Transport = (batch: StoreBatch, now?: number) => Promise<StoreResult>;
 
 /**
- * A store's engine: encodes a batch, runs the script by its SHA, and sends the script itself only
- * when the server does not have it (a new server, a fresh cluster node, after `SCRIPT FLUSH`): one
- * round trip in the steady state. Clients report the missing script in their own words, but always
- * with Redis's `NOSCRIPT` in them. The reply is decoded, and any failure becomes a `StoreError`
- * naming the store, in the same promise step as the reply's arrival: a decision pays for one step,
- * not one per layer.
+ * A store's transport to the engine script: encodes a batch, runs the script by its SHA, and sends
+ * the script itself only when the server does not have it (a new server, a fresh cluster node,
+ * after `SCRIPT FLUSH`): one round trip in the steady state. Clients report the missing script in
+ * their own words, but always with Redis's `NOSCRIPT` in them. The reply is decoded, and any
+ * failure becomes a `StoreError` naming the store, in the same promise step as the reply's
+ * arrival: a decision pays for one step, not one per layer.
  */
-export function createEngine(options: EngineOptions): Engine {
+export function createTransport(options: TransportOptions): Transport {
   const { store, prefix, clock, evalsha, eval: evaluate, observer } = options;
   const failed = (error: unknown): never => {
     throw asStoreError(error, store);

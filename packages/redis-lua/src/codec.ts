@@ -1,5 +1,5 @@
 import type { Charge, Counter, CounterAlgorithm, CounterReading, StoreBatch, StoreResult } from '@tollgate/core';
-import { BODY_CAPACITY } from './engine.js';
+import { ADJUSTMENT, BODY_CAPACITY, COUNTED, KIND, NEVER } from './protocol.js';
 
 /** A batch as the Lua engine reads it. */
 export interface EncodedBatch {
@@ -11,14 +11,12 @@ export interface EncodedBatch {
   order: number[];
 }
 
-const KINDS = { log: 1, window: 2, bucket: 3, calendar: 4, slots: 5 } as const;
-
 /** What the engine is told about a counter whatever the batch does to it. */
 interface Described {
   readonly field: string;
   /** `,"<field>"`, and for a series `,"<field>#"` (its body field) too: the fields the engine reads, as JSON. */
   readonly names: string;
-  /** The kind, as the engine numbers them. */
+  /** The kind, as the protocol numbers them. */
   readonly kind: number;
   /** `,limit,...`: the algorithm's values after its kind. */
   readonly parameters: string;
@@ -58,7 +56,7 @@ function describe({ field, algorithm }: Counter): Described {
   const series = algorithm.type === 'log' || algorithm.type === 'window';
   const spills = algorithm.type === 'log' || (algorithm.type === 'window' && Math.ceil(algorithm.windowMs / algorithm.segmentMs) > BODY_CAPACITY);
   const names = series ? `,${JSON.stringify(field)},${JSON.stringify(`${field}#`)}` : `,${JSON.stringify(field)}`;
-  description = { field, names, kind: KINDS[algorithm.type], parameters, series, spills };
+  description = { field, names, kind: KIND[algorithm.type], parameters, series, spills };
   described.set(algorithm, description);
   return description;
 }
@@ -93,26 +91,26 @@ interface Pending {
  * server's TIME (tests only).
  *
  * The whole batch is one ARGV value, a JSON array: a client sends one argument instead of dozens
- * (ioredis spends about 0.12 µs on each; a Buffer would cost it more than msgpack saves the
- * script), the script parses it with one `cjson.decode`, and text travels unchanged through any
- * client (ioredis, or @upstash/redis, which sends JSON strings). Numbers are as JavaScript prints
- * them, the shortest digits that read back as the same double, so integers up to 2^53 stay exact.
- * cjson spends about as long on each value as the rest of the script spends on a counter's
- * arithmetic, so nothing is sent that the script can work out.
+ * and pays per argument (more still for a Buffer), the script parses it with one `cjson.decode`,
+ * and text travels unchanged through any client (ioredis, or @upstash/redis, which sends JSON
+ * strings). Numbers are as JavaScript prints them, the shortest digits that read back as the same
+ * double, so integers up to 2^53 stay exact. Decoding costs the script per value, so nothing is
+ * sent that the script can work out (apps/bench/README.md has the figures).
  *
  * The batch is regrouped for the script, which handles each counter in one pass: by key, then by
  * counter (each counter once, with the first algorithm the batch gives it), with each counter's
  * charges and then its adjustments in batch order; `order` maps the readings back. Layout: now (or
  * `false`: use TIME), dryRun, the number of hash keys; then per hash key in KEYS order: the number
  * of fields to read, those fields (each counter's, and for a series its body field `<field>#`
- * after it), the counters in that order. A counter: kind (1 log, 2 window, 3 bucket, 4 calendar,
- * 5 slots), limit, the kind's parameters (log: window ms; window: window and segment ms; bucket:
- * window ms and burst; calendar: the period count and starts; slots: lease TTL), then, if its kind
- * was sent 8 higher, its charge count and its adjustments' value count (otherwise one charge and
- * none), the charges (amount, and for slots the lease id), the adjustments (1 add: amount; 2
- * refund: amount, at; 3 release or 4 touch: lease id; 5 reset). KEYS holds the hash keys, then a
- * spill key (`<hash key>#<field>`, under the identity's hash tag) for every series that can
- * outgrow its body — every log, and every window of more than `BODY_CAPACITY` segments — in order.
+ * after it), the counters in that order. A counter: its `KIND`, limit, the kind's parameters (log:
+ * window ms; window: window and segment ms; bucket: window ms and burst; calendar: the period count
+ * and starts; slots: lease TTL), then, if its kind was sent `COUNTED` higher, its charge count and
+ * its adjustments' value count (otherwise one charge and none), the charges (amount, and for slots
+ * the lease id), the adjustments (an `ADJUSTMENT` code, then for add: amount; refund: amount, at;
+ * release or touch: lease id; reset: nothing); the numbers are in `protocol.ts`. KEYS holds the
+ * hash keys, then a spill key (`<hash key>#<field>`, under the identity's hash tag) for every
+ * series that can outgrow its body — every log, and every window of more than `BODY_CAPACITY`
+ * segments — in order.
  */
 export function encodeBatch(batch: StoreBatch, prefix: string, now: number | undefined): EncodedBatch {
   return (batch.adjustments.length === 0 && encodeDecision(batch, prefix, now)) || encodeGrouped(batch, prefix, now);
@@ -181,20 +179,20 @@ function encodeGrouped(batch: StoreBatch, prefix: string, now: number | undefine
     const pending = pendingOf(adjustment.counter);
     switch (adjustment.type) {
       case 'add':
-        pending.adjustments += `,1,${adjustment.amount}`;
+        pending.adjustments += `,${ADJUSTMENT.add},${adjustment.amount}`;
         pending.length += 2;
         break;
       case 'refund':
-        pending.adjustments += `,2,${adjustment.amount},${adjustment.at}`;
+        pending.adjustments += `,${ADJUSTMENT.refund},${adjustment.amount},${adjustment.at}`;
         pending.length += 3;
         break;
       case 'release':
       case 'touch':
-        pending.adjustments += `,${adjustment.type === 'release' ? 3 : 4},${JSON.stringify(adjustment.leaseId)}`;
+        pending.adjustments += `,${ADJUSTMENT[adjustment.type]},${JSON.stringify(adjustment.leaseId)}`;
         pending.length += 2;
         break;
       case 'reset':
-        pending.adjustments += ',5';
+        pending.adjustments += `,${ADJUSTMENT.reset}`;
         pending.length += 1;
         break;
     }
@@ -226,7 +224,7 @@ function encodeGrouped(batch: StoreBatch, prefix: string, now: number | undefine
       bodies +=
         pending.count === 1 && pending.length === 0
           ? `,${counter.kind}${counter.parameters}`
-          : `,${counter.kind + 8}${counter.parameters},${pending.count},${pending.length}`;
+          : `,${counter.kind + COUNTED}${counter.parameters},${pending.count},${pending.length}`;
       bodies += `${pending.charges}${pending.adjustments}`;
       if (pending.count > 0) order.push(pending.position);
       if (pending.more) for (let j = 0; j < pending.more.length; j++) order.push(pending.more[j]!);
@@ -236,7 +234,7 @@ function encodeGrouped(batch: StoreBatch, prefix: string, now: number | undefine
   return { keys, argv: [`${text}]`], order };
 }
 
-/** Reads the engine's reply, `[now, allowed, used, resetAt, retryAt, ...]` with -1 meaning never, into batch order. */
+/** Reads the engine's reply, `[now, allowed, used, resetAt, retryAt, ...]` with `NEVER` for a retry that never comes, into batch order. */
 export function decodeReply(reply: unknown, { order }: EncodedBatch): StoreResult {
   if (!Array.isArray(reply) || reply.length !== 2 + 3 * order.length) {
     throw new TypeError(`unexpected reply from the Tollgate script: ${JSON.stringify(reply)?.slice(0, 200)}`);
@@ -244,7 +242,7 @@ export function decodeReply(reply: unknown, { order }: EncodedBatch): StoreResul
   const readings: CounterReading[] = new Array(order.length);
   for (let j = 0, i = 2; j < order.length; j++, i += 3) {
     const retryAt = Number(reply[i + 2]);
-    readings[order[j]!] = { used: Number(reply[i]), resetAt: Number(reply[i + 1]), retryAt: retryAt === -1 ? Infinity : retryAt };
+    readings[order[j]!] = { used: Number(reply[i]), resetAt: Number(reply[i + 1]), retryAt: retryAt === NEVER ? Infinity : retryAt };
   }
   return { now: Number(reply[0]), allowed: Number(reply[1]) === 1, readings };
 }
