@@ -108,6 +108,24 @@ describe('Anthropic\'s Messages API through the gateway, with the official @anth
     expect((wrong as InstanceType<typeof Anthropic.AuthenticationError>).error).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
   });
 
+  it('prices prompt-cache writes and reads at their own rates', async () => {
+    const gateway = await gatewayWith(writeConfig());
+    const client = anthropic(gateway, 'sk-test-bob');
+    const system: Anthropic.TextBlockParam[] = [{ type: 'text', text: 'You plan trips for travellers on a budget. '.repeat(200), cache_control: { type: 'ephemeral' } }];
+
+    const written = await client.messages.create({ model: MODEL, max_tokens: 50, system, messages: HELLO });
+    const read = await client.messages.create({ model: MODEL, max_tokens: 50, system, messages: HELLO });
+
+    expect(written.usage.cache_creation_input_tokens).toBeGreaterThan(1000);
+    expect(read.usage.cache_read_input_tokens).toBe(written.usage.cache_creation_input_tokens);
+    const cost = ({ input_tokens, cache_creation_input_tokens: write, cache_read_input_tokens: cached, output_tokens }: Anthropic.Usage) =>
+      costOf(MODEL, { inputTokens: input_tokens + (write ?? 0) + (cached ?? 0), outputTokens: output_tokens, cacheWriteTokens: write ?? 0, cachedInputTokens: cached ?? 0 });
+    const used = await eventually(() => usedOf(gateway, bob), (u) => u.rpm === 2);
+    expect(nano(used['daily-usd']!)).toBe(nano(cost(written.usage)) + nano(cost(read.usage)));
+    // A read costs a tenth of the input rate, a write more than it.
+    expect(cost(read.usage)).toBeLessThan(cost(written.usage) / 2);
+  });
+
   it('passes messages.countTokens to the upstream, uncounted', async () => {
     const gateway = await gatewayWith(writeConfig());
 

@@ -1,7 +1,7 @@
 import { estimateAnthropicMessage } from '@tollgate/llm';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { anthropicError } from '../proxy/errors.js';
-import { simulatedReply } from './reply.js';
+import { hash, simulatedReply } from './reply.js';
 import { headersOf, sleep } from './requests.js';
 
 /** The Claude models the simulated upstream serves: every one has a price in genai-prices. */
@@ -27,9 +27,11 @@ export interface AnthropicMessagesOptions {
  * `POST /v1/messages` as Anthropic's API answers it: a message, or its stream of events
  * (`message_start` with the input's usage, the text block's deltas, `message_delta` with the
  * output's), with the reply's tokens counted for the model and `max_tokens` honoured (it is
- * required, as upstream); `POST /v1/messages/count_tokens` counts a request's input.
+ * required, as upstream), and prompt caching as Anthropic reports it (see `PromptCache`);
+ * `POST /v1/messages/count_tokens` counts a request's input.
  */
 export function anthropicMessages(app: FastifyInstance, options: AnthropicMessagesOptions): void {
+  const promptCache = new PromptCache();
   app.post('/v1/messages', async (request: FastifyRequest<{ Body: MessageBody }>, reply) => {
     const body = request.body;
     options.onRequest?.(body as Record<string, unknown>, headersOf(request));
@@ -39,9 +41,10 @@ export function anthropicMessages(app: FastifyInstance, options: AnthropicMessag
     const model = body.model;
     if (!(SIMULATED_CLAUDE_MODELS as readonly string[]).includes(model)) return reply.code(404).send(anthropicError(404, `model: ${model}`));
     const inputTokens = (await estimateAnthropicMessage(body)).inputTokens;
+    const cache = await promptCache.use(body, model);
     const answer = await simulatedReply(JSON.stringify([body.system, body.messages]), model, body.max_tokens);
     const stopReason = answer.finishReason === 'length' ? 'max_tokens' : 'end_turn';
-    const usage = { input_tokens: inputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: answer.tokens };
+    const usage = { input_tokens: Math.max(0, inputTokens - cache.written - cache.read), cache_creation_input_tokens: cache.written, cache_read_input_tokens: cache.read, output_tokens: answer.tokens };
     const message = { id: `msg_sim${options.id()}`, type: 'message', role: 'assistant', model, content: [{ type: 'text', text: answer.text }], stop_reason: stopReason, stop_sequence: null, usage };
     if (body.stream !== true) return message;
     return streamMessage(reply, message, answer.pieces, options.chunkDelayMs);
@@ -73,4 +76,51 @@ async function streamMessage(reply: FastifyReply, message: { usage: Record<strin
   send('message_delta', { delta: { stop_reason: message.stop_reason, stop_sequence: null }, usage: { output_tokens: message.usage.output_tokens } });
   send('message_stop');
   res.end();
+}
+
+type Json = Record<string, unknown>;
+
+/** Prefixes the simulated cache keeps; past that, it starts afresh (Anthropic's entries expire after minutes anyway). */
+const CACHE_ENTRIES = 10_000;
+
+/**
+ * Anthropic's prompt caching, simulated: the prompt up to its last `cache_control` breakpoint (in
+ * `system` or a message's content) is written to the cache the first time it is sent
+ * (`cache_creation_input_tokens`) and read from it after (`cache_read_input_tokens`); the input
+ * after it is `input_tokens`. Tools are not taken as breakpoints.
+ */
+class PromptCache {
+  private readonly prefixes = new Set<number>();
+
+  async use(body: MessageBody, model: string): Promise<{ written: number; read: number }> {
+    const prefix = cachedPrefix(body);
+    if (prefix === undefined) return { written: 0, read: 0 };
+    const tokens = (await estimateAnthropicMessage({ model, max_tokens: 1, ...prefix })).inputTokens;
+    const key = hash(JSON.stringify(prefix));
+    if (this.prefixes.has(key)) return { written: 0, read: tokens };
+    if (this.prefixes.size >= CACHE_ENTRIES) this.prefixes.clear();
+    this.prefixes.add(key);
+    return { written: tokens, read: 0 };
+  }
+}
+
+const marked = (block: unknown) => typeof block === 'object' && block !== null && (block as Json).cache_control !== undefined;
+
+/** The index of the last block of `blocks` with `cache_control`, or -1. */
+function lastMarked(blocks: unknown[]): number {
+  for (let i = blocks.length - 1; i >= 0; i--) if (marked(blocks[i])) return i;
+  return -1;
+}
+
+/** The system blocks and messages up to (and including) the last block with `cache_control`, or `undefined` without one. */
+function cachedPrefix(body: MessageBody): { system?: unknown[]; messages: unknown[] } | undefined {
+  const messages = body.messages as Json[];
+  for (let m = messages.length - 1; m >= 0; m--) {
+    const content = messages[m]?.content;
+    const last = Array.isArray(content) ? lastMarked(content) : -1;
+    if (last >= 0) return { ...(Array.isArray(body.system) && { system: body.system }), messages: [...messages.slice(0, m), { ...messages[m], content: (content as unknown[]).slice(0, last + 1) }] };
+  }
+  const system = Array.isArray(body.system) ? body.system : [];
+  const last = lastMarked(system);
+  return last >= 0 ? { system: system.slice(0, last + 1), messages: [] } : undefined;
 }
