@@ -90,7 +90,17 @@ keys:
     const time = tool({ name: 'get_time', description: 'The local time in a city', parameters: z.object({ city: z.string() }), execute: async ({ city }) => (called.push(`time:${city}`), `12:00 in ${city}`) });
     const agent = new Agent({ name: 'Planner', instructions: 'Answer with the weather and the time.', model: 'gpt-4o', tools: [weather, time] });
     const runner = new Runner({ modelProvider: new OpenAIProvider({ apiKey: key, baseURL: `${url}/v1`, useResponses: true }), tracingDisabled: true });
-    return { called, run: () => runner.run(agent, 'What is the weather and the time in Paris?') };
+    const input = 'What is the weather and the time in Paris?';
+    return {
+      called,
+      run: () => runner.run(agent, input),
+      /** The same run over streams: the tool calls reach the gateway as stream events. */
+      stream: async () => {
+        const result = await runner.run(agent, input, { stream: true });
+        await result.completed;
+        return result;
+      },
+    };
   }
 
   it('counts an agent\'s tool calls per tool, and refuses its next request that offers a tool past its limit', async () => {
@@ -106,6 +116,17 @@ keys:
     expect(planner.called).toEqual(['weather:Paris', 'time:Paris', 'weather:Paris']);
     expect(refused).toMatchObject({ status: 429, error: { code: 'rate_limit_exceeded', limit: 'weather-calls', message: expect.stringMatching(/offers the model get_weather/) } });
     expect(await usedOf(gateway, { user: 'carol' })).toMatchObject({ rpm: 4, 'weather-calls': 2 });
+  });
+
+  it('counts the tool calls of a streamed run as well', async () => {
+    const gateway = await gatewayWith(writeConfig(TOOLS_POLICY.replaceAll('tool: get_weather, limit: 1,', 'tool: get_weather, limit: 2,')));
+    const planner = plannerWith(gateway.url, 'sk-test-carol');
+
+    const result = await planner.stream();
+
+    expect(planner.called).toEqual(['weather:Paris', 'time:Paris']);
+    expect(result.finalOutput).toMatch(/^\(simulated\) /);
+    expect(await eventually(() => usedOf(gateway, { user: 'carol' }), (u) => u.rpm === 3)).toMatchObject({ 'weather-calls': 1 });
   });
 
   it('on a tier with overToolLimit: remove, sends the next request without that tool and says so', async () => {
