@@ -20,14 +20,11 @@ import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { tollgateMiddleware, type TollgateMiddlewareOptions } from '../src/ai-sdk-middleware.js';
 import { genaiPrices } from '../src/index.js';
 import { limiterWith, used } from './limiters.js';
-import { startProvider, type Provider, type Reply } from './provider.js';
+import { startProvider, type Provider } from './provider.js';
+import { DEFAULT_CAP, MODEL, recorded, toolLoop, TOTAL_TOKENS } from './tool-loop.js';
 
 const prices = genaiPrices();
 const user = { user: 'u1' };
-const MODEL = 'gpt-4o';
-const SERVED = 'gpt-4o-2024-08-06';
-const DEFAULT_CAP = 4096;
-
 type Json = Record<string, any>;
 
 let provider: Provider | undefined;
@@ -35,46 +32,6 @@ afterEach(async () => {
   await provider?.close();
   provider = undefined;
 });
-
-/** Each step's usage: input (its cached part) and output (its reasoning part). */
-const STEP_USAGE = [
-  { prompt: 120, cached: 64, completion: 40, reasoning: 16 },
-  { prompt: 180, cached: 0, completion: 12, reasoning: 0 },
-];
-const usageOf = (step: (typeof STEP_USAGE)[number]) => ({
-  prompt_tokens: step.prompt,
-  completion_tokens: step.completion,
-  total_tokens: step.prompt + step.completion,
-  prompt_tokens_details: { cached_tokens: step.cached },
-  completion_tokens_details: { reasoning_tokens: step.reasoning },
-});
-const TOOL_CALL = { id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } };
-
-/** The loop's provider: a call of the `weather` tool first, the answer once the tool's result is sent; streamed when asked. */
-function toolLoop(_path: string, body: Json): Reply {
-  const second = body.messages.some((message: Json) => message.role === 'tool');
-  const usage = usageOf(STEP_USAGE[second ? 1 : 0]!);
-  if (!body.stream) {
-    const message = second ? { role: 'assistant', content: 'Sunny in Paris.' } : { role: 'assistant', content: null, tool_calls: [TOOL_CALL] };
-    return { json: { id: 'chatcmpl-1', object: 'chat.completion', created: 1764979200, model: SERVED, choices: [{ index: 0, message, finish_reason: second ? 'stop' : 'tool_calls' }], usage } };
-  }
-  const base = { id: 'chatcmpl-2', object: 'chat.completion.chunk', created: 1764979200, model: SERVED };
-  const delta = (d: Json, finish: string | null = null) => ({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] });
-  const events: object[] = second
-    ? [delta({ role: 'assistant', content: '' }), delta({ content: 'Sunny' }), delta({ content: ' in Paris.' }), delta({}, 'stop')]
-    : [delta({ role: 'assistant', tool_calls: [{ index: 0, ...TOOL_CALL }] }), delta({}, 'tool_calls')];
-  return { events: [...events, { ...base, choices: [], usage }] };
-}
-
-/** What each step records: the provider's usage as reported, priced at the served model. */
-const recorded = STEP_USAGE.map((step) => ({
-  model: SERVED,
-  inputTokens: step.prompt,
-  outputTokens: step.completion,
-  ...(step.cached > 0 && { cachedInputTokens: step.cached }),
-  cost: prices.costOf(SERVED, { inputTokens: step.prompt, outputTokens: step.completion, cachedInputTokens: step.cached }),
-}));
-const TOTAL_TOKENS = STEP_USAGE.reduce((sum, step) => sum + step.prompt + step.completion, 0);
 
 const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } as const;
 const execute = async ({ city }: { city: string }) => ({ city, sky: 'sunny' });

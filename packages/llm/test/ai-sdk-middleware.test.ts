@@ -13,16 +13,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AiSdkRefusedError, tollgateMiddleware, type TollgateMiddlewareOptions } from '../src/ai-sdk-middleware.js';
 import { genaiPrices, LlmRefusedError } from '../src/index.js';
 import { limiterWith, used } from './limiters.js';
-import { startProvider, type Provider, type Reply } from './provider.js';
+import { startProvider, type Provider } from './provider.js';
+import { chunks, DEFAULT_CAP, MODEL, recorded, SERVED, toolLoop, TOTAL_TOKENS } from './tool-loop.js';
 
 const prices = genaiPrices();
 const user = { user: 'u1' };
-const MODEL = 'gpt-4o';
-/** What the provider says it served: the usage is priced at this model. */
-const SERVED = 'gpt-4o-2024-08-06';
-/** gpt-4o's default cap: the estimate's default output, below the model's maximum. */
-const DEFAULT_CAP = 4096;
-
 type Json = Record<string, any>;
 
 let provider: Provider | undefined;
@@ -30,58 +25,6 @@ afterEach(async () => {
   await provider?.close();
   provider = undefined;
 });
-
-/** The calls' usages, one per step: input (cached part), output (reasoning part). */
-const STEP_USAGE = [
-  { prompt: 120, cached: 64, completion: 40, reasoning: 16 },
-  { prompt: 180, cached: 0, completion: 12, reasoning: 0 },
-];
-
-function usageOf(step: (typeof STEP_USAGE)[number]) {
-  return {
-    prompt_tokens: step.prompt,
-    completion_tokens: step.completion,
-    total_tokens: step.prompt + step.completion,
-    prompt_tokens_details: { cached_tokens: step.cached },
-    completion_tokens_details: { reasoning_tokens: step.reasoning },
-  };
-}
-
-/** Whether the request already carries the tool's result: the loop's second step. */
-const answered = (body: Json) => body.messages.some((message: Json) => message.role === 'tool');
-
-const TOOL_CALL = { id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } };
-
-/** A chat completion: a call of the `weather` tool on the first step, the answer on the second. */
-function completion(body: Json): Reply {
-  const second = answered(body);
-  const message = second ? { role: 'assistant', content: 'Sunny in Paris.' } : { role: 'assistant', content: null, tool_calls: [TOOL_CALL] };
-  return {
-    json: {
-      id: 'chatcmpl-1',
-      object: 'chat.completion',
-      created: 1764979200,
-      model: SERVED,
-      choices: [{ index: 0, message, finish_reason: second ? 'stop' : 'tool_calls' }],
-      usage: usageOf(STEP_USAGE[second ? 1 : 0]!),
-    },
-  };
-}
-
-/** The same, streamed; `usage: false` leaves the usage chunk out. */
-function chunks(body: Json, usage = true): Reply {
-  const second = answered(body);
-  const base = { id: 'chatcmpl-2', object: 'chat.completion.chunk', created: 1764979200, model: SERVED };
-  const delta = (d: Json, finish: string | null = null) => ({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] });
-  const events: object[] = second
-    ? [delta({ role: 'assistant', content: '' }), delta({ content: 'Sunny' }), delta({ content: ' in Paris.' }), delta({}, 'stop')]
-    : [delta({ role: 'assistant', tool_calls: [{ index: 0, ...TOOL_CALL }] }), delta({}, 'tool_calls')];
-  if (usage) events.push({ ...base, choices: [], usage: usageOf(STEP_USAGE[second ? 1 : 0]!) });
-  return { events };
-}
-
-/** The provider answering the tool loop, streamed or not as asked. */
-const toolLoop = (_path: string, body: Json): Reply => (body.stream ? chunks(body) : completion(body));
 
 /** The model, over the loopback provider, wrapped with the middleware. */
 function modelWith(options: TollgateMiddlewareOptions) {
@@ -95,16 +38,6 @@ const weather = tool({
   execute: async ({ city }) => ({ city, sky: 'sunny' }),
 });
 
-/** What each step records: the provider's usage as reported, priced at the served model. */
-const recorded = STEP_USAGE.map((step) => ({
-  model: SERVED,
-  inputTokens: step.prompt,
-  outputTokens: step.completion,
-  ...(step.cached > 0 && { cachedInputTokens: step.cached }),
-  cost: prices.costOf(SERVED, { inputTokens: step.prompt, outputTokens: step.completion, cachedInputTokens: step.cached }),
-}));
-
-const TOTAL_TOKENS = STEP_USAGE.reduce((sum, step) => sum + step.prompt + step.completion, 0);
 const TOTAL_COST = recorded.reduce((sum, usage) => sum + usage.cost!, 0);
 
 /** A lease whose `step` and `record` calls are watched (and still made). */
