@@ -1,13 +1,14 @@
-import type { DegradeStep } from '../degrade.js';
-import type { Demand } from '../demand.js';
+import type { DegradeStep } from '../policy/degrade.js';
+import type { Demand } from '../pricing/demand.js';
 import { ConfigurationError, InvalidInputError } from '../errors.js';
-import type { Identity } from '../identity.js';
-import { RELEASED, type Lease, type ReleaseOptions } from '../lease.js';
-import type { AcquireDecision, AcquireOptions, Limiter } from '../limiter.js';
+import type { Identity } from '../policy/identity.js';
+import { RELEASED } from '../limiter/lease.js';
+import type { Lease, ReleaseOptions } from '../limiter/lease-types.js';
+import type { AcquireDecision, AcquireOptions, Limiter } from '../limiter/limiter-types.js';
 import { DEFAULT_HEADER_FAMILIES, rateLimitHeaders, type HeaderFamily } from './headers.js';
 import { ipIdentity } from './ip.js';
-import { acquireNow, isInternalLimiter, scopesUsed } from '../internal.js';
-import { andThen, isPromise, type MaybePromise } from '../sync.js';
+import { acquireNow, isInternalLimiter, scopesUsed } from '../limiter/internal.js';
+import { andThen, isPromise, type MaybePromise } from '../util/sync.js';
 import { refusalResponse, type HttpRefusal } from './refusal.js';
 
 /** What every framework adapter takes: how to find the caller and the demand, and what to send. */
