@@ -28,7 +28,7 @@ export { compensation } from './store/compensation.js';
 
 // For framework adapters: the HTTP conventions every adapter shares.
 export { createHttpLimit } from './http/admit.js';
-export type { Admission, ClientIp, FrameworkHooks, HttpLimitOptions, HttpWarning, TollgateContext, TollgateRefusal } from './http/admit.js';
+export type { Admission, ClientIp, FrameworkHooks, HttpLimitOptions, HttpWarning, TollgateContext, TollgateRefusal } from './http/types.js';
 export { DEFAULT_HEADER_FAMILIES, rateLimitHeaders } from './http/headers.js';
 export type { HeaderFamily } from './http/headers.js';
 export { ipIdentity } from './http/ip.js';

@@ -7,7 +7,7 @@
  * @module @tollgate/core/http
  */
 export { createHttpLimit } from './admit.js';
-export type { Admission, ClientIp, FrameworkHooks, HttpLimitOptions, HttpWarning, TollgateContext, TollgateRefusal } from './admit.js';
+export type { Admission, ClientIp, FrameworkHooks, HttpLimitOptions, HttpWarning, TollgateContext, TollgateRefusal } from './types.js';
 export { DEFAULT_HEADER_FAMILIES, rateLimitHeaders } from './headers.js';
 export type { HeaderFamily } from './headers.js';
 export { ipIdentity } from './ip.js';
