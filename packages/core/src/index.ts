@@ -5,36 +5,37 @@
  *
  * @module @tollgate/core
  */
-export { createLimiter } from './limiter.js';
-export { CONCURRENCY_RETRY_MS } from './decision.js';
-export type { AcquireDecision, AcquireOptions, Limiter, LimiterOptions, WaitOptions } from './limiter.js';
-export type { Decision, DecisionReason, LimitState, RequestDecision } from './decision.js';
-export type { Demand, Usage } from './demand.js';
-export type { Lease, LeaseTotals, RecordOptions, RecordResult, ReleaseOptions } from './lease.js';
-export type { Algorithm, LimitConfig, Resource } from './limits.js';
-export type { CalendarReset, CalendarUnit } from './calendar.js';
-export type { DegradeConfig, DegradeStep, DegradeStepConfig } from './degrade.js';
-export type { AnonymousPolicy, LeaseOptions, PolicyConfig, UnknownUsagePolicy } from './policy.js';
-export type { Duration } from './duration.js';
-export type { BuiltInIdentity, Identity, IdentityValue } from './identity.js';
-export { BUILT_IN_SCOPES, MAX_IDENTITY_VALUE_LENGTH, encodeKeyPart } from './identity.js';
-export { staticPrices } from './prices.js';
-export type { ModelPrice, PriceSource } from './prices.js';
-export { UNITS_PER_USD, costUnits, unitsToUsd, usdToUnits } from './money.js';
+export { createLimiter } from './limiter/limiter.js';
+export { CONCURRENCY_RETRY_MS } from './limiter/decision.js';
+export type { AcquireDecision, AcquireOptions, Limiter, LimiterOptions, WaitOptions } from './limiter/limiter-types.js';
+export type { Decision, DecisionReason, LimitState } from './limiter/decision-types.js';
+export type { RequestDecision } from './limiter/limiter-types.js';
+export type { Demand, Usage } from './pricing/demand.js';
+export type { Lease, LeaseTotals, RecordOptions, RecordResult, ReleaseOptions } from './limiter/lease-types.js';
+export type { Algorithm, LimitConfig, Resource } from './policy/limits.js';
+export type { CalendarReset, CalendarUnit } from './policy/calendar.js';
+export type { DegradeConfig, DegradeStep, DegradeStepConfig } from './policy/degrade.js';
+export type { AnonymousPolicy, LeaseOptions, PolicyConfig, UnknownUsagePolicy } from './policy/policy.js';
+export type { Duration } from './policy/duration.js';
+export type { BuiltInIdentity, Identity, IdentityValue } from './policy/identity.js';
+export { BUILT_IN_SCOPES, MAX_IDENTITY_VALUE_LENGTH, encodeKeyPart } from './policy/identity.js';
+export { staticPrices } from './pricing/prices.js';
+export type { ModelPrice, PriceSource } from './pricing/prices.js';
+export { UNITS_PER_USD, costUnits, unitsToUsd, usdToUnits } from './pricing/money.js';
 // For packages built on core (adapters, @tollgate/llm): error messages that read alike.
-export { describe as describeValue } from './duration.js';
-export { compensation } from './runner.js';
+export { describe as describeValue } from './util/describe.js';
+export { compensation } from './store/compensation.js';
 
 // For framework adapters: the HTTP conventions every adapter shares.
 export { createHttpLimit } from './http/admit.js';
-export type { Admission, ClientIp, FrameworkHooks, HttpLimitOptions, HttpWarning, TollgateContext, TollgateRefusal } from './http/admit.js';
+export type { Admission, ClientIp, FrameworkHooks, HttpLimitOptions, HttpWarning, TollgateContext, TollgateRefusal } from './http/types.js';
 export { DEFAULT_HEADER_FAMILIES, rateLimitHeaders } from './http/headers.js';
 export type { HeaderFamily } from './http/headers.js';
 export { ipIdentity } from './http/ip.js';
 export { ReleaseOnClose } from './http/release-on-close.js';
 export { refusalResponse } from './http/refusal.js';
 export type { HttpErrorBody, HttpRefusal } from './http/refusal.js';
-export type { StoreErrorPolicy } from './runner.js';
+export type { StoreErrorPolicy } from './store/failure-policy.js';
 export {
   ConfigurationError,
   InvalidInputError,
@@ -57,9 +58,9 @@ export type {
   StoreBatch,
   StoreCapabilities,
   StoreResult,
-} from './store.js';
-export { ALL_ALGORITHMS } from './store.js';
-export { applyBatch } from './engine/index.js';
-export { DenyCache } from './deny-cache.js';
-export type { DenyCacheOptions } from './deny-cache.js';
-export type { CounterTable } from './engine/index.js';
+} from './store/contract.js';
+export { ALL_ALGORITHMS } from './store/contract.js';
+export { applyBatch } from './store/engine/index.js';
+export { DenyCache } from './store/deny-cache.js';
+export type { DenyCacheOptions } from './store/deny-cache.js';
+export type { CounterTable } from './store/engine/index.js';

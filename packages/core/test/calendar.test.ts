@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CalendarPeriods } from '../src/calendar.js';
+import { CalendarPeriods } from '../src/policy/calendar.js';
 import { createLimiter } from '../src/index.js';
 import { EngineStore, manualClock } from './support/engine-store.js';
 

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyBatch, type CounterAlgorithm, type CounterTable, type StoreResult } from '../src/index.js';
-import { bucketModel } from '../src/engine/bucket.js';
-import { calendarModel } from '../src/engine/calendar.js';
-import { logModel } from '../src/engine/log.js';
-import { windowModel } from '../src/engine/window.js';
+import { bucketModel } from '../src/store/engine/bucket.js';
+import { calendarModel } from '../src/store/engine/calendar.js';
+import { logModel } from '../src/store/engine/log.js';
+import { windowModel } from '../src/store/engine/window.js';
 
 /** One counter in a Map, driven directly through the engine. */
 function counterAt(algorithm: CounterAlgorithm) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../src/errors.js';
-import { costUnits, TokenPrice, usdToUnits } from '../src/money.js';
-import { sha256 } from '../src/sha256.js';
+import { costUnits, TokenPrice, usdToUnits } from '../src/pricing/money.js';
+import { sha256 } from '../src/util/sha256.js';
 
 describe('money', () => {
   it('converts the decimal a number prints as, rounding up only below the nano-dollar', () => {

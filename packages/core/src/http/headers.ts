@@ -1,5 +1,6 @@
-import { CONCURRENCY_RETRY_MS, type Decision, type LimitState } from '../decision.js';
-import type { Resource } from '../limits.js';
+import { CONCURRENCY_RETRY_MS } from '../limiter/decision.js';
+import type { Decision, LimitState } from '../limiter/decision-types.js';
+import type { Resource } from '../policy/limits.js';
 
 /**
  * Families of rate-limit response headers:

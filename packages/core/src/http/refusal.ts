@@ -1,4 +1,4 @@
-import type { Decision } from '../decision.js';
+import type { Decision } from '../limiter/decision-types.js';
 import { rateLimitHeaders, type HeaderFamily } from './headers.js';
 
 /** The JSON body of a refused request: OpenAI's error shape, so OpenAI clients read it as theirs. */

@@ -1,4 +1,4 @@
-import type { TollgateContext } from './admit.js';
+import type { TollgateContext } from './types.js';
 
 /**
  * The lease lifecycle every Node adapter shares: a request's lease is released when its response

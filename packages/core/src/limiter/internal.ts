@@ -1,7 +1,7 @@
-import type { Demand } from './demand.js';
-import type { Identity } from './identity.js';
-import type { AcquireDecision, AcquireOptions, Limiter } from './limiter.js';
-import type { MaybePromise } from './sync.js';
+import type { Demand } from '../pricing/demand.js';
+import type { Identity } from '../policy/identity.js';
+import type { AcquireDecision, AcquireOptions, Limiter } from './limiter-types.js';
+import type { MaybePromise } from '../util/sync.js';
 
 /**
  * What a limiter made by `createLimiter` offers the framework-neutral HTTP layer of this package,

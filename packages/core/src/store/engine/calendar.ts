@@ -1,5 +1,5 @@
-import { StoreError } from '../errors.js';
-import type { CounterAlgorithm } from '../store.js';
+import { StoreError } from '../../errors.js';
+import type { CounterAlgorithm } from '../contract.js';
 import type { CounterModel } from './model.js';
 
 type CalendarAlgorithm = Extract<CounterAlgorithm, { type: 'calendar' }>;

@@ -1,4 +1,5 @@
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError } from '../errors.js';
+import { describe } from '../util/describe.js';
 
 /** A duration: milliseconds as a number, or a string such as `'500ms'`, `'30s'`, `'1m'`, `'1h'`, `'1d'`. */
 export type Duration = number | `${number}${DurationUnit}`;
@@ -25,17 +26,4 @@ export function parseDuration(value: unknown, what: string): number {
     throw new ConfigurationError(`${what}: a duration must be a whole, positive number of milliseconds, got ${String(value)}`);
   }
   return ms;
-}
-
-/**
- * A short description of a bad value for error messages (never the whole of a huge string).
- *
- * @example describe(undefined) // 'undefined'
- * @example describe(NaN) // 'number NaN'
- */
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return value.length > 40 ? `a ${value.length}-character string` : JSON.stringify(value);
-  if (value === null || value === undefined) return String(value);
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }

@@ -1,5 +1,5 @@
-import { ConfigurationError } from './errors.js';
-import type { Counter, CounterReading, StoreBatch, StoreResult } from './store.js';
+import { ConfigurationError } from '../errors.js';
+import type { Counter, CounterReading, StoreBatch, StoreResult } from './contract.js';
 
 /** Options of a store's deny cache. */
 export interface DenyCacheOptions {

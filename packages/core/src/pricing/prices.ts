@@ -1,5 +1,5 @@
-import { describe } from './duration.js';
-import { ConfigurationError, UnknownModelError } from './errors.js';
+import { describe } from '../util/describe.js';
+import { ConfigurationError, UnknownModelError } from '../errors.js';
 import { assertUsd, TokenPrice, usdToUnits } from './money.js';
 
 /**

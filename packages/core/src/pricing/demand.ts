@@ -1,5 +1,5 @@
-import { describe } from './duration.js';
-import { InvalidInputError } from './errors.js';
+import { describe } from '../util/describe.js';
+import { InvalidInputError } from '../errors.js';
 import { assertUsd, usdToUnits } from './money.js';
 import type { Pricer } from './prices.js';
 

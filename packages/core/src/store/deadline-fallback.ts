@@ -1,27 +1,9 @@
-import { StoreError, StoreTimeoutError, TollgateError } from './errors.js';
-import type { Adjustment, Store, StoreBatch, StoreResult } from './store.js';
+import { StoreError, StoreTimeoutError, TollgateError } from '../errors.js';
+import { compensation } from './compensation.js';
+import type { Store, StoreBatch, StoreResult } from './contract.js';
 import { Deadlines } from './deadlines.js';
-import { andThen, isPromise, type MaybePromise } from './sync.js';
-
-/**
- * What to do when the store fails or times out on a decision.
- * - `'deny'`: refuse (the decision's reason says why). Safe for money: an outage never becomes an
- *   unmetered window.
- * - `'allow'`: admit without counting. Keeps serving; nothing is enforced until the store is back.
- * - `'local'`: decide against `localStore` (in-process, the same policy), until the store answers again.
- */
-export type StoreErrorPolicy = 'deny' | 'allow' | 'local';
-
-/** How a checked batch went. */
-export type Outcome =
-  | { readonly kind: 'decided'; readonly result: StoreResult; readonly store: Store; readonly failure?: Failure }
-  | { readonly kind: 'failed'; readonly failure: Failure };
-
-export interface Failure {
-  readonly reason: 'timeout' | 'store-error';
-  readonly error: StoreError;
-  readonly fallback: StoreErrorPolicy;
-}
+import type { Failure, Outcome, StoreErrorPolicy } from './failure-policy.js';
+import { andThen, isPromise, type MaybePromise } from '../util/sync.js';
 
 function asStoreError(error: unknown): StoreError {
   if (error instanceof StoreError) return error;
@@ -30,25 +12,10 @@ function asStoreError(error: unknown): StoreError {
 }
 
 /**
- * The batch that takes back what an applied batch charged at store time `at`: its charges and its
- * `add` adjustments (refunds, releases and touches are safe to have happened). Used when a batch's
- * answer came back after its caller was told it failed, and by stores that split a decision (Redis
- * Cluster) to undo the parts that passed when another refused.
+ * Calls a store under a deadline, and applies the failure policy (`onStoreError`) when a call fails
+ * or misses it: what the limiter and its leases send every batch through.
  */
-export function compensation(batch: StoreBatch, at: number): StoreBatch {
-  const adjustments: Adjustment[] = [];
-  for (const { counter, amount, leaseId } of batch.charges) {
-    if (counter.algorithm.type === 'slots') adjustments.push({ type: 'release', counter, leaseId: leaseId! });
-    else if (amount > 0) adjustments.push({ type: 'refund', counter, amount, at });
-  }
-  for (const adjustment of batch.adjustments) {
-    if (adjustment.type === 'add') adjustments.push({ type: 'refund', counter: adjustment.counter, amount: adjustment.amount, at });
-  }
-  return { charges: [], dryRun: false, adjustments };
-}
-
-/** Runs batches against a store with a deadline and the failure policy. */
-export class StoreRunner {
+export class DeadlineFallback {
   private readonly deadlines: Deadlines;
 
   constructor(
@@ -60,9 +27,9 @@ export class StoreRunner {
     this.deadlines = new Deadlines(timeoutMs);
   }
 
-  /** A runner bound to the local store, for leases whose decision was made there. */
-  local(): StoreRunner {
-    return new StoreRunner(this.localStore!, this.timeoutMs, 'deny');
+  /** The same deadline on the local store, for leases whose decision was made there. */
+  local(): DeadlineFallback {
+    return new DeadlineFallback(this.localStore!, this.timeoutMs, 'deny');
   }
 
   /**

@@ -1,9 +1,10 @@
 import { compileDegrade, type CompiledDegrade, type DegradeConfig } from './degrade.js';
-import { describe, parseDuration, type Duration } from './duration.js';
-import { ConfigurationError, TollgateError } from './errors.js';
+import { parseDuration, type Duration } from './duration.js';
+import { describe } from '../util/describe.js';
+import { ConfigurationError, TollgateError } from '../errors.js';
 import { encodeKeyPart, type Identity, type KnownScopes } from './identity.js';
 import { compileLimits, type CompiledLimit, type LimitConfig } from './limits.js';
-import type { AlgorithmType, Store } from './store.js';
+import type { AlgorithmType, Store } from '../store/contract.js';
 
 /**
  * Defaults for leases (two-phase accounting). `acquire` can override them per request.

@@ -1,4 +1,4 @@
-import type { CounterAlgorithm } from '../store.js';
+import type { CounterAlgorithm } from '../contract.js';
 import type { CounterModel } from './model.js';
 import { addToSeries, keyFreeing, lastKey, pruneBelow, seriesOf, seriesSum, takeFromSeries, type Series } from './series.js';
 

@@ -1,5 +1,5 @@
-import { describe } from './duration.js';
-import { InvalidInputError } from './errors.js';
+import { describe } from '../util/describe.js';
+import { InvalidInputError } from '../errors.js';
 
 /**
  * Money is counted in integer nano-dollars (1 USD = 10^9 units), so sums never drift the way float

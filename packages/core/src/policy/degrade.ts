@@ -1,5 +1,5 @@
-import { describe } from './duration.js';
-import { ConfigurationError } from './errors.js';
+import { describe } from '../util/describe.js';
+import { ConfigurationError } from '../errors.js';
 import type { CompiledLimit } from './limits.js';
 
 /**

@@ -1,9 +1,10 @@
 import { CalendarPeriods, type CalendarReset } from './calendar.js';
-import { describe, parseDuration, type Duration } from './duration.js';
-import { ConfigurationError } from './errors.js';
+import { parseDuration, type Duration } from './duration.js';
+import { describe } from '../util/describe.js';
+import { ConfigurationError } from '../errors.js';
 import { GLOBAL_SCOPE, type KnownScopes } from './identity.js';
-import { UNITS_PER_USD, usdToUnits } from './money.js';
-import type { Counter, CounterAlgorithm, IdentityKey } from './store.js';
+import { UNITS_PER_USD, usdToUnits } from '../pricing/money.js';
+import type { Counter, CounterAlgorithm, IdentityKey } from '../store/contract.js';
 
 /** What a limit counts. */
 export type Resource = 'requests' | 'tokens' | 'cost' | 'concurrency' | 'toolCalls';

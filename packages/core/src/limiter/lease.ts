@@ -1,128 +1,21 @@
-import { DecisionRecord, evaluate, failedDecision, type Applicable, type Decision, type LimitState } from './decision.js';
-import { demandUnits, reservedCost, usageUnits, type Demand, type Usage } from './demand.js';
-import { describe } from './duration.js';
-import { InvalidInputError } from './errors.js';
-import { unitsToUsd } from './money.js';
-import type { ResolvedLeaseOptions } from './policy.js';
-import type { Pricer } from './prices.js';
-import type { StoreRunner } from './runner.js';
-import { counterOf, type Resource } from './limits.js';
-import type { Adjustment, Charge } from './store.js';
-import { andThen, isPromise, toPromise, type MaybePromise } from './sync.js';
-
-/** What `lease.record` charged for one LLM call. */
-export interface RecordResult {
-  /** Tokens the call used. */
-  tokens: number;
-  /** What the call cost, in USD (rounded up to the nano-dollar). */
-  cost: number;
-  /** Tokens beyond the lease's reservation, charged now. */
-  overrunTokens: number;
-  /** USD beyond the lease's reservation, charged now. */
-  overrunCost: number;
-}
-
-/** Totals of a lease so far. */
-export interface LeaseTotals {
-  /** Tokens recorded. */
-  tokens: number;
-  /** USD recorded. */
-  cost: number;
-  /** Tokens and USD reserved (before release refunds the unused part). */
-  reservedTokens: number;
-  reservedCost: number;
-  /** `record` calls, `step` calls and `tool` calls allowed so far. */
-  records: number;
-  steps: number;
-  toolCalls: number;
-  /**
-   * Whether a call's usage is unknown (a `partial` record under `onUnknownUsage: 'reservation'`,
-   * or a record that failed): release then keeps the whole reservation charged.
-   */
-  unknownUsage: boolean;
-}
-
-/** Options of `lease.record`. */
-export interface RecordOptions {
-  /**
-   * The usage is a lower bound, not the provider's count: a stream cut off before its usage
-   * arrived, or a response without usable usage, counted from what was seen. What it costs is
-   * the lease's `onUnknownUsage` rule: by default the lease keeps its whole reservation.
-   * @default false
-   * @example await lease.record(await meter.usage(), { partial: !meter.complete })
-   */
-  partial?: boolean;
-}
-
-/**
- * Two-phase accounting for one admitted request (or a whole agent workflow). `acquire` reserved the
- * estimate; each LLM call's actual usage is recorded against it; `release` refunds what was not
- * used and frees the concurrency slot. Never released, the lease frees its slot after its TTL (its
- * reservation then stays charged).
- */
-export interface Lease {
-  /** Unique id (also the concurrency slot's). */
-  readonly id: string;
-  /** Whether `release` has been called. */
-  readonly released: boolean;
-  /** What the lease has reserved and recorded so far. */
-  readonly totals: LeaseTotals;
-  /**
-   * Records one LLM call's usage: consumes the reservation first, charges any overrun at once (an
-   * overrun is never lost, even after release). One store call at most. A model the price source
-   * does not know (a provider's dated or prefixed name) is priced as the lease's model. Throws
-   * `InvalidInputError` for bad usage, `UnknownModelError` for usage that cannot be priced and
-   * `StoreError` when the store fails; a record that throws charges nothing itself, and the lease
-   * keeps its whole reservation at release, since the call's usage is unknown. A partial or failed
-   * record after the release charges back what the release refunded.
-   */
-  record(usage: Usage, options?: RecordOptions): Promise<RecordResult>;
-  /**
-   * Checks and counts one more LLM call before making it: refused past `maxSteps`, and, given a
-   * demand, reserves its tokens and cost too (all or nothing).
-   */
-  step(demand?: Pick<Demand, 'tokens' | 'inputTokens' | 'outputTokens' | 'cost' | 'model'>): Promise<Decision>;
-  /** Checks and charges one call of `name` against `toolCalls` limits and `maxToolCalls`, before the tool runs. */
-  tool(name: string): Promise<Decision>;
-  /**
-   * Records the last call's usage and releases the lease, in one store call where `record` and
-   * `release` would make two: for a lease that serves one call (a proxied request). On a lease
-   * already released, or with other calls still settling, it records and then releases. Usage
-   * that cannot be counted throws after the release, which keeps the reservation.
-   */
-  finish(usage: Usage, options?: RecordOptions & ReleaseOptions): Promise<RecordResult>;
-  /**
-   * Refunds the unused reservation and frees the slot; with `refundRequests`, the request itself
-   * is refunded too (it did not count: its response failed). Safe to call twice (the first call's
-   * options hold); one store call at most.
-   */
-  release(options?: ReleaseOptions): Promise<void>;
-}
-
-/** Options of `lease.release`. */
-export interface ReleaseOptions {
-  /**
-   * Refund what `acquire` charged against `requests` limits, as if the request had not been made:
-   * for a response that failed through no fault of the caller (express-rate-limit's
-   * `skipFailedRequests`). Tokens and cost are settled as always: what was used stays charged.
-   * @default false
-   * @example await lease.release({ refundRequests: response.status >= 500 })
-   */
-  refundRequests?: boolean;
-}
-
-/** One reservation made at one store time: refunds must land where the charge did. */
-interface Reservation {
-  at: number;
-  tokens: number;
-  cost: number;
-  /** Requests `acquire` charged with it (the acquire's reservation only). */
-  requests?: number;
-}
+import { DecisionRecord, evaluate, failedDecision, type Applicable } from './decision.js';
+import type { Decision, LimitState } from './decision-types.js';
+import type { Lease, LeaseTotals, RecordOptions, RecordResult, ReleaseOptions } from './lease-types.js';
+import { demandUnits, reservedCost, usageUnits, type Demand, type Usage } from '../pricing/demand.js';
+import { describe } from '../util/describe.js';
+import { InvalidInputError } from '../errors.js';
+import { unitsToUsd } from '../pricing/money.js';
+import type { ResolvedLeaseOptions } from '../policy/policy.js';
+import type { Pricer } from '../pricing/prices.js';
+import type { DeadlineFallback } from '../store/deadline-fallback.js';
+import { counterOf, type Resource } from '../policy/limits.js';
+import type { Adjustment, Charge } from '../store/contract.js';
+import { andThen, isPromise, toPromise, type MaybePromise } from '../util/sync.js';
+import { LeaseLedger, NOTHING, type Reservation } from './ledger.js';
 
 /** What every lease of one limiter (and one store) shares. */
 export interface LeaseContext {
-  readonly runner: StoreRunner;
+  readonly guard: DeadlineFallback;
   readonly pricer: Pricer;
   readonly clock: () => number;
 }
@@ -162,9 +55,6 @@ const NO_OVERRUN: Overrun = { adjustments: [], tokens: 0, cost: 0 };
 /** A lease's batches adjust and never charge. (Not frozen, as above.) */
 const NO_CHARGES: readonly Charge[] = [];
 
-/** What a release refunds when a call's usage is unknown. */
-const NO_RESERVATIONS: readonly Reservation[] = [];
-
 function isPartial(options: RecordOptions | undefined): boolean {
   if (options === undefined) return false;
   if (typeof options !== 'object' || options === null || (options.partial !== undefined && typeof options.partial !== 'boolean')) {
@@ -173,24 +63,17 @@ function isPartial(options: RecordOptions | undefined): boolean {
   return options.partial === true;
 }
 
+/**
+ * A lease's lifecycle (record, step, tool, finish, release) and its store calls; the money
+ * arithmetic is its `LeaseLedger`.
+ */
 export class TollgateLease implements Lease {
   released = false;
-  private reservations: Reservation[];
-  private reservedTokens = 0;
-  private reservedCost = 0;
-  private usedTokens = 0;
-  private usedCost = 0;
-  /** Overrun already charged to the store. */
-  private overrunTokens = 0;
-  private overrunCost = 0;
+  /** What the lease reserved, used, charged as overrun and refunded. */
+  private readonly ledger: LeaseLedger;
   private records = 0;
   private steps = 0;
   private toolCalls = 0;
-  /** A call's usage is unknown: release refunds none of the reservation. */
-  private unknownUsage = false;
-  /** What release refunded: charged again if a call's usage proves unknown after it. */
-  private refundedTokens = 0;
-  private refundedCost = 0;
   private releasing: Promise<void> | undefined;
   /** Records and steps on their way to the store: release waits for them before it settles. */
   private inflight: Set<Promise<unknown>> | undefined;
@@ -207,12 +90,7 @@ export class TollgateLease implements Lease {
     private drawnId: string | undefined,
     reservation: Reservation | undefined,
   ) {
-    // The acquire's reservation is usually the only one: an array of exactly one.
-    this.reservations = reservation ? [reservation] : [];
-    if (reservation) {
-      this.reservedTokens = reservation.tokens;
-      this.reservedCost = reservation.cost;
-    }
+    this.ledger = new LeaseLedger(reservation);
   }
 
   get id(): string {
@@ -220,15 +98,16 @@ export class TollgateLease implements Lease {
   }
 
   get totals(): LeaseTotals {
+    const { ledger } = this;
     return {
-      tokens: this.usedTokens,
-      cost: unitsToUsd(this.usedCost),
-      reservedTokens: this.reservedTokens,
-      reservedCost: unitsToUsd(this.reservedCost),
+      tokens: ledger.usedTokens,
+      cost: unitsToUsd(ledger.usedCost),
+      reservedTokens: ledger.reservedTokens,
+      reservedCost: unitsToUsd(ledger.reservedCost),
       records: this.records,
       steps: this.steps,
       toolCalls: this.toolCalls,
-      unknownUsage: this.unknownUsage,
+      unknownUsage: ledger.unknownUsage,
     };
   }
 
@@ -242,7 +121,7 @@ export class TollgateLease implements Lease {
     });
     // Set before a waiting release settles: its reactions run after this one.
     recorded.catch(() => {
-      this.unknownUsage = true;
+      this.ledger.unknownUsage = true;
       if (this.released) this.chargeRefundBack();
     });
     return recorded;
@@ -263,7 +142,7 @@ export class TollgateLease implements Lease {
       result = this.tally(usage, options);
     } catch (error) {
       // Usage that cannot be counted: the release keeps the reservation.
-      this.unknownUsage = true;
+      this.ledger.unknownUsage = true;
       return this.release(options).then(() => Promise.reject(error));
     }
     return this.release(options).then(() => result);
@@ -274,12 +153,11 @@ export class TollgateLease implements Lease {
    * overrun, the release) charges it. Throws for usage that cannot be counted.
    */
   private tally(usage: Usage, options: RecordOptions | undefined): RecordResult {
-    if (isPartial(options) && this.options.onUnknownUsage === 'reservation') this.unknownUsage = true;
+    if (isPartial(options) && this.options.onUnknownUsage === 'reservation') this.ledger.unknownUsage = true;
     const { tokens, cost } = usageUnits(usage, this.model, this.context.pricer, this.has('cost'));
-    this.usedTokens += tokens;
-    this.usedCost += cost;
+    this.ledger.use(tokens, cost);
     this.records++;
-    const overrun = this.uncharged();
+    const overrun = this.ledger.uncharged();
     return { tokens, cost: unitsToUsd(cost), overrunTokens: overrun.tokens, overrunCost: unitsToUsd(overrun.cost) };
   }
 
@@ -314,7 +192,7 @@ export class TollgateLease implements Lease {
     }
     const { decision, chargedAt } = await this.decide(charged);
     if (!decision.allowed) this.steps--;
-    else if (chargedAt !== undefined) this.reserve({ at: chargedAt, tokens: units.tokens, cost });
+    else if (chargedAt !== undefined) this.ledger.reserve({ at: chargedAt, tokens: units.tokens, cost });
     return decision;
   }
 
@@ -368,65 +246,36 @@ export class TollgateLease implements Lease {
   private settleRelease(refundRequests: boolean): MaybePromise<void> {
     const now = this.context.clock();
     const adjustments: Adjustment[] = [];
-    const charged = this.reservations[0];
-    if (refundRequests && charged?.requests) this.requestRefunds(adjustments, charged.requests, charged.at);
-    // Usage not charged as overrun consumes the oldest reservations first; what is left of each is
-    // refunded where it was charged, unless a call's usage is unknown: then it all stays charged.
-    let coveredTokens = this.usedTokens - this.overrunTokens;
-    let coveredCost = this.usedCost - this.overrunCost;
-    const refunded = this.unknownUsage ? NO_RESERVATIONS : this.reservations;
-    let refundedTokens = 0;
-    let refundedCost = 0;
-    for (const reservation of refunded) {
-      const tokens = reservation.tokens - Math.min(reservation.tokens, coveredTokens);
-      const cost = reservation.cost - Math.min(reservation.cost, coveredCost);
-      coveredTokens = Math.max(0, coveredTokens - reservation.tokens);
-      coveredCost = Math.max(0, coveredCost - reservation.cost);
-      refundedTokens += tokens;
-      refundedCost += cost;
-      this.budgetAdjustments(adjustments, tokens, cost, now, reservation.at);
-    }
+    const { ledger } = this;
+    const acquired = ledger.acquired;
+    if (refundRequests && acquired?.requests) this.requestRefunds(adjustments, acquired.requests, acquired.at);
+    // What the usage left of each reservation is refunded where it was charged (nothing when a
+    // call's usage is unknown: then it all stays charged).
+    const refunds = ledger.refunds();
+    for (const refund of refunds) this.budgetAdjustments(adjustments, refund.tokens, refund.cost, now, refund.at);
     // An overrun whose record failed to reach the store is charged now.
     const overrun = this.chargeOverrun(now);
     for (const adjustment of overrun.adjustments) adjustments.push(adjustment);
     for (const adjustment of this.slotAdjustments('release')) adjustments.push(adjustment);
     if (adjustments.length === 0) return;
-    // From here on the unused reservation is gone: later records are charged in full. If the store
-    // refuses the release, it is all put back for a retry. Nothing can reserve meanwhile (a released
-    // lease refuses steps), so putting back is assigning back.
-    const { reservations, reservedTokens, reservedCost } = this;
-    if (!this.unknownUsage) {
-      this.reservedTokens = Math.min(reservedTokens, this.usedTokens - this.overrunTokens);
-      this.reservedCost = Math.min(reservedCost, this.usedCost - this.overrunCost);
-    }
-    this.reservations = [];
-    this.refundedTokens = refundedTokens;
-    this.refundedCost = refundedCost;
+    // If the store refuses the release, the ledger puts it all back for a retry.
+    ledger.release(refunds);
     // The failure paths build their closures only when they are taken: a release runs per request.
     let settled: MaybePromise<unknown>;
     try {
       settled = this.settle(adjustments, overrun);
     } catch (error) {
-      this.restore(reservations, reservedTokens, reservedCost);
+      ledger.unrelease();
       throw error;
     }
     if (!isPromise(settled)) return;
     return settled.then(
       () => undefined,
       (error: unknown) => {
-        this.restore(reservations, reservedTokens, reservedCost);
+        ledger.unrelease();
         throw error;
       },
     );
-  }
-
-  /** Puts back what a release took off, when the store refused it. */
-  private restore(reservations: Reservation[], tokens: number, cost: number): void {
-    this.reservations = reservations;
-    this.reservedTokens = tokens;
-    this.reservedCost = cost;
-    this.refundedTokens = 0;
-    this.refundedCost = 0;
   }
 
   /** Runs an operation, keeping it in `inflight` until it settles. */
@@ -447,54 +296,29 @@ export class TollgateLease implements Lease {
   private settle(adjustments: readonly Adjustment[], overrun: Overrun): MaybePromise<unknown> {
     let settled: MaybePromise<unknown>;
     try {
-      settled = this.context.runner.settle({ charges: NO_CHARGES, dryRun: false, adjustments });
+      settled = this.context.guard.settle({ charges: NO_CHARGES, dryRun: false, adjustments });
     } catch (error) {
-      this.uncount(overrun);
+      this.ledger.uncount(overrun);
       throw error;
     }
     if (!isPromise(settled)) return settled;
     return settled.catch((error: unknown) => {
-      this.uncount(overrun);
+      this.ledger.uncount(overrun);
       throw error;
     });
   }
 
-  /** Takes back an overrun counted as charged whose adjustments the store did not take. */
-  private uncount(overrun: Overrun): void {
-    this.overrunTokens -= overrun.tokens;
-    this.overrunCost -= overrun.cost;
-  }
-
-  private reserve(reservation: Reservation): void {
-    this.reservations.push(reservation);
-    this.reservedTokens += reservation.tokens;
-    this.reservedCost += reservation.cost;
-  }
-
   /**
-   * Usage that neither a reservation nor an earlier overrun charge covers, as `add` adjustments,
-   * counted as charged from now on. Overrun charged once stays outside the reservations, so a later
-   * `step` reservation is never spent on usage already paid for.
+   * The ledger's uncharged usage as `add` adjustments, counted as charged from now on (see
+   * `LeaseLedger.chargeOverrun`).
    */
   private chargeOverrun(now: number): Overrun {
-    const { tokens, cost } = this.uncharged();
-    if (tokens === 0 && cost === 0) return NO_OVERRUN;
-    this.overrunTokens += tokens;
-    this.overrunCost += cost;
+    const overrun = this.ledger.chargeOverrun();
+    if (overrun === NOTHING) return NO_OVERRUN;
+    const { tokens, cost } = overrun;
     const adjustments: Adjustment[] = [];
     this.budgetAdjustments(adjustments, tokens, cost, now, undefined);
     return { adjustments, tokens, cost };
-  }
-
-  /** Usage beyond what the reservations and the overruns charged so far cover. */
-  private uncharged(): { tokens: number; cost: number } {
-    // A call whose usage is unknown is charged at least everything reserved, also what a release
-    // refunded before that was known (a client that left: the release came before the record).
-    const charged = (used: number, refunded: number, reserved: number) => (this.unknownUsage ? Math.max(used, reserved + refunded) : used);
-    return {
-      tokens: Math.max(0, charged(this.usedTokens, this.refundedTokens, this.reservedTokens) - this.overrunTokens - this.reservedTokens),
-      cost: Math.max(0, charged(this.usedCost, this.refundedCost, this.reservedCost) - this.overrunCost - this.reservedCost),
-    };
   }
 
   /**
@@ -542,7 +366,7 @@ export class TollgateLease implements Lease {
     if (charged.length === 0 && adjustments.length === 0) return { decision: new DecisionRecord(true, 'ok', 0, [], []) };
     const { ttlMs } = this.options;
     const charges: Charge[] = charged.map(({ entry, amount }) => ({ counter: counterOf(entry.limit, entry.identity, now, ttlMs), amount }));
-    const outcome = await this.context.runner.decide({ charges, dryRun: false, adjustments }, (settled) => settled);
+    const outcome = await this.context.guard.decide({ charges, dryRun: false, adjustments }, (settled) => settled);
     if (outcome.kind === 'failed') return { decision: failedDecision(outcome.failure) };
     const { result, failure } = outcome;
     const decision = evaluate(charged.map(({ entry }) => entry), charges, result, result.allowed);

@@ -1,4 +1,4 @@
-import type { CounterAlgorithm } from '../store.js';
+import type { CounterAlgorithm } from '../contract.js';
 
 /**
  * How one counter algorithm reads its state. States are plain JSON-safe objects so that a store can

@@ -1,4 +1,4 @@
-import type { Adjustment, Counter, CounterAlgorithm, CounterReading, StoreBatch, StoreResult } from '../store.js';
+import type { Adjustment, Counter, CounterAlgorithm, CounterReading, StoreBatch, StoreResult } from '../contract.js';
 import { bucketModel } from './bucket.js';
 import { calendarModel } from './calendar.js';
 import { logModel } from './log.js';

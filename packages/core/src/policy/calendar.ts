@@ -1,4 +1,4 @@
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError } from '../errors.js';
 
 /** How often a calendar limit resets. */
 export type CalendarUnit = 'day' | 'week' | 'month';

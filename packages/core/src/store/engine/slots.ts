@@ -1,4 +1,4 @@
-import type { CounterAlgorithm } from '../store.js';
+import type { CounterAlgorithm } from '../contract.js';
 import type { CounterReader } from './model.js';
 
 type SlotsAlgorithm = Extract<CounterAlgorithm, { type: 'slots' }>;

@@ -1,6 +1,6 @@
-import { describe } from './duration.js';
-import { ConfigurationError, InvalidInputError } from './errors.js';
-import { sha256 } from './sha256.js';
+import { describe } from '../util/describe.js';
+import { ConfigurationError, InvalidInputError } from '../errors.js';
+import { sha256 } from '../util/sha256.js';
 
 /**
  * Who is calling, in several dimensions at once. A limit keys on one of them (its scope); a limit

@@ -1,4 +1,4 @@
-import type { CounterAlgorithm } from '../store.js';
+import type { CounterAlgorithm } from '../contract.js';
 import type { CounterModel } from './model.js';
 
 type BucketAlgorithm = Extract<CounterAlgorithm, { type: 'bucket' }>;

@@ -1,147 +1,19 @@
-import { DecisionRecord, evaluate, failedDecision, type Applicable, type LimitState, type RequestDecision } from './decision.js';
-import { demandUnits, reservedCost, type Demand, type DemandUnits } from './demand.js';
-import { describe, type Duration } from './duration.js';
-import { ConfigurationError, InvalidInputError } from './errors.js';
-import { encodeKeyPart, identityValue, KnownScopes, type Identity } from './identity.js';
-import { TollgateLease, type Lease, type LeaseContext } from './lease.js';
-import { ScopedIdentityKey, scopeKeys, type CompiledLimit, type LimitConfig, type ScopeKeys } from './limits.js';
-import {
-  PolicyResolver,
-  resolveLeaseOptions,
-  type AnonymousPolicy,
-  type CompiledPolicy,
-  type LeaseOptions,
-  type PolicyConfig,
-  type ResolvedLeaseOptions,
-} from './policy.js';
-import { Pricer, type PriceSource } from './prices.js';
-import { StoreRunner, type Failure, type Outcome, type StoreErrorPolicy } from './runner.js';
-import type { Adjustment, Charge, Counter, CounterAlgorithm, IdentityKey, Store, StoreResult } from './store.js';
-import { andThen, isPromise, toPromise, type MaybePromise } from './sync.js';
-import type { DegradeConfig } from './degrade.js';
+import { DecisionRecord, evaluate, failedDecision, type Applicable } from './decision.js';
+import type { LimitState } from './decision-types.js';
+import { demandUnits, reservedCost, type Demand, type DemandUnits } from '../pricing/demand.js';
+import { describe } from '../util/describe.js';
+import { ConfigurationError, InvalidInputError } from '../errors.js';
+import { encodeKeyPart, identityValue, KnownScopes, type Identity } from '../policy/identity.js';
+import { TollgateLease, type LeaseContext } from './lease.js';
+import type { AcquireDecision, AcquireOptions, Limiter, LimiterOptions, RequestDecision, WaitOptions } from './limiter-types.js';
+import { ScopedIdentityKey, scopeKeys, type CompiledLimit, type ScopeKeys } from '../policy/limits.js';
+import { PolicyResolver, resolveLeaseOptions, type CompiledPolicy, type ResolvedLeaseOptions } from '../policy/policy.js';
+import { Pricer } from '../pricing/prices.js';
+import { DeadlineFallback } from '../store/deadline-fallback.js';
+import type { Failure, Outcome } from '../store/failure-policy.js';
+import type { Adjustment, Charge, Counter, CounterAlgorithm, IdentityKey, Store, StoreResult } from '../store/contract.js';
+import { andThen, isPromise, toPromise, type MaybePromise } from '../util/sync.js';
 import { acquireNow, scopesUsed, type InternalLimiter } from './internal.js';
-
-/**
- * Options of `createLimiter`.
- *
- * @example
- * createLimiter({
- *   store: new MemoryStore(),
- *   limits: [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 20, window: '1m' }],
- * })
- */
-export interface LimiterOptions<Scope extends string = string> {
-  /** Where counters live: `MemoryStore`, `RedisStore`, `UpstashStore`, `SqliteStore`. */
-  store: Store;
-  /**
-   * The limits every caller is held to, or a function of the identity returning them (return the
-   * same array object for the same policy so its compiled form is reused). With `tiers`, an array
-   * here applies to every tier in addition to the tier's own limits.
-   */
-  limits?: LimitConfig[] | ((identity: Identity<Scope>) => LimitConfig[] | Promise<LimitConfig[]>);
-  /** The degradation ladder (a tier's own `degrade` replaces it). */
-  degrade?: DegradeConfig;
-  /**
-   * A policy per tier, chosen by `tierOf`.
-   * @example { free: { limits: [...] }, pro: { limits: [...], degrade: {...} } }
-   */
-  tiers?: Record<string, PolicyConfig>;
-  /** Picks the caller's tier (often a database read); the answer is cached per identity for `tierCacheTtl`. */
-  tierOf?: (identity: Identity<Scope>) => string | Promise<string>;
-  /**
-   * How long a `tierOf` answer is reused, so a tier change takes effect within this.
-   * @default '1m'
-   */
-  tierCacheTtl?: Duration;
-  /** Prices models for cost reservations and records. `@tollgate/llm` provides a maintained table. */
-  prices?: PriceSource;
-  /** Lease defaults: TTL, `maxSteps`, `maxToolCalls`, `onUnknownUsage`. */
-  lease?: LeaseOptions;
-  /**
-   * The longest a store call may take before `onStoreError` applies.
-   * @default 1000
-   */
-  timeoutMs?: number;
-  /**
-   * What a decision does when the store fails or times out. The default refuses, because an outage
-   * must not become an unmetered spending window; `'local'` keeps enforcing per process.
-   * @default 'deny'
-   */
-  onStoreError?: StoreErrorPolicy;
-  /** The in-process store `onStoreError: 'local'` decides against (e.g. `new MemoryStore()`). */
-  localStore?: Store;
-  /**
-   * The time source (epoch ms): picks calendar periods and expires tier answers. Stores that have
-   * their own time (Redis) count windows on theirs.
-   * @default Date.now
-   */
-  clock?: () => number;
-  /**
-   * Namespaces this limiter's keys, so limiters sharing a store do not share counters.
-   * @default 'tollgate'
-   */
-  prefix?: string;
-  /**
-   * Custom scopes, besides the built-in `user`, `apiKey`, `ip`, `session` and `global`. A limit
-   * keyed on any other scope is a `ConfigurationError`, and an identity with any other field an
-   * `InvalidInputError`: a typo never turns a limit off.
-   * @default []
-   * @example { scopes: ['team', 'org'] }
-   */
-  scopes?: Scope[];
-  /**
-   * What a caller whose identity matches none of the policy's limits gets (an `identify` that found
-   * no user, a scope its identity lacks): `'refuse'` decides `allowed: false` with
-   * `reason: 'no-identity'`; `'allow'` lets them through unlimited. A tier's `anonymous` overrides it.
-   * @default 'refuse'
-   * @example { anonymous: 'allow' } // public routes where limits key on a user when there is one
-   */
-  anonymous?: AnonymousPolicy;
-}
-
-/** A decision on `acquire`: when allowed, it carries the lease. */
-export type AcquireDecision = (RequestDecision & { allowed: true; lease: Lease }) | (RequestDecision & { allowed: false; lease?: undefined });
-
-/** Per-request overrides of the lease defaults. */
-export type AcquireOptions = LeaseOptions;
-
-/** A limiter; `Scope` names its custom scopes, so an identity with another field does not compile. */
-export interface Limiter<Scope extends string = string> {
-  /**
-   * Decides on a request and, when every limit admits it, charges it: one request, the estimated
-   * tokens and cost (reserved on the returned lease) and a concurrency slot. All or nothing: a
-   * refusal charges nothing anywhere.
-   */
-  acquire(identity: Identity<Scope>, demand?: Demand, options?: AcquireOptions): Promise<AcquireDecision>;
-  /** The same evaluation as `acquire`, charging nothing; `remaining` is as it stands before the demand. */
-  check(identity: Identity<Scope>, demand?: Demand): Promise<RequestDecision>;
-  /** Every applicable limit as it stands (dashboards). Throws `StoreError` when the store fails. */
-  usage(identity: Identity<Scope>): Promise<LimitState[]>;
-  /** Clears the caller's counters of one limit, or of all its limits. Throws `StoreError` when the store fails. */
-  reset(identity: Identity<Scope>, limitName?: string): Promise<void>;
-  /**
-   * `acquire`, waiting while it is refused for as long as each refusal says, up to `timeoutMs`:
-   * for a background job that would rather wait its turn than fail. Returns the first admission,
-   * or the last refusal once the next wait would pass the timeout (at once for a refusal that no
-   * wait can cure: a demand larger than a limit, an unidentified caller).
-   */
-  waitFor(identity: Identity<Scope>, demand: Demand | undefined, options: WaitOptions): Promise<AcquireDecision>;
-}
-
-/**
- * Options of `limiter.waitFor`: how long to wait at most, and the lease options of `acquire`.
- *
- * @example { timeoutMs: 30_000, signal: AbortSignal.timeout(60_000) }
- */
-export interface WaitOptions extends AcquireOptions {
-  /** The longest to wait for an admission, in ms. */
-  timeoutMs: number;
-  /**
-   * Stops waiting when it aborts: the promise rejects with the signal's reason.
-   * @default undefined
-   */
-  signal?: AbortSignal;
-}
 
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Not frozen: V8 iterates frozen arrays on a slower path. `readonly` keeps it empty. */
@@ -192,7 +64,7 @@ export function createLimiter<const Scope extends string = never>(options: Limit
 
 class TollgateLimiter implements Limiter, InternalLimiter {
   private readonly policies: PolicyResolver;
-  private readonly runner: StoreRunner;
+  private readonly guard: DeadlineFallback;
   private readonly pricer: Pricer;
   private readonly clock: () => number;
   private readonly prefix: string;
@@ -224,11 +96,11 @@ class TollgateLimiter implements Limiter, InternalLimiter {
     this.knownScopes = new KnownScopes(options.scopes);
     this.policies = new PolicyResolver(options, stores, clock, this.knownScopes);
     this[scopesUsed] = this.policies.scopesUsed();
-    this.runner = new StoreRunner(store, timeoutMs, onStoreError, localStore);
+    this.guard = new DeadlineFallback(store, timeoutMs, onStoreError, localStore);
     this.pricer = new Pricer(options.prices);
     this.clock = clock;
-    this.leaseContext = { runner: this.runner, pricer: this.pricer, clock };
-    if (onStoreError === 'local') this.localLeaseContext = { runner: this.runner.local(), pricer: this.pricer, clock };
+    this.leaseContext = { guard: this.guard, pricer: this.pricer, clock };
+    if (onStoreError === 'local') this.localLeaseContext = { guard: this.guard.local(), pricer: this.pricer, clock };
     this.prefix = prefix;
   }
 
@@ -262,7 +134,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
     // Tool calls are charged by lease.tool(), not by the request.
     const charges = policy.hasToolCalls ? applicable.filter(isCharged) : applicable;
     const request: AcquireRequest = { policy, applicable, charges, units, cost, leaseOptions, leaseId };
-    return this.runner.decide({ charges, dryRun: false, adjustments: NO_ADJUSTMENTS }, (outcome) => this.acquired(request, outcome));
+    return this.guard.decide({ charges, dryRun: false, adjustments: NO_ADJUSTMENTS }, (outcome) => this.acquired(request, outcome));
   }
 
   /** Turns the store's answer on an acquire into the decision, with a lease when allowed. */
@@ -277,7 +149,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
     const { result, store, failure } = outcome;
     const decision = this.requestDecision(policy, request.charges, result, true, failure);
     if (decision.allowed) {
-      const context = store === this.runner.store ? this.leaseContext : this.localLeaseContext!;
+      const context = store === this.guard.store ? this.leaseContext : this.localLeaseContext!;
       const reservation = { at: result.now, tokens: units.tokens, cost: request.cost, requests: units.requests };
       decision.lease = new TollgateLease(context, applicable, leaseOptions, units.model, leaseId, reservation);
     }
@@ -294,7 +166,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
         const cost = reservedCost(units, this.pricer, charges.some(isCost));
         // A check asks whether one more slot would be free: no lease holds it.
         for (const applied of charges) charge(applied, units, cost, undefined);
-        return this.runner.decide({ charges, dryRun: true, adjustments: [] }, (outcome) =>
+        return this.guard.decide({ charges, dryRun: true, adjustments: [] }, (outcome) =>
           outcome.kind === 'failed'
             ? this.failed(policy, outcome.failure)
             : this.requestDecision(policy, charges, outcome.result, false, outcome.failure),
@@ -307,7 +179,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
     const policy = await this.policies.resolve(identity);
     // Reading every counter: each charge has amount 0.
     const applicable = this.applicable(policy, identity, this.clock(), policy.lease.ttlMs);
-    const result = await this.runner.settle({ charges: applicable, dryRun: true, adjustments: [] });
+    const result = await this.guard.settle({ charges: applicable, dryRun: true, adjustments: [] });
     return evaluate(applicable, applicable, result, false).limits.map(({ retryAfterMs: _, ...state }) => state);
   }
 
@@ -337,7 +209,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
       applicable = applicable.filter(({ limit }) => limit.name === limitName);
     }
     const adjustments = applicable.map(({ counter }) => ({ type: 'reset' as const, counter }));
-    if (adjustments.length > 0) await this.runner.settle({ charges: [], dryRun: false, adjustments });
+    if (adjustments.length > 0) await this.guard.settle({ charges: [], dryRun: false, adjustments });
   }
 
   /**
