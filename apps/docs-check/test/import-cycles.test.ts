@@ -132,15 +132,6 @@ function shortestCycle(graph: ReadonlyMap<string, readonly string[]>, component:
   return [start, start];
 }
 
-/**
- * Cycles that exist and are known, each with who owns the fix: listed here rather than skipped, so
- * that a new cycle still fails and a fixed one has to be crossed off.
- */
-const KNOWN_CYCLES: readonly string[] = [
-  // The gateway's config validation and its schema import each other (owned by the gateway).
-  'apps/gateway/src/config/policy-check.ts -> apps/gateway/src/config/schema.ts -> apps/gateway/src/config/policy-check.ts',
-];
-
 describe('import cycles', () => {
   it('finds one in a graph that has one, and none in one that has none', () => {
     const graph = new Map([
@@ -167,9 +158,6 @@ describe('import cycles', () => {
     const files = sourceFiles();
     expect(files.length).toBeGreaterThan(100);
     const cycles = findCycles(importGraph(files)).map((cycle) => cycle.map((file) => relative(ROOT, file)).join(' -> '));
-    const added = cycles.filter((cycle) => !KNOWN_CYCLES.includes(cycle));
-    expect(added, `Import cycles (move what both files need into a file of its own):\n${added.join('\n')}`).toEqual([]);
-    const fixed = KNOWN_CYCLES.filter((cycle) => !cycles.includes(cycle));
-    expect(fixed, 'Known cycles that no longer exist: remove them from KNOWN_CYCLES').toEqual([]);
+    expect(cycles, `Import cycles (move what both files need into a file of its own):\n${cycles.join('\n')}`).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { createLimiter, InvalidInputError, type Identity, type Limiter, type Store } from '@tollgate/core';
 import { genaiPrices, type LlmPriceSource } from '@tollgate/llm';
-import type { GatewayPolicy, KeyEntry } from './config/schema.js';
+import type { GatewayPolicy, KeyEntry } from './config/policy-types.js';
 import type { NoDearer } from './proxy/degrade.js';
 import { StepHints } from './proxy/step-hints.js';
 

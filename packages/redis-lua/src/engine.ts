@@ -2,7 +2,7 @@ import { PROTOCOL_LUA } from './protocol.js';
 
 /**
  * The store engine in Lua: the same semantics as `@tollgate/core`'s `applyBatch` (see
- * packages/core/src/engine), run atomically inside Redis. Every counter of one identity lives in
+ * packages/core/src/store/engine), run atomically inside Redis. Every counter of one identity lives in
  * one hash (`KEYS[k]`), read with one HMGET and written with one HSET, and the hash carries a TTL
  * that covers its longest-lived counter. The conformance suite's differential test and
  * store-redis's engine test (batches the limiter does not build) hold this to the TypeScript

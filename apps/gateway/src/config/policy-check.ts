@@ -1,6 +1,6 @@
 import { ALL_ALGORITHMS, ConfigurationError, createLimiter, type LimitConfig, type Store } from '@tollgate/core';
 import { genaiPrices } from '@tollgate/llm';
-import type { GatewayPolicy } from './schema.js';
+import type { GatewayPolicy } from './policy-types.js';
 import { parsePath, type ConfigSource, type Path } from './source.js';
 
 /** Stands in for the real store while the policy is checked: building a limiter never calls it. */

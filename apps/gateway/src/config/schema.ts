@@ -4,6 +4,7 @@ import type { LlmModelPrice } from '@tollgate/llm';
 import { isProxyAddress, PROXY_RANGE_NAMES } from './addresses.js';
 import { GatewayConfigError } from './errors.js';
 import { checkPolicy } from './policy-check.js';
+import type { GatewayPolicy, KeyEntry, OverToolLimit } from './policy-types.js';
 import { masked, type ConfigSource, type Path } from './source.js';
 
 /** Where counters live: an SQLite file (the default, embedded) or a Redis server shared by instances. */
@@ -35,33 +36,6 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** Fastify's `trustProxy`: which proxies' `X-Forwarded-For` to believe for the `ip` scope. */
 export type TrustProxy = false | number | string[];
 
-/** One API key the gateway accepts. */
-export interface KeyEntry {
-  /** What dashboards, logs and the `apiKey` scope call the key (never the secret itself). */
-  readonly id: string;
-  readonly user: string;
-}
-
-/** The part of the configuration that is applied again when the file changes, without a restart. */
-export interface GatewayPolicy {
-  /** Limits every tier has, on top of its own (per IP, say). */
-  readonly limits: LimitConfig[];
-  readonly tiers: Record<string, PolicyConfig>;
-  /** User id → its tier. */
-  readonly users: ReadonlyMap<string, { readonly tier: string }>;
-  /** Secret → the key. */
-  readonly keys: ReadonlyMap<string, KeyEntry>;
-  /** Prices for models genai-prices does not know (self-hosted ones), in USD per million tokens. */
-  readonly prices: Record<string, LlmModelPrice>;
-  /** Per tier, what a request offering a tool past its `toolCalls` limit gets (`refuse` unless the tier says). */
-  readonly overToolLimit: Readonly<Record<string, OverToolLimit>>;
-}
-
-/**
- * What a request that offers the model a tool whose `toolCalls` limit is spent gets: a 429
- * (`refuse`), or the request without that tool (`remove`), said in `x-tollgate-tools-removed`.
- */
-export type OverToolLimit = 'refuse' | 'remove';
 const OVER_TOOL_LIMIT: readonly OverToolLimit[] = ['refuse', 'remove'];
 
 /** Where the gateway listens, and how long and how large a client's request may be. */
