@@ -37,8 +37,13 @@ const TIGHT_KEYS = 50;
 const SAMPLE_EVERY_MS = 30_000;
 /** Between two events of a paced stream (13 events: about a quarter of a second per stream). */
 const CHUNK_DELAY_MS = 20;
-/** Requests in flight per gateway beyond which the generator skips (and counts) a request instead of queueing it. */
-const MAX_IN_FLIGHT = 512;
+/**
+ * Requests in flight per gateway beyond which the generator skips (and counts) a request instead
+ * of sending it. A gateway that keeps up holds a few dozen (a stream takes a quarter of a second);
+ * on a busy machine it can fall behind, and a backlog without bound would measure the queue, not
+ * what the gateway keeps.
+ */
+const MAX_IN_FLIGHT = 64;
 /** The growth rate (MB a minute over the last third) under which RSS counts as levelled off; the heap after GC gets a tenth of it. */
 const FLAT_RSS_MB_PER_MIN = 0.5;
 const MB = 1024 * 1024;
