@@ -16,12 +16,18 @@ export function completion(model: string): string {
 
 /** Every chunk of one stream, in one string: written at once, as a fast upstream's socket would deliver it. */
 export function stream(model: string, includeUsage: boolean): string {
+  return streamEvents(model, includeUsage).join('');
+}
+
+/** The events of one stream, one string each (`data: …` and its blank line), `[DONE]` last. */
+export function streamEvents(model: string, includeUsage: boolean): string[] {
   const chunk = (choices: unknown[], extra: object = {}) =>
     `data: ${JSON.stringify({ ...BASE, object: 'chat.completion.chunk', model, choices, ...(includeUsage && { usage: null }), ...extra })}\n\n`;
   const delta = (content: object, finish: string | null = null) => [{ index: 0, delta: content, logprobs: null, finish_reason: finish }];
-  let events = chunk(delta({ role: 'assistant', content: '' }));
-  for (let i = 0; i < STREAM_CHUNKS; i++) events += chunk(delta({ content: i === 0 ? 'word' : ' word' }));
-  events += chunk(delta({}, 'stop'));
-  if (includeUsage) events += chunk([], { usage: USAGE });
-  return `${events}data: [DONE]\n\n`;
+  const events = [chunk(delta({ role: 'assistant', content: '' }))];
+  for (let i = 0; i < STREAM_CHUNKS; i++) events.push(chunk(delta({ content: i === 0 ? 'word' : ' word' })));
+  events.push(chunk(delta({}, 'stop')));
+  if (includeUsage) events.push(chunk([], { usage: USAGE }));
+  events.push('data: [DONE]\n\n');
+  return events;
 }

@@ -127,7 +127,7 @@ async function measure(server: Running, phase: Phase): Promise<Sample & { window
  * `package.json` in a temporary folder whose `node_modules` is this app's, so both run on the same
  * built packages in the same run.
  */
-function checkoutGateway(revision: string, into: string): string {
+export function checkoutGateway(revision: string, into: string): string {
   const dir = join(into, `gateway-${revision.replace(/[^\w.-]/g, '_')}`);
   mkdirSync(dir, { recursive: true });
   const root = execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd: GATEWAY_DIR, encoding: 'utf8' }).trim();

@@ -25,12 +25,13 @@ export function canPin(): boolean {
 }
 
 /**
- * `node [nodeArgs] --import tsx <args>` on `cpu` (through taskset, which execs node in place), or
- * anywhere; `background` runs it at the lowest priority (`nice -n 19`), so that it takes only the
- * CPU time that others on its CPU leave.
+ * `node --import tsx [nodeArgs] <args>` on `cpu` (through taskset, which execs node in place), or
+ * anywhere (tsx first, so that a module `nodeArgs` imports may be TypeScript); `background` runs
+ * it at the lowest priority (`nice -n 19`), so that it takes only the CPU time that others on its
+ * CPU leave.
  */
 export function node(args: string[], cpu: string | undefined, cwd: string, nodeArgs: string[] = [], background = false): ChildProcess {
-  const command = [process.execPath, ...nodeArgs, '--import', 'tsx', ...args];
+  const command = [process.execPath, '--import', 'tsx', ...nodeArgs, ...args];
   const pinned = cpu === undefined ? command : ['taskset', '--cpu-list', cpu, ...command];
   const [file, ...rest] = background && process.platform !== 'win32' ? ['nice', '-n', '19', ...pinned] : pinned;
   const env = { ...process.env };
@@ -50,7 +51,7 @@ export interface GatewayLaunch {
   readonly cpu: string | undefined;
   /** The app folder whose `src/main.ts` runs (another commit's copy, for a baseline). @default GATEWAY_DIR */
   readonly dir?: string;
-  /** Flags for node itself (`--cpu-prof`). */
+  /** Flags for node itself (`--cpu-prof`; `--import <module>`, loaded before the gateway). */
   readonly nodeArgs?: string[];
 }
 
