@@ -12,6 +12,7 @@
  * server process's user and system time from /proc over the measured seconds.
  */
 import { execFileSync } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,8 +93,9 @@ interface Contender {
   start(cpu: string | undefined, nodeArgs?: string[]): Promise<Running>;
 }
 
-function load(url: string, phase: Phase, seconds: number): Promise<autocannon.Result> {
-  return autocannon({
+/** Loads `url` for `seconds`; `onSecond` hears how many answers came in each second. */
+function load(url: string, phase: Phase, seconds: number, onSecond?: (answers: number) => void): Promise<autocannon.Result> {
+  const instance = autocannon({
     url: `${url}/v1/chat/completions`,
     method: 'POST',
     headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
@@ -101,6 +103,9 @@ function load(url: string, phase: Phase, seconds: number): Promise<autocannon.Re
     connections: phase.clients,
     duration: seconds,
   });
+  // Without a callback autocannon returns its running instance, an event emitter that is also a promise of the result (its types show only the promise).
+  if (onSecond) (instance as unknown as EventEmitter).on('tick', ({ counter }: { counter: number }) => onSecond(counter));
+  return instance;
 }
 
 /** Measures one phase on a running server, after a warm-up; the window is when it measured, for a profile. */
@@ -163,8 +168,19 @@ export interface CpuSuiteOptions {
   readonly profile?: boolean;
 }
 
-/** The Markdown report: per contender and phase, req/s, latency, CPU ms per request and its ratio to the bare proxy. */
-export function gatewayCpuReport({ rounds = 3, baseline, profile = false }: CpuSuiteOptions = {}): Promise<string> {
+/** The contenders of one run, and where their processes go. */
+interface Bench {
+  readonly contenders: Contender[];
+  readonly placement: Parameters<Parameters<typeof pinned>[0]>[0];
+  readonly work: string;
+}
+
+/**
+ * Runs `suite` with the contenders (the bare proxy first, then the gateway on SQLite and on Redis,
+ * after `baseline`'s gateway if given) in front of one fake upstream and one redis-server, pinned
+ * where the machine allows, and stops them all after.
+ */
+function withContenders<T>(baseline: string | undefined, suite: (bench: Bench) => Promise<T>): Promise<T> {
   return pinned(async (placement) => {
     const work = mkdtempSync(join(tmpdir(), 'tollgate-bench-cpu-'));
     // Unpinned children inherit this process's CPU: the upstream and redis-server share the load CPU.
@@ -192,25 +208,95 @@ export function gatewayCpuReport({ rounds = 3, baseline, profile = false }: CpuS
         ...(baseline ? gateways(` at ${baseline}`, checkoutGateway(baseline, work)) : []),
         ...gateways(baseline ? ' (working tree)' : ''),
       ];
-      const samples = contenders.map(() => PHASES.map((): Sample[] => []));
-      for (let round = 0; round < rounds; round++) {
-        for (const [c, contender] of contenders.entries()) {
-          const server = await contender.start(placement?.server);
-          try {
-            for (const [p, phase] of PHASES.entries()) samples[c]![p]!.push(await measure(server, phase));
-          } finally {
-            await server.stop();
-          }
-        }
-      }
-      const sections = [cpuTable(contenders, samples, rounds, placementText(placement))];
-      if (profile) sections.push(await profiled(contenders[contenders.length - 2]!, work, placement?.server));
-      return sections.join('\n\n');
+      return await suite({ contenders, placement, work });
     } finally {
       await stopChild(upstream.child);
       await stopRedis(redisPort);
       rmSync(work, { recursive: true, force: true });
     }
+  });
+}
+
+/** The Markdown report: per contender and phase, req/s, latency, CPU ms per request and its ratio to the bare proxy. */
+export function gatewayCpuReport({ rounds = 3, baseline, profile = false }: CpuSuiteOptions = {}): Promise<string> {
+  return withContenders(baseline, async ({ contenders, placement, work }) => {
+    const samples = contenders.map(() => PHASES.map((): Sample[] => []));
+    for (let round = 0; round < rounds; round++) {
+      for (const [c, contender] of contenders.entries()) {
+        const server = await contender.start(placement?.server);
+        try {
+          for (const [p, phase] of PHASES.entries()) samples[c]![p]!.push(await measure(server, phase));
+        } finally {
+          await server.stop();
+        }
+      }
+    }
+    const sections = [cpuTable(contenders, samples, rounds, placementText(placement))];
+    if (profile) sections.push(await profiled(contenders[contenders.length - 2]!, work, placement?.server));
+    return sections.join('\n\n');
+  });
+}
+
+/** Seconds at the start and at the end of a long run whose throughputs are compared. */
+const HOLD_EDGE_SECONDS = 10;
+
+/** One long run: its figures over the whole run, and its throughput at the end against the start. */
+interface Held extends Sample {
+  /** Requests answered in the last `HOLD_EDGE_SECONDS` over those in the first. */
+  readonly hold: number;
+}
+
+/** Loads a running server for `seconds` (after a warm-up), counting the answers of every second. */
+async function measureHeld(server: Running, phase: Phase, seconds: number): Promise<Held> {
+  await load(server.url, phase, WARMUP_SECONDS);
+  const before = cpuTime(server.pid);
+  const perSecond: number[] = [];
+  const run = load(server.url, phase, seconds, (counter) => perSecond.push(counter));
+  const result = await run;
+  const requests = result.requests.total;
+  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+  return {
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failures: result.non2xx + result.errors,
+    cpuMs: (cpuTime(server.pid) - before) / 1000 / requests,
+    hold: sum(perSecond.slice(-HOLD_EDGE_SECONDS)) / sum(perSecond.slice(0, HOLD_EDGE_SECONDS)),
+  };
+}
+
+/**
+ * The throughput-hold report: every contender and phase once, for `seconds` each (a fresh process
+ * per run, contenders alternating within each phase): req/s, latency, CPU ms per request, and the
+ * last ten seconds' throughput against the first ten's. The gateways' policy has a global exact
+ * log (a sliding log of 1,000,000 requests a minute), whose length grows with the run.
+ */
+export function gatewayHoldReport({ seconds = 60 }: { readonly seconds?: number } = {}): Promise<string> {
+  return withContenders(undefined, async ({ contenders, placement }) => {
+    const rows: string[] = [];
+    for (const phase of PHASES) {
+      let floor = NaN;
+      for (const [c, contender] of contenders.entries()) {
+        const server = await contender.start(placement?.server);
+        let held: Held;
+        try {
+          held = await measureHeld(server, phase, seconds);
+        } finally {
+          await server.stop();
+        }
+        if (c === 0) floor = held.cpuMs;
+        rows.push(
+          `| ${phaseName(phase)} | ${phase.clients} | ${contender.name}${held.failures > 0 ? ` (${held.failures} failed)` : ''} | ${Math.round(held.requestsPerSecond).toLocaleString('en-US')} | ${held.p50} | ${held.p99} | ${held.cpuMs.toFixed(3)} | ${c === 0 ? '1.00x' : `${(held.cpuMs / floor).toFixed(2)}x`} | ${(100 * held.hold).toFixed(0)}% |`,
+        );
+      }
+    }
+    return [
+      `One run of ${seconds} s per row (after ${WARMUP_SECONDS} s of warm-up), a fresh process per run, contenders alternating within each phase; ${placementText(placement)}. Hold: the requests answered in the last ${HOLD_EDGE_SECONDS} s over those in the first ${HOLD_EDGE_SECONDS} s.`,
+      '',
+      '| answer | clients | contender | req/s | p50 ms | p99 ms | server CPU ms/request | CPU vs bare proxy | hold |',
+      '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rows,
+    ].join('\n');
   });
 }
 

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [memory|sqlite|redis|http|llm|budget|gateway|gateway-cpu|gateway-soak] [--rounds n] [--baseline <commit>] [--profile] [--minutes n] [--store sqlite|redis]`: benchmarks with their peers in the same run (alternating fresh
+ * `pnpm bench [memory|sqlite|redis|http|llm|budget|gateway|gateway-cpu|gateway-hold|gateway-soak] [--rounds n] [--baseline <commit>] [--profile] [--seconds n] [--minutes n] [--store sqlite|redis]`: benchmarks with their peers in the same run (alternating fresh
  * processes); prints Markdown tables with ratios (absolute numbers on shared machines are noisy,
  * ratios less so). Starts its own redis-server on a free loopback port for the Redis suites.
  * `budget` is no throughput measure: it prints what the gateway's budget charged against what a
@@ -7,9 +7,10 @@
  * ordinary ones and prints what they cost the ordinary ones' latency, then compares the gateway's
  * CPU per request with a bare proxy's (`gateway-cpu` runs only that: `--rounds` of it, beside the
  * gateway of `--baseline <commit>` if given, and with `--profile`, where the gateway's CPU goes),
- * then soaks it for 15 minutes of mixed traffic on SQLite and Redis and says whether its memory
- * levels off (`gateway-soak` runs only that: `--minutes n` of it, on one `--store` if given,
- * beside the gateway of `--baseline <commit>` if given).
+ * then runs each contender for a minute and prints whether its throughput holds to the end
+ * (`gateway-hold` runs only that, `--seconds` long), then soaks it for 15 minutes of mixed traffic
+ * on SQLite and Redis and says whether its memory levels off (`gateway-soak` runs only that:
+ * `--minutes n` of it, on one `--store` if given, beside the gateway of `--baseline <commit>` if given).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { startServer, stopServer } from '@tollgate/dev-redis';
 import { budgetReport } from './budget.js';
 import { gatewayReport } from './gateway.js';
-import { gatewayCpuReport } from './gateway-cpu.js';
+import { gatewayCpuReport, gatewayHoldReport } from './gateway-cpu.js';
 import { gatewaySoakReport, type StoreKind } from './gateway-soak.js';
 import { report } from './harness.js';
 import { httpReport } from './http.js';
@@ -31,7 +32,7 @@ import { redisMemoryPerIdentity } from './redis-memory.js';
 const { values: flags, positionals } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
   allowPositionals: true,
-  options: { rounds: { type: 'string' }, baseline: { type: 'string' }, profile: { type: 'boolean' }, minutes: { type: 'string' }, store: { type: 'string' } },
+  options: { rounds: { type: 'string' }, baseline: { type: 'string' }, profile: { type: 'boolean' }, seconds: { type: 'string' }, minutes: { type: 'string' }, store: { type: 'string' } },
 });
 const only = positionals[0];
 console.log(`Node ${process.version}, ${availableParallelism()} cores, ${new Date().toISOString().slice(0, 10)}\n`);
@@ -78,6 +79,11 @@ if (!only || only === 'gateway') console.log(`## The gateway under hostile load 
 if (!only || only === 'gateway' || only === 'gateway-cpu') {
   const cpu = await gatewayCpuReport({ rounds: flags.rounds === undefined ? undefined : Number(flags.rounds), baseline: flags.baseline, profile: flags.profile });
   console.log(`## The gateway's CPU per request beside a bare proxy (loopback, an upstream that answers at once)\n\n${cpu}\n`);
+}
+
+if (!only || only === 'gateway' || only === 'gateway-hold') {
+  const held = await gatewayHoldReport({ seconds: flags.seconds === undefined ? undefined : Number(flags.seconds) });
+  console.log(`## The gateway over a long run: does its throughput hold? (loopback, an upstream that answers at once)\n\n${held}\n`);
 }
 
 if (!only || only === 'gateway' || only === 'gateway-soak') {

@@ -44,6 +44,7 @@ const MODEL = 'o3';
 const AGENT_CAP = 2000;
 /** Slow enough that a stream is still running when the client aborts it. */
 const CUT_STREAM_DELAY_MS = 100;
+/** How long into its answer a client leaves. */
 const CUT_AFTER_MS = 350;
 const DELAY_MS = 5;
 
@@ -109,8 +110,16 @@ async function call(openai: OpenAI, agent: number, behaviour: Behaviour): Promis
     await openai.chat.completions.create(body);
     return;
   }
-  const stream = await openai.chat.completions.create({ ...body, stream: true }, cut ? { signal: AbortSignal.timeout(CUT_AFTER_MS) } : {});
-  for await (const _ of stream);
+  const abort = new AbortController();
+  const stream = await openai.chat.completions.create({ ...body, stream: true }, { signal: abort.signal });
+  // Timed from the answer's start, not the request's: on a busy machine a request may wait longer
+  // than that to be decided, and would then leave before anything was reserved or billed.
+  const timer = cut ? setTimeout(() => abort.abort(), CUT_AFTER_MS) : undefined;
+  try {
+    for await (const _ of stream);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** An agent: its calls in turn, until the budget refuses one. Other failures (a cut answer) do not stop it. */
