@@ -7,6 +7,7 @@ import { API_FAMILIES, type GatewayConfig, type UpstreamsSpec } from './config/s
 import { watchFile } from './config/watch.js';
 import { Activity } from './dashboard/activity.js';
 import { adminRoutes } from './dashboard/routes.js';
+import { ApiKeys } from './keys/api-keys.js';
 import { healthRoutes } from './health.js';
 import { parseJsonBodies } from './http/json-body.js';
 import { serverOptions } from './http/server-options.js';
@@ -84,14 +85,15 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const opened = openStore(config.store, (error) => app.log.error({ err: error }, 'redis connection error'));
   const policy = new LivePolicy(config.policy, timedStore(opened.store, metrics.storeLatency), STORE_TIMEOUT_MS);
   const activity = new Activity();
+  const keys = new ApiKeys(opened.records, () => ({ users: policy.config.users, keyNames: new Set([...policy.config.keys.values()].map((key) => key.id)) }));
 
   const simulated = config.upstreams.kind === 'simulated' ? await startSimulatedUpstream({ chunkDelayMs: config.upstreams.chunkDelayMs, onRequest: options.onSimulatedRequest }) : undefined;
   const upstreams = upstreamsOf(config.upstreams, simulated);
   const adminToken = config.adminToken ?? randomBytes(18).toString('base64url');
   const about = { upstream: simulated ? 'simulated' : Object.values(upstreams).map((upstream) => upstream.baseUrl).join(', '), store: opened.description };
 
-  await app.register(apiRoutes, { prefix: '/v1', policy, upstreams, metrics, activity, maxBodyBytes: config.listen.maxBodyBytes });
-  await app.register(adminRoutes, { policy, activity, adminToken, about });
+  await app.register(apiRoutes, { prefix: '/v1', policy, keys, upstreams, metrics, activity, maxBodyBytes: config.listen.maxBodyBytes });
+  await app.register(adminRoutes, { policy, keys, activity, adminToken, about });
   await app.register(healthRoutes, { store: opened.store, storeTimeoutMs: STORE_TIMEOUT_MS, upstream: about.upstream });
   app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.text()));
   app.get('/', async (_request, reply) => reply.redirect('/dashboard'));

@@ -10,6 +10,8 @@ export interface Caller {
   /** The key's id (never the secret). */
   readonly keyId: string;
   readonly tier: string;
+  /** The models the key may ask for (an issued key's allow-list); absent: any. */
+  readonly models?: readonly string[];
 }
 
 /** The identity a caller's requests are limited under (the adapter adds `ip`). */

@@ -6,14 +6,20 @@ import { SqliteStore } from '@tollgate/store-sqlite';
 import { Redis } from 'ioredis';
 import type { StoreSpec } from './config/schema.js';
 import type { Histogram } from './metrics.js';
+import { redisRecords, sqliteRecords, type Records } from './records/records.js';
 
 /** An opened store, and how to let go of it when the gateway stops. */
 export interface OpenStore {
   readonly store: Store;
+  /** The gateway's own records, beside the counters. */
+  readonly records: Records;
   /** What the startup banner and the dashboard say the store is (a Redis URL without its password). */
   readonly description: string;
   close(): Promise<void>;
 }
+
+/** What the gateway's keys in Redis start with. */
+const PREFIX = 'gateway:';
 
 /** How long closing waits for Redis to acknowledge QUIT before dropping the connection. */
 const QUIT_WAIT_MS = 1_000;
@@ -27,7 +33,16 @@ export function openStore(spec: StoreSpec, onRedisError: (error: Error) => void)
   if (spec.kind === 'sqlite') {
     mkdirSync(dirname(spec.path), { recursive: true });
     const store = new SqliteStore({ database: spec.path });
-    return { store, description: `sqlite:${spec.path}`, close: async () => store.close() };
+    const records = sqliteRecords(spec.path);
+    return {
+      store,
+      records,
+      description: `sqlite:${spec.path}`,
+      close: async () => {
+        await records.close();
+        store.close();
+      },
+    };
   }
   // A bounded retry per command, so a decision during an outage fails fast instead of queueing.
   const client = new Redis(spec.url, { maxRetriesPerRequest: 1, lazyConnect: false });
@@ -35,7 +50,8 @@ export function openStore(spec: StoreSpec, onRedisError: (error: Error) => void)
   const url = new URL(spec.url);
   if (url.password) url.password = '***';
   return {
-    store: new RedisStore({ client, prefix: 'gateway:' }),
+    store: new RedisStore({ client, prefix: PREFIX }),
+    records: redisRecords(client, PREFIX),
     description: url.toString(),
     close: async () => {
       // A server that does not answer never acknowledges QUIT: stopping must not wait for it.

@@ -5,11 +5,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken } from '../proxy/auth.js';
 import { identityOf, type LivePolicy } from '../policy.js';
 import type { Activity } from './activity.js';
+import type { ApiKeys } from '../keys/api-keys.js';
+import { keyRoutes } from './key-routes.js';
 import { overview } from './overview.js';
 import { pageSecurityHeaders } from './page-security.js';
 
 export interface AdminDependencies {
   readonly policy: LivePolicy;
+  readonly keys: ApiKeys;
   readonly activity: Activity;
   readonly adminToken: string;
   readonly about: { upstream: string; store: string };
@@ -36,9 +39,9 @@ function objectWith(body: unknown, fields: readonly string[]): Record<string, un
 /**
  * The dashboard page (`GET /dashboard`, public: it holds no data) and the admin API it reads
  * (`/admin/api/*`, which needs `Authorization: Bearer <admin token>`): the live overview, resetting
- * a user's counters, and moving a user to another tier.
+ * a user's counters, moving a user to another tier, and the API keys it issues (`keyRoutes`).
  */
-export async function adminRoutes(app: FastifyInstance, { policy, activity, adminToken, about }: AdminDependencies): Promise<void> {
+export async function adminRoutes(app: FastifyInstance, { policy, keys, activity, adminToken, about }: AdminDependencies): Promise<void> {
   const expected = digest(adminToken);
 
   app.get('/dashboard', async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').headers(PAGE_HEADERS).send(PAGE));
@@ -89,5 +92,7 @@ export async function adminRoutes(app: FastifyInstance, { policy, activity, admi
       request.log.info({ user, tier }, 'admin changed a tier');
       return { ok: true, user, tier };
     });
+
+    keyRoutes(api, keys);
   });
 }

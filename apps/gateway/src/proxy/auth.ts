@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiKeys } from '../keys/api-keys.js';
 import type { Caller, LivePolicy } from '../policy.js';
 import { openAiError } from './errors.js';
 
@@ -21,21 +22,35 @@ export function apiKeyOf(request: FastifyRequest): string | undefined {
 }
 
 /**
- * An `onRequest` hook that admits only API keys the configuration lists, answering others with a
- * 401 (the SDKs raise `AuthenticationError` for it). Nothing is counted for a bad key: there is no
- * caller to count it against.
+ * An `onRequest` hook that admits only the configuration's API keys and those issued through the
+ * admin API (in force: not revoked, not expired), answering others with a 401 (the SDKs raise
+ * `AuthenticationError` for it), or a 503 when the issued keys cannot be read. Nothing is counted
+ * for a bad key: there is no caller to count it against.
  */
-export function authenticate(policy: LivePolicy) {
+export function authenticate(policy: LivePolicy, keys: ApiKeys) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const key = apiKeyOf(request);
-    const caller = key === undefined ? undefined : policy.callerOf(key);
+    let caller: Caller | undefined;
+    try {
+      caller = key === undefined ? undefined : (policy.callerOf(key) ?? (await issuedCaller(policy, keys, key)));
+    } catch (error) {
+      request.log.error({ err: error }, 'reading the issued API keys failed');
+      return reply.code(503).send(openAiError('The gateway could not check the API key: its store failed. Retry shortly.', 'api_error', 'store_unavailable'));
+    }
     if (caller) {
       request.caller = caller;
       return undefined;
     }
     const message = key === undefined
       ? 'You didn\'t provide an API key. Send it as "Authorization: Bearer <key>" or "x-api-key: <key>" (the OpenAI and Anthropic SDKs do this with apiKey).'
-      : 'Incorrect API key provided. Use a key listed under keys: in the gateway\'s configuration.';
+      : 'Incorrect API key provided: it is unknown, revoked or expired. Use a key listed under keys: in the gateway\'s configuration, or one its admin API issued.';
     return reply.code(401).send(openAiError(message, 'invalid_request_error', 'invalid_api_key'));
   };
+}
+
+/** The caller behind an issued key in force, while its user is still in the configuration. */
+async function issuedCaller(policy: LivePolicy, keys: ApiKeys, secret: string): Promise<Caller | undefined> {
+  const issued = await keys.find(secret);
+  if (issued === undefined || !policy.config.users.has(issued.user)) return undefined;
+  return { user: issued.user, keyId: issued.name, tier: policy.tierOf(issued.user), ...(issued.models && { models: issued.models }) };
 }

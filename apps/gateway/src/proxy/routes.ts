@@ -4,6 +4,8 @@ import type { ApiFamily } from '../config/schema.js';
 import { parseJsonBodies, requireObjectBody } from '../http/json-body.js';
 import { identityOf } from '../policy.js';
 import { APIS, type Api } from './apis.js';
+import type { ApiKeys } from '../keys/api-keys.js';
+import { allowedModel } from './allowed-models.js';
 import { authenticate } from './auth.js';
 import { llmDemand, steppedLimiter } from './demand.js';
 import { anthropicError, errorHandler, inAnthropicShape, openAiError } from './errors.js';
@@ -15,6 +17,7 @@ import { callUpstream, cancellation, replyFrom, upstreamFailure, upstreamHeaders
 
 export interface ApiRoutesDependencies extends Omit<ProxyDependencies, 'upstream'> {
   readonly upstreams: Upstreams;
+  readonly keys: ApiKeys;
   readonly maxBodyBytes: number;
 }
 
@@ -37,7 +40,7 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiRoutesDependencie
   app.decorateRequest('caller', null);
   app.decorateRequest('estimate', null);
   app.setErrorHandler(errorHandler);
-  app.addHook('onRequest', authenticate(policy));
+  app.addHook('onRequest', authenticate(policy, deps.keys));
   const turns = largeBodiesInTurn(app);
   parseJsonBodies(app, turns.beforeParsing);
   app.setNotFoundHandler((request, reply) => {
@@ -71,7 +74,7 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiRoutesDependencie
     const handle = forwardHandler(api, { ...deps, upstream });
     const shape = api.family === 'anthropic' ? { preSerialization: inAnthropicShape } : {};
     // The route's own preHandler runs before the tollgate plugin's: tools past their limit go first.
-    app.post(api.path, { ...shape, bodyLimit: deps.maxBodyBytes, preValidation: requireObjectBody, preHandler: toolLimits(api, policy, onLimited), config: { tollgate: { demand: llmDemand(policy, api) } } }, (request, reply) => {
+    app.post(api.path, { ...shape, bodyLimit: deps.maxBodyBytes, preValidation: [requireObjectBody, allowedModel], preHandler: toolLimits(api, policy, onLimited), config: { tollgate: { demand: llmDemand(policy, api) } } }, (request, reply) => {
       turns.decided(request);
       return handle(request, reply);
     });

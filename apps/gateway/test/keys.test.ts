@@ -1,0 +1,143 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, stopServer } from '@tollgate/dev-redis';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningGateway } from '../src/gateway.js';
+import { admin, client, eventually, gatewayWith, HELLO, POLICY, usedOf, writeConfig } from './support.js';
+
+interface Issued {
+  secret: string;
+  key: { name: string; user: string; models?: string[]; createdAt: string; expiresAt?: string; revokedAt?: string; last4: string };
+}
+
+const issue = async (gateway: RunningGateway, body: unknown) => {
+  const response = await admin(gateway, 'POST', '/admin/api/keys', body);
+  return { status: response.status, json: (await response.json()) as Issued & { error?: { message: string } } };
+};
+
+/** The status of one chat completion with `secret`. */
+const chat = (gateway: RunningGateway, secret: string, model = 'gpt-4o') =>
+  client(gateway, secret)
+    .chat.completions.create({ model, messages: HELLO, max_tokens: 5 })
+    .then(
+      () => 200,
+      (error: unknown) => (error instanceof OpenAI.APIError ? error.status : Promise.reject(error)),
+    );
+
+describe('API keys issued through the admin API', () => {
+  it('works at once, is listed without its secret, and stops at once when revoked', async () => {
+    const gateway = await gatewayWith(writeConfig());
+
+    const { status, json: issued } = await issue(gateway, { user: 'bob', name: 'ci-runner' });
+    const served = await chat(gateway, issued.secret);
+    const listed = await (await admin(gateway, 'GET', '/admin/api/keys')).json();
+    await admin(gateway, 'POST', '/admin/api/keys/ci-runner/revoke');
+
+    expect(status).toBe(201);
+    expect(issued.secret).toMatch(/^sk-tg-/);
+    expect(served).toBe(200);
+    // Counted under the key's name, as a key of the file is under its id.
+    expect(await usedOf(gateway, { user: 'bob' })).toMatchObject({ rpm: 1 });
+    expect(JSON.stringify(listed)).not.toContain(issued.secret);
+    expect(listed.keys).toEqual([expect.objectContaining({ name: 'ci-runner', user: 'bob', last4: issued.secret.slice(-4) })]);
+    expect(await chat(gateway, issued.secret)).toBe(401);
+  });
+
+  it('rotates: the new secret works, the old one stops', async () => {
+    const gateway = await gatewayWith(writeConfig());
+    const { json: first } = await issue(gateway, { user: 'bob', name: 'laptop' });
+
+    const rotated = (await (await admin(gateway, 'POST', '/admin/api/keys/laptop/rotate')).json()) as Issued;
+
+    expect(rotated.key).toMatchObject({ name: 'laptop', user: 'bob' });
+    expect(rotated.secret).not.toBe(first.secret);
+    expect(await chat(gateway, rotated.secret)).toBe(200);
+    expect(await chat(gateway, first.secret)).toBe(401);
+  });
+
+  it('refuses a model outside its allow-list with a 403, uncounted', async () => {
+    const gateway = await gatewayWith(writeConfig());
+    const { json: issued } = await issue(gateway, { user: 'bob', name: 'cheap-only', models: ['gpt-4o-mini'] });
+
+    const refused = await client(gateway, issued.secret).chat.completions.create({ model: 'gpt-4o', messages: HELLO }).catch((error: unknown) => error);
+
+    expect(refused).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((refused as InstanceType<typeof OpenAI.PermissionDeniedError>).error).toMatchObject({ code: 'model_not_allowed' });
+    expect(await usedOf(gateway, { user: 'bob' })).toMatchObject({ rpm: 0 });
+    expect(await chat(gateway, issued.secret, 'gpt-4o-mini')).toBe(200);
+  });
+
+  it('stops at its expiry', async () => {
+    const gateway = await gatewayWith(writeConfig());
+    const { json: issued } = await issue(gateway, { user: 'bob', name: 'temporary', expiresAt: new Date(Date.now() + 1_000).toISOString() });
+
+    expect(await chat(gateway, issued.secret)).toBe(200);
+    expect(await eventually(() => chat(gateway, issued.secret), (status) => status === 401)).toBe(401);
+  });
+
+  it('survives a restart of the gateway (kept in the SQLite file)', async () => {
+    const file = writeConfig();
+    const before = await gatewayWith(file);
+    const { json: issued } = await issue(before, { user: 'bob', name: 'kept' });
+    await before.close();
+
+    const after = await gatewayWith(file);
+
+    expect(await chat(after, issued.secret)).toBe(200);
+  });
+
+  it.each([
+    ['an unknown user', { user: 'mallory', name: 'x1' }, 400, /No user is named "mallory"/],
+    ['a name another key in force has', { user: 'bob', name: 'taken' }, 409, /A key named "taken" exists/],
+    ["a name of the file's keys (their counters would merge)", { user: 'bob', name: 'alice-key' }, 409, /A key named "alice-key" exists/],
+    ['an unknown field', { user: 'bob', name: 'x2', budget: 5 }, 400, /Unknown field "budget"/],
+    ['an expiry in the past', { user: 'bob', name: 'x3', expiresAt: '2020-01-01T00:00:00Z' }, 400, /expiresAt must be in the future/],
+    ['models that are no list of names', { user: 'bob', name: 'x4', models: 'gpt-4o' }, 400, /models, when given, must be a non-empty list/],
+  ])('refuses %s, issuing nothing', async (_what, body, status, message) => {
+    const gateway = await gatewayWith(writeConfig());
+    await issue(gateway, { user: 'bob', name: 'taken' });
+
+    const refused = await issue(gateway, body);
+
+    expect(refused.status).toBe(status);
+    expect(refused.json.error!.message).toMatch(message);
+    expect((await (await admin(gateway, 'GET', '/admin/api/keys')).json()).keys.map((key: { name: string }) => key.name)).toEqual(['taken']);
+  });
+
+  it('answers 404 for rotating or revoking a key no one issued', async () => {
+    const gateway = await gatewayWith(writeConfig());
+
+    expect((await admin(gateway, 'POST', '/admin/api/keys/ghost/revoke')).status).toBe(404);
+    expect((await admin(gateway, 'POST', '/admin/api/keys/ghost/rotate')).status).toBe(404);
+  });
+});
+
+describe('API keys shared by two gateway instances on one redis-server', () => {
+  let redisDir: string;
+  let redisPort: number;
+  beforeAll(async () => {
+    redisDir = mkdtempSync(join(tmpdir(), 'tollgate-keys-redis-'));
+    redisPort = await startServer(redisDir);
+  });
+  afterAll(async () => {
+    await stopServer(redisPort);
+    rmSync(redisDir, { recursive: true, force: true });
+  });
+
+  it('a key issued on one works at once on the other, and stops there within a second of its revocation', async () => {
+    const store = `redis://127.0.0.1:${redisPort}`;
+    const [first, second] = [await gatewayWith(writeConfig(POLICY, { store })), await gatewayWith(writeConfig(POLICY, { store }))];
+
+    const { json: issued } = await issue(first, { user: 'bob', name: 'shared' });
+    expect(await chat(second, issued.secret)).toBe(200);
+
+    await admin(first, 'POST', '/admin/api/keys/shared/revoke');
+    expect(await chat(first, issued.secret)).toBe(401);
+    // The other instance trusts what it read for a second at most.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+    expect(await chat(second, issued.secret)).toBe(401);
+  });
+});
