@@ -8,6 +8,8 @@ import { watchFile } from './config/watch.js';
 import { Activity } from './dashboard/activity.js';
 import { adminRoutes } from './dashboard/routes.js';
 import { ApiKeys } from './keys/api-keys.js';
+import { withDeadline } from './records/records.js';
+import { SharedTierChanges } from './records/tier-changes.js';
 import { healthRoutes } from './health.js';
 import { parseJsonBodies } from './http/json-body.js';
 import { serverOptions } from './http/server-options.js';
@@ -85,7 +87,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const opened = openStore(config.store, (error) => app.log.error({ err: error }, 'redis connection error'));
   const policy = new LivePolicy(config.policy, timedStore(opened.store, metrics.storeLatency), STORE_TIMEOUT_MS);
   const activity = new Activity();
-  const keys = new ApiKeys(opened.records, () => ({ users: policy.config.users, keyNames: new Set([...policy.config.keys.values()].map((key) => key.id)) }));
+  const records = withDeadline(opened.records, STORE_TIMEOUT_MS);
+  const tiers = new SharedTierChanges(records, policy, app.log);
+  const keys = new ApiKeys(records, () => ({ users: policy.config.users, keyNames: new Set([...policy.config.keys.values()].map((key) => key.id)) }));
 
   const simulated = config.upstreams.kind === 'simulated' ? await startSimulatedUpstream({ chunkDelayMs: config.upstreams.chunkDelayMs, onRequest: options.onSimulatedRequest }) : undefined;
   const upstreams = upstreamsOf(config.upstreams, simulated);
@@ -93,7 +97,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const about = { upstream: simulated ? 'simulated' : Object.values(upstreams).map((upstream) => upstream.baseUrl).join(', '), store: opened.description };
 
   await app.register(apiRoutes, { prefix: '/v1', policy, keys, upstreams, metrics, activity, maxBodyBytes: config.listen.maxBodyBytes });
-  await app.register(adminRoutes, { policy, keys, activity, adminToken, about });
+  await app.register(adminRoutes, { policy, keys, tiers, activity, adminToken, about });
   await app.register(healthRoutes, { store: opened.store, storeTimeoutMs: STORE_TIMEOUT_MS, upstream: about.upstream });
   app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.text()));
   app.get('/', async (_request, reply) => reply.redirect('/dashboard'));
@@ -103,7 +107,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const reload = () => {
     try {
       const next = loadConfig(config.file, options.env ?? process.env);
-      policy.replace(next.policy);
+      void tiers.forget(policy.replace(next.policy)).catch((error: unknown) => app.log.error({ err: error }, 'forgetting the tier changes the file overtook failed'));
       const restart = RESTART_ONLY.filter((name) => JSON.stringify(next[name]) !== JSON.stringify(config[name]));
       app.log.info({ file: config.file, tiers: Object.keys(next.policy.tiers), users: next.policy.users.size, keys: next.policy.keys.size }, 'configuration reloaded: tiers, users and keys applied');
       if (restart.length > 0) app.log.warn({ changed: restart }, 'these settings changed in the file and apply only after a restart');
@@ -116,11 +120,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   // The tokenizer's ranks load once (about 0.2 s): better at start than on the first request.
   await preloadTokenizer('gpt-4o');
+  await tiers.start();
   let url: string;
   try {
     url = await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (error) {
     unwatch();
+    tiers.stop();
     await Promise.all([simulated?.close(), opened.close()]);
     stdout?.close();
     throw error;
@@ -139,6 +145,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     reload,
     async close() {
       unwatch();
+      tiers.stop();
       await app.close();
       await Promise.all([simulated?.close(), opened.close()]);
       stdout?.close();

@@ -19,6 +19,12 @@ export function identityOf(caller: Pick<Caller, 'user' | 'keyId'>): Identity {
   return { user: caller.user, apiKey: caller.keyId };
 }
 
+/** A user moved to another tier through the admin API, over the tier the file gave them then. */
+export interface TierChange {
+  readonly tier: string;
+  readonly over: string;
+}
+
 /** The call `noDearer` compares two models' prices on, unless told the call's size. */
 const REFERENCE_CALL = { inputTokens: 1000, outputTokens: 1000 };
 
@@ -66,14 +72,14 @@ class PolicyVersion {
 
 /**
  * The gateway's live policy: what the configuration file says, plus tier changes made through the
- * admin API (kept in this process until it restarts or the file names another tier for the user).
+ * admin API (kept until the file names another tier for the user; shared by `SharedTierChanges`).
  * `limiter` always decides with the current version, so the Fastify plugin holding it sees every
  * change at once.
  */
 export class LivePolicy {
   private version: PolicyVersion;
   /** Tier changes from the admin API, and the file's tier they were made over. */
-  private readonly changed = new Map<string, { tier: string; over: string }>();
+  private readonly changed = new Map<string, TierChange>();
 
   /** A limiter that always decides with the current policy. */
   readonly limiter: Limiter = {
@@ -109,21 +115,44 @@ export class LivePolicy {
     return this.version.steps;
   }
 
-  /** Applies a new configuration file. A tier change made by the admin stays unless the file changed that user's tier too. */
-  replace(config: GatewayPolicy): void {
-    for (const [user, { over }] of this.changed) {
-      if (config.users.get(user)?.tier !== over) this.changed.delete(user);
-    }
+  /**
+   * Applies a new configuration file. A tier change made by the admin stays unless the file changed
+   * that user's tier too; returns the users whose changes it dropped.
+   */
+  replace(config: GatewayPolicy): string[] {
+    const dropped = [...this.changed].filter(([user, { over }]) => config.users.get(user)?.tier !== over).map(([user]) => user);
+    for (const user of dropped) this.changed.delete(user);
     this.version = this.build(config);
+    return dropped;
   }
 
-  /** Moves a user to another tier (admin API). Throws `InvalidInputError` for an unknown user or tier. */
-  setTier(user: string, tier: string): void {
+  /**
+   * The change that moves a user to `tier`: `undefined` when it is the file's own tier (no change).
+   * Throws `InvalidInputError` for an unknown user or tier.
+   */
+  tierChange(user: string, tier: string): TierChange | undefined {
     const entry = this.config.users.get(user);
     if (!entry) throw new InvalidInputError(`no user is named ${JSON.stringify(user)}`);
     if (!Object.hasOwn(this.config.tiers, tier)) throw new InvalidInputError(`no tier is named ${JSON.stringify(tier)} (tiers: ${Object.keys(this.config.tiers).join(', ')})`);
-    if (tier === entry.tier) this.changed.delete(user);
-    else this.changed.set(user, { tier, over: entry.tier });
+    return tier === entry.tier ? undefined : { tier, over: entry.tier };
+  }
+
+  /** The admin's tier changes in force, by user. */
+  get tierChanges(): ReadonlyMap<string, TierChange> {
+    return this.changed;
+  }
+
+  /**
+   * Puts `changes` in force in place of the current ones (as another instance made them): those
+   * the file has overtaken (it names another tier for the user than the change was made over), or
+   * whose user or tier it no longer has, are left out.
+   */
+  applyTierChanges(changes: ReadonlyMap<string, TierChange>): void {
+    const valid = [...changes].filter(([user, { tier, over }]) => this.config.users.get(user)?.tier === over && Object.hasOwn(this.config.tiers, tier));
+    const same = valid.length === this.changed.size && valid.every(([user, { tier }]) => this.changed.get(user)?.tier === tier);
+    if (same) return;
+    this.changed.clear();
+    for (const [user, change] of valid) this.changed.set(user, change);
     // The same file: its price source, and what it has looked up, stay.
     this.version = this.build(this.config, this.prices);
   }

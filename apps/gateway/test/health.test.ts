@@ -38,4 +38,14 @@ describe('health endpoints', () => {
     expect(await get(`${gateway.url}/health/ready`)).toEqual({ status: 503, body: { ok: false, store: 'timeout' } });
     expect(await get(`${gateway.url}/health/live`)).toEqual({ status: 200, body: { ok: true } });
   });
+
+  it('an issued key that cannot be looked up (the store does not answer) gets a 503 once the store\'s timeout passes, not a hang', async () => {
+    const port = await silentServer();
+    const gateway = await gatewayWith(writeConfig(POLICY, { store: `redis://127.0.0.1:${port}` }));
+
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer sk-tg-never-issued', 'content-type': 'application/json' }, body: '{}' });
+
+    expect(response.status).toBe(503);
+    expect((await response.json()).error).toMatchObject({ code: 'store_unavailable' });
+  });
 });

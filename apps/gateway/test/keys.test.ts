@@ -114,7 +114,28 @@ describe('API keys issued through the admin API', () => {
   });
 });
 
-describe('API keys shared by two gateway instances on one redis-server', () => {
+/** The tier the gateway put a request of `secret` in. */
+const tierOf = async (gateway: RunningGateway, secret: string) =>
+  (await client(gateway, secret).chat.completions.create({ model: 'gpt-4o', messages: HELLO, max_tokens: 5 }).withResponse()).response.headers.get('x-tollgate-tier');
+
+describe('tier changes made through the admin API', () => {
+  it('survive a restart of the gateway (kept in the SQLite file)', async () => {
+    const file = writeConfig();
+    const before = await gatewayWith(file);
+    await admin(before, 'PUT', '/admin/api/users/alice/tier', { tier: 'pro' });
+    await before.close();
+
+    const after = await gatewayWith(file);
+
+    expect(await tierOf(after, 'sk-test-alice')).toBe('pro');
+    // Moving the user back to the file's tier removes the change: it does not come back at the next start.
+    await admin(after, 'PUT', '/admin/api/users/alice/tier', { tier: 'free' });
+    await after.close();
+    expect(await tierOf(await gatewayWith(file), 'sk-test-alice')).toBe('free');
+  });
+});
+
+describe('API keys and tier changes shared by two gateway instances on one redis-server', () => {
   let redisDir: string;
   let redisPort: number;
   beforeAll(async () => {
@@ -139,5 +160,19 @@ describe('API keys shared by two gateway instances on one redis-server', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
 
     expect(await chat(second, issued.secret)).toBe(401);
+  });
+
+  it('a tier change made on one applies on the other within a second', async () => {
+    const store = `redis://127.0.0.1:${redisPort}`;
+    const [first, second] = [await gatewayWith(writeConfig(POLICY, { store })), await gatewayWith(writeConfig(POLICY, { store }))];
+    expect(await tierOf(second, 'sk-test-alice')).toBe('free');
+
+    await admin(first, 'PUT', '/admin/api/users/alice/tier', { tier: 'pro' });
+    expect(await tierOf(first, 'sk-test-alice')).toBe('pro');
+    // The other instance reads the changes every second.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+
+    expect(await tierOf(second, 'sk-test-alice')).toBe('pro');
+    await admin(first, 'PUT', '/admin/api/users/alice/tier', { tier: 'free' });
   });
 });

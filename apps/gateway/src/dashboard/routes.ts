@@ -6,6 +6,7 @@ import { bearerToken } from '../proxy/auth.js';
 import { identityOf, type LivePolicy } from '../policy.js';
 import type { Activity } from './activity.js';
 import type { ApiKeys } from '../keys/api-keys.js';
+import type { SharedTierChanges } from '../records/tier-changes.js';
 import { keyRoutes } from './key-routes.js';
 import { overview } from './overview.js';
 import { pageSecurityHeaders } from './page-security.js';
@@ -13,6 +14,7 @@ import { pageSecurityHeaders } from './page-security.js';
 export interface AdminDependencies {
   readonly policy: LivePolicy;
   readonly keys: ApiKeys;
+  readonly tiers: SharedTierChanges;
   readonly activity: Activity;
   readonly adminToken: string;
   readonly about: { upstream: string; store: string };
@@ -41,7 +43,7 @@ function objectWith(body: unknown, fields: readonly string[]): Record<string, un
  * (`/admin/api/*`, which needs `Authorization: Bearer <admin token>`): the live overview, resetting
  * a user's counters, moving a user to another tier, and the API keys it issues (`keyRoutes`).
  */
-export async function adminRoutes(app: FastifyInstance, { policy, keys, activity, adminToken, about }: AdminDependencies): Promise<void> {
+export async function adminRoutes(app: FastifyInstance, { policy, keys, tiers, activity, adminToken, about }: AdminDependencies): Promise<void> {
   const expected = digest(adminToken);
 
   app.get('/dashboard', async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').headers(PAGE_HEADERS).send(PAGE));
@@ -88,7 +90,7 @@ export async function adminRoutes(app: FastifyInstance, { policy, keys, activity
       if (user === undefined) return reply;
       const tier = objectWith(request.body, ['tier'])?.tier;
       if (typeof tier !== 'string') return problem(reply, 400, 'Send { "tier": "<tier name>" }.');
-      policy.setTier(user, tier);
+      await tiers.set(user, tier);
       request.log.info({ user, tier }, 'admin changed a tier');
       return { ok: true, user, tier };
     });

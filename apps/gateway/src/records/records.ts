@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 export interface Records {
   get(kind: string, id: string): Promise<string | undefined>;
   put(kind: string, id: string, value: string): Promise<void>;
+  remove(kind: string, id: string): Promise<void>;
   /** Every record of a kind, by id. */
   all(kind: string): Promise<Map<string, string>>;
   close(): Promise<void>;
@@ -22,10 +23,12 @@ export function sqliteRecords(path: string): Records {
   database.exec('CREATE TABLE IF NOT EXISTS gateway_records (kind TEXT NOT NULL, id TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, id))');
   const get = database.prepare<[string, string], string>('SELECT value FROM gateway_records WHERE kind = ? AND id = ?').pluck();
   const put = database.prepare<[string, string, string]>('INSERT INTO gateway_records (kind, id, value) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value');
+  const remove = database.prepare<[string, string]>('DELETE FROM gateway_records WHERE kind = ? AND id = ?');
   const all = database.prepare<[string], { id: string; value: string }>('SELECT id, value FROM gateway_records WHERE kind = ?');
   return {
     get: async (kind, id) => get.get(kind, id),
     put: async (kind, id, value) => void put.run(kind, id, value),
+    remove: async (kind, id) => void remove.run(kind, id),
     all: async (kind) => new Map(all.all(kind).map(({ id, value }) => [id, value])),
     close: async () => {
       database.close();
@@ -39,8 +42,36 @@ export function redisRecords(client: Redis, prefix: string): Records {
   return {
     get: async (kind, id) => (await client.hget(hash(kind), id)) ?? undefined,
     put: async (kind, id, value) => void (await client.hset(hash(kind), id, value)),
+    remove: async (kind, id) => void (await client.hdel(hash(kind), id)),
     all: async (kind) => new Map(Object.entries(await client.hgetall(hash(kind)))),
     // The connection is the store's: it closes with it.
     close: async () => undefined,
+  };
+}
+
+/** Thrown when the records did not answer within their deadline. */
+export class RecordsTimeout extends Error {
+  constructor(timeoutMs: number) {
+    super(`the gateway's records did not answer within ${timeoutMs} ms`);
+    this.name = 'RecordsTimeout';
+  }
+}
+
+/**
+ * `records` with every call given up after `timeoutMs`, as the limiter gives up a store call: a
+ * store that accepts a connection and never answers must not hold a request (or the start) forever.
+ */
+export function withDeadline(records: Records, timeoutMs: number): Records {
+  const bounded = <T>(call: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new RecordsTimeout(timeoutMs)), timeoutMs)));
+    return Promise.race([call, late]).finally(() => clearTimeout(timer));
+  };
+  return {
+    get: (kind, id) => bounded(records.get(kind, id)),
+    put: (kind, id, value) => bounded(records.put(kind, id, value)),
+    remove: (kind, id) => bounded(records.remove(kind, id)),
+    all: (kind) => bounded(records.all(kind)),
+    close: () => records.close(),
   };
 }
