@@ -2,6 +2,7 @@ import { createLimiter, InvalidInputError, type Identity, type Limiter, type Sto
 import { genaiPrices, type LlmPriceSource } from '@tollgate/llm';
 import type { GatewayPolicy, KeyEntry } from './config/policy-types.js';
 import type { NoDearer } from './proxy/degrade.js';
+import { groupOf, groupTierName, GROUP_SCOPES, limiterTiers } from './groups.js';
 import { StepHints } from './proxy/step-hints.js';
 
 /** Who is calling, once the API key is known. */
@@ -12,11 +13,14 @@ export interface Caller {
   readonly tier: string;
   /** The models the key may ask for (an issued key's allow-list); absent: any. */
   readonly models?: readonly string[];
+  /** The user's team and its organisation, whose limits the user's requests count against too. */
+  readonly team?: string;
+  readonly org?: string;
 }
 
 /** The identity a caller's requests are limited under (the adapter adds `ip`). */
-export function identityOf(caller: Pick<Caller, 'user' | 'keyId'>): Identity {
-  return { user: caller.user, apiKey: caller.keyId };
+export function identityOf(caller: Pick<Caller, 'user' | 'keyId' | 'team' | 'org'>): Identity {
+  return { user: caller.user, apiKey: caller.keyId, ...(caller.team !== undefined && { team: caller.team }), ...(caller.org !== undefined && { org: caller.org }) };
 }
 
 /** A user moved to another tier through the admin API, over the tier the file gave them then. */
@@ -56,9 +60,10 @@ class PolicyVersion {
       store,
       timeoutMs,
       prices: this.prices,
+      scopes: GROUP_SCOPES,
       limits: config.limits,
-      tiers: config.tiers,
-      tierOf: (identity) => this.tierOf(identity.user ?? ''),
+      tiers: limiterTiers(config),
+      tierOf: (identity) => groupTierName(this.tierOf(identity.user ?? ''), config.users.get(identity.user ?? '')?.team),
     });
   }
 
@@ -160,11 +165,16 @@ export class LivePolicy {
   /** The caller holding this API key, or undefined for a key the configuration does not list. */
   callerOf(secret: string): Caller | undefined {
     const key = this.config.keys.get(secret);
-    return key && { user: key.user, keyId: key.id, tier: this.version.tierOf(key.user) };
+    return key && this.callerFor(key.user, key.id);
   }
 
   tierOf(user: string): string {
     return this.version.tierOf(user);
+  }
+
+  /** The caller of a user of the file with the key `keyId`: their tier, team and organisation. */
+  callerFor(user: string, keyId: string): Caller {
+    return { user, keyId, tier: this.version.tierOf(user), ...groupOf(this.config, user) };
   }
 
   /** Whether a tier's callers have `toolCalls` limits (its own, or every tier's). */

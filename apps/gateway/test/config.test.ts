@@ -103,8 +103,8 @@ describe('the configuration file', () => {
 
     expect(error.line).toBe(POLICY.split('\n').findIndex((line) => line.includes('name: rpm, scope: user')) + 1);
     expect(error.path).toBe('tiers.free.limits[0].scope');
-    expect(error.problem).toBe(`scope "${scope}" is not a known scope (known: user, apiKey, ip, session, global)`);
-    expect(error.fix).toMatch(/^key the limit on user, apiKey, ip or global/);
+    expect(error.problem).toBe(`scope "${scope}" is not a known scope (known: user, apiKey, ip, session, team, org, global)`);
+    expect(error.fix).toMatch(/^key the limit on user, apiKey, ip, team, org or global/);
     expect(error.message.split('\n')).toHaveLength(2);
   });
 
@@ -114,7 +114,7 @@ describe('the configuration file', () => {
     expect(error.line).toBe(2);
     expect(error.path).toBe('limits[0].scope');
     expect(error.problem).toMatch(/^scope "session" never applies in the gateway: a request's identity is its user, its API key and its IP/);
-    expect(error.fix).toMatch(/^key the limit on user, apiKey, ip or global/);
+    expect(error.fix).toMatch(/^key the limit on user, apiKey, ip, team, org or global/);
   });
 
   it('a tier whose every limit keys on a scope the gateway never sets fails, instead of refusing every request of that tier', () => {
@@ -202,7 +202,7 @@ describe('pnpm start with a bad configuration', () => {
   it.each([
     ['YAML aliases that expand too far', ALIAS_BOMB + POLICY, /YAML aliases expand too far/],
     ['an address trustProxy cannot read', `listen: { trustProxy: [not-an-ip] }\n${POLICY}`, /listen\.trustProxy\[0\]: "not-an-ip" is not an IP address/],
-    ['a misspelt scope', policyWith('{ name: rpm, scope: user,', '{ name: rpm, scope: usr,'), /tiers\.free\.limits\[0\]\.scope: scope "usr" is not a known scope \(known: user, apiKey, ip, session, global\)\n/],
+    ['a misspelt scope', policyWith('{ name: rpm, scope: user,', '{ name: rpm, scope: usr,'), /tiers\.free\.limits\[0\]\.scope: scope "usr" is not a known scope \(known: user, apiKey, ip, session, team, org, global\)\n/],
   ])('%s: exits with status 1 and one error with its fix, no stack trace', async (_what, text, problem) => {
     const file = join(tempDir(), 'gateway.yaml');
     writeFileSync(file, text);

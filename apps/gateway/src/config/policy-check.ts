@@ -1,5 +1,6 @@
 import { ALL_ALGORITHMS, ConfigurationError, createLimiter, type LimitConfig, type Store } from '@tollgate/core';
 import { genaiPrices } from '@tollgate/llm';
+import { GROUP_SCOPES, limiterTiers } from '../groups.js';
 import type { GatewayPolicy } from './policy-types.js';
 import { parsePath, type ConfigSource, type Path } from './source.js';
 
@@ -11,15 +12,16 @@ const CHECK_STORE: Store = {
 
 /**
  * The scopes a limit may key on in the gateway: every request's identity has its key's user and id
- * and the client's IP, and `global` is everyone's. Core also knows `session`, which no gateway
+ * and the client's IP (and the user's team and organisation, when it has them), and `global` is
+ * everyone's. Core also knows `session`, which no gateway
  * request has: a limit on it would never apply, and a tier keyed on it alone would refuse everyone.
  */
-const GATEWAY_SCOPES = ['user', 'apiKey', 'ip', 'global'];
+const GATEWAY_SCOPES = ['user', 'apiKey', 'ip', 'global', ...GROUP_SCOPES];
 
 /** How to fix a bad value, by the option core names in its message. */
 const FIXES: Record<string, string> = {
   name: 'name the limit with lowercase letters, digits, "_", "." or "-", starting with a letter, unique in its tier',
-  scope: 'key the limit on user, apiKey, ip or global (global: every request together)',
+  scope: 'key the limit on user, apiKey, ip, team, org or global (global: every request together)',
   resource: 'count requests, tokens, cost (USD) or concurrency (requests in flight)',
   limit: 'set limit to a number of at least 0 (0 forbids): whole numbers for requests, tokens and concurrency, USD for cost',
   window: 'a rolling window: a duration such as 30s, 1m, 1h or 1d (or ms as a number)',
@@ -52,14 +54,23 @@ export function checkPolicy(policy: GatewayPolicy, source: ConfigSource): void {
   } catch (error) {
     source.fail(['prices'], messageOf(error), 'give each model { input, output } in USD per million tokens (cachedInput optional)');
   }
-  try {
-    createLimiter({ store: CHECK_STORE, limits: policy.limits, tiers: policy.tiers, tierOf: () => Object.keys(policy.tiers)[0]! });
-  } catch (error) {
-    if (!(error instanceof ConfigurationError)) throw error;
-    const { path, problem } = locate(error.message.replace(/^\[tollgate\] /, ''), source);
-    const field = [...path].reverse().find((part): part is string => typeof part === 'string' && Object.hasOwn(FIXES, part));
-    source.fail(path, problem, field ? FIXES[field]! : DEFAULT_FIX);
+  const check = (run: () => void, prefix: Path = []) => {
+    try {
+      run();
+    } catch (error) {
+      if (!(error instanceof ConfigurationError)) throw error;
+      const { path, problem } = locate(error.message.replace(/^\[tollgate\] /, ''), source, prefix);
+      const field = [...path].reverse().find((part): part is string => typeof part === 'string' && Object.hasOwn(FIXES, part));
+      source.fail(path, problem, field ? FIXES[field]! : DEFAULT_FIX);
+    }
+  };
+  check(() => createLimiter({ store: CHECK_STORE, scopes: GROUP_SCOPES, limits: policy.limits, tiers: policy.tiers, tierOf: () => Object.keys(policy.tiers)[0]! }));
+  for (const [kind, groups] of [['teams', policy.teams], ['orgs', policy.orgs]] as const) {
+    for (const [id, { limits }] of groups) if (limits.length > 0) check(() => createLimiter({ store: CHECK_STORE, scopes: GROUP_SCOPES, limits }), [kind, id]);
   }
+  checkGroups(policy, source);
+  // With every part sound and no name shared, the tiers joined with the groups' limits are too.
+  createLimiter({ store: CHECK_STORE, scopes: GROUP_SCOPES, limits: policy.limits, tiers: limiterTiers(policy), tierOf: () => Object.keys(policy.tiers)[0]! });
   checkScopes(policy, source);
 }
 
@@ -69,19 +80,22 @@ function checkScopes(policy: GatewayPolicy, source: ConfigSource): void {
   for (const [where, limits] of lists) {
     limits.forEach(({ scope }, index) => {
       if (!GATEWAY_SCOPES.includes(scope)) {
-        source.fail([...where, index, 'scope'], `scope "${scope}" never applies in the gateway: a request's identity is its user, its API key and its IP`, FIXES.scope!);
+        source.fail([...where, index, 'scope'], `scope "${scope}" never applies in the gateway: a request's identity is its user, its API key and its IP (and its user's team and organisation)`, FIXES.scope!);
       }
     });
   }
 }
 
-/** Where in the file core's message points, as precisely as the file allows, and the rest of the message. */
-function locate(message: string, source: ConfigSource): { path: Path; problem: string } {
+/**
+ * Where in the file core's message points, as precisely as the file allows, and the rest of the
+ * message; `prefix` is where the options core was given sit in the file (a team's, say).
+ */
+function locate(message: string, source: ConfigSource, prefix: Path = []): { path: Path; problem: string } {
   const match = /^([A-Za-z][\w.[\]-]*)(?: \("[^"]*"\))?:? (.*)$/s.exec(message);
-  if (!match) return { path: [], problem: message };
-  let path = parsePath(match[1]!);
+  if (!match) return { path: prefix, problem: message };
+  let path = [...prefix, ...parsePath(match[1]!)];
   const problem = match[2]!;
-  if (!source.has(path.slice(0, 1))) return { path: [], problem: message };
+  if (!source.has(path.slice(0, prefix.length + 1))) return { path: prefix, problem: message };
   // "limit must be ...", "steps[1].below must be ...": the option inside the named place.
   const inner = LEADING_PATH.exec(problem)?.[1];
   if (inner !== undefined) {
@@ -93,4 +107,26 @@ function locate(message: string, source: ConfigSource): { path: Path; problem: s
 
 function messageOf(error: unknown): string {
   return (error as Error)?.message?.replace(/^\[tollgate\] (\[llm\] )?/, '') ?? String(error);
+}
+
+/**
+ * A team's limits key on `team` and an organisation's on `org` (their counters are the group's),
+ * and their names are their own: a user's requests count against the tier's, the team's and the
+ * organisation's limits in one decision, where two of one name would be one limit.
+ */
+function checkGroups(policy: GatewayPolicy, source: ConfigSource): void {
+  const tierNames = new Set([...policy.limits, ...Object.values(policy.tiers).flatMap((tier) => tier.limits as LimitConfig[])].map((limit) => limit.name));
+  for (const [kind, scope, groups] of [['teams', 'team', policy.teams], ['orgs', 'org', policy.orgs]] as const) {
+    for (const [id, { limits }] of groups) {
+      limits.forEach(({ name, scope: keyed }, index) => {
+        const at: Path = [kind, id, 'limits', index];
+        if (keyed !== scope) source.fail([...at, 'scope'], `a ${scope}'s limit keys on scope ${scope}, got "${keyed}"`, `set scope: ${scope} (its counter is shared by the ${scope}'s users); a limit per user belongs in a tier`);
+        if (tierNames.has(name)) source.fail([...at, 'name'], `the name "${name}" is a tier's limit's too`, `name the ${scope}'s limit apart, e.g. ${scope}-${name}`);
+      });
+    }
+  }
+  for (const [id, { org, limits }] of policy.teams) {
+    const clash = org === undefined ? undefined : limits.findIndex(({ name }) => policy.orgs.get(org)!.limits.some((limit) => limit.name === name));
+    if (clash !== undefined && clash >= 0) source.fail(['teams', id, 'limits', clash, 'name'], `the name "${limits[clash]!.name}" is the team's organisation's limit's too`, 'name the team\'s limit apart from its organisation\'s');
+  }
 }

@@ -4,7 +4,7 @@ import type { LlmModelPrice } from '@tollgate/llm';
 import { isProxyAddress, PROXY_RANGE_NAMES } from './addresses.js';
 import { GatewayConfigError } from './errors.js';
 import { checkPolicy } from './policy-check.js';
-import type { GatewayPolicy, KeyEntry, OverToolLimit } from './policy-types.js';
+import type { GatewayPolicy, KeyEntry, Org, OverToolLimit, Team, UserEntry } from './policy-types.js';
 import { masked, type ConfigSource, type Path } from './source.js';
 
 /** Where counters live: an SQLite file (the default, embedded) or a Redis server shared by instances. */
@@ -64,7 +64,7 @@ export interface GatewayConfig {
   readonly policy: GatewayPolicy;
 }
 
-const TOP_LEVEL = ['listen', 'store', 'dataDir', 'upstream', 'upstreams', 'demo', 'admin', 'logLevel', 'limits', 'tiers', 'users', 'keys', 'prices'];
+const TOP_LEVEL = ['listen', 'store', 'dataDir', 'upstream', 'upstreams', 'demo', 'admin', 'logLevel', 'limits', 'tiers', 'orgs', 'teams', 'users', 'keys', 'prices'];
 const NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
 const DEFAULT_PORT = 8787;
@@ -303,6 +303,12 @@ export function validate(source: ConfigSource, dir: string, env: Env = {}): Gate
   return { file: source.file, listen, dataDir, store, upstreams, adminToken, logLevel: level.value as LogLevel, policy: readPolicy(read, source, root) };
 }
 
+/** A team's or an organisation's `limits:` list (checked as limits by `checkPolicy`). */
+function limitList(read: Reader, at: Path, value: unknown): LimitConfig[] {
+  if (!Array.isArray(value)) read.fail([...at, 'limits'], `expected a list of limits, got ${describe(value)}`, 'give it a limits: list, e.g. [{ name: team-daily-usd, scope: team, resource: cost, limit: 100, reset: { every: day } }]');
+  return value as LimitConfig[];
+}
+
 function readPolicy(read: Reader, source: ConfigSource, root: Json): GatewayPolicy {
   const limits = root.limits === undefined ? [] : root.limits;
   if (!Array.isArray(limits)) read.fail(['limits'], `expected a list of limits, got ${describe(limits)}`, 'write each limit as a "- { name, scope, resource, limit, window }" line, or leave limits out');
@@ -321,14 +327,30 @@ function readPolicy(read: Reader, source: ConfigSource, root: Json): GatewayPoli
     overToolLimit[name] = over as OverToolLimit;
   }
 
+  const orgs = new Map<string, Org>();
+  for (const [id, value] of Object.entries(read.object(['orgs'], root.orgs ?? {}))) {
+    if (!USER_ID.test(id)) read.fail(['orgs', id], `"${id}" is not an organisation id`, 'use letters, digits, "_", ".", "@" and "-" (at most 128)');
+    orgs.set(id, { limits: limitList(read, ['orgs', id], read.object(['orgs', id], value, ['limits']).limits) });
+  }
+  const teams = new Map<string, Team>();
+  for (const [id, value] of Object.entries(read.object(['teams'], root.teams ?? {}))) {
+    if (!USER_ID.test(id)) read.fail(['teams', id], `"${id}" is not a team id`, 'use letters, digits, "_", ".", "@" and "-" (at most 128)');
+    const team = read.object(['teams', id], value, ['org', 'limits']);
+    const org = team.org === undefined ? undefined : read.string(['teams', id, 'org'], team.org, 'name the team\'s organisation (one of orgs:)');
+    if (org !== undefined && !orgs.has(org)) read.fail(['teams', id, 'org'], `no organisation is named "${org}"`, `add "${org}: { limits: [...] }" under orgs:, or use one of: ${[...orgs.keys()].join(', ') || '(no organisations yet)'}`);
+    teams.set(id, { ...(org !== undefined && { org }), limits: limitList(read, ['teams', id], team.limits) });
+  }
+
   const usersRaw = read.object(['users'], root.users ?? {});
-  const users = new Map<string, { tier: string }>();
+  const users = new Map<string, UserEntry>();
   for (const [id, value] of Object.entries(usersRaw)) {
     if (!USER_ID.test(id)) read.fail(['users', id], `"${id}" is not a user id`, 'use letters, digits, "_", ".", "@" and "-" (at most 128)');
-    const user = read.object(['users', id], value, ['tier']);
+    const user = read.object(['users', id], value, ['tier', 'team']);
     const tier = read.string(['users', id, 'tier'], user.tier, `give the user a tier: one of ${tierNames.join(', ')}`);
     if (!Object.hasOwn(tiers, tier)) read.fail(['users', id, 'tier'], `no tier is named "${tier}"`, `use one of: ${tierNames.join(', ')} — or define "${tier}" under tiers:`);
-    users.set(id, { tier });
+    const team = user.team === undefined ? undefined : read.string(['users', id, 'team'], user.team, 'name the user\'s team (one of teams:)');
+    if (team !== undefined && !teams.has(team)) read.fail(['users', id, 'team'], `no team is named "${team}"`, `add "${team}: { limits: [...] }" under teams:, or use one of: ${[...teams.keys()].join(', ') || '(no teams yet)'}`);
+    users.set(id, { tier, ...(team !== undefined && { team }) });
   }
 
   const keysRaw = read.object(['keys'], root.keys ?? read.fail(['keys'], 'no API keys are defined', 'add a keys: section mapping each API key to its user, e.g. sk-my-key: { user: demo }'));
@@ -347,7 +369,7 @@ function readPolicy(read: Reader, source: ConfigSource, root: Json): GatewayPoli
   }
 
   const prices = read.optionalObject(['prices'], root.prices) as Record<string, LlmModelPrice>;
-  const policy: GatewayPolicy = { limits: limits as LimitConfig[], tiers, users, keys, prices, overToolLimit };
+  const policy: GatewayPolicy = { limits: limits as LimitConfig[], tiers, users, teams, orgs, keys, prices, overToolLimit };
   checkPolicy(policy, source);
   return policy;
 }

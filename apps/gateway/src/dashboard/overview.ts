@@ -1,4 +1,5 @@
 import type { DegradeStep, DegradeStepConfig, LimitState } from '@tollgate/core';
+import { groupOf } from '../groups.js';
 import type { LivePolicy } from '../policy.js';
 import type { Activity, Denial, MinuteTotals } from './activity.js';
 
@@ -39,10 +40,12 @@ export async function overview(policy: LivePolicy, activity: Activity, about: { 
     [...config.users].map(async ([id, entry]): Promise<UserView> => {
       const tier = policy.tierOf(id);
       const ladder = config.tiers[tier]?.degrade;
+      // The user's own limits, and their team's and organisation's, which they share.
+      const identity = { user: id, ...groupOf(config, id) };
       // `check` charges nothing: it says which step the next request would be on.
       const [limits, next, keys] = await Promise.all([
-        limiter.usage({ user: id }),
-        ladder ? limiter.check({ user: id }) : undefined,
+        limiter.usage(identity),
+        ladder ? limiter.check(identity) : undefined,
         Promise.all(policy.keysOf(id).map(async (key) => ({ id: key.id, limits: (await limiter.usage({ user: id, apiKey: key.id })).filter((l) => l.scope === 'apiKey').map(view) }))),
       ]);
       const budget = limits.find((l) => l.name === ladder?.budget && l.resource === 'cost') ?? limits.find((l) => l.resource === 'cost');

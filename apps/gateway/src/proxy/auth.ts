@@ -52,5 +52,5 @@ export function authenticate(policy: LivePolicy, keys: ApiKeys) {
 async function issuedCaller(policy: LivePolicy, keys: ApiKeys, secret: string): Promise<Caller | undefined> {
   const issued = await keys.find(secret);
   if (issued === undefined || !policy.config.users.has(issued.user)) return undefined;
-  return { user: issued.user, keyId: issued.name, tier: policy.tierOf(issued.user), ...(issued.models && { models: issued.models }) };
+  return { ...policy.callerFor(issued.user, issued.name), ...(issued.models && { models: issued.models }) };
 }
