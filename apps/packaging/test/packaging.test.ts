@@ -80,6 +80,8 @@ let bridge: Bridge | undefined;
 
 beforeAll(async () => {
   packed = await packAll();
+  // The loopback provider the model-calling fixtures import as `../shared/provider.mjs`.
+  cpSync(join(fixtures, 'shared'), join(work, 'shared'), { recursive: true });
   redisPort = await startServer(work);
   bridge = await startBridge({ redis: { port: redisPort }, token: 'packaging-token' });
 });
