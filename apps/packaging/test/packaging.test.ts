@@ -2,8 +2,9 @@
  * The packages as users get them: every public package is packed with `pnpm pack`, and the
  * tarballs (not the workspace) are installed with plain npm into fresh projects outside the
  * repository, which then run an ESM app, a CommonJS app and an edge-style app against real
- * servers, and type-check a TypeScript app with `moduleResolution` node16 and bundler. Across the
- * projects every store and every adapter is used.
+ * servers, a LangChain app against a loopback provider, and type-check a TypeScript app
+ * with `moduleResolution` node16 and bundler. Across the projects every store and every adapter is
+ * used.
  */
 import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,8 @@ const THIRD_PARTY = {
   react: '^19.1.0',
   'react-dom': '^19.1.0',
   openai: '^6.0.0',
+  '@langchain/openai': '^1.6.0',
+  '@langchain/core': '^1.4.0',
 };
 
 /** Packs every public package of packages/; returns `{ name: tarball path }`. */
@@ -69,10 +72,11 @@ interface AppOutput {
   metered?: Array<string | number>;
 }
 
-async function runApp(dir: string, file: string, env: Record<string, string>): Promise<AppOutput> {
+async function runApp<Output = AppOutput>(dir: string, file: string, env: Record<string, string> = {}): Promise<Output> {
   const { stdout } = await run(process.execPath, [file], { cwd: dir, env: { ...process.env, ...env } });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as AppOutput;
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Output;
 }
+
 
 let packed: Record<string, string> = {};
 let redisPort = 0;
@@ -131,6 +135,18 @@ describe('installed from the packed tarballs with npm', () => {
     expect(statuses).toEqual([200, 200, 429]);
   });
 
+  it("an ESM app: LangChain's ChatOpenAI over meteredFetch raises a refusal as its rate-limit error and does not retry it", async () => {
+    const dir = await project('esm-langchain-openai', packed, ['@tollgate/core', '@tollgate/store-memory', '@tollgate/llm'], ['@langchain/openai', '@langchain/core']);
+    const output = await runApp<{ answer: string; refusal: object; attempts: number; providerCalls: number }>(dir, 'app.mjs');
+    expect(output.answer).toBe('Hi');
+    expect(output.refusal).toEqual({ status: 429, lc_error_code: 'MODEL_RATE_LIMIT', limit: 'usd-per-day' });
+    // Two attempts through meteredFetch, one per invoke: LangChain's retries (on, by default) did
+    // not repeat the refused one; and only the admitted one reached the provider.
+    expect(output.attempts).toBe(2);
+    expect(output.providerCalls).toBe(1);
+  });
+
+
   it('a CommonJS app: Fastify over SQLite with the memory store as fallback, estimated by @tollgate/llm', async () => {
     const dir = await project('cjs-fastify-sqlite', packed, ['@tollgate/core', '@tollgate/store-sqlite', '@tollgate/store-memory', '@tollgate/adapter-fastify', '@tollgate/llm'], ['fastify', 'better-sqlite3']);
     const { statuses, reserved, usage } = await runApp(dir, 'app.cjs', { DATABASE: join(dir, 'limits.db') });
@@ -161,4 +177,5 @@ describe('installed from the packed tarballs with npm', () => {
       await expect(run(process.execPath, [tsc, '-p', config], { cwd: dir }).then(() => 'ok')).resolves.toBe('ok');
     }
   });
+
 });
