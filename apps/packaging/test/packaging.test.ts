@@ -2,7 +2,7 @@
  * The packages as users get them: every public package is packed with `pnpm pack`, and the
  * tarballs (not the workspace) are installed with plain npm into fresh projects outside the
  * repository, which then run an ESM app, a CommonJS app and an edge-style app against real
- * servers, a LangChain app against a loopback provider, and type-check a TypeScript app
+ * servers, LangChain and AI SDK apps against a loopback provider, and type-check a TypeScript app
  * with `moduleResolution` node16 and bundler. Across the projects every store and every adapter is
  * used.
  */
@@ -33,6 +33,8 @@ const THIRD_PARTY = {
   react: '^19.1.0',
   'react-dom': '^19.1.0',
   openai: '^6.0.0',
+  ai: '^7.0.185',
+  '@ai-sdk/openai': '^4.0.126',
   '@langchain/openai': '^1.6.0',
   '@langchain/core': '^1.4.0',
 };
@@ -146,6 +148,30 @@ describe('installed from the packed tarballs with npm', () => {
     expect(output.providerCalls).toBe(1);
   });
 
+  it('an ESM app: the AI SDK middleware meters every step of an ai 7 tool loop on one lease', async () => {
+    const dir = await project('esm-ai-sdk-tools', packed, ['@tollgate/core', '@tollgate/store-memory', '@tollgate/llm'], ['ai', '@ai-sdk/openai']);
+    interface Totals { reported: [number, number]; steps: number; records: number; reservedTokens: number; tokens: number; cost: number }
+    const { text, afterStep, caps, usage } = await runApp<{ text: string; afterStep: Totals[]; caps: number[]; usage: Array<[string, number]> }>(dir, 'app.mjs');
+    // The tool call, then the answer: two steps of the three stopWhen allows.
+    expect(text).toBe('Sunny in Paris.');
+    expect(afterStep.map(({ reported }) => reported)).toEqual([[120, 40], [180, 12]]);
+    // Each step was counted, reserved and recorded on the lease before the next began.
+    expect(afterStep.map(({ steps, records }) => [steps, records])).toEqual([[1, 1], [2, 2]]);
+    // Each reserved its prompt's estimate plus the output cap it was sent with (gpt-4o's default,
+    // 4,096); the second prompt carries the tool call and its result, so it reserved more.
+    expect(caps).toEqual([4096, 4096]);
+    const inputReserved = [afterStep[0]!.reservedTokens - caps[0]!, afterStep[1]!.reservedTokens - afterStep[0]!.reservedTokens - caps[1]!];
+    expect(inputReserved[0]).toBeGreaterThan(0);
+    expect(inputReserved[1]).toBeGreaterThan(inputReserved[0]!);
+    // What was recorded is what the provider reported, priced as gpt-4o ($2.50 in, $10 out per million).
+    expect(afterStep.map(({ tokens }) => tokens)).toEqual([160, 352]);
+    expect(afterStep[0]!.cost).toBeCloseTo((120 * 2.5 + 40 * 10) / 1e6, 12);
+    expect(afterStep[1]!.cost).toBeCloseTo((300 * 2.5 + 52 * 10) / 1e6, 12);
+    // Released: one request, and the reservations refunded down to what was used.
+    expect(usage.slice(0, 2)).toEqual([['rpm', 1], ['tpm', 352]]);
+    expect(usage[2]![0]).toBe('daily-usd');
+    expect(usage[2]![1]).toBeCloseTo((300 * 2.5 + 52 * 10) / 1e6, 12);
+  });
 
   it('a CommonJS app: Fastify over SQLite with the memory store as fallback, estimated by @tollgate/llm', async () => {
     const dir = await project('cjs-fastify-sqlite', packed, ['@tollgate/core', '@tollgate/store-sqlite', '@tollgate/store-memory', '@tollgate/adapter-fastify', '@tollgate/llm'], ['fastify', 'better-sqlite3']);
