@@ -2,9 +2,9 @@
  * The packages as users get them: every public package is packed with `pnpm pack`, and the
  * tarballs (not the workspace) are installed with plain npm into fresh projects outside the
  * repository, which then run an ESM app, a CommonJS app and an edge-style app against real
- * servers, LangChain and AI SDK apps against a loopback provider, and type-check a TypeScript app
- * with `moduleResolution` node16 and bundler. Across the projects every store and every adapter is
- * used.
+ * servers, LangChain and AI SDK apps against a loopback provider, type-check a TypeScript app with
+ * `moduleResolution` node16 and bundler, and compile and run the READMEs' examples as written.
+ * Across the projects every store and every adapter is used.
  */
 import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +38,9 @@ const THIRD_PARTY = {
   '@langchain/openai': '^1.6.0',
   '@langchain/core': '^1.4.0',
 };
+
+/** What a TypeScript project installs to type-check the packages and the examples. */
+const TYPESCRIPT = { typescript: '~5.9.3', '@types/node': '^20.19.0', '@types/express': '^5.0.3' };
 
 /** Packs every public package of packages/; returns `{ name: tarball path }`. */
 async function packAll(): Promise<Record<string, string>> {
@@ -79,6 +82,18 @@ async function runApp<Output = AppOutput>(dir: string, file: string, env: Record
   return JSON.parse(stdout.trim().split('\n').pop()!) as Output;
 }
 
+/**
+ * The first TypeScript example after `heading` in one of the repository's Markdown files, exactly
+ * as a reader copies it.
+ */
+function exampleAfter(file: string, heading: string): string {
+  const markdown = readFileSync(join(repo, file), 'utf8');
+  const at = markdown.indexOf(`\n${heading}\n`);
+  if (at < 0) throw new Error(`${file} has no heading "${heading}"`);
+  const block = /^```ts\n([\s\S]*?)^```$/m.exec(markdown.slice(at));
+  if (!block) throw new Error(`${file} has no TypeScript example after "${heading}"`);
+  return block[1]!;
+}
 
 let packed: Record<string, string> = {};
 let redisPort = 0;
@@ -196,7 +211,7 @@ describe('installed from the packed tarballs with npm', () => {
       packed,
       Object.keys(packed),
       Object.keys(THIRD_PARTY),
-      { typescript: '~5.9.3', '@types/node': '^20.19.0', '@types/express': '^5.0.3', '@types/better-sqlite3': '^7.6.13', vitest: '^4.1.0' },
+      { ...TYPESCRIPT, '@types/better-sqlite3': '^7.6.13', vitest: '^4.1.0' },
     );
     const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
     for (const config of ['tsconfig.node16.json', 'tsconfig.bundler.json']) {
@@ -204,4 +219,15 @@ describe('installed from the packed tarballs with npm', () => {
     }
   });
 
+  it("the root README's example and the Express adapter README's, copied from the Markdown, compile against the packages; the root one runs", async () => {
+    const dir = await project('readme-examples', packed, ['@tollgate/core', '@tollgate/store-memory', '@tollgate/adapter-express', '@tollgate/llm'], ['express', 'openai'], TYPESCRIPT);
+    writeFileSync(join(dir, 'root-readme.ts'), exampleAfter('README.md', '## Example'));
+    writeFileSync(join(dir, 'adapter-express-readme.ts'), exampleAfter('packages/adapter-express/README.md', '## Example'));
+    const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
+    await expect(run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir }).then(() => 'ok')).resolves.toBe('ok');
+    // The Express example listens on port 3000 and calls OpenAI: it is compiled, not run.
+    const { stdout } = await run(process.execPath, ['dist/main.js'], { cwd: dir });
+    // It ran to its end, and printed nothing of its own: its request was admitted (a refusal prints `429: …`).
+    expect(stdout).toBe('the root README example ran to its end\n');
+  });
 });
