@@ -2,10 +2,10 @@ import { tollgate, type TollgateRefusal } from '@tollgate/adapter-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiFamily } from '../config/schema.js';
 import { parseJsonBodies, requireObjectBody } from '../http/json-body.js';
-import { identityOf } from '../policy.js';
-import { APIS, type Api } from './apis.js';
 import type { ApiKeys } from '../keys/api-keys.js';
+import { identityOf } from '../policy.js';
 import { allowedModel } from './allowed-models.js';
+import { APIS, type Api } from './apis.js';
 import { authenticate } from './auth.js';
 import { llmDemand, steppedLimiter } from './demand.js';
 import { anthropicError, errorHandler, inAnthropicShape, openAiError } from './errors.js';
@@ -28,10 +28,12 @@ const SECTION: Record<ApiFamily, string> = { openai: 'upstreams.openai (or upstr
 const familyOfPath = (url: string): ApiFamily => (/^\/v1\/messages(?:[/?]|$)/.test(url) ? 'anthropic' : 'openai');
 
 /**
- * The APIs, in their own Fastify context registered under `/v1`: every request needs a configured API key;
- * chat completions, responses, embeddings and Anthropic's messages (each where its family has an
- * upstream) are limited per user, key and IP by the tollgate plugin (deciding in `preHandler`,
- * once the body is parsed and estimated with its API's estimate; a caller's large bodies in turn).
+ * The APIs, in their own Fastify context registered under `/v1`: every request needs an API key
+ * (the file's, or one the admin API issued); chat completions, responses, embeddings and
+ * Anthropic's messages (each where its family has an upstream) are limited per user, key, IP, team
+ * and organisation by the tollgate plugin (deciding in `preHandler`, once the body is parsed and
+ * estimated with its API's estimate; a caller's large bodies in turn), after a key's model
+ * allow-list and the tools past their limits.
  * Errors are answered in the shape of the API asked: OpenAI's, or Anthropic's on `/v1/messages`;
  * an unknown path too.
  */
