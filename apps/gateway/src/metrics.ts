@@ -60,6 +60,23 @@ export class Counter implements Metric {
   }
 }
 
+/** A value that goes up and down: the last one set per series. */
+export class Gauge implements Metric {
+  private readonly series = new Series(() => ({ value: 0 }));
+  constructor(
+    private readonly name: string,
+    private readonly help: string,
+  ) {}
+
+  set(labels: Labels, value: number): void {
+    this.series.get(labels).value = value;
+  }
+
+  lines(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, ...this.series.entries().map(({ labels, value }) => `${this.name}${labelText(labels)} ${number(value.value)}`)];
+  }
+}
+
 const NANO_PER_USD = BigInt(UNITS_PER_USD);
 
 /** Integer nano-dollars as the exact decimal of USD they are (`1281648000n` → `1.281648`). */
@@ -131,6 +148,10 @@ export class GatewayMetrics {
   readonly spend = new UsdCounter('tollgate_spend_usd_total', 'USD charged to budgets: each call\'s reported cost, or its reservation when its usage is unknown');
   readonly overruns = new Counter('tollgate_overruns_total', 'Calls whose reported usage exceeded what was reserved for them (an upstream ignoring the output cap or over-reporting)');
   readonly overrunUsd = new UsdCounter('tollgate_overrun_usd_total', 'USD charged beyond the reservations, by those calls');
+  readonly budgetUsed = new Gauge(
+    'tollgate_budget_used_ratio',
+    'Each cost budget\'s used fraction as the last decision on it saw it (an admitted request\'s reservation included), by limit, scope and the id it counts (user, key, team, organisation; empty for global)',
+  );
 
   constructor() {
     // Exported as 0 from the start: an alert on their increase needs the series before the first event.
@@ -141,7 +162,7 @@ export class GatewayMetrics {
 
   /** The exposition text, for `GET /metrics`. */
   text(): string {
-    const all = [this.decisions, this.degraded, this.storeLatency, this.upstream, this.upstreamLatency, this.tokens, this.spend, this.overruns, this.overrunUsd];
+    const all = [this.decisions, this.degraded, this.storeLatency, this.upstream, this.upstreamLatency, this.tokens, this.spend, this.overruns, this.overrunUsd, this.budgetUsed];
     return all.flatMap((metric) => metric.lines()).join('\n') + '\n';
   }
 }

@@ -79,6 +79,11 @@ describe('teams and organisations: their limits in each request\'s one decision'
     expect((await chat(gateway, 'sk-test-ben')).limit).toBe('org-daily-usd');
     expect((await chat(gateway, 'sk-test-cal')).limit).toBe('org-daily-usd');
     expect((await chat(gateway, 'sk-test-solo')).status).toBe(200);
+    // For alerting rules: each budget's used fraction, per level and id.
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const ratio = Number(/^tollgate_budget_used_ratio\{limit="org-daily-usd",scope="org",id="acme"\} (\S+)$/m.exec(metrics)?.[1]);
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThanOrEqual(1);
   });
 
   it.each([

@@ -5,6 +5,7 @@ import type { Activity } from '../dashboard/activity.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { LivePolicy } from '../policy.js';
 import type { Api } from './apis.js';
+import { observeBudgets } from './budget-gauge.js';
 import { applyStep, describeRewrite } from './degrade.js';
 import { openAiError } from './errors.js';
 import { withinReservation } from './reservation.js';
@@ -40,6 +41,7 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity }
     const sent = withinReservation(applyStep(requested, context.degrade, policy.noDearer, output), estimate, policy.noDearer, output);
     const { changed, headers } = describeRewrite(requested, sent, context.degrade, caller.tier, output);
     metrics.decisions.inc({ outcome: 'allowed', limit: '' });
+    observeBudgets(metrics, context.decision.limits, caller);
     if (changed) metrics.degraded.inc({ step: String(context.degrade?.step ?? 0) });
     activity.admitted();
 
