@@ -7,6 +7,7 @@ import { API_FAMILIES, type GatewayConfig, type UpstreamsSpec } from './config/s
 import { watchFile } from './config/watch.js';
 import { Activity } from './dashboard/activity.js';
 import { adminRoutes } from './dashboard/routes.js';
+import { BudgetAlerts } from './alerts/budget-alerts.js';
 import { ApiKeys } from './keys/api-keys.js';
 import { withDeadline } from './records/records.js';
 import { SharedTierChanges } from './records/tier-changes.js';
@@ -63,7 +64,7 @@ const STORE_TIMEOUT_MS = 1_000;
 const QUIET_REQUESTS = new LogController({ disableRequestLogging: true });
 
 /** Settings only a restart applies, named in the warning a reload logs when they change. */
-const RESTART_ONLY = ['listen', 'store', 'dataDir', 'upstreams', 'adminToken', 'logLevel'] as const;
+const RESTART_ONLY = ['listen', 'store', 'dataDir', 'upstreams', 'adminToken', 'logLevel', 'alerts'] as const;
 
 /** Each family's upstream: the configured ones, or the simulated one for every family. */
 function upstreamsOf(spec: UpstreamsSpec, simulated: SimulatedUpstream | undefined): Upstreams {
@@ -89,6 +90,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const activity = new Activity();
   const records = withDeadline(opened.records, STORE_TIMEOUT_MS);
   const tiers = new SharedTierChanges(records, policy, app.log);
+  const alerts = config.alerts && new BudgetAlerts(config.alerts, records, app.log);
   const keys = new ApiKeys(records, () => ({ users: policy.config.users, keyNames: new Set([...policy.config.keys.values()].map((key) => key.id)) }));
 
   const simulated = config.upstreams.kind === 'simulated' ? await startSimulatedUpstream({ chunkDelayMs: config.upstreams.chunkDelayMs, onRequest: options.onSimulatedRequest }) : undefined;
@@ -96,7 +98,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const adminToken = config.adminToken ?? randomBytes(18).toString('base64url');
   const about = { upstream: simulated ? 'simulated' : Object.values(upstreams).map((upstream) => upstream.baseUrl).join(', '), store: opened.description };
 
-  await app.register(apiRoutes, { prefix: '/v1', policy, keys, upstreams, metrics, activity, maxBodyBytes: config.listen.maxBodyBytes });
+  await app.register(apiRoutes, { prefix: '/v1', policy, keys, upstreams, metrics, activity, alerts, maxBodyBytes: config.listen.maxBodyBytes });
   await app.register(adminRoutes, { policy, keys, tiers, activity, adminToken, about });
   await app.register(healthRoutes, { store: opened.store, storeTimeoutMs: STORE_TIMEOUT_MS, upstream: about.upstream });
   app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.text()));
@@ -146,6 +148,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     async close() {
       unwatch();
       tiers.stop();
+      alerts?.close();
       await app.close();
       await Promise.all([simulated?.close(), opened.close()]);
       stdout?.close();

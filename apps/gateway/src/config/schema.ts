@@ -5,6 +5,7 @@ import { isProxyAddress, PROXY_RANGE_NAMES } from './addresses.js';
 import { GatewayConfigError } from './errors.js';
 import { checkPolicy } from './policy-check.js';
 import type { GatewayPolicy, KeyEntry, Org, OverToolLimit, Team, UserEntry } from './policy-types.js';
+import type { AlertsSpec } from '../alerts/budget-alerts.js';
 import { masked, type ConfigSource, type Path } from './source.js';
 
 /** Where counters live: an SQLite file (the default, embedded) or a Redis server shared by instances. */
@@ -61,10 +62,12 @@ export interface GatewayConfig {
   /** Protects the dashboard and the admin API; `undefined`: one is generated at start. */
   readonly adminToken: string | undefined;
   readonly logLevel: LogLevel;
+  /** Budget alerts' webhook; `undefined`: none are sent. */
+  readonly alerts: AlertsSpec | undefined;
   readonly policy: GatewayPolicy;
 }
 
-const TOP_LEVEL = ['listen', 'store', 'dataDir', 'upstream', 'upstreams', 'demo', 'admin', 'logLevel', 'limits', 'tiers', 'orgs', 'teams', 'users', 'keys', 'prices'];
+const TOP_LEVEL = ['listen', 'store', 'dataDir', 'upstream', 'upstreams', 'demo', 'admin', 'logLevel', 'alerts', 'limits', 'tiers', 'orgs', 'teams', 'users', 'keys', 'prices'];
 const NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
 const DEFAULT_PORT = 8787;
@@ -206,6 +209,8 @@ const ENV = {
   upstreamUrl: 'TOLLGATE_UPSTREAM_URL',
   upstreamKey: 'TOLLGATE_UPSTREAM_KEY',
   anthropicUrl: 'TOLLGATE_ANTHROPIC_URL',
+  alertWebhook: 'TOLLGATE_ALERT_WEBHOOK',
+  alertSecret: 'TOLLGATE_ALERT_SECRET',
   anthropicKey: 'TOLLGATE_ANTHROPIC_KEY',
   adminToken: 'TOLLGATE_ADMIN_TOKEN',
   logLevel: 'LOG_LEVEL',
@@ -260,6 +265,31 @@ function readUpstreams(read: Reader, env: Env, root: Json): UpstreamsSpec {
   return { kind: 'simulated', chunkDelayMs };
 }
 
+/** The fractions of a budget alerts fire at, unless the file says. */
+const DEFAULT_ALERT_FRACTIONS = [0.5, 0.8, 1];
+
+/** `alerts: { webhook, secret, fractions }`: none without a webhook. */
+function readAlerts(read: Reader, env: Env, root: Json): AlertsSpec | undefined {
+  const raw = read.optionalObject(['alerts'], root.alerts, ['webhook', 'secret', 'fractions']);
+  const webhook = pick(read, env, ENV.alertWebhook, ['alerts', 'webhook'], raw.webhook);
+  if (webhook.value === undefined) return undefined;
+  const url = parseBaseUrl(text(webhook.value, webhook.fail, 'e.g. https://ops.example.com/hooks/tollgate'), webhook.fail, 'https://ops.example.com/hooks/tollgate');
+  const secret = pick(read, env, ENV.alertSecret, ['alerts', 'secret'], raw.secret);
+  const fractions = raw.fractions ?? DEFAULT_ALERT_FRACTIONS;
+  const fix = 'list rising fractions of a budget between 0 and 1, e.g. [0.5, 0.8, 1]';
+  if (!Array.isArray(fractions) || fractions.length === 0) read.fail(['alerts', 'fractions'], `expected a list of fractions, got ${describe(fractions)}`, fix);
+  (fractions as unknown[]).forEach((fraction, index) => {
+    if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1) || (index > 0 && fraction <= (fractions as number[])[index - 1]!)) {
+      read.fail(['alerts', 'fractions', index], `expected a fraction above the one before and at most 1, got ${describe(fraction)}`, fix);
+    }
+  });
+  return {
+    url,
+    secret: secret.value === undefined ? undefined : text(secret.value, secret.fail, `a long random string the receiver checks signatures with; better, set ${ENV.alertSecret}`),
+    fractions: fractions as number[],
+  };
+}
+
 /**
  * Validates a parsed configuration file, with the environment's overrides. Relative paths in the
  * file are relative to its folder (`dir`); in the environment, to the working directory.
@@ -300,7 +330,7 @@ export function validate(source: ConfigSource, dir: string, env: Env = {}): Gate
   const level = pick(read, env, ENV.logLevel, ['logLevel'], root.logLevel ?? 'info');
   if (!LOG_LEVELS.includes(level.value as LogLevel)) level.fail(`unknown log level ${describe(level.value)}`, `use one of: ${LOG_LEVELS.join(', ')}`);
 
-  return { file: source.file, listen, dataDir, store, upstreams, adminToken, logLevel: level.value as LogLevel, policy: readPolicy(read, source, root) };
+  return { file: source.file, listen, dataDir, store, upstreams, adminToken, logLevel: level.value as LogLevel, alerts: readAlerts(read, env, root), policy: readPolicy(read, source, root) };
 }
 
 /** A team's or an organisation's `limits:` list (checked as limits by `checkPolicy`). */

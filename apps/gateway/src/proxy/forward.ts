@@ -1,6 +1,7 @@
 import type { Usage } from '@tollgate/core';
 import { hideInjectedUsage, meterEventStream, toolCallsOf, type LlmDemand, type LlmPriceSource, type StreamEnd } from '@tollgate/llm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { BudgetAlerts } from '../alerts/budget-alerts.js';
 import type { Activity } from '../dashboard/activity.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { LivePolicy } from '../policy.js';
@@ -19,6 +20,8 @@ export interface ProxyDependencies {
   readonly upstream: Upstream;
   readonly metrics: GatewayMetrics;
   readonly activity: Activity;
+  /** Budget alerts, when the configuration has a webhook. */
+  readonly alerts?: BudgetAlerts;
 }
 
 /**
@@ -31,7 +34,7 @@ export interface ProxyDependencies {
  * reservation). The plugin releases the lease when the response ends or the client goes away,
  * refunding whatever was reserved and not used.
  */
-export function forwardHandler(api: Api, { policy, upstream, metrics, activity }: ProxyDependencies) {
+export function forwardHandler(api: Api, { policy, upstream, metrics, activity, alerts }: ProxyDependencies) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const context = request.tollgate!;
     const caller = request.caller!;
@@ -41,7 +44,7 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity }
     const sent = withinReservation(applyStep(requested, context.degrade, policy.noDearer, output), estimate, policy.noDearer, output);
     const { changed, headers } = describeRewrite(requested, sent, context.degrade, caller.tier, output);
     metrics.decisions.inc({ outcome: 'allowed', limit: '' });
-    observeBudgets(metrics, context.decision.limits, caller);
+    observeBudgets({ metrics, alerts }, context.decision.limits, caller);
     if (changed) metrics.degraded.inc({ step: String(context.degrade?.step ?? 0) });
     activity.admitted();
 

@@ -57,7 +57,7 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiRoutesDependencie
     const denied = decision.deniedBy[0];
     const caller = request.caller!;
     metrics.decisions.inc({ outcome: decision.reason, limit: denied?.name ?? '' });
-    observeBudgets(metrics, decision.limits, caller);
+    observeBudgets(deps, decision.limits, caller);
     activity.denied({ user: caller.user, key: caller.keyId, ip: request.ip, status: response.status, limit: denied?.name ?? null, reason: decision.reason, message: response.body.error.message });
     request.log.warn({ user: caller.user, key: caller.keyId, tier: caller.tier, limit: denied?.name, reason: decision.reason, retryAfterMs: decision.retryAfterMs }, 'request refused');
     const body = denied && (denied.resource === 'tokens' || denied.resource === 'cost') ? withReservation(response.body, request) : response.body;

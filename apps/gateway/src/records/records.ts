@@ -10,6 +10,8 @@ export interface Records {
   get(kind: string, id: string): Promise<string | undefined>;
   put(kind: string, id: string, value: string): Promise<void>;
   remove(kind: string, id: string): Promise<void>;
+  /** Writes the record unless one exists: whether this call wrote it (one caller wins, on every instance). */
+  claim(kind: string, id: string, value: string): Promise<boolean>;
   /** Every record of a kind, by id. */
   all(kind: string): Promise<Map<string, string>>;
   close(): Promise<void>;
@@ -24,11 +26,13 @@ export function sqliteRecords(path: string): Records {
   const get = database.prepare<[string, string], string>('SELECT value FROM gateway_records WHERE kind = ? AND id = ?').pluck();
   const put = database.prepare<[string, string, string]>('INSERT INTO gateway_records (kind, id, value) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value');
   const remove = database.prepare<[string, string]>('DELETE FROM gateway_records WHERE kind = ? AND id = ?');
+  const claim = database.prepare<[string, string, string]>('INSERT OR IGNORE INTO gateway_records (kind, id, value) VALUES (?, ?, ?)');
   const all = database.prepare<[string], { id: string; value: string }>('SELECT id, value FROM gateway_records WHERE kind = ?');
   return {
     get: async (kind, id) => get.get(kind, id),
     put: async (kind, id, value) => void put.run(kind, id, value),
     remove: async (kind, id) => void remove.run(kind, id),
+    claim: async (kind, id, value) => claim.run(kind, id, value).changes === 1,
     all: async (kind) => new Map(all.all(kind).map(({ id, value }) => [id, value])),
     close: async () => {
       database.close();
@@ -43,6 +47,7 @@ export function redisRecords(client: Redis, prefix: string): Records {
     get: async (kind, id) => (await client.hget(hash(kind), id)) ?? undefined,
     put: async (kind, id, value) => void (await client.hset(hash(kind), id, value)),
     remove: async (kind, id) => void (await client.hdel(hash(kind), id)),
+    claim: async (kind, id, value) => (await client.hsetnx(hash(kind), id, value)) === 1,
     all: async (kind) => new Map(Object.entries(await client.hgetall(hash(kind)))),
     // The connection is the store's: it closes with it.
     close: async () => undefined,
@@ -71,6 +76,7 @@ export function withDeadline(records: Records, timeoutMs: number): Records {
     get: (kind, id) => bounded(records.get(kind, id)),
     put: (kind, id, value) => bounded(records.put(kind, id, value)),
     remove: (kind, id) => bounded(records.remove(kind, id)),
+    claim: (kind, id, value) => bounded(records.claim(kind, id, value)),
     all: (kind) => bounded(records.all(kind)),
     close: () => records.close(),
   };
