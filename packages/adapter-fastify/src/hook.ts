@@ -1,4 +1,4 @@
-import { ConfigurationError, createHttpLimit, ReleaseOnClose, type Admission, type FrameworkHooks } from '@tollgate/core';
+import { ConfigurationError, createHttpLimit, errorPrefix, ReleaseOnClose, type Admission, type FrameworkHooks } from '@tollgate/core';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { FastifyTollgateOptions, TollgateHook, TollgateRefusal } from './options.js';
 
@@ -26,8 +26,8 @@ const FASTIFY: FrameworkHooks<FastifyRequest> = {
 export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
   const admit = createHttpLimit(options, ADAPTER, FASTIFY);
   const { hook: phase = 'onRequest', onLimited = sendRefusal } = options;
-  if (!HOOKS.includes(phase)) throw new ConfigurationError(`[tollgate] [${ADAPTER}] hook must be 'onRequest' or 'preHandler', got ${JSON.stringify(phase)}`);
-  if (typeof onLimited !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] onLimited must be a function`);
+  if (!HOOKS.includes(phase)) throw new ConfigurationError(`${errorPrefix(ADAPTER)} hook must be 'onRequest' or 'preHandler', got ${JSON.stringify(phase)}`);
+  if (typeof onLimited !== 'function') throw new ConfigurationError(`${errorPrefix(ADAPTER)} onLimited must be a function`);
 
   /** One request's state, and its lease until the response closes: one object per request. */
   class Pending extends ReleaseOnClose {

@@ -38,6 +38,7 @@ export type { HttpErrorBody, HttpRefusal } from './http/refusal.js';
 export type { StoreErrorPolicy } from './store/failure-policy.js';
 export {
   ConfigurationError,
+  errorPrefix,
   InvalidInputError,
   StoreError,
   StoreTimeoutError,

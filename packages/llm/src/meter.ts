@@ -1,4 +1,4 @@
-import type { AcquireOptions, DegradeStep, Identity, Lease, Limiter, RecordOptions, Usage } from '@tollgate/core';
+import { errorPrefix, type AcquireOptions, type DegradeStep, type Identity, type Lease, type Limiter, type RecordOptions, type Usage } from '@tollgate/core';
 import { countReceived, type EstimateOptions, type LlmDemand } from './estimate.js';
 import { configurationError, describe, invalidInput, LlmRefusedError } from './errors.js';
 import type { WireFormat } from './formats/format.js';
@@ -125,7 +125,7 @@ const PARTIAL: RecordOptions = { partial: true };
 
 const OPTIONS = ['limiter', 'identity', 'acquire', 'lease', 'degrade', 'step', 'prices', 'applyDegrade', 'estimate', 'onError', 'maxTokensParam', 'fetch', 'onRefusal', 'retryableWithinMs'];
 
-const warn = (error: unknown) => console.warn(`[tollgate] [llm] recording an LLM call failed: ${(error as Error)?.message ?? String(error)}`);
+const warn = (error: unknown) => console.warn(`${errorPrefix('llm')} recording an LLM call failed: ${(error as Error)?.message ?? String(error)}`);
 
 /** A call admitted on a lease: what to send, and what it reserved (or, unreserved, its estimate). */
 interface Plan {

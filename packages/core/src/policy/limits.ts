@@ -1,7 +1,7 @@
 import { CalendarPeriods, type CalendarReset } from './calendar.js';
 import { parseDuration, type Duration } from './duration.js';
 import { describe } from '../util/describe.js';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, errorPrefix } from '../errors.js';
 import { GLOBAL_SCOPE, type KnownScopes } from './identity.js';
 import { UNITS_PER_USD, usdToUnits } from '../pricing/money.js';
 import type { Counter, CounterAlgorithm, IdentityKey } from '../store/contract.js';
@@ -218,7 +218,7 @@ function calendarLimit(base: LimitBase, units: number, reset: unknown, fail: (me
   try {
     periods = new CalendarPeriods(every, timeZone);
   } catch (error) {
-    return fail((error as Error).message.replace('[tollgate] ', ''));
+    return fail((error as Error).message.replace(`${errorPrefix()} `, ''));
   }
   const field = fieldOf(base, `calendar:${every}:${timeZone}`);
   // The periods around `now` change once a period: so does the algorithm built from them.
