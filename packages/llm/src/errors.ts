@@ -1,6 +1,6 @@
 import { ConfigurationError, DEFAULT_HEADER_FAMILIES, errorPrefix, InvalidInputError, refusalResponse, TollgateError, type Decision, type HttpRefusal } from '@tollgate/core';
 
-export { describeValue as describe } from '@tollgate/core';
+export { describeValue } from '@tollgate/core';
 
 const PREFIX = errorPrefix('llm');
 
