@@ -120,7 +120,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
   const unwatch = options.watch === false ? () => undefined : watchFile(config.file, reload);
 
-  // The tokenizer's ranks load once (about 0.2 s): better at start than on the first request.
+  // The tokenizer's ranks take a moment to load, once: better at start than on the first request.
   await preloadTokenizer('gpt-4o');
   await tiers.start();
   let url: string;

@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { errorPrefix } from '@tollgate/core';
 import { banner } from './banner.js';
 import { GatewayConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      process.stderr.write(`[tollgate] [gateway] ${(error as Error).message}\n  Fix: stop what uses that port, or choose another with PORT=<port> (or listen.port in the file)\n`);
+      process.stderr.write(`${errorPrefix('gateway')} ${(error as Error).message}\n  Fix: stop what uses that port, or choose another with PORT=<port> (or listen.port in the file)\n`);
       process.exit(1);
     }
     throw error;

@@ -1,4 +1,4 @@
-import { createLimiter, InvalidInputError, type Identity, type Limiter, type Store } from '@tollgate/core';
+import { createLimiter, errorPrefix, InvalidInputError, type Identity, type Limiter, type Store } from '@tollgate/core';
 import { genaiPrices, type LlmPriceSource } from '@tollgate/llm';
 import type { GatewayPolicy, KeyEntry } from './config/policy-types.js';
 import type { NoDearer } from './proxy/degrade.js';
@@ -70,7 +70,7 @@ class PolicyVersion {
   tierOf(user: string): string {
     const tier = this.tiers.get(user);
     // Only callers with a known key are limited, so every identity names a configured user.
-    if (tier === undefined) throw new InvalidInputError(`[tollgate] [gateway] no user is named ${JSON.stringify(user)}`);
+    if (tier === undefined) throw new InvalidInputError(`${errorPrefix('gateway')} no user is named ${JSON.stringify(user)}`);
     return tier;
   }
 }

@@ -22,7 +22,7 @@ describe('agent frameworks through the gateway, on their default paths', () => {
     expect(paths).toEqual(['responses', 'responses']);
     expect(generated.text).toMatch(/^\(simulated\) /);
     expect(text).toBe(generated.text);
-    const used = await eventually(() => usedOf(gateway, bob), (u) => u.rpm === 2);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, bob), (u) => u.rpm === 2);
     expect(used.tpm).toBe(generated.usage.inputTokens! + generated.usage.outputTokens! + usage.inputTokens! + usage.outputTokens!);
   });
 
@@ -36,7 +36,7 @@ describe('agent frameworks through the gateway, on their default paths', () => {
 
     expect(invoked.text).toMatch(/^\(simulated\) /);
     expect(streamedText).toBe(invoked.text);
-    const used = await eventually(() => usedOf(gateway, bob), (u) => u.rpm === 2);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, bob), (u) => u.rpm === 2);
     expect(used.tpm).toBe(2 * invoked.usage_metadata!.total_tokens);
 
     let refusal: unknown;
@@ -58,7 +58,7 @@ describe('agent frameworks through the gateway, on their default paths', () => {
     expect(result.finalOutput).toMatch(/^\(simulated\) /);
     const { usage } = result.state;
     expect(usage.requests).toBe(3);
-    const used = await eventually(() => usedOf(gateway, bob), (u) => u.rpm === 3);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, bob), (u) => u.rpm === 3);
     expect(used.tpm).toBe(usage.inputTokens + usage.outputTokens);
   });
 });
@@ -109,13 +109,13 @@ keys:
 
     const first = await planner.run();
     expect(first.finalOutput).toMatch(/^\(simulated\) /);
-    expect(await usedOf(gateway, { user: 'carol' })).toMatchObject({ rpm: 3, 'weather-calls': 1 });
+    expect(await usedOf(gateway.policy.limiter, { user: 'carol' })).toMatchObject({ rpm: 3, 'weather-calls': 1 });
     // The second run's first answer calls get_weather a second time: its next request still offers it.
     const refused = await planner.run().catch((error: unknown) => error);
 
     expect(planner.called).toEqual(['weather:Paris', 'time:Paris', 'weather:Paris']);
     expect(refused).toMatchObject({ status: 429, error: { code: 'rate_limit_exceeded', limit: 'weather-calls', message: expect.stringMatching(/offers the model get_weather/) } });
-    expect(await usedOf(gateway, { user: 'carol' })).toMatchObject({ rpm: 4, 'weather-calls': 2 });
+    expect(await usedOf(gateway.policy.limiter, { user: 'carol' })).toMatchObject({ rpm: 4, 'weather-calls': 2 });
   });
 
   it('counts the tool calls of a streamed run as well', async () => {
@@ -126,7 +126,7 @@ keys:
 
     expect(planner.called).toEqual(['weather:Paris', 'time:Paris']);
     expect(result.finalOutput).toMatch(/^\(simulated\) /);
-    expect(await eventually(() => usedOf(gateway, { user: 'carol' }), (u) => u.rpm === 3)).toMatchObject({ 'weather-calls': 1 });
+    expect(await eventually(() => usedOf(gateway.policy.limiter, { user: 'carol' }), (u) => u.rpm === 3)).toMatchObject({ 'weather-calls': 1 });
   });
 
   it('on a tier with overToolLimit: remove, sends the next request without that tool and says so', async () => {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { unitsToUsd, usdToUnits } from '@tollgate/core';
 import { costOf } from '@tollgate/llm';
 import { MISBEHAVIOURS, startHostileUpstream, type Misbehaviour } from '@tollgate/test-kit/hostile-upstream';
+import { eventually } from '@tollgate/test-kit/poll';
 import OpenAI from 'openai';
 import { loadConfig } from '../src/config/load.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
@@ -135,17 +136,6 @@ async function agent(openai: OpenAI, index: number, behaviour: Behaviour, tally:
   }
 }
 
-/** Polls the user's limits until no lease is in flight (they are released after their responses). */
-async function settledUsage(gateway: RunningGateway, identity: Record<string, string>): Promise<Record<string, number>> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const used = Object.fromEntries((await gateway.policy.limiter.usage(identity)).map((state) => [state.name, state.used]));
-    if (used.inflight === 0) return used;
-    if (Date.now() > deadline) throw new Error(`leases still in flight: ${JSON.stringify(used)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 async function overrunsCounted(gateway: RunningGateway): Promise<number> {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
   return Number(/^tollgate_overruns_total (\d+)$/m.exec(text)?.[1] ?? NaN);
@@ -168,7 +158,11 @@ export async function runBudgetScenario(store: StoreTarget, scenario: BudgetScen
     const openai = new OpenAI({ apiKey: `sk-agents-${user}`, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
     const tally: Tally = { refused: 0 };
     await Promise.all(Array.from({ length: AGENTS }, (_, index) => agent(openai, index, behaviour, tally)));
-    const used = await settledUsage(gateway, { user, apiKey: 'agents' });
+    // Leases are released after their responses: wait until none is in flight. (The usage is read
+    // here, not with test-kit's usedOf, whose module imports vitest: the benchmarks run this file.)
+    const { limiter } = gateway.policy;
+    const usage = async () => Object.fromEntries((await limiter.usage({ user, apiKey: 'agents' })).map((state) => [state.name, state.used]));
+    const used = await eventually(usage, (u) => u['inflight'] === 0, 10_000);
     const figures = { scenario, budgetUsd: BUDGET_USD, chargedUsd: used['daily-usd']!, billedUsd: billedUsd(upstream.billed), calls: upstream.billed.length, refused: tally.refused, overruns: await overrunsCounted(gateway) };
     const next = await openai.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'One more?' }], max_completion_tokens: AGENT_CAP }).then(() => false, (error: unknown) => error instanceof OpenAI.RateLimitError);
     return { ...figures, nextRefused: next };

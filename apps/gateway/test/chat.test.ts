@@ -24,7 +24,7 @@ describe('chat completions through the gateway, with the official openai SDK', (
     // The caller's own key never goes upstream; the simulated upstream's does.
     expect(forwarded).toHaveLength(1);
     const usage = completion.usage!;
-    const used = await eventually(() => usedOf(gateway, aliceKey), (u) => u.inflight === 0);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, aliceKey), (u) => u.inflight === 0);
     expect(used.tpm).toBe(usage.prompt_tokens + usage.completion_tokens);
     expect(nano(used['daily-usd']!)).toBe(nano(costOf('gpt-4o', { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens })));
     expect(used['key-rpm']).toBe(1);
@@ -45,7 +45,7 @@ describe('chat completions through the gateway, with the official openai SDK', (
     const same = await openai.chat.completions.create(body);
     expect(text).toBe(same.choices[0]!.message.content);
     const { prompt_tokens: input, completion_tokens: output } = same.usage!;
-    const used = await eventually(() => usedOf(gateway, alice), (u) => u.inflight === 0);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, alice), (u) => u.inflight === 0);
     expect(used.tpm).toBe(2 * (input + output));
     expect(nano(used['daily-usd']!)).toBe(2 * nano(costOf('gpt-4o', { inputTokens: input, outputTokens: output })));
   });
@@ -59,7 +59,7 @@ describe('chat completions through the gateway, with the official openai SDK', (
 
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
-    const used = await eventually(() => usedOf(gateway, alice), (u) => u.inflight === 0);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, alice), (u) => u.inflight === 0);
     expect(used.tpm).toBe(last.usage!.total_tokens);
   });
 
@@ -80,7 +80,7 @@ describe('chat completions through the gateway, with the official openai SDK', (
     const limited = userLimited as InstanceType<typeof OpenAI.RateLimitError>;
     expect(limited.error).toMatchObject({ code: 'rate_limit_exceeded', limit: 'rpm' });
     expect(Number(limited.headers.get('retry-after-ms'))).toBeGreaterThan(0);
-    expect(await usedOf(gateway, alice)).toMatchObject({ rpm: 3 });
+    expect(await usedOf(gateway.policy.limiter, alice)).toMatchObject({ rpm: 3 });
   });
 
   it('makes the SDK wait for retry-after-ms and retry a short refusal on its own', async () => {
@@ -121,7 +121,7 @@ describe('chat completions through the gateway, with the official openai SDK', (
     expect(forwarded.at(-1)).toMatchObject({ model: 'gpt-4o-mini', max_tokens: 64 });
     expect(refusal).toBeInstanceOf(OpenAI.RateLimitError);
     expect((refusal as InstanceType<typeof OpenAI.RateLimitError>).error).toMatchObject({ limit: 'daily-usd', type: 'cost' });
-    const used = await eventually(() => usedOf(gateway, alice), (u) => u.inflight === 0);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, alice), (u) => u.inflight === 0);
     expect(used['daily-usd']).toBeLessThanOrEqual(0.002);
   });
 
@@ -165,7 +165,7 @@ describe('chat completions through the gateway, with the official openai SDK', (
     // Advice for an API client, not for a library user: no price tables or `cost` fields.
     expect((unpriced as Error).message).toMatch(/The model "my-local-llama" has no price at this gateway, so its cost cannot be budgeted\. Ask the gateway's operator/);
     expect((unpriced as Error).message).not.toMatch(/price table|`cost`/);
-    const used = await eventually(() => usedOf(gateway, { user: 'bob' }), (u) => u.tpm === 0);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, { user: 'bob' }), (u) => u.tpm === 0);
     expect(used).toMatchObject({ rpm: 1, tpm: 0, 'daily-usd': 0 });
   });
 
@@ -186,7 +186,7 @@ describe('chat completions through the gateway, with the official openai SDK', (
 
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).message).toMatch(/messages must be an array/);
-    expect(await usedOf(gateway, alice)).toMatchObject({ rpm: 0 });
+    expect(await usedOf(gateway.policy.limiter, alice)).toMatchObject({ rpm: 0 });
   });
 
   it('lists the upstream\'s models', async () => {
@@ -239,7 +239,7 @@ describe('the admin API', () => {
     expect(overview.hour.at(-1).requests).toBe(1);
 
     expect((await admin(gateway, 'POST', '/admin/api/users/alice/reset', {})).status).toBe(200);
-    expect(await usedOf(gateway, aliceKey)).toMatchObject({ rpm: 0, tpm: 0, 'daily-usd': 0, 'key-rpm': 0 });
+    expect(await usedOf(gateway.policy.limiter, aliceKey)).toMatchObject({ rpm: 0, tpm: 0, 'daily-usd': 0, 'key-rpm': 0 });
 
     const moved = await admin(gateway, 'PUT', '/admin/api/users/alice/tier', { tier: 'pro' });
     expect(moved.status).toBe(200);

@@ -25,7 +25,7 @@ describe('embeddings through the gateway, with the official openai SDK', () => {
     expect(response.headers.get('x-tollgate-max-tokens')).toBeNull();
     const tokens = data.usage.prompt_tokens;
     expect(tokens).toBe((await estimateEmbeddings(body)).inputTokens);
-    const used = await eventually(() => usedOf(gateway, alice), (u) => u.inflight === 0 && (u.tpm ?? 0) > 0);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, alice), (u) => u.inflight === 0 && (u.tpm ?? 0) > 0);
     expect(used.tpm).toBe(tokens);
     expect(nano(used['daily-usd']!)).toBe(nano(costOf('text-embedding-3-small', { inputTokens: tokens, outputTokens: 0 })));
   });
@@ -41,7 +41,7 @@ describe('embeddings through the gateway, with the official openai SDK', () => {
     expect(served).toBeGreaterThan(0);
     expect(refusal).toBeInstanceOf(OpenAI.RateLimitError);
     expect((refusal as InstanceType<typeof OpenAI.RateLimitError>).error).toMatchObject({ code: 'rate_limit_exceeded', limit: 'tpm' });
-    expect((await usedOf(gateway, alice)).tpm).toBeLessThanOrEqual(60);
+    expect((await usedOf(gateway.policy.limiter, alice)).tpm).toBeLessThanOrEqual(60);
   });
 
   it('refuses an unknown API key with a 401 and a missing one too', async () => {

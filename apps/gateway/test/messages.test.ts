@@ -35,7 +35,7 @@ describe('Anthropic\'s Messages API through the gateway, with the official @anth
     expect(response.headers.get('x-tollgate-model')).toBe(MODEL);
     expect(response.headers.get('ratelimit')).toMatch(/"rpm";r=999;t=\d+/);
     const { input_tokens: input, output_tokens: output } = data.usage;
-    const used = await eventually(() => usedOf(gateway, bob), (u) => (u.tpm ?? 0) > 0);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, bob), (u) => (u.tpm ?? 0) > 0);
     expect(used.tpm).toBe(input + output);
     expect(nano(used['daily-usd']!)).toBe(nano(costOf(MODEL, { inputTokens: input, outputTokens: output })));
   });
@@ -53,7 +53,7 @@ describe('Anthropic\'s Messages API through the gateway, with the official @anth
     const whole = await client.messages.create({ model: MODEL, max_tokens: 300, messages: HELLO });
     expect(streamed.join('')).toBe((whole.content[0] as Anthropic.TextBlock).text);
     expect(final.usage).toMatchObject({ input_tokens: whole.usage.input_tokens, output_tokens: whole.usage.output_tokens });
-    const used = await eventually(() => usedOf(gateway, bob), (u) => u.rpm === 2);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, bob), (u) => u.rpm === 2);
     expect(used.tpm).toBe(2 * (whole.usage.input_tokens + whole.usage.output_tokens));
     expect(log.lines).toContainEqual(expect.objectContaining({ user: 'bob', usage: 'reported', metered: 'stream', msg: 'message' }));
   });
@@ -94,7 +94,7 @@ describe('Anthropic\'s Messages API through the gateway, with the official @anth
     const error = refusal as InstanceType<typeof Anthropic.RateLimitError>;
     expect(error.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error', message: expect.stringMatching(/daily-usd/) } });
     expect(Number(error.headers?.get('retry-after'))).toBeGreaterThan(0);
-    expect((await usedOf(gateway, bob))['daily-usd']).toBeLessThanOrEqual(0.01);
+    expect((await usedOf(gateway.policy.limiter, bob))['daily-usd']).toBeLessThanOrEqual(0.01);
   });
 
   it('authenticates by x-api-key or Authorization: Bearer, and answers a bad key with Anthropic\'s 401', async () => {
@@ -120,7 +120,7 @@ describe('Anthropic\'s Messages API through the gateway, with the official @anth
     expect(read.usage.cache_read_input_tokens).toBe(written.usage.cache_creation_input_tokens);
     const cost = ({ input_tokens, cache_creation_input_tokens: write, cache_read_input_tokens: cached, output_tokens }: Anthropic.Usage) =>
       costOf(MODEL, { inputTokens: input_tokens + (write ?? 0) + (cached ?? 0), outputTokens: output_tokens, cacheWriteTokens: write ?? 0, cachedInputTokens: cached ?? 0 });
-    const used = await eventually(() => usedOf(gateway, bob), (u) => u.rpm === 2);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, bob), (u) => u.rpm === 2);
     expect(nano(used['daily-usd']!)).toBe(nano(cost(written.usage)) + nano(cost(read.usage)));
     // A read costs a tenth of the input rate, a write more than it.
     expect(cost(read.usage)).toBeLessThan(cost(written.usage) / 2);
@@ -132,7 +132,7 @@ describe('Anthropic\'s Messages API through the gateway, with the official @anth
     const counted = await anthropic(gateway, 'sk-test-bob').messages.countTokens({ model: MODEL, messages: HELLO });
 
     expect(counted.input_tokens).toBe((await reservation({ model: MODEL, max_tokens: 1, messages: HELLO })).inputTokens);
-    expect(await usedOf(gateway, bob)).toMatchObject({ rpm: 0, tpm: 0 });
+    expect(await usedOf(gateway.policy.limiter, bob)).toMatchObject({ rpm: 0, tpm: 0 });
   });
 
   it('answers a request that is no JSON object with Anthropic\'s 400, uncounted', async () => {
@@ -142,7 +142,7 @@ describe('Anthropic\'s Messages API through the gateway, with the official @anth
 
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'The request body must be a JSON object.' } });
-    expect(await usedOf(gateway, bob)).toMatchObject({ rpm: 0 });
+    expect(await usedOf(gateway.policy.limiter, bob)).toMatchObject({ rpm: 0 });
   });
 });
 
@@ -158,7 +158,7 @@ describe('the AI SDK\'s Anthropic provider through the gateway', () => {
 
     expect(generated.text).toMatch(/^\(simulated\) /);
     expect(text).toBe(generated.text);
-    const used = await eventually(() => usedOf(gateway, bob), (u) => u.rpm === 2);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, bob), (u) => u.rpm === 2);
     expect(used.tpm).toBe(generated.usage.inputTokens! + generated.usage.outputTokens! + usage.inputTokens! + usage.outputTokens!);
   });
 });
@@ -194,6 +194,6 @@ describe('routing by path between two upstreams', () => {
     expect(await messages.json()).toEqual({ type: 'error', error: { type: 'not_found_error', message: expect.stringMatching(/no Anthropic upstream.*upstreams\.anthropic/) } });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ error: { message: 'Invalid URL (POST /v1/unknown)', type: 'invalid_request_error', param: null, code: null } });
-    expect(await usedOf(gateway, bob)).toMatchObject({ rpm: 0 });
+    expect(await usedOf(gateway.policy.limiter, bob)).toMatchObject({ rpm: 0 });
   });
 });

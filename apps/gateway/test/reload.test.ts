@@ -14,7 +14,7 @@ describe('editing the configuration file while the gateway runs', () => {
     writeFileSync(file, original.replace('alice: { tier: free }', 'alice: { tier: pro }'));
     expect(await eventually(tierOfNext, (tier) => tier === 'pro')).toBe('pro');
     // The same counters under the new tier: every request so far counts against pro's rpm.
-    const served = (await usedOf(gateway, { user: 'alice' })).rpm!;
+    const served = (await usedOf(gateway.policy.limiter, { user: 'alice' })).rpm!;
     expect(served).toBeGreaterThanOrEqual(2);
 
     // A broken file is reported and changes nothing (applied at once here, as the watcher would); fixed, it applies.

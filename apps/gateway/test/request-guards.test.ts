@@ -28,7 +28,7 @@ describe('request bodies the gateway refuses before anything is counted or sent'
 
     expect(status).toBe(400);
     expect(json.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request', message: 'The request body must be a JSON object.' });
-    expect(await usedOf(gateway, { user: 'alice' })).toMatchObject({ rpm: 0 });
+    expect(await usedOf(gateway.policy.limiter, { user: 'alice' })).toMatchObject({ rpm: 0 });
   });
 
   it('JSON nested deeper than 64 levels: 400 in OpenAI\'s shape, no upstream failure; 64 levels pass', async () => {
@@ -42,7 +42,7 @@ describe('request bodies the gateway refuses before anything is counted or sent'
     expect(bomb.json.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request', message: 'The request body is nested deeper than 64 levels.' });
     expect(deepest.status).toBe(200);
     expect(await upstreamFailures(gateway)).toBe(false);
-    expect(await usedOf(gateway, { user: 'alice' })).toMatchObject({ rpm: 1 });
+    expect(await usedOf(gateway.policy.limiter, { user: 'alice' })).toMatchObject({ rpm: 1 });
   });
 
   it('a chat body over listen.maxBodyBytes: 413 in OpenAI\'s shape', async () => {
@@ -53,7 +53,7 @@ describe('request bodies the gateway refuses before anything is counted or sent'
 
     expect(status).toBe(413);
     expect(json.error).toMatchObject({ type: 'invalid_request_error', code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
-    expect(await usedOf(gateway, { user: 'alice' })).toMatchObject({ rpm: 0 });
+    expect(await usedOf(gateway.policy.limiter, { user: 'alice' })).toMatchObject({ rpm: 0 });
   });
 
   it('by default a chat body of 5 MB is too large, one of 1 MB is not', async () => {
@@ -88,7 +88,7 @@ describe('clients that send their request slowly', () => {
 
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(answer).toContain('"code":"request_timeout"');
-    expect(await usedOf(gateway, { user: 'alice' })).toMatchObject({ rpm: 0 });
+    expect(await usedOf(gateway.policy.limiter, { user: 'alice' })).toMatchObject({ rpm: 0 });
   });
 
   it('headers that never finish arriving get a 408 and the connection closes', async () => {

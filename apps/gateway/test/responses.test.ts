@@ -28,7 +28,7 @@ describe('the Responses API through the gateway, with the official openai SDK', 
     expect(response.headers.get('x-tollgate-model')).toBe('gpt-4o');
     expect(response.headers.get('ratelimit')).toMatch(/"rpm";r=999;t=\d+/);
     const { input_tokens: input, output_tokens: output } = data.usage!;
-    const used = await eventually(() => usedOf(gateway, bob), (u) => (u.tpm ?? 0) > 0);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, bob), (u) => (u.tpm ?? 0) > 0);
     expect(used.tpm).toBe(input + output);
     expect(nano(used['daily-usd']!)).toBe(nano(costOf('gpt-4o', { inputTokens: input, outputTokens: output })));
   });
@@ -59,7 +59,7 @@ describe('the Responses API through the gateway, with the official openai SDK', 
     const { usage } = (completed as OpenAI.Responses.ResponseCompletedEvent).response;
     const text = events.flatMap((event) => (event.type === 'response.output_text.delta' ? [event.delta] : [])).join('');
     expect(text).toBe((await openai.responses.create(body)).output_text);
-    const used = await eventually(() => usedOf(gateway, alice), (u) => u.rpm === 2 && u.inflight === 0);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, alice), (u) => u.rpm === 2 && u.inflight === 0);
     expect(used.tpm).toBe(2 * (usage!.input_tokens + usage!.output_tokens));
     expect(log.lines).toContainEqual(expect.objectContaining({ user: 'alice', usage: 'reported', metered: 'stream', msg: 'response' }));
   });
@@ -85,7 +85,7 @@ describe('the Responses API through the gateway, with the official openai SDK', 
 
     expect(refusal).toBeInstanceOf(OpenAI.RateLimitError);
     expect((refusal as InstanceType<typeof OpenAI.RateLimitError>).error).toMatchObject({ code: 'rate_limit_exceeded', limit: 'daily-usd' });
-    expect((await usedOf(gateway, bob))['daily-usd']).toBeLessThanOrEqual(0.001);
+    expect((await usedOf(gateway.policy.limiter, bob))['daily-usd']).toBeLessThanOrEqual(0.001);
   });
 
   it('passes previous_response_id and store through untouched', async () => {

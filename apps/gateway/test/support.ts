@@ -1,10 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually, usedOf } from '@tollgate/test-kit';
 import OpenAI from 'openai';
 import { afterEach, expect } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { startGateway, type GatewayOptions, type RunningGateway } from '../src/gateway.js';
+
+export { eventually, usedOf } from '@tollgate/test-kit';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 
@@ -101,22 +104,6 @@ export async function admin(gateway: RunningGateway, method: string, path: strin
   return fetch(`${gateway.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
 }
 
-/** Each limit's `used` for an identity, read through the gateway's own limiter (the store). */
-export async function usedOf(gateway: RunningGateway, identity: Record<string, string>): Promise<Record<string, number>> {
-  return Object.fromEntries((await gateway.policy.limiter.usage(identity)).map((state) => [state.name, state.used]));
-}
-
-/** Polls until `done` holds (leases are released after the response, asynchronously), at most 5 s. */
-export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`never reached the expected state: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /**
  * Opens a stream with `open`, reads its first two events, checks that it holds the user's
  * in-flight slot, goes away, and returns the user's limits once the lease is released.
@@ -126,9 +113,9 @@ export async function leaveMidStream(gateway: RunningGateway, user: string, open
   const iterator = (await open(abort.signal))[Symbol.asyncIterator]();
   await iterator.next();
   await iterator.next();
-  expect((await usedOf(gateway, { user })).inflight).toBe(1);
+  expect((await usedOf(gateway.policy.limiter, { user })).inflight).toBe(1);
   abort.abort();
-  return eventually(() => usedOf(gateway, { user }), (u) => u.inflight === 0);
+  return eventually(() => usedOf(gateway.policy.limiter, { user }), (u) => u.inflight === 0);
 }
 
 export const HELLO = [{ role: 'user' as const, content: 'Hello from the gateway tests' }];

@@ -38,7 +38,7 @@ async function behind(behaviour: Misbehaviour, { usd = 1, prices = '', lease = '
 const reservation = (body: Record<string, unknown>) => estimateChatCompletion(body, { prices: genaiPrices() });
 
 /** The user's limits once every request so far has released its lease. */
-const settled = (gateway: Awaited<ReturnType<typeof gatewayWith>>, requests = 1) => eventually(() => usedOf(gateway, carol), (used) => used.rpm === requests && used.inflight === 0);
+const settled = (gateway: Awaited<ReturnType<typeof gatewayWith>>, requests = 1) => eventually(() => usedOf(gateway.policy.limiter, carol), (used) => used.rpm === requests && used.inflight === 0);
 
 describe('usage the upstream never reports is charged its reservation', () => {
   it('a stream cut off before its usage (reasoning hidden) keeps its reservation, and the log says so', async () => {

@@ -4,10 +4,9 @@ import type { Request } from 'express';
 /**
  * `req.tollgate` without adding a property to every request. Express gives each request its app's
  * `request` object as prototype, and V8 then makes each property added to that request a map of
- * its own: adding `tollgate` cost an Express 5 request about 4.6 µs of CPU on Node 20, this
- * accessor about 1 µs. So, on an Express request, `tollgate` is an accessor defined once on the
- * app's request prototype (and on a mounted app's parents', whose handlers see the request after
- * it), over a WeakMap.
+ * its own, which costs a request several times what this accessor does (apps/bench/README.md).
+ * So, on an Express request, `tollgate` is an accessor defined once on the app's request prototype
+ * (and on a mounted app's parents', whose handlers see the request after it), over a WeakMap.
  */
 const contexts = new WeakMap<object, TollgateContext | undefined>();
 

@@ -1,4 +1,4 @@
-import { ConfigurationError, createHttpLimit, ReleaseOnClose, type Admission, type FrameworkHooks } from '@tollgate/core';
+import { ConfigurationError, createHttpLimit, errorPrefix, ReleaseOnClose, type Admission, type FrameworkHooks } from '@tollgate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ExpressTollgateOptions, TollgateRefusal } from './options.js';
 import { exposeContext } from './request-context.js';
@@ -44,7 +44,7 @@ const EXPRESS: FrameworkHooks<Request> = {
 export function tollgate(options: ExpressTollgateOptions): RequestHandler {
   const admit = createHttpLimit(options, ADAPTER, EXPRESS);
   const onLimited = options.onLimited ?? sendRefusal;
-  if (typeof onLimited !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] onLimited must be a function`);
+  if (typeof onLimited !== 'function') throw new ConfigurationError(`${errorPrefix(ADAPTER)} onLimited must be a function`);
 
   /** One request's state, and its lease until the response closes: one object per request. */
   class Pending extends ReleaseOnClose {

@@ -6,7 +6,7 @@ import { bearer, frameworks, limiterWith, listen } from './support.js';
 
 describe.each(frameworks)('the official openai SDK against tollgate() on $name', ({ create }) => {
   openAiSdkCases(async () => {
-    const limiter = limiterWith(OPENAI_ENDPOINT_LIMITS, {}, Date.now);
+    const limiter = limiterWith(OPENAI_ENDPOINT_LIMITS, { clock: Date.now });
     const statuses: number[] = [];
     const app = create();
     app.use((_req, res, next) => {

@@ -1,13 +1,10 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLimiter, type LimitConfig, type LimiterOptions } from '@tollgate/core';
-import { MemoryStore } from '@tollgate/store-memory';
-import { manualClock } from '@tollgate/test-kit';
 import express, { type Express, type Request } from 'express';
 import express4 from 'express4';
 import { afterEach } from 'vitest';
 
-export { auth, downStore, manualClock, signal, usageWhen, usedOf } from '@tollgate/test-kit';
+export { auth, downStore, eventually, limiterWith, manualClock, signal, usedOf } from '@tollgate/test-kit';
 
 /** Every behavioural test runs on both majors the peer range allows. */
 export const frameworks: ReadonlyArray<{ name: string; major: number; create: () => Express }> = [
@@ -36,11 +33,6 @@ export async function listen(app: Express | RequestListener): Promise<string> {
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-/** A limiter on a memory store sharing one clock. */
-export function limiterWith(limits: LimitConfig[], extra: Partial<LimiterOptions> = {}, clock: () => number = manualClock()) {
-  return createLimiter({ store: new MemoryStore({ clock }), limits, clock, ...extra });
 }
 
 /** The app's authentication, as far as these tests need one: `Authorization: Bearer <user>`. */

@@ -1,4 +1,4 @@
-import { ConfigurationError, createHttpLimit, ReleaseOnClose, type Admission, type FrameworkHooks } from '@tollgate/core';
+import { ConfigurationError, createHttpLimit, errorPrefix, ReleaseOnClose, type Admission, type FrameworkHooks } from '@tollgate/core';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { FastifyTollgateOptions, TollgateHook, TollgateRefusal } from './options.js';
 
@@ -26,8 +26,8 @@ const FASTIFY: FrameworkHooks<FastifyRequest> = {
 export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
   const admit = createHttpLimit(options, ADAPTER, FASTIFY);
   const { hook: phase = 'onRequest', onLimited = sendRefusal } = options;
-  if (!HOOKS.includes(phase)) throw new ConfigurationError(`[tollgate] [${ADAPTER}] hook must be 'onRequest' or 'preHandler', got ${JSON.stringify(phase)}`);
-  if (typeof onLimited !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] onLimited must be a function`);
+  if (!HOOKS.includes(phase)) throw new ConfigurationError(`${errorPrefix(ADAPTER)} hook must be 'onRequest' or 'preHandler', got ${JSON.stringify(phase)}`);
+  if (typeof onLimited !== 'function') throw new ConfigurationError(`${errorPrefix(ADAPTER)} onLimited must be a function`);
 
   /** One request's state, and its lease until the response closes: one object per request. */
   class Pending extends ReleaseOnClose {
@@ -57,8 +57,8 @@ export function routeLimit(options: FastifyTollgateOptions): RouteLimit {
         return done();
       }
       // On the reply, as every Fastify plugin sets its headers: Fastify sends them with its own in
-      // one `writeHead`. (Set on `reply.raw`, they would cost a request about 6 µs more: Node then
-      // merges two sets of headers.) A handler that hijacks the reply and writes to `reply.raw`
+      // one `writeHead`. (Set on `reply.raw`, they would cost every request more: Node then merges
+      // two sets of headers; apps/bench/README.md.) A handler that hijacks the reply and writes to `reply.raw`
       // itself passes `reply.getHeaders()` to its `writeHead`, as for any plugin's headers.
       for (const name in headers) reply.header(name, headers[name]!);
       request.tollgate = context;

@@ -1,4 +1,4 @@
-import { ConfigurationError } from '@tollgate/core';
+import { ConfigurationError, errorPrefix } from '@tollgate/core';
 import type { FastifyPluginAsync, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { ADAPTER, routeLimit, type RouteLimit } from './hook.js';
@@ -29,7 +29,7 @@ const tollgatePlugin: FastifyPluginAsync<FastifyTollgateOptions> = async (fastif
       if ((route as RouteOptions & { [OVERRIDDEN]?: true })[OVERRIDDEN]) return;
       (route as RouteOptions & { [OVERRIDDEN]?: true })[OVERRIDDEN] = true;
       if (config === null || typeof config !== 'object') {
-        throw new ConfigurationError(`[tollgate] [${ADAPTER}] ${routeName(route)}: config.tollgate must be false or an object of options, got ${JSON.stringify(config)}`);
+        throw new ConfigurationError(`${errorPrefix(ADAPTER)} ${routeName(route)}: config.tollgate must be false or an object of options, got ${JSON.stringify(config)}`);
       }
       limit = overrides.get(config) ?? withRoute(route, () => routeLimit({ ...options, ...config }));
       overrides.set(config, limit);

@@ -5,7 +5,7 @@ import { bearer, create, limiterWith, listen } from './support.js';
 
 describe('the official openai SDK against the tollgate plugin', () => {
   openAiSdkCases(async () => {
-    const limiter = limiterWith(OPENAI_ENDPOINT_LIMITS, {}, Date.now);
+    const limiter = limiterWith(OPENAI_ENDPOINT_LIMITS, { clock: Date.now });
     const statuses: number[] = [];
     const app = create();
     // Before the reply goes out, so the list is complete when the client has its answer.

@@ -4,7 +4,7 @@ import { MemoryStore } from '@tollgate/store-memory';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { tollgate } from '../src/index.js';
-import { auth, bearer, create, downStore, limiterWith, listen, manualClock, signal, usageWhen, usedOf } from './support.js';
+import { auth, bearer, create, downStore, eventually, limiterWith, listen, manualClock, signal, usedOf } from './support.js';
 
 const identify = (request: FastifyRequest) => ({ user: bearer(request) });
 
@@ -18,7 +18,7 @@ describe('refundWhen', () => {
     const url = await listen(app);
     for (let i = 0; i < 3; i++) expect((await fetch(`${url}/fail`, { headers: auth('alice') })).status).toBe(502);
     expect((await fetch(`${url}/ok`, { headers: auth('alice') })).status).toBe(200);
-    expect(await usageWhen(limiter, { user: 'alice' }, (used) => used.rpm === 1)).toEqual({ rpm: 1 });
+    expect(await eventually(() => usedOf(limiter, { user: 'alice' }), (used) => used.rpm === 1)).toEqual({ rpm: 1 });
   });
 });
 
@@ -54,8 +54,7 @@ describe('the tollgate plugin', () => {
         { name: 'tpm', scope: 'user', resource: 'tokens', limit: 10_000, window: '1m' },
         { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 2 },
       ],
-      {},
-      clock,
+      { clock },
     );
     const app = create();
     await app.register(tollgate, { limiter, identify, demand: () => ({ tokens: 1_500 }), headers: ['ietf', 'openai'], clock });
@@ -94,8 +93,7 @@ describe('the tollgate plugin', () => {
         { name: 'rpm', scope: 'user', resource: 'requests', limit: 2, window: '1m' },
         { name: 'tpm', scope: 'user', resource: 'tokens', limit: 10_000, window: '1m' },
       ],
-      {},
-      clock,
+      { clock },
     );
     let handled = 0;
     const app = create();
@@ -179,8 +177,8 @@ describe('the tollgate plugin', () => {
   describe('per-route config', () => {
     it('gives a route a limiter of its own, leaves a `tollgate: false` route unlimited, and validates each once', async () => {
       const clock = manualClock();
-      const general = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 10, window: '1m' }], {}, clock);
-      const strict = limiterWith([{ name: 'images-per-hour', scope: 'user', resource: 'requests', limit: 1, window: '1h' }], {}, clock);
+      const general = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 10, window: '1m' }], { clock });
+      const strict = limiterWith([{ name: 'images-per-hour', scope: 'user', resource: 'requests', limit: 1, window: '1h' }], { clock });
       // Counts how often the route's options are read: once, when the route is declared.
       let reads = 0;
       const imagesConfig = {
@@ -344,7 +342,7 @@ describe('the tollgate plugin', () => {
         const response = await fetch(`${url}/chat`, { method: 'POST', headers: auth('alice') });
         expect(response.status).toBe(200);
         await response.text();
-        expect(await usageWhen(limiter, { user: 'alice' }, (used) => used['inflight'] === 0)).toEqual({ tpm: 500 * (i + 1), inflight: 0 });
+        expect(await eventually(() => usedOf(limiter, { user: 'alice' }), (used) => used['inflight'] === 0)).toEqual({ tpm: 500 * (i + 1), inflight: 0 });
       }
     });
 
@@ -364,12 +362,12 @@ describe('the tollgate plugin', () => {
       const thrown = await fetch(`${url}/throws`, { method: 'POST', headers: auth('alice') });
       expect(thrown.status).toBe(500);
       await thrown.text();
-      expect(await usageWhen(limiter, { user: 'alice' }, (used) => used['inflight'] === 0)).toEqual({ tpm: 0, inflight: 0 });
+      expect(await eventually(() => usedOf(limiter, { user: 'alice' }), (used) => used['inflight'] === 0)).toEqual({ tpm: 0, inflight: 0 });
 
       const failed = await fetch(`${url}/upstream-failed`, { method: 'POST', headers: auth('alice') });
       expect(failed.status).toBe(502);
       expect(await failed.json()).toMatchObject({ message: 'upstream failed' });
-      expect(await usageWhen(limiter, { user: 'alice' }, (used) => used['inflight'] === 0)).toEqual({ tpm: 100, inflight: 0 });
+      expect(await eventually(() => usedOf(limiter, { user: 'alice' }), (used) => used['inflight'] === 0)).toEqual({ tpm: 100, inflight: 0 });
     });
 
     const encoder = new TextEncoder();
@@ -421,7 +419,7 @@ describe('the tollgate plugin', () => {
 
     it.each(streams)('when the client aborts a streamed (SSE) response mid-stream, $way', async ({ stream }) => {
       const clock = manualClock();
-      const limiter = limiterWith(limits, {}, clock);
+      const limiter = limiterWith(limits, { clock });
       const streamEnded = signal();
       let chunks = 0;
       const app = create();
@@ -449,7 +447,7 @@ describe('the tollgate plugin', () => {
 
       controller.abort();
       await streamEnded.promise;
-      expect(await usageWhen(limiter, { user: 'alice' }, (used) => used['inflight'] === 0)).toEqual({ tpm: 120, inflight: 0 });
+      expect(await eventually(() => usedOf(limiter, { user: 'alice' }), (used) => used['inflight'] === 0)).toEqual({ tpm: 120, inflight: 0 });
       expect(chunks).toBeLessThan(12_000);
     });
 
@@ -497,7 +495,7 @@ describe('the tollgate plugin', () => {
       await decided.promise;
 
       // Admitted (one request charged), then released at once: slot free, reservation refunded.
-      expect(await usageWhen(limiter, { user: 'alice' }, (used) => used['inflight'] === 0)).toEqual({ rpm: 1, tpm: 0, inflight: 0 });
+      expect(await eventually(() => usedOf(limiter, { user: 'alice' }), (used) => used['inflight'] === 0)).toEqual({ rpm: 1, tpm: 0, inflight: 0 });
       expect(handled).toBe(0);
     });
 
@@ -514,7 +512,7 @@ describe('the tollgate plugin', () => {
         const response = await app.inject({ method: 'POST', url: '/chat', headers: auth('alice') });
         expect(response.statusCode).toBe(200);
         expect(response.headers['ratelimit']).toMatch(/"inflight";r=0/);
-        expect(await usageWhen(limiter, { user: 'alice' }, (used) => used['inflight'] === 0)).toEqual({ tpm: 20 * i, inflight: 0 });
+        expect(await eventually(() => usedOf(limiter, { user: 'alice' }), (used) => used['inflight'] === 0)).toEqual({ tpm: 20 * i, inflight: 0 });
       }
     });
   });

@@ -1,4 +1,4 @@
-import { ConfigurationError, createHttpLimit, type Admission } from '@tollgate/core';
+import { ConfigurationError, createHttpLimit, errorPrefix, type Admission } from '@tollgate/core';
 import { withProxyLimits } from './layers.js';
 import type { NextTollgateOptions } from './options.js';
 import { refusalResponse } from './response.js';
@@ -18,10 +18,10 @@ export function createNextLimit<Req extends Request>(options: NextTollgateOption
   const { ip, onLimited = refusalResponse } = options;
   // Next.js trusts no client address, so without either every request would match no limit.
   if (options.identify === undefined && ip === undefined) {
-    throw new ConfigurationError(`[tollgate] [${ADAPTER}] pass identify (the caller as your app authenticates it) or ip (where a proxy in front of the app puts the client address)`);
+    throw new ConfigurationError(`${errorPrefix(ADAPTER)} pass identify (the caller as your app authenticates it) or ip (where a proxy in front of the app puts the client address)`);
   }
   for (const [name, value] of Object.entries({ ip, onLimited, ...callbacks })) {
-    if (value !== undefined && typeof value !== 'function') throw new ConfigurationError(`[tollgate] [${ADAPTER}] ${name} must be a function`);
+    if (value !== undefined && typeof value !== 'function') throw new ConfigurationError(`${errorPrefix(ADAPTER)} ${name} must be a function`);
   }
   // The route's own choice of header families holds: without 'ietf', it sends no proxy policies either.
   const merge = layer === 'route' && (options.headers ?? ['ietf']).includes('ietf');

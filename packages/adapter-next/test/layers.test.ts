@@ -75,7 +75,7 @@ describe('a proxy and a route that both limit a request', () => {
 
   it('forwards no proxy state when the proxy sends no IETF fields, removing one a client sent', async () => {
     let forwarded: Headers | undefined;
-    const proxy = tollgateProxy({ limiter: limiterWith(API), identify, headers: ['openai'], onAllowed: (_request, { requestHeaders }) => void (forwarded = requestHeaders) });
+    const proxy = tollgateProxy({ limiter: limiterWith(API, { clock: Date.now }), identify, headers: ['openai'], onAllowed: (_request, { requestHeaders }) => void (forwarded = requestHeaders) });
 
     await proxy(new NextRequest(post('fay', { headers: { 'x-tollgate-proxy-ratelimit': '"a";r=1', 'x-tollgate-proxy-ratelimit-policy': '"a";q=1' } })));
 

@@ -42,7 +42,7 @@ describe('tollgateProxy', () => {
       { name: 'rpm', scope: 'user', resource: 'requests', limit: 10, window: '1m' },
       { name: 'tpm', scope: 'user', resource: 'tokens', limit: 10_000, window: '1m' },
       { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 1 },
-    ]);
+    ], { clock: Date.now });
     const proxy = tollgateProxy({ limiter, identify, demand: (req) => ({ tokens: Number(req.headers.get('x-estimate')) }) });
 
     for (let i = 0; i < 3; i++) expect(await proxy(request('bob', { 'x-estimate': '6000' }))).toBeUndefined();
@@ -54,7 +54,7 @@ describe('tollgateProxy', () => {
   });
 
   it('continues with NextResponse.next() carrying the rate-limit headers when onAllowed asks for it', async () => {
-    const limiter = limiterWith();
+    const limiter = limiterWith(POLICY, { clock: Date.now });
     const proxy = tollgateProxy({
       limiter,
       identify,
@@ -81,7 +81,7 @@ describe('tollgateProxy', () => {
   });
 
   it('lets skipped requests through uncounted', async () => {
-    const limiter = limiterWith();
+    const limiter = limiterWith(POLICY, { clock: Date.now });
     const proxy = tollgateProxy({ limiter, identify, skip: (req) => req.nextUrl.pathname === '/api/health' });
 
     for (let i = 0; i < 5; i++) expect(await proxy(new NextRequest('http://localhost:3000/api/health', { headers: { authorization: 'Bearer erin' } }))).toBeUndefined();
@@ -93,7 +93,7 @@ describe('tollgateProxy', () => {
     const limiter = limiterWith([
       { name: 'rpm', scope: 'user', resource: 'requests', limit: 2, window: '1m' },
       { name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 3, window: '1m' },
-    ]);
+    ], { clock: Date.now });
     const proxy = tollgateProxy({ limiter, identify });
     const behindVercel = tollgateProxy({ limiter, identify: () => ({}), ip: (req) => req.headers.get('x-real-ip') ?? undefined });
 
@@ -109,7 +109,7 @@ describe('tollgateProxy', () => {
   });
 
   it('answers refusals with onLimited when given, and refuses malformed options', async () => {
-    const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 0, window: '1m' }]);
+    const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 0, window: '1m' }], { clock: Date.now });
     const proxy = tollgateProxy({ limiter, identify, onLimited: (req, { response }) => NextResponse.redirect(new URL(`/slow-down?status=${response.status}`, req.url)) });
 
     const response = await proxy(request('gina'));

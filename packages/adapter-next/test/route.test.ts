@@ -97,8 +97,8 @@ describe('withTollgate: limits', () => {
   });
 
   it('gives each route the limits of its own limiter', async () => {
-    const chat = withTollgate(() => new Response('chat'), { limiter: limiterWith([{ name: 'chat-rpm', scope: 'user', resource: 'requests', limit: 1, window: '1m' }]), identify });
-    const search = withTollgate(() => new Response('search'), { limiter: limiterWith([{ name: 'search-rpm', scope: 'user', resource: 'requests', limit: 3, window: '1m' }]), identify });
+    const chat = withTollgate(() => new Response('chat'), { limiter: limiterWith([{ name: 'chat-rpm', scope: 'user', resource: 'requests', limit: 1, window: '1m' }], { clock: Date.now }), identify });
+    const search = withTollgate(() => new Response('search'), { limiter: limiterWith([{ name: 'search-rpm', scope: 'user', resource: 'requests', limit: 3, window: '1m' }], { clock: Date.now }), identify });
 
     const chats = [];
     const searches = [];
@@ -115,6 +115,7 @@ describe('withTollgate: limits', () => {
 
   it('hands the degradation step to the handler', async () => {
     const limiter = limiterWith([{ name: 'daily-usd', scope: 'user', resource: 'cost', limit: 1, reset: { every: 'day' } }], {
+      clock: Date.now,
       degrade: {
         budget: 'daily-usd',
         steps: [
@@ -143,7 +144,7 @@ describe('withTollgate: limits', () => {
   });
 
   it('refundWhen: a request whose response failed, or whose handler threw, does not count', async () => {
-    const limiter = limiterWith();
+    const limiter = limiterWith(POLICY, { clock: Date.now });
     const POST = withTollgate(
       async (request) => {
         const { outcome } = (await request.json()) as { outcome: string };
@@ -162,7 +163,7 @@ describe('withTollgate: limits', () => {
   });
 
   it('lets skipped requests through uncounted, with tollgate null', async () => {
-    const limiter = limiterWith();
+    const limiter = limiterWith(POLICY, { clock: Date.now });
     const POST = withTollgate(
       (_request, { tollgate }) => {
         expectTypeOf(tollgate).toEqualTypeOf<TollgateContext | null>();
@@ -184,7 +185,7 @@ describe('withTollgate: limits', () => {
     const limiter = limiterWith([
       { name: 'rpm', scope: 'user', resource: 'requests', limit: 2, window: '1m' },
       { name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 100, window: '1m' },
-    ]);
+    ], { clock: Date.now });
     const POST = withTollgate(() => new Response('ok'), { limiter, identify });
 
     const statuses = [];
@@ -201,7 +202,7 @@ describe('withTollgate: limits', () => {
   });
 
   it('takes the IP from the ip option only, e.g. the x-real-ip a trusted proxy sets, grouping IPv6 by /64', async () => {
-    const limiter = limiterWith([{ name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 2, window: '1m' }]);
+    const limiter = limiterWith([{ name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 2, window: '1m' }], { clock: Date.now });
     const POST = withTollgate(() => new Response('ok'), { limiter, identify: () => ({}), ip: (request) => request.headers.get('x-real-ip') ?? undefined });
 
     const statuses = [];
@@ -215,7 +216,7 @@ describe('withTollgate: limits', () => {
   });
 
   it('answers refusals with onLimited when given', async () => {
-    const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 0, window: '1m' }]);
+    const limiter = limiterWith([{ name: 'rpm', scope: 'user', resource: 'requests', limit: 0, window: '1m' }], { clock: Date.now });
     const POST = withTollgate(() => new Response('never'), {
       limiter,
       identify,
@@ -231,13 +232,13 @@ describe('withTollgate: limits', () => {
   });
 
   it('refuses malformed options when the route is defined', () => {
-    const limiter = limiterWith();
+    const limiter = limiterWith(POLICY, { clock: Date.now });
     expect(() => withTollgate(() => new Response(), { limiter, identify, ip: 'x-real-ip' as never })).toThrow(ConfigurationError);
     expect(() => withTollgate(() => new Response(), { limiter, identify, ip: 'x-real-ip' as never })).toThrow('[tollgate] [adapter-next] ip must be a function');
     expect(() => withTollgate(() => new Response(), { limiter, identify, onLimited: 429 as never })).toThrow('[tollgate] [adapter-next] onLimited must be a function');
     expect(() => withTollgate(() => new Response(), { limiter })).toThrow(/identify\(req\) was left out, so callers are told apart by their IP alone, but no limit keys on ip/);
     // Next.js trusts no client address: without identify, the ip option must say where it comes from.
-    const byIp = limiterWith([{ name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 1, window: '1m' }]);
+    const byIp = limiterWith([{ name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 1, window: '1m' }], { clock: Date.now });
     expect(() => withTollgate(() => new Response(), { limiter: byIp })).toThrow(/^\[tollgate\] \[adapter-next\] pass identify \(the caller as your app authenticates it\) or ip/);
     expect(() => withTollgate(() => new Response(), { limiter: byIp, ip: (request) => request.headers.get('x-real-ip') ?? undefined })).not.toThrow();
   });
@@ -248,7 +249,7 @@ describe('withTollgate: limits', () => {
         expectTypeOf(context.tollgate).toEqualTypeOf<TollgateContext>();
         return Response.json({ ...(await context.params), remaining: context.tollgate.decision.limits[0]?.remaining });
       },
-      { limiter: limiterWith(), identify },
+      { limiter: limiterWith(POLICY, { clock: Date.now }), identify },
     );
     expectTypeOf(GET).parameter(1).toEqualTypeOf<{ params: Promise<{ id: string }> }>();
 
@@ -260,7 +261,7 @@ describe('withTollgate: limits', () => {
 
 describe('withTollgate: responses', () => {
   it('adds the headers to a response whose headers are immutable, keeping status and location', async () => {
-    const POST = withTollgate(() => Response.redirect('http://localhost:3000/elsewhere', 307), { limiter: limiterWith(), identify });
+    const POST = withTollgate(() => Response.redirect('http://localhost:3000/elsewhere', 307), { limiter: limiterWith(POLICY, { clock: Date.now }), identify });
 
     const response = await POST(post('ivan'), routeContext());
 
@@ -284,7 +285,7 @@ describe('withTollgate: responses', () => {
         });
         return new Response(body, { status: 418, statusText: "I'm a teapot", headers });
       },
-      { limiter: limiterWith(), identify, headers: ['ietf', 'openai'] },
+      { limiter: limiterWith(POLICY, { clock: Date.now }), identify, headers: ['ietf', 'openai'] },
     );
 
     const response = await POST(post('jane'), routeContext());
@@ -309,7 +310,7 @@ describe('withTollgate: releasing the lease', () => {
   ] as const;
 
   it('releases a response without a body as the handler returns', async () => {
-    const limiter = limiterWith([...streamLimits]);
+    const limiter = limiterWith([...streamLimits], { clock: Date.now });
     const POST = withTollgate(() => new Response(null, { status: 204 }), { limiter, identify, demand: () => ({ tokens: 4_000 }) });
 
     const response = await POST(post('kim'), routeContext());
@@ -319,7 +320,7 @@ describe('withTollgate: releasing the lease', () => {
   });
 
   it('releases when the handler throws, refunding the unused reservation, and rethrows', async () => {
-    const limiter = limiterWith([...streamLimits]);
+    const limiter = limiterWith([...streamLimits], { clock: Date.now });
     const POST = withTollgate(
       async (_request, { tollgate }) => {
         await tollgate.lease.record({ inputTokens: 700, outputTokens: 300 });
@@ -334,7 +335,7 @@ describe('withTollgate: releasing the lease', () => {
   });
 
   it('releases when the handler returns a response that cannot be sent (its body already read)', async () => {
-    const limiter = limiterWith([...streamLimits]);
+    const limiter = limiterWith([...streamLimits], { clock: Date.now });
     const POST = withTollgate(
       async () => {
         const used = new Response('already read');
@@ -349,7 +350,7 @@ describe('withTollgate: releasing the lease', () => {
   });
 
   it('holds the slot while a streamed (SSE) response is sent, and releases when the client cancels it mid-stream', async () => {
-    const limiter = limiterWith([...streamLimits]);
+    const limiter = limiterWith([...streamLimits], { clock: Date.now });
     const source = eventStream();
     const POST = withTollgate(
       async (_request, { tollgate }) => {
@@ -378,7 +379,7 @@ describe('withTollgate: releasing the lease', () => {
   });
 
   it('releases when the client cancels while the stream waits for the next token', async () => {
-    const limiter = limiterWith([...streamLimits]);
+    const limiter = limiterWith([...streamLimits], { clock: Date.now });
     let cancelled: unknown;
     const POST = withTollgate(
       () => {
@@ -403,7 +404,7 @@ describe('withTollgate: releasing the lease', () => {
   });
 
   it('releases when a streamed body ends, and when it errors', async () => {
-    const limiter = limiterWith([...streamLimits]);
+    const limiter = limiterWith([...streamLimits], { clock: Date.now });
     const encoder = new TextEncoder();
     const POST = withTollgate(
       (request) => {
@@ -429,7 +430,7 @@ describe('withTollgate: releasing the lease', () => {
   });
 
   it('releases when the client has gone before the body is read (the request signal aborts)', async () => {
-    const limiter = limiterWith([...streamLimits]);
+    const limiter = limiterWith([...streamLimits], { clock: Date.now });
     const client = new AbortController();
     const POST = withTollgate(() => new Response(eventStream().body, { headers: { 'content-type': 'text/event-stream' } }), { limiter, identify });
 

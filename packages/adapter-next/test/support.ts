@@ -1,8 +1,7 @@
-import { createLimiter, type DegradeConfig, type Identity, type LimitConfig, type Limiter } from '@tollgate/core';
-import { MemoryStore } from '@tollgate/store-memory';
-import { usageWhen } from '@tollgate/test-kit';
+import type { Identity, LimitConfig, Limiter } from '@tollgate/core';
+import { eventually, usedOf } from '@tollgate/test-kit';
 
-export { downStore, manualClock, usedOf } from '@tollgate/test-kit';
+export { downStore, limiterWith, manualClock, usedOf } from '@tollgate/test-kit';
 
 /** Three requests a minute, 10,000 tokens a minute and one request in flight, per user. */
 export const POLICY: LimitConfig[] = [
@@ -11,13 +10,8 @@ export const POLICY: LimitConfig[] = [
   { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 1 },
 ];
 
-export function limiterWith(limits: LimitConfig[] = POLICY, options: { clock?: () => number; degrade?: DegradeConfig } = {}): Limiter {
-  const { clock = Date.now, degrade } = options;
-  return createLimiter({ store: new MemoryStore({ clock }), limits, clock, ...(degrade && { degrade }) });
-}
-
 /** Waits (up to 5 s) until the `inflight` slot of `identity` is free again, and returns the usage then. */
-export const released = (limiter: Limiter, identity: Identity) => usageWhen(limiter, identity, (used) => used['inflight'] === 0);
+export const released = (limiter: Limiter, identity: Identity) => eventually(() => usedOf(limiter, identity), (used) => used['inflight'] === 0);
 
 /** The signed-in user, as an app would read it from its verified session (here: a bearer token). */
 export const userOf = (request: Request) => request.headers.get('authorization')?.replace(/^Bearer /, '') ?? undefined;

@@ -1,11 +1,25 @@
 /**
+ * The prefix of a Tollgate message: `[tollgate]`, then the package that speaks, as
+ * `[tollgate] [store-redis]`. Every package builds its errors' and warnings' prefix with it.
+ *
+ * @param packageName - The package's folder name (`store-redis`, `adapter-express`, `llm`), or none for core.
+ * @example
+ * throw new ConfigurationError(`${errorPrefix('store-redis')} clock must be a function`);
+ * // ConfigurationError: [tollgate] [store-redis] clock must be a function
+ */
+export function errorPrefix(packageName?: string): string {
+  return packageName === undefined ? '[tollgate]' : `[tollgate] [${packageName}]`;
+}
+
+/**
  * Every error Tollgate throws is a `TollgateError`, so one `instanceof` check catches them all.
- * Messages start with `[tollgate]` (and the package, for stores) and say what to fix.
+ * Messages start with `[tollgate]` (and the package, outside core; see {@link errorPrefix}) and say
+ * what to fix.
  */
 export class TollgateError extends Error {
   override name = 'TollgateError';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message.startsWith('[tollgate]') ? message : `[tollgate] ${message}`, options);
+    super(message.startsWith(errorPrefix()) ? message : `${errorPrefix()} ${message}`, options);
   }
 }
 

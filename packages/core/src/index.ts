@@ -23,7 +23,7 @@ export { staticPrices } from './pricing/prices.js';
 export type { ModelPrice, PriceSource } from './pricing/prices.js';
 export { UNITS_PER_USD, costUnits, unitsToUsd, usdToUnits } from './pricing/money.js';
 // For packages built on core (adapters, @tollgate/llm): error messages that read alike.
-export { describe as describeValue } from './util/describe.js';
+export { describeValue } from './util/describe-value.js';
 export { compensation } from './store/compensation.js';
 
 // For framework adapters: the HTTP conventions every adapter shares.
@@ -38,6 +38,7 @@ export type { HttpErrorBody, HttpRefusal } from './http/refusal.js';
 export type { StoreErrorPolicy } from './store/failure-policy.js';
 export {
   ConfigurationError,
+  errorPrefix,
   InvalidInputError,
   StoreError,
   StoreTimeoutError,

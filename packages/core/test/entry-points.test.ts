@@ -12,9 +12,9 @@ describe('entry points', () => {
     expect(Object.keys(entry).length).toBeGreaterThan(3);
   });
 
-  it('store authors get the contract, the reference engine, the deny cache and compensation', () => {
+  it('store authors get the contract, the reference engine, the deny cache, compensation and the errors with their prefix', () => {
     expect(Object.keys(store).sort()).toEqual(
-      ['ALL_ALGORITHMS', 'ConfigurationError', 'DenyCache', 'StoreError', 'StoreTimeoutError', 'TollgateError', 'applyBatch', 'compensation'].sort(),
+      ['ALL_ALGORITHMS', 'ConfigurationError', 'DenyCache', 'errorPrefix', 'StoreError', 'StoreTimeoutError', 'TollgateError', 'applyBatch', 'compensation'].sort(),
     );
   });
 
@@ -25,6 +25,7 @@ describe('entry points', () => {
         'DEFAULT_HEADER_FAMILIES',
         'InvalidInputError',
         'ReleaseOnClose',
+        'errorPrefix',
         'TollgateError',
         'createHttpLimit',
         'ipIdentity',

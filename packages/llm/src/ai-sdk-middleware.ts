@@ -9,7 +9,7 @@
  * @module @tollgate/llm/ai-sdk
  */
 import type { Decision } from '@tollgate/core';
-import { configurationError, describe, LlmRefusedError } from './errors.js';
+import { configurationError, describeValue, LlmRefusedError } from './errors.js';
 import { aiSdkModel } from './formats/ai-sdk-model.js';
 import { answeredWithStatus, Metering, type Admitted, type MeterOptions } from './meter.js';
 import { meteredBody } from './stream.js';
@@ -128,10 +128,10 @@ export function tollgateMiddleware<V extends AiSdkSpecificationVersion = 'v4'>(o
   const metering = new Metering(meterOptions, where);
   const { retryableWithinMs = DEFAULT_RETRYABLE_WITHIN_MS } = meterOptions;
   if (typeof retryableWithinMs !== 'number' || !(retryableWithinMs >= 0)) {
-    throw configurationError(`${where}: retryableWithinMs must be a number of ms, at least 0, got ${describe(retryableWithinMs)}`);
+    throw configurationError(`${where}: retryableWithinMs must be a number of ms, at least 0, got ${describeValue(retryableWithinMs)}`);
   }
   if (!VERSIONS.includes(specificationVersion)) {
-    throw configurationError(`${where}: specificationVersion must be 'v2' (ai 5), 'v3' (ai 6) or 'v4' (ai 7), got ${describe(specificationVersion)}`);
+    throw configurationError(`${where}: specificationVersion must be 'v2' (ai 5), 'v3' (ai 6) or 'v4' (ai 7), got ${describeValue(specificationVersion)}`);
   }
 
   /** Admits one call and sends it capped; a failed call is settled before its error goes on. */

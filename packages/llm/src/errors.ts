@@ -1,8 +1,8 @@
-import { ConfigurationError, DEFAULT_HEADER_FAMILIES, InvalidInputError, refusalResponse, TollgateError, type Decision, type HttpRefusal } from '@tollgate/core';
+import { ConfigurationError, DEFAULT_HEADER_FAMILIES, errorPrefix, InvalidInputError, refusalResponse, TollgateError, type Decision, type HttpRefusal } from '@tollgate/core';
 
-export { describeValue as describe } from '@tollgate/core';
+export { describeValue } from '@tollgate/core';
 
-const PREFIX = '[tollgate] [llm]';
+const PREFIX = errorPrefix('llm');
 
 /** An `InvalidInputError` with this package's prefix: a request or response it cannot account for. */
 export function invalidInput(message: string): InvalidInputError {

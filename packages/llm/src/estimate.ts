@@ -1,5 +1,5 @@
 import type { Demand } from '@tollgate/core';
-import { describe, invalidInput } from './errors.js';
+import { describeValue, invalidInput } from './errors.js';
 import { positiveInteger, requireObject, type Json } from './json.js';
 import { DEFAULT_MAX_TOKENS } from './output.js';
 import type { LlmPriceSource, TokenCounts } from './prices.js';
@@ -51,7 +51,7 @@ const DEFAULT_IMAGE_TOKENS = 1445;
 
 function modelOf(body: Json, what: string): string {
   const { model } = body;
-  if (typeof model !== 'string' || model === '' || model.length > 256) throw invalidInput(`${what}.model must be a model name, got ${describe(model)}`);
+  if (typeof model !== 'string' || model === '' || model.length > 256) throw invalidInput(`${what}.model must be a model name, got ${describeValue(model)}`);
   return model;
 }
 
@@ -62,7 +62,7 @@ function resolveOptions(options: EstimateOptions | undefined) {
   const { defaultMaxTokens = DEFAULT_MAX_TOKENS, imageTokens = DEFAULT_IMAGE_TOKENS, prices, countTokens } = options ?? {};
   positiveInteger(defaultMaxTokens, 'options.defaultMaxTokens');
   if (typeof imageTokens !== 'number' || !Number.isSafeInteger(imageTokens) || imageTokens < 0) {
-    throw invalidInput(`options.imageTokens must be a whole, non-negative number, got ${describe(imageTokens)}`);
+    throw invalidInput(`options.imageTokens must be a whole, non-negative number, got ${describeValue(imageTokens)}`);
   }
   if (countTokens !== undefined && typeof countTokens !== 'function') throw invalidInput('options.countTokens must be a function');
   return { defaultMaxTokens, imageTokens, prices, countTokens };
@@ -85,7 +85,7 @@ async function counterFor(model: string, countTokens: EstimateOptions['countToke
     const counted = countTokens(text, model);
     if (counted === undefined) return approximateTokens(text);
     if (typeof counted !== 'number' || !Number.isSafeInteger(counted) || counted < 0) {
-      throw invalidInput(`options.countTokens returned ${describe(counted)} for model "${model}"; expected a whole number of tokens`);
+      throw invalidInput(`options.countTokens returned ${describeValue(counted)} for model "${model}"; expected a whole number of tokens`);
     }
     return counted;
   };
@@ -150,8 +150,8 @@ export async function estimateRequest(
  * @example await countTokens('Hello, world', 'gpt-4o') // 4
  */
 export async function countTokens(text: string, model: string, options?: Pick<EstimateOptions, 'countTokens'>): Promise<number> {
-  if (typeof text !== 'string') throw invalidInput(`countTokens(text, model) needs a string, got ${describe(text)}`);
-  if (typeof model !== 'string' || model === '') throw invalidInput(`countTokens(text, model) needs a model name, got ${describe(model)}`);
+  if (typeof text !== 'string') throw invalidInput(`countTokens(text, model) needs a string, got ${describeValue(text)}`);
+  if (typeof model !== 'string' || model === '') throw invalidInput(`countTokens(text, model) needs a model name, got ${describeValue(model)}`);
   const count = await counterFor(model, options?.countTokens);
   return count(text);
 }

@@ -1,4 +1,4 @@
-import { configurationError, describe, invalidInput, LlmRefusedError } from './errors.js';
+import { configurationError, describeValue, invalidInput, LlmRefusedError } from './errors.js';
 import { formatOfPath } from './formats/index.js';
 import { Metering, type Admitted, type MeterOptions } from './meter.js';
 import { hideInjectedUsage, meteredBody, sseOver } from './stream.js';
@@ -58,7 +58,7 @@ export function meteredFetch(options: MeteredFetchOptions): typeof fetch {
   const send = options.fetch ?? globalThis.fetch;
   if (typeof send !== 'function') throw configurationError(`${where}: no fetch: pass options.fetch`);
   const { maxTokensParam, onRefusal = 'response' } = options;
-  if (onRefusal !== 'response' && onRefusal !== 'throw') throw configurationError(`${where}: onRefusal must be 'response' or 'throw', got ${describe(onRefusal)}`);
+  if (onRefusal !== 'response' && onRefusal !== 'throw') throw configurationError(`${where}: onRefusal must be 'response' or 'throw', got ${describeValue(onRefusal)}`);
   return async (input, init) => {
     const request = new Request(input, init);
     const format = request.method === 'POST' ? formatOfPath(new URL(request.url).pathname) : undefined;

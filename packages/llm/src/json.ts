@@ -1,4 +1,4 @@
-import { describe, invalidInput } from './errors.js';
+import { describeValue, invalidInput } from './errors.js';
 
 /** A parsed JSON object (request bodies, responses, stream events). */
 export type Json = Record<string, unknown>;
@@ -9,13 +9,13 @@ export const isObject = (value: unknown): value is Json => typeof value === 'obj
 /** A request's count (`max_tokens`, `n`): absent or null is `undefined`; anything but a positive whole number is refused. */
 export function positiveInteger(value: unknown, what: string): number | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw invalidInput(`${what} must be a positive whole number, got ${describe(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw invalidInput(`${what} must be a positive whole number, got ${describeValue(value)}`);
   return value;
 }
 
 /** `value` as a JSON object; anything else is refused, naming `what` it should have been. */
 export function requireObject(value: unknown, what: string): Json {
-  if (!isObject(value)) throw invalidInput(`${what} must be an object, got ${describe(value)}`);
+  if (!isObject(value)) throw invalidInput(`${what} must be an object, got ${describeValue(value)}`);
   return value;
 }
 

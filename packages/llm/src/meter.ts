@@ -1,6 +1,6 @@
-import type { AcquireOptions, DegradeStep, Identity, Lease, Limiter, RecordOptions, Usage } from '@tollgate/core';
+import { errorPrefix, type AcquireOptions, type DegradeStep, type Identity, type Lease, type Limiter, type RecordOptions, type Usage } from '@tollgate/core';
 import { countReceived, type EstimateOptions, type LlmDemand } from './estimate.js';
-import { configurationError, describe, invalidInput, LlmRefusedError } from './errors.js';
+import { configurationError, describeValue, invalidInput, LlmRefusedError } from './errors.js';
 import type { WireFormat } from './formats/format.js';
 import { isObject, positiveInteger, type Json } from './json.js';
 import { capOutput, DEFAULT_MAX_TOKENS, outputPerChoice } from './output.js';
@@ -125,7 +125,7 @@ const PARTIAL: RecordOptions = { partial: true };
 
 const OPTIONS = ['limiter', 'identity', 'acquire', 'lease', 'degrade', 'step', 'prices', 'applyDegrade', 'estimate', 'onError', 'maxTokensParam', 'fetch', 'onRefusal', 'retryableWithinMs'];
 
-const warn = (error: unknown) => console.warn(`[tollgate] [llm] recording an LLM call failed: ${(error as Error)?.message ?? String(error)}`);
+const warn = (error: unknown) => console.warn(`${errorPrefix('llm')} recording an LLM call failed: ${(error as Error)?.message ?? String(error)}`);
 
 /** A call admitted on a lease: what to send, and what it reserved (or, unreserved, its estimate). */
 interface Plan {
@@ -158,7 +158,7 @@ export class Metering {
     private readonly options: MeterOptions,
     private readonly where: string,
   ) {
-    if (typeof options !== 'object' || options === null) throw configurationError(`${where}: options must be an object, got ${describe(options)}`);
+    if (typeof options !== 'object' || options === null) throw configurationError(`${where}: options must be an object, got ${describeValue(options)}`);
     for (const key of Object.keys(options)) if (!OPTIONS.includes(key)) throw configurationError(`${where}: unknown option "${key}"`);
     const { limiter, identity, lease, step = 'reserve', prices = defaultPrices(), onError = warn, applyDegrade = true } = options;
     if ((limiter === undefined) === (lease === undefined)) {
@@ -169,7 +169,7 @@ export class Metering {
     if (lease !== undefined && (typeof lease.record !== 'function' || typeof lease.step !== 'function')) {
       throw configurationError(`${where}: lease must be the lease of an allowed acquire (decision.lease)`);
     }
-    if (!['reserve', 'count', 'none'].includes(step)) throw configurationError(`${where}: step must be 'reserve', 'count' or 'none', got ${describe(step)}`);
+    if (!['reserve', 'count', 'none'].includes(step)) throw configurationError(`${where}: step must be 'reserve', 'count' or 'none', got ${describeValue(step)}`);
     if (typeof prices?.costOf !== 'function' || typeof prices.lookup !== 'function') throw configurationError(`${where}: prices must come from genaiPrices()`);
     if (typeof onError !== 'function') throw configurationError(`${where}: onError must be a function`);
     this.prices = prices;
@@ -185,7 +185,7 @@ export class Metering {
    * on refusal.
    */
   async admit(format: WireFormat, raw: unknown, maxTokensParam?: string): Promise<Admitted> {
-    if (!isObject(raw)) throw invalidInput(`${this.where}: ${format.sdkCall}(body) needs the request body, got ${describe(raw)}`);
+    if (!isObject(raw)) throw invalidInput(`${this.where}: ${format.sdkCall}(body) needs the request body, got ${describeValue(raw)}`);
     const { lease, owned, body: capped, demand } = this.options.limiter ? await this.admitPerCall(format, raw, maxTokensParam) : await this.admitOnLease(format, raw, maxTokensParam);
     const model = capped.model as string;
     let done: Promise<void> | undefined;

@@ -1,4 +1,4 @@
-import { describe, invalidInput } from './errors.js';
+import { describeValue, invalidInput } from './errors.js';
 import { positiveInteger, type Json } from './json.js';
 
 /** Output tokens reserved, and sent as the cap, when a request sets no output limit. */
@@ -74,7 +74,7 @@ export function outputPerChoice(body: Json, fields: readonly string[], model: st
  * set to `cap`.
  */
 export function capOutput(body: Json, fields: readonly string[], cap: number, field = fields[0]!): Json {
-  if (!Number.isSafeInteger(cap) || cap < 1) throw invalidInput(`withOutputCap: cap must be a positive whole number of tokens, got ${describe(cap)}`);
+  if (!Number.isSafeInteger(cap) || cap < 1) throw invalidInput(`withOutputCap: cap must be a positive whole number of tokens, got ${describeValue(cap)}`);
   const present = fields.filter((name) => requestedCap(body, [name]) !== undefined);
   if (present.length === 0) return { ...body, [field]: cap };
   const capped: Json = { ...body };

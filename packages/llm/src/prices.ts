@@ -1,6 +1,6 @@
 import { calcPrice, findProvider, type ModelInfo, type ModelPrice as GenaiModelPrice } from '@pydantic/genai-prices';
 import { costUnits, UnknownModelError, unitsToUsd, type ModelPrice, type PriceSource } from '@tollgate/core';
-import { configurationError, describe, invalidInput } from './errors.js';
+import { configurationError, describeValue, invalidInput } from './errors.js';
 
 /**
  * A price in USD per million tokens that may step up with the size of the prompt: `base` applies
@@ -171,7 +171,7 @@ function validRate(rate: unknown): rate is Rate {
 }
 
 function validatePrice(where: string, price: unknown): asserts price is LlmModelPrice {
-  if (typeof price !== 'object' || price === null) throw configurationError(`${where} must be { input, output } in USD per million tokens, got ${describe(price)}`);
+  if (typeof price !== 'object' || price === null) throw configurationError(`${where} must be { input, output } in USD per million tokens, got ${describeValue(price)}`);
   const p = price as Record<string, unknown>;
   for (const key of Object.keys(p)) {
     if (!PRICE_FIELDS.includes(key)) {
@@ -181,11 +181,11 @@ function validatePrice(where: string, price: unknown): asserts price is LlmModel
   for (const field of RATE_FIELDS) {
     const value = p[field];
     if (value === undefined && field !== 'input' && field !== 'output') continue;
-    if (!validRate(value)) throw configurationError(`${where}.${field} must be a non-negative number of USD per million tokens (or { base, tiers }), got ${describe(value)}`);
+    if (!validRate(value)) throw configurationError(`${where}.${field} must be a non-negative number of USD per million tokens (or { base, tiers }), got ${describeValue(value)}`);
   }
   const fee = p.perThousandRequests;
   if (fee !== undefined && !finite(fee)) {
-    throw configurationError(`${where}.perThousandRequests must be a non-negative number of USD, got ${describe(fee)}`);
+    throw configurationError(`${where}.perThousandRequests must be a non-negative number of USD, got ${describeValue(fee)}`);
   }
 }
 
@@ -269,24 +269,24 @@ function variantAt(prices: Variant, now: number): GenaiModelPrice {
  * const limiter = createLimiter({ store, limits, prices });
  */
 export function genaiPrices(options: GenaiPricesOptions = {}): LlmPriceSource {
-  if (typeof options !== 'object' || options === null) throw configurationError(`genaiPrices(options) takes an object, got ${describe(options)}`);
+  if (typeof options !== 'object' || options === null) throw configurationError(`genaiPrices(options) takes an object, got ${describeValue(options)}`);
   const known = new Set(['overrides', 'unknownModel', 'provider', 'clock']);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw configurationError(`genaiPrices: unknown option "${key}" (expected ${[...known].join(', ')})`);
   }
   const { overrides = {}, unknownModel = 'deny', provider, clock = Date.now } = options;
-  if (typeof overrides !== 'object' || overrides === null) throw configurationError(`genaiPrices: overrides must be { [model]: { input, output } }, got ${describe(overrides)}`);
+  if (typeof overrides !== 'object' || overrides === null) throw configurationError(`genaiPrices: overrides must be { [model]: { input, output } }, got ${describeValue(overrides)}`);
   for (const [model, price] of Object.entries(overrides)) validatePrice(`genaiPrices: overrides["${model}"]`, price);
   let reserve: ResolvedPrice | undefined;
   if (unknownModel !== 'deny') {
     if (typeof unknownModel !== 'object' || unknownModel === null || !('reserve' in unknownModel)) {
-      throw configurationError(`genaiPrices: unknownModel must be 'deny' or { reserve: { input, output } }, got ${describe(unknownModel)}`);
+      throw configurationError(`genaiPrices: unknownModel must be 'deny' or { reserve: { input, output } }, got ${describeValue(unknownModel)}`);
     }
     validatePrice('genaiPrices: unknownModel.reserve', unknownModel.reserve);
     reserve = { ...unknownModel.reserve, provider: 'unknown', model: 'unknown' };
   }
   if (provider !== undefined && (typeof provider !== 'string' || !findProvider({ providerId: provider }))) {
-    throw configurationError(`genaiPrices: provider must be a genai-prices provider id such as 'openai', 'anthropic' or 'openrouter', got ${describe(provider)}`);
+    throw configurationError(`genaiPrices: provider must be a genai-prices provider id such as 'openai', 'anthropic' or 'openrouter', got ${describeValue(provider)}`);
   }
   if (typeof clock !== 'function') throw configurationError('genaiPrices: clock must be a function returning epoch ms');
 
@@ -350,7 +350,7 @@ export function genaiPrices(options: GenaiPricesOptions = {}): LlmPriceSource {
       return price;
     },
     costOf(model, tokens) {
-      if (typeof model !== 'string' || model === '') throw invalidInput(`costOf(model, tokens) needs a model name, got ${describe(model)}`);
+      if (typeof model !== 'string' || model === '') throw invalidInput(`costOf(model, tokens) needs a model name, got ${describeValue(model)}`);
       const price = lookup(model);
       if (!price) throw new UnknownModelError(model);
       return unitsToUsd(costUnits(billOf(price, tokens)));
@@ -362,7 +362,7 @@ function count(tokens: TokenCounts, field: keyof TokenCounts, fallback = 0): num
   const value = tokens[field];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw invalidInput(`${field} must be a whole, non-negative number of tokens, got ${describe(value)}`);
+    throw invalidInput(`${field} must be a whole, non-negative number of tokens, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -373,7 +373,7 @@ function count(tokens: TokenCounts, field: keyof TokenCounts, fallback = 0): num
  * per-million line).
  */
 export function billOf(price: LlmModelPrice, tokens: TokenCounts): Array<[usdPerMillion: number, count: number]> {
-  if (typeof tokens !== 'object' || tokens === null) throw invalidInput(`token counts must be an object, got ${describe(tokens)}`);
+  if (typeof tokens !== 'object' || tokens === null) throw invalidInput(`token counts must be an object, got ${describeValue(tokens)}`);
   const input = count(tokens, 'inputTokens');
   const output = count(tokens, 'outputTokens');
   const cached = count(tokens, 'cachedInputTokens');

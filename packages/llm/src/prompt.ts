@@ -1,4 +1,4 @@
-import { describe, invalidInput } from './errors.js';
+import { describeValue, invalidInput } from './errors.js';
 import { isObject } from './json.js';
 
 /** What a prompt is made of: texts to count and tokens known without counting. */
@@ -64,7 +64,7 @@ export function addPart(prompt: Prompt, part: unknown, imageTokens: number): voi
 /** Adds tool (or function) definitions by their JSON, plus the `overhead` of the text that wraps them. */
 export function addDefinitions(prompt: Prompt, definitions: unknown, what: string, overhead: number): void {
   if (definitions === undefined || definitions === null) return;
-  if (!Array.isArray(definitions)) throw invalidInput(`the request's ${what} must be an array, got ${describe(definitions)}`);
+  if (!Array.isArray(definitions)) throw invalidInput(`the request's ${what} must be an array, got ${describeValue(definitions)}`);
   if (definitions.length === 0) return;
   prompt.texts.push(JSON.stringify(definitions));
   prompt.fixed += overhead;

@@ -1,6 +1,6 @@
 import type { Usage } from '@tollgate/core';
 import { countReceived, type EstimateOptions } from './estimate.js';
-import { configurationError, describe } from './errors.js';
+import { configurationError, describeValue } from './errors.js';
 import type { Json } from './json.js';
 import type { LlmPriceSource } from './prices.js';
 import { toUsage, type CallTokens, type TokenReader } from './usage.js';
@@ -70,7 +70,7 @@ export function resolveStreamOptions(options: StreamMeterOptions | undefined): R
   const resolved = { inputTokens: 0, ...options };
   const { inputTokens } = resolved;
   if (typeof inputTokens !== 'number' || !Number.isSafeInteger(inputTokens) || inputTokens < 0) {
-    throw configurationError(`a stream meter's inputTokens must be a whole, non-negative number, got ${describe(inputTokens)}`);
+    throw configurationError(`a stream meter's inputTokens must be a whole, non-negative number, got ${describeValue(inputTokens)}`);
   }
   return resolved;
 }

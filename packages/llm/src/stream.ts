@@ -1,4 +1,4 @@
-import type { Usage } from '@tollgate/core';
+import { errorPrefix, type Usage } from '@tollgate/core';
 import { configurationError } from './errors.js';
 import { streamingFormat, type StreamFormat } from './formats/index.js';
 import { isUsageOnlyChunk } from './formats/openai-chat.js';
@@ -182,7 +182,7 @@ export function meteredBody<T>(
 ): ReadableStream<T> {
   const reader = body.getReader();
   let settled: Promise<void> | undefined;
-  const warn = (error: unknown) => console.warn(`[tollgate] [llm] settling a metered stream failed: ${(error as Error)?.message ?? String(error)}`);
+  const warn = (error: unknown) => console.warn(`${errorPrefix('llm')} settling a metered stream failed: ${(error as Error)?.message ?? String(error)}`);
   // A usage that cannot be counted (a counter of your own that throws) is still settled, as
   // partial: the caller must get its one call to record and release.
   const measured = (): Promise<[Usage, boolean]> =>

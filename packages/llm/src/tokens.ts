@@ -61,9 +61,9 @@ export function countWith(encoder: Encoder, text: string): number {
 
 /**
  * The longest run of letters (or of symbols, or of white space) counted with the tokenizer. Such a
- * run is one pre-token, and a BPE merges within a pre-token in time that grows with the square of its length:
- * a 100 KB string without spaces would hold the event loop for seconds. Longer runs are counted as
- * their UTF-8 bytes, which no BPE exceeds (every token is at least one byte).
+ * run is one pre-token, and a BPE merges within a pre-token in time that grows with the square of its
+ * length, so one long run would hold the event loop (apps/bench/README.md). Longer runs are counted
+ * as their UTF-8 bytes, which no BPE exceeds (every token is at least one byte).
  */
 const LONGEST_EXACT_RUN = 32;
 const LONG_RUN = new RegExp(`[\\p{L}\\p{M}]{${LONGEST_EXACT_RUN + 1},}|[^\\s\\p{L}\\p{N}]{${LONGEST_EXACT_RUN + 1},}|\\s{${LONGEST_EXACT_RUN + 1},}`, 'gu');

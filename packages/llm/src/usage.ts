@@ -1,5 +1,5 @@
 import type { Usage } from '@tollgate/core';
-import { describe, invalidInput } from './errors.js';
+import { describeValue, invalidInput } from './errors.js';
 import type { LlmPriceSource, TokenCounts } from './prices.js';
 import { isObject, type Json } from './json.js';
 
@@ -41,7 +41,7 @@ export function consistent(tokens: CallTokens, what: string): CallTokens {
 /** A reported count: absent or null reads 0; anything but a whole non-negative number is refused. */
 export function tokenCount(value: unknown, what: string): number {
   if (value === undefined || value === null) return 0;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalidInput(`${what} must be a whole, non-negative number of tokens, got ${describe(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalidInput(`${what} must be a whole, non-negative number of tokens, got ${describeValue(value)}`);
   return value;
 }
 
@@ -65,7 +65,7 @@ export function toUsage(tokens: CallTokens, prices: LlmPriceSource | undefined, 
 }
 
 export function responseObject(response: unknown, what: string): Json {
-  if (!isObject(response)) throw invalidInput(`${what} must be a response object, got ${describe(response)}`);
+  if (!isObject(response)) throw invalidInput(`${what} must be a response object, got ${describeValue(response)}`);
   return response;
 }
 

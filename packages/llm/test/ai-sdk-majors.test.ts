@@ -9,6 +9,7 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { APICallError, type LanguageModelV4Middleware } from '@ai-sdk/provider';
 import { createLimiter, type Limiter } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
+import { usedOf } from '@tollgate/test-kit';
 import * as ai7 from 'ai';
 import * as ai5 from 'ai5';
 import * as ai6 from 'ai6';
@@ -19,7 +20,7 @@ import { APICallError as APICallError6, type LanguageModelV3Middleware } from 'a
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { tollgateMiddleware, type TollgateMiddlewareOptions } from '../src/ai-sdk-middleware.js';
 import { genaiPrices } from '../src/index.js';
-import { limiterWith, used } from './limiters.js';
+import { limiterWith } from './limiters.js';
 import { startProvider, type Provider } from './provider.js';
 import { DEFAULT_CAP, MODEL, recorded, toolLoop, TOTAL_TOKENS } from './tool-loop.js';
 
@@ -113,7 +114,7 @@ describe.each(majors)('tollgateMiddleware under %s', (_name, major) => {
     expect(watched.step.mock.calls[1]![0]!.inputTokens).toBeGreaterThan(watched.step.mock.calls[0]![0]!.inputTokens!);
     expect(watched.record.mock.calls).toEqual(recorded.map((usage) => [usage, undefined]));
     await watched.lease.release();
-    expect(await used(limiter)).toMatchObject({ rpm: 1, tpm: TOTAL_TOKENS });
+    expect(await usedOf(limiter, { user: 'u1' })).toMatchObject({ rpm: 1, tpm: TOTAL_TOKENS });
   });
 
   it('streamText: a tool loop per call records every step from its finish part and releases every lease', async () => {
@@ -127,7 +128,7 @@ describe.each(majors)('tollgateMiddleware under %s', (_name, major) => {
     expect(provider.requests.map((request) => request.body.max_tokens)).toEqual([DEFAULT_CAP, DEFAULT_CAP]);
     expect(acquire).toHaveBeenCalledTimes(2);
     // One slot in flight: a lease left unreleased would have refused the second step.
-    const usage = await used(limiter);
+    const usage = await usedOf(limiter, { user: 'u1' });
     expect(usage).toMatchObject({ rpm: 2, tpm: TOTAL_TOKENS, inflight: 0 });
     expect(usage['daily-usd']).toBeCloseTo(recorded.reduce((sum, step) => sum + step.cost!, 0), 9);
   });

@@ -8,11 +8,12 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { APICallError, type LanguageModelV4Middleware } from '@ai-sdk/provider';
 import { createLimiter, type Lease, type Limiter } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
+import { usedOf } from '@tollgate/test-kit';
 import { generateText, jsonSchema, stepCountIs, streamText, tool, wrapLanguageModel } from 'ai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AiSdkRefusedError, tollgateMiddleware, type TollgateMiddlewareOptions } from '../src/ai-sdk-middleware.js';
 import { genaiPrices, LlmRefusedError } from '../src/index.js';
-import { limiterWith, used } from './limiters.js';
+import { limiterWith } from './limiters.js';
 import { startProvider, type Provider } from './provider.js';
 import { chunks, DEFAULT_CAP, MODEL, recorded, SERVED, toolLoop, TOTAL_TOKENS } from './tool-loop.js';
 
@@ -76,8 +77,8 @@ describe('tollgateMiddleware on one workflow lease', () => {
     // The second step's prompt carries the first step's call and the tool's result.
     expect(watched.step.mock.calls[1]![0]!.inputTokens).toBeGreaterThan(watched.step.mock.calls[0]![0]!.inputTokens!);
     await watched.lease.release();
-    expect(await used(limiter)).toMatchObject({ rpm: 1, tpm: TOTAL_TOKENS });
-    expect((await used(limiter))['daily-usd']).toBeCloseTo(TOTAL_COST, 9);
+    expect(await usedOf(limiter, { user: 'u1' })).toMatchObject({ rpm: 1, tpm: TOTAL_TOKENS });
+    expect((await usedOf(limiter, { user: 'u1' }))['daily-usd']).toBeCloseTo(TOTAL_COST, 9);
   });
 
   it('streamText: a tool loop reserves, caps and records every step from its finish part', async () => {
@@ -94,7 +95,7 @@ describe('tollgateMiddleware on one workflow lease', () => {
     expectStepsMetered(watched, [DEFAULT_CAP, DEFAULT_CAP]);
     expect(provider.requests.every((request) => request.body.stream === true)).toBe(true);
     await watched.lease.release();
-    expect(await used(limiter)).toMatchObject({ rpm: 1, tpm: TOTAL_TOKENS });
+    expect(await usedOf(limiter, { user: 'u1' })).toMatchObject({ rpm: 1, tpm: TOTAL_TOKENS });
   });
 
   it("lowers an asked maxOutputTokens to the degradation step's maxTokens, on every step", async () => {
@@ -157,7 +158,7 @@ describe('tollgateMiddleware on one workflow lease', () => {
     expect(usage).toMatchObject({ model: SERVED, inputTokens: reserved.inputTokens });
     await watched.lease.release();
     // The provider may have generated all it was allowed to: the whole reservation stays charged.
-    expect((await used(limiter)).tpm).toBe(reserved.tokens);
+    expect((await usedOf(limiter, { user: 'u1' })).tpm).toBe(reserved.tokens);
     expect(provider.requests[0]!.body.max_tokens).toBe(DEFAULT_CAP);
   });
 });
@@ -175,7 +176,7 @@ describe('tollgateMiddleware per call', () => {
     expect(acquire).toHaveBeenCalledTimes(4);
     for (const [, demand] of acquire.mock.calls) expect(demand).toMatchObject({ model: MODEL, outputTokens: DEFAULT_CAP });
     // One slot in flight: a lease left unreleased would have refused the next step.
-    expect(await used(limiter)).toMatchObject({ rpm: 4, tpm: 2 * TOTAL_TOKENS, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'u1' })).toMatchObject({ rpm: 4, tpm: 2 * TOTAL_TOKENS, inflight: 0 });
   });
 
   it('a short wait is retried by the AI SDK after retry-after-ms, and the retry is admitted anew', async () => {
@@ -211,7 +212,7 @@ describe('tollgateMiddleware per call', () => {
     const limiter = limiterWith(prices, {}, [{ name: 'inflight', scope: 'user', resource: 'concurrency', limit: 1 }]);
     const model = modelWith({ limiter, identity: user });
     await expect(generateText({ model, prompt: 'Hello' })).rejects.toSatisfy((error) => APICallError.isInstance(error) && error.statusCode === 400);
-    expect(await used(limiter)).toMatchObject({ rpm: 1, tpm: 0, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'u1' })).toMatchObject({ rpm: 1, tpm: 0, inflight: 0 });
   });
 });
 

@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ConfigurationError, createLimiter, type Limiter } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
+import { usedOf } from '@tollgate/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { approximateTokens, estimateAnthropicMessage, genaiPrices, LlmRefusedError, wrapAnthropic } from '../src/index.js';
 import { MESSAGE, MESSAGE_EVENTS } from './fixtures.js';
@@ -26,7 +27,6 @@ function limiterWith(dailyUsd = 10): Limiter {
   });
 }
 
-const used = async (limiter: Limiter) => Object.fromEntries((await limiter.usage({ user: 'u1' })).map((s) => [s.name, s.used]));
 const client = (p: Provider) => new Anthropic({ apiKey: 'sk-ant-test', baseURL: p.url, maxRetries: 0 });
 // (Sonnet 4.5 spelt with a dot: the same prices, without the SDK's deprecation warning on stderr.)
 const ask = { model: 'claude-sonnet-4.5', max_tokens: 1024, messages: [{ role: 'user' as const, content: 'Hello, Claude' }] };
@@ -39,7 +39,7 @@ describe('wrapAnthropic', () => {
     const message = await anthropic.messages.create(ask);
     expect(message.content[0]).toEqual({ type: 'text', text: 'Hi! My name is Claude.' });
     // 100 × $3 + 4,735 × $3.75 (cache write, not $3) + 255 × $15 per million.
-    expect(await used(limiter)).toEqual({ rpm: 1, tpm: 5090, 'daily-usd': 0.02188125 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 1, tpm: 5090, 'daily-usd': 0.02188125 });
   });
 
   it('records a stream from message_start and message_delta', async () => {
@@ -52,7 +52,7 @@ describe('wrapAnthropic', () => {
     }
     expect(text).toBe('Hello! How can I help you today?');
     // 25 × $3 + 2,000 × $0.30 (cache read) + 15 × $15 per million.
-    expect(await used(limiter)).toEqual({ rpm: 1, tpm: 2040, 'daily-usd': 0.0009 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 1, tpm: 2040, 'daily-usd': 0.0009 });
   });
 
   it("under onUnknownUsage: 'counted', a stream the client breaks off settles the input Anthropic billed plus the output received", async () => {
@@ -64,7 +64,7 @@ describe('wrapAnthropic', () => {
     }
     await provider.disconnected;
     const output = approximateTokens('Hello');
-    expect(await used(limiter)).toEqual({
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({
       rpm: 1,
       tpm: 2025 + output,
       'daily-usd': prices.costOf('claude-sonnet-4-5', { inputTokens: 2025, cachedInputTokens: 2000, outputTokens: output }),
@@ -132,7 +132,7 @@ describe('wrapAnthropic: the reservation is a hard cap', () => {
     const body = { ...ask, max_tokens: 16_000, thinking: { type: 'enabled' as const, budget_tokens: 10_000 }, stream: true as const };
     for await (const _event of await anthropic.messages.create(body)) void _event;
     const reserved = await estimateAnthropicMessage(body, { prices });
-    expect(await used(limiter)).toEqual({ rpm: 1, tpm: reserved.tokens, 'daily-usd': reserved.cost });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 1, tpm: reserved.tokens, 'daily-usd': reserved.cost });
   });
 
   it('prices a served model name the table does not know as the model asked for, cache writes included', async () => {
@@ -141,7 +141,7 @@ describe('wrapAnthropic: the reservation is a hard cap', () => {
     const anthropic = wrapAnthropic(client(provider), { limiter, identity: { user: 'u1' }, prices });
     await anthropic.messages.create(ask);
     // 100 × $3 + 4,735 × $3.75 (cache write) + 255 × $15 per million, at claude-sonnet-4.5's prices.
-    expect(await used(limiter)).toEqual({ rpm: 1, tpm: 5090, 'daily-usd': 0.02188125 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 1, tpm: 5090, 'daily-usd': 0.02188125 });
   });
 });
 

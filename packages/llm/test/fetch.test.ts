@@ -1,10 +1,11 @@
 import { createLimiter, InvalidInputError, type Limiter } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
+import { usedOf } from '@tollgate/test-kit';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countTokens, estimateAnthropicMessage, estimateChatCompletion, genaiPrices, LlmRefusedError, meteredFetch } from '../src/index.js';
 import { MESSAGE } from './fixtures.js';
-import { limiterWith, used } from './limiters.js';
+import { limiterWith } from './limiters.js';
 import { chunks, completion, startProvider, type Provider } from './provider.js';
 
 const prices = genaiPrices();
@@ -75,7 +76,7 @@ describe('meteredFetch', () => {
     // The SDK's own headers went through.
     expect(provider.requests[0]!.headers.authorization).toBe('Bearer sk-test');
     const cost = (input: number, output: number) => prices.costOf('gpt-4o', { inputTokens: input, outputTokens: output });
-    expect(await used(limiter)).toEqual({ rpm: 2, tpm: 152, 'daily-usd': (cost(100, 20) * 1e9 + cost(30, 2) * 1e9) / 1e9 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 2, tpm: 152, 'daily-usd': (cost(100, 20) * 1e9 + cost(30, 2) * 1e9) / 1e9 });
   });
 
   it("under onUnknownUsage: 'counted', a body cancelled mid-stream settles the estimated input plus what was received", async () => {
@@ -93,8 +94,8 @@ describe('meteredFetch', () => {
     const input = (await estimateChatCompletion(body)).inputTokens;
     const output = await countTokens('One two', 'gpt-4o-mini');
     // Settling runs as the cancel completes; poll briefly for the record and release to land.
-    for (let i = 0; i < 50 && (await used(limiter)).tpm !== input + output; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await used(limiter)).toEqual({ rpm: 1, tpm: input + output, 'daily-usd': prices.costOf('gpt-4o-mini', { inputTokens: input, outputTokens: output }) });
+    for (let i = 0; i < 50 && (await usedOf(limiter, { user: 'u1' })).tpm !== input + output; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 1, tpm: input + output, 'daily-usd': prices.costOf('gpt-4o-mini', { inputTokens: input, outputTokens: output }) });
   });
 
   it('meters Anthropic-style /v1/messages, passes other requests through, and releases on an error status', async () => {
@@ -105,7 +106,7 @@ describe('meteredFetch', () => {
     expect((await post('/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] })).status).toBe(200);
     expect(await (await fetch(`${provider.url}/v1/models`)).json()).toEqual({ data: [] });
     expect((await post('/v1/chat/completions', { model: 'gpt-4o', messages: [] })).status).toBe(500);
-    expect(await used(limiter)).toEqual({ rpm: 2, tpm: 5090, 'daily-usd': 0.02188125 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 2, tpm: 5090, 'daily-usd': 0.02188125 });
     await expect(fetch(`${provider.url}/v1/chat/completions`, { method: 'POST', body: 'not json' })).rejects.toBeInstanceOf(InvalidInputError);
     expect(provider.requests).toHaveLength(3);
   });
@@ -124,8 +125,8 @@ describe('meteredFetch: the reservation is a hard cap', () => {
     await (await post(fetch, '/v1/chat/completions', body)).text();
     expect(provider.requests[0]!.body.max_completion_tokens).toBe(4_096);
     const reserved = await estimateChatCompletion(body, { prices });
-    for (let i = 0; i < 50 && (await used(limiter)).tpm !== reserved.tokens; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await used(limiter)).toEqual({ rpm: 1, tpm: reserved.tokens, 'daily-usd': reserved.cost });
+    for (let i = 0; i < 50 && (await usedOf(limiter, { user: 'u1' })).tpm !== reserved.tokens; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 1, tpm: reserved.tokens, 'daily-usd': reserved.cost });
   });
 
   it("writes maxTokensParam into chat requests only: other formats get their own cap field", async () => {
@@ -151,7 +152,7 @@ describe('meteredFetch: the reservation is a hard cap', () => {
     expect(provider.requests[0]!.body.max_tokens).toBe(4_096);
     await expect(post(fetch, '/v1/messages', body)).rejects.toThrow();
     const reserved = await estimateAnthropicMessage(body, { prices });
-    expect(await used(limiter)).toEqual({ rpm: 2, tpm: 5090 + reserved.tokens, 'daily-usd': (21_881_250 + Math.round(reserved.cost! * 1e9)) / 1e9 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 2, tpm: 5090 + reserved.tokens, 'daily-usd': (21_881_250 + Math.round(reserved.cost! * 1e9)) / 1e9 });
   });
 });
 

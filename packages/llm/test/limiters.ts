@@ -17,5 +17,3 @@ export function limiterWith(prices: LlmPriceSource, extra: Pick<LimiterOptions, 
   });
 }
 
-/** What user `u1` has used of each limit, by name. */
-export const used = async (limiter: Limiter) => Object.fromEntries((await limiter.usage({ user: 'u1' })).map((s) => [s.name, s.used]));

@@ -1,5 +1,6 @@
 import { ConfigurationError, createLimiter, type Limiter } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
+import { usedOf } from '@tollgate/test-kit';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countTokens, estimateChatCompletion, genaiPrices, LlmRefusedError, wrapOpenAI } from '../src/index.js';
@@ -29,7 +30,6 @@ function limiterWith(extra: { degrade?: boolean; dailyUsd?: number } = {}): Limi
   });
 }
 
-const used = async (limiter: Limiter) => Object.fromEntries((await limiter.usage({ user: 'u1' })).map((s) => [s.name, s.used]));
 const client = (p: Provider) => new OpenAI({ apiKey: 'sk-test', baseURL: `${p.url}/v1`, maxRetries: 0 });
 
 describe('wrapOpenAI', () => {
@@ -68,7 +68,7 @@ describe('wrapOpenAI', () => {
       prices.costOf('gpt-4o', { inputTokens: u.prompt, outputTokens: u.completion, cachedInputTokens: i === 1 || i === 4 ? 0 : (u.cached ?? 0) }),
     );
     const units = exact.reduce((sum, usd) => sum + Math.round(usd * 1e9), 0);
-    expect(await used(limiter)).toEqual({
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({
       rpm: 1,
       tpm: usages.reduce((sum, u) => sum + u.prompt + u.completion, 0),
       'daily-usd': units / 1e9,
@@ -93,7 +93,7 @@ describe('wrapOpenAI', () => {
       ['gpt-4o-mini', undefined, 256],
     ]);
     const cost = prices.costOf('gpt-4o-mini', { inputTokens: 100, outputTokens: 10 });
-    expect(await used(limiter)).toEqual({ rpm: 3, tpm: 220, 'daily-usd': (600_000_000 + 2 * cost * 1e9) / 1e9, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 3, tpm: 220, 'daily-usd': (600_000_000 + 2 * cost * 1e9) / 1e9, inflight: 0 });
   });
 
   it('a refused call throws LlmRefusedError, is not sent, and charges nothing', async () => {
@@ -113,7 +113,7 @@ describe('wrapOpenAI', () => {
     expect(error).toMatchObject({ status: 429, headers: { 'x-should-retry': 'false' } }); // as an API would answer it
     expect((error as LlmRefusedError).message).toMatch(/^\[tollgate\] \[llm\] the LLM call was not made: limit "tpm" refused it/);
     expect(provider.requests).toHaveLength(0);
-    expect(await used(limiter)).toEqual({ rpm: 0, tpm: 0 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 0, tpm: 0 });
   });
 
   it('a caller whose identity matches no limit is refused as such, not as a store failure', async () => {
@@ -139,7 +139,7 @@ describe('wrapOpenAI', () => {
     for await (const chunk of stream) asked.push(chunk);
     expect(asked).toHaveLength(seen.length + 1);
     const cost = prices.costOf('gpt-4o-mini', { inputTokens: 42, outputTokens: 3 });
-    expect(await used(limiter)).toEqual({ rpm: 2, tpm: 90, 'daily-usd': 2 * cost, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 2, tpm: 90, 'daily-usd': 2 * cost, inflight: 0 });
   });
 
   it("under onUnknownUsage: 'counted', a stream the client breaks off settles the estimated input plus the output received", async () => {
@@ -155,7 +155,7 @@ describe('wrapOpenAI', () => {
     }
     await provider.disconnected;
     const output = await countTokens('The answer', 'gpt-4o');
-    expect(await used(limiter)).toEqual({
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({
       rpm: 1,
       tpm: estimate.inputTokens + output,
       'daily-usd': prices.costOf('gpt-4o', { inputTokens: estimate.inputTokens, outputTokens: output }),
@@ -171,7 +171,7 @@ describe('wrapOpenAI', () => {
     expect(response.output_text).toContain('unicorn');
     for await (const _event of await openai.responses.create({ model: 'gpt-4.1', input: 'Hi', stream: true })) void _event;
     // 36 in / 87 out, then 37 in / 11 out, at gpt-4.1's $2 / $8.
-    expect(await used(limiter)).toEqual({ rpm: 2, tpm: 171, 'daily-usd': 0.000768 + 0.000162, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 2, tpm: 171, 'daily-usd': 0.000768 + 0.000162, inflight: 0 });
   });
 
   it('an API error releases a per-call lease and records nothing', async () => {
@@ -179,7 +179,7 @@ describe('wrapOpenAI', () => {
     const limiter = limiterWith();
     const openai = wrapOpenAI(client(provider), { limiter, identity: { user: 'u1' } });
     await expect(openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
-    expect(await used(limiter)).toEqual({ rpm: 1, tpm: 0, 'daily-usd': 0, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 1, tpm: 0, 'daily-usd': 0, inflight: 0 });
   });
 
   it('refuses the helpers that would bypass the meter, and bad options', () => {
@@ -248,7 +248,7 @@ describe('wrapOpenAI: the reservation is a hard cap', () => {
     for await (const _chunk of await openai.chat.completions.create(body)) void _chunk;
     const reserved = (await estimateChatCompletion(body, { prices })).cost!;
     expect(reserved).toBeGreaterThan(0.2);
-    expect(await used(limiter)).toEqual({ rpm: 1, tpm: (await estimateChatCompletion(body)).tokens, 'daily-usd': reserved, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 1, tpm: (await estimateChatCompletion(body)).tokens, 'daily-usd': reserved, inflight: 0 });
   });
 
   it('a response without usable usage keeps the reservation: none, {}, only total_tokens, malformed counts', async () => {
@@ -260,7 +260,7 @@ describe('wrapOpenAI: the reservation is a hard cap', () => {
     const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 1_000 };
     for (const _usage of usages) await openai.chat.completions.create(body);
     const reserved = await estimateChatCompletion(body, { prices });
-    expect(await used(limiter)).toEqual({ rpm: 5, tpm: 5 * reserved.tokens, 'daily-usd': usd(...usages.map(() => reserved.cost!)), inflight: 0 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 5, tpm: 5 * reserved.tokens, 'daily-usd': usd(...usages.map(() => reserved.cost!)), inflight: 0 });
   });
 
   it('an upstream that drops the connection mid-response keeps the reservation; an HTTP error status refunds it', async () => {
@@ -271,7 +271,7 @@ describe('wrapOpenAI: the reservation is a hard cap', () => {
     await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
     await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(OpenAI.InternalServerError);
     const reserved = await estimateChatCompletion(body, { prices });
-    expect(await used(limiter)).toEqual({ rpm: 2, tpm: reserved.tokens, 'daily-usd': reserved.cost, inflight: 0 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 2, tpm: reserved.tokens, 'daily-usd': reserved.cost, inflight: 0 });
   });
 });
 

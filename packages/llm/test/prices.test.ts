@@ -1,5 +1,6 @@
 import { ConfigurationError, createLimiter, InvalidInputError, UnknownModelError } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
+import { usedOf } from '@tollgate/test-kit';
 import { describe, expect, it } from 'vitest';
 import { costOf, genaiPrices } from '../src/index.js';
 
@@ -129,8 +130,7 @@ describe('genaiPrices as a PriceSource', () => {
       prices: genaiPrices(),
     });
     await expect(limiter.acquire({ user: 'u1' }, { model: 'acme-llm-9000', tokens: 100 })).rejects.toThrow(UnknownModelError);
-    const used = Object.fromEntries((await limiter.usage({ user: 'u1' })).map((s) => [s.name, s.used]));
-    expect(used).toEqual({ rpm: 0, 'daily-usd': 0 });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 0, 'daily-usd': 0 });
   });
 
   it('records exactly the cost it computes: core reads it back to the nano-dollar', async () => {

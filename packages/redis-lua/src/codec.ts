@@ -12,7 +12,7 @@ export interface EncodedBatch {
 }
 
 /** What the engine is told about a counter whatever the batch does to it. */
-interface Described {
+interface EncodedCounter {
   readonly field: string;
   /** `,"<field>"`, and for a series `,"<field>#"` (its body field) too: the fields the engine reads, as JSON. */
   readonly names: string;
@@ -28,13 +28,13 @@ interface Described {
 
 /**
  * Compiled limits reuse their algorithm object from call to call (a calendar's while its period
- * lasts, a concurrency limit's while its lease TTL stays the same), so a counter is described once.
+ * lasts, a concurrency limit's while its lease TTL stays the same), so a counter is encoded once.
  */
-const described = new WeakMap<CounterAlgorithm, Described>();
+const encodedCounters = new WeakMap<CounterAlgorithm, EncodedCounter>();
 
-function describe({ field, algorithm }: Counter): Described {
-  let description = described.get(algorithm);
-  if (description?.field === field) return description;
+function encodeCounter({ field, algorithm }: Counter): EncodedCounter {
+  let encoded = encodedCounters.get(algorithm);
+  if (encoded?.field === field) return encoded;
   let parameters: string;
   switch (algorithm.type) {
     case 'log':
@@ -56,9 +56,9 @@ function describe({ field, algorithm }: Counter): Described {
   const series = algorithm.type === 'log' || algorithm.type === 'window';
   const spills = algorithm.type === 'log' || (algorithm.type === 'window' && Math.ceil(algorithm.windowMs / algorithm.segmentMs) > BODY_CAPACITY);
   const names = series ? `,${JSON.stringify(field)},${JSON.stringify(`${field}#`)}` : `,${JSON.stringify(field)}`;
-  description = { field, names, kind: KIND[algorithm.type], parameters, series, spills };
-  described.set(algorithm, description);
-  return description;
+  encoded = { field, names, kind: KIND[algorithm.type], parameters, series, spills };
+  encodedCounters.set(algorithm, encoded);
+  return encoded;
 }
 
 /** A charge's values as the engine reads them: `,amount`, and for a slot the lease id. */
@@ -74,7 +74,7 @@ function spillKey(hash: string, field: string): string {
 /** A counter of the batch with everything the batch does to it, in batch order. */
 interface Pending {
   readonly key: string;
-  readonly described: Described;
+  readonly encoded: EncodedCounter;
   /** The charges' values (`,amount` or `,amount,"lease"`), and how many. */
   charges: string;
   count: number;
@@ -144,11 +144,11 @@ function encodeDecision({ charges, dryRun }: StoreBatch, prefix: string, now: nu
     const { counter } = charge;
     if (counter.identity.key !== key) return undefined;
     for (let j = 0; j < i; j++) if (charges[j]!.counter.field === counter.field) return undefined;
-    const described = describe(counter);
-    fields += described.series ? 2 : 1;
-    names += described.names;
-    if (described.spills) keys.push(spillKey(hash, described.field));
-    bodies += `,${described.kind}${described.parameters}${chargeValues(charge)}`;
+    const encoded = encodeCounter(counter);
+    fields += encoded.series ? 2 : 1;
+    names += encoded.names;
+    if (encoded.spills) keys.push(spillKey(hash, encoded.field));
+    bodies += `,${encoded.kind}${encoded.parameters}${chargeValues(charge)}`;
   }
   return { keys, argv: [`[${now === undefined ? 'false' : now},${dryRun},1,${fields}${names}${bodies}]`], order: inOrder(charges.length) };
 }
@@ -161,9 +161,9 @@ function encodeGrouped(batch: StoreBatch, prefix: string, now: number | undefine
     const key = counter.identity.key;
     for (let i = 0; i < counters.length; i++) {
       const pending = counters[i]!;
-      if (pending.described.field === field && pending.key === key) return pending;
+      if (pending.encoded.field === field && pending.key === key) return pending;
     }
-    const pending: Pending = { key, described: describe(counter), charges: '', count: 0, adjustments: '', length: 0, position: -1, more: undefined };
+    const pending: Pending = { key, encoded: encodeCounter(counter), charges: '', count: 0, adjustments: '', length: 0, position: -1, more: undefined };
     counters.push(pending);
     return pending;
   };
@@ -216,7 +216,7 @@ function encodeGrouped(batch: StoreBatch, prefix: string, now: number | undefine
     for (let i = 0; i < counters.length; i++) {
       const pending = counters[i]!;
       if (pending.key !== key) continue;
-      const { described: counter } = pending;
+      const { encoded: counter } = pending;
       fields += counter.series ? 2 : 1;
       names += counter.names;
       if (counter.spills) keys.push(spillKey(prefix + key, counter.field));

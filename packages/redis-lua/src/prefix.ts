@@ -1,4 +1,4 @@
-import { ConfigurationError } from '@tollgate/core';
+import { ConfigurationError, errorPrefix } from '@tollgate/core';
 
 /**
  * Checks a store's key prefix: braces would open a Redis Cluster hash tag of their own (the
@@ -6,7 +6,7 @@ import { ConfigurationError } from '@tollgate/core';
  */
 export function checkPrefix(prefix: unknown, store: string): string {
   if (typeof prefix !== 'string' || /[{}\s]/.test(prefix)) {
-    throw new ConfigurationError(`[${store}] prefix must be a string without braces or whitespace, got ${JSON.stringify(prefix)}`);
+    throw new ConfigurationError(`${errorPrefix(store)} prefix must be a string without braces or whitespace, got ${JSON.stringify(prefix)}`);
   }
   return prefix;
 }

@@ -1,4 +1,4 @@
-import { StoreError, TollgateError, type StoreBatch, type StoreResult } from '@tollgate/core';
+import { errorPrefix, StoreError, TollgateError, type StoreBatch, type StoreResult } from '@tollgate/core';
 import { decodeReply, encodeBatch } from './codec.js';
 
 /** What a store gives `createTransport`: its client's two ways to run a script, and its settings. */
@@ -63,5 +63,5 @@ export function createTransport(options: TransportOptions): Transport {
 /** A client or server failure as the limiter expects it: a `StoreError` naming the store. */
 export function asStoreError(error: unknown, store: string): TollgateError {
   if (error instanceof TollgateError) return error;
-  return new StoreError(`[tollgate] [${store}] ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  return new StoreError(`${errorPrefix(store)} ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }

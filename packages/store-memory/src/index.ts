@@ -7,6 +7,7 @@ import {
   ALL_ALGORITHMS,
   applyBatch,
   ConfigurationError,
+  errorPrefix,
   type Counter,
   type CounterTable,
   type IdentityKey,
@@ -15,6 +16,8 @@ import {
   type StoreCapabilities,
   type StoreResult,
 } from '@tollgate/core';
+
+const PREFIX = errorPrefix('store-memory');
 
 /** Options of `MemoryStore`. */
 export interface MemoryStoreOptions {
@@ -81,9 +84,9 @@ export class MemoryStore implements Store {
 
   constructor(options: MemoryStoreOptions = {}) {
     const { clock = Date.now, sweepPerDecision = 1 } = options;
-    if (typeof clock !== 'function') throw new ConfigurationError('[store-memory] clock must be a function returning epoch ms');
+    if (typeof clock !== 'function') throw new ConfigurationError(`${PREFIX} clock must be a function returning epoch ms`);
     if (!Number.isSafeInteger(sweepPerDecision) || sweepPerDecision < 1) {
-      throw new ConfigurationError(`[store-memory] sweepPerDecision must be a whole number of at least 1, got ${sweepPerDecision}`);
+      throw new ConfigurationError(`${PREFIX} sweepPerDecision must be a whole number of at least 1, got ${sweepPerDecision}`);
     }
     this.clock = clock;
     this.sweepPerDecision = sweepPerDecision;

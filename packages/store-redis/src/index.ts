@@ -6,6 +6,7 @@
 import {
   ALL_ALGORITHMS,
   ConfigurationError,
+  errorPrefix,
   type Counter,
   type Store,
   type StoreBatch,
@@ -15,6 +16,8 @@ import {
 import { asStoreError, checkPrefix, createTransport, ENGINE_LUA, ENGINE_SHA, type Transport } from '@tollgate/redis-lua';
 import type { Cluster, Redis } from 'ioredis';
 import { applyAcrossSlots } from './cluster.js';
+
+const PREFIX = errorPrefix('store-redis');
 
 /** Options of `RedisStore`. */
 export interface RedisStoreOptions {
@@ -65,9 +68,9 @@ export class RedisStore implements Store {
   constructor(options: RedisStoreOptions) {
     const { client, prefix = '', clock } = options ?? {};
     if (typeof (client as Redis | undefined)?.evalsha !== 'function') {
-      throw new ConfigurationError('[store-redis] client must be an ioredis Redis or Cluster instance');
+      throw new ConfigurationError(`${PREFIX} client must be an ioredis Redis or Cluster instance`);
     }
-    if (clock !== undefined && typeof clock !== 'function') throw new ConfigurationError('[store-redis] clock must be a function');
+    if (clock !== undefined && typeof clock !== 'function') throw new ConfigurationError(`${PREFIX} clock must be a function`);
     this.isCluster = (client as Cluster).isCluster === true;
     this.prefix = checkPrefix(prefix, 'store-redis');
     this.transport = createTransport({

@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import {
   ALL_ALGORITHMS,
   ConfigurationError,
+  errorPrefix,
   StoreError,
   TollgateError,
   type Store,
@@ -21,6 +22,8 @@ import { BlockRows } from './blocks.js';
 import { decide } from './decide.js';
 import { IdentityRows } from './identities.js';
 import { migrate } from './schema.js';
+
+const PREFIX = errorPrefix('store-sqlite');
 
 type Connection = Database.Database;
 
@@ -76,10 +79,10 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     const { database, prefix = '', busyTimeoutMs = 1000, prunePerWrite = 8, clock = Date.now } = options ?? {};
-    if (typeof prefix !== 'string') throw new ConfigurationError('[store-sqlite] prefix must be a string');
-    if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new ConfigurationError('[store-sqlite] busyTimeoutMs must be a whole number of ms');
-    if (!Number.isSafeInteger(prunePerWrite) || prunePerWrite < 0) throw new ConfigurationError('[store-sqlite] prunePerWrite must be a whole number');
-    if (typeof clock !== 'function') throw new ConfigurationError('[store-sqlite] clock must be a function returning epoch ms');
+    if (typeof prefix !== 'string') throw new ConfigurationError(`${PREFIX} prefix must be a string`);
+    if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new ConfigurationError(`${PREFIX} busyTimeoutMs must be a whole number of ms`);
+    if (!Number.isSafeInteger(prunePerWrite) || prunePerWrite < 0) throw new ConfigurationError(`${PREFIX} prunePerWrite must be a whole number`);
+    if (typeof clock !== 'function') throw new ConfigurationError(`${PREFIX} clock must be a function returning epoch ms`);
     this.owned = typeof database === 'string';
     this.database = open(database);
     this.clock = clock;
@@ -93,7 +96,7 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (this.owned) this.database.close();
       if (error instanceof TollgateError) throw error;
-      throw new StoreError(`[tollgate] [store-sqlite] cannot use the database: ${(error as Error).message}`, { cause: error });
+      throw new StoreError(`${PREFIX} cannot use the database: ${(error as Error).message}`, { cause: error });
     }
 
     const rows = new IdentityRows(this.database, prefix, new BlockRows(this.database));
@@ -121,7 +124,7 @@ export class SqliteStore implements Store {
       if (error instanceof TollgateError) throw error;
       const busy = (error as { code?: string }).code === 'SQLITE_BUSY';
       throw new StoreError(
-        `[tollgate] [store-sqlite] ${busy ? 'the database stayed locked by another process beyond busyTimeoutMs' : (error as Error).message}`,
+        `${PREFIX} ${busy ? 'the database stayed locked by another process beyond busyTimeoutMs' : (error as Error).message}`,
         { cause: error },
       );
     }
@@ -136,7 +139,7 @@ export class SqliteStore implements Store {
 function open(database: Connection | string): Connection {
   if (typeof database !== 'string') {
     if (typeof (database as Connection | undefined)?.prepare !== 'function') {
-      throw new ConfigurationError('[store-sqlite] database must be a better-sqlite3 Database or a file path');
+      throw new ConfigurationError(`${PREFIX} database must be a better-sqlite3 Database or a file path`);
     }
     return database;
   }
@@ -145,6 +148,6 @@ function open(database: Connection | string): Connection {
     if (database !== ':memory:' && database !== '') mkdirSync(dirname(database), { recursive: true });
     return new Database(database, { fileMustExist: false });
   } catch (error) {
-    throw new StoreError(`[tollgate] [store-sqlite] cannot open ${JSON.stringify(database)}: ${(error as Error).message}`, { cause: error });
+    throw new StoreError(`${PREFIX} cannot open ${JSON.stringify(database)}: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -1,4 +1,4 @@
-import { ConfigurationError } from '@tollgate/core';
+import { ConfigurationError, errorPrefix } from '@tollgate/core';
 import type Database from 'better-sqlite3';
 
 /** A step of the schema: SQL, or a function for changes SQL cannot express. */
@@ -85,7 +85,7 @@ export function migrate(database: Database.Database): void {
       const version = row?.version ?? 0;
       if (version > SCHEMA_VERSION) {
         throw new ConfigurationError(
-          `[store-sqlite] the database was written by a newer @tollgate/store-sqlite (schema ${version}; this one knows up to ${SCHEMA_VERSION}): upgrade the package instead of opening it with this version`,
+          `${errorPrefix('store-sqlite')} the database was written by a newer @tollgate/store-sqlite (schema ${version}; this one knows up to ${SCHEMA_VERSION}): upgrade the package instead of opening it with this version`,
         );
       }
       for (let next = version; next < SCHEMA_VERSION; next++) {

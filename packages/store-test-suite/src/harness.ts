@@ -39,10 +39,3 @@ export class Harness<S extends Store = Store> {
     return { store, limiter: createLimiter({ store, clock: this.clock, prefix: this.prefix, limits, timeoutMs: SUITE_TIMEOUT_MS, ...options }) };
   }
 }
-
-/** The `used` of one named limit. */
-export async function usedOf(limiter: Limiter, identity: Record<string, string>, name: string): Promise<number> {
-  const state = (await limiter.usage(identity)).find((limit) => limit.name === name);
-  if (!state) throw new Error(`no limit named ${name} applies to ${JSON.stringify(identity)}`);
-  return state.used;
-}

@@ -14,6 +14,7 @@ import { windowCases } from './windows.js';
 export { manualClock, type ManualClock } from './clock.js';
 export type { StoreSuiteOptions } from './options.js';
 export { AI_POLICY } from './policies.js';
+export { usedOf } from './usage.js';
 
 /**
  * Registers the conformance suite for one store. Every test drives a real limiter over the store

@@ -7,6 +7,7 @@
 import {
   ALL_ALGORITHMS,
   ConfigurationError,
+  errorPrefix,
   DenyCache,
   type DenyCacheOptions,
   type Store,
@@ -16,6 +17,8 @@ import {
 } from '@tollgate/core';
 import { checkPrefix, createTransport, ENGINE_LUA, ENGINE_SHA, type Transport } from '@tollgate/redis-lua';
 import type { Redis } from '@upstash/redis';
+
+const PREFIX = errorPrefix('store-upstash');
 
 /** Options of `UpstashStore`. */
 export interface UpstashStoreOptions {
@@ -67,11 +70,11 @@ export class UpstashStore implements Store {
   constructor(options: UpstashStoreOptions) {
     const { client, prefix = '', denyCache = true, clock } = options ?? {};
     if (typeof (client as Redis | undefined)?.evalsha !== 'function' || typeof (client as Redis).eval !== 'function') {
-      throw new ConfigurationError('[store-upstash] client must be an @upstash/redis Redis instance');
+      throw new ConfigurationError(`${PREFIX} client must be an @upstash/redis Redis instance`);
     }
-    if (clock !== undefined && typeof clock !== 'function') throw new ConfigurationError('[store-upstash] clock must be a function');
+    if (clock !== undefined && typeof clock !== 'function') throw new ConfigurationError(`${PREFIX} clock must be a function`);
     if (typeof denyCache !== 'boolean' && (typeof denyCache !== 'object' || denyCache === null)) {
-      throw new ConfigurationError(`[store-upstash] denyCache must be true, false or { maxEntries }, got ${String(denyCache)}`);
+      throw new ConfigurationError(`${PREFIX} denyCache must be true, false or { maxEntries }, got ${String(denyCache)}`);
     }
     const checked = checkPrefix(prefix, 'store-upstash');
     this.denyCache = denyCache === false ? undefined : new DenyCache(denyCache === true ? {} : denyCache, clock);

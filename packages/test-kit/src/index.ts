@@ -2,10 +2,13 @@
  * What the adapters' and stores' tests share, so each package's test support holds only what is
  * particular to its framework or store.
  */
-import { ALL_ALGORITHMS, type Identity, type Limiter, type Store } from '@tollgate/core';
+import { ALL_ALGORITHMS, createLimiter, type LimitConfig, type Limiter, type LimiterOptions, type Store } from '@tollgate/core';
+import { MemoryStore } from '@tollgate/store-memory';
+import { manualClock } from '@tollgate/store-test-suite';
 import { build } from 'esbuild';
 
-export { manualClock, type ManualClock } from '@tollgate/store-test-suite';
+export { manualClock, type ManualClock, usedOf } from '@tollgate/store-test-suite';
+export { eventually } from './poll.js';
 
 /** A store that is down: every call fails, as a lost connection would. */
 export const downStore: Store = {
@@ -16,23 +19,13 @@ export const downStore: Store = {
 /** The header of the apps' test authentication: `Authorization: Bearer <user>`. */
 export const auth = (user: string) => ({ authorization: `Bearer ${user}` });
 
-/** Each limit's `used`, by name. */
-export async function usedOf(limiter: Limiter, identity: Identity): Promise<Record<string, number>> {
-  return Object.fromEntries((await limiter.usage(identity)).map((state) => [state.name, state.used]));
-}
-
 /**
- * Polls usage until `done` holds (a lease is released after the response, asynchronously), for at
- * most 5 s; returns the usage that satisfied it, or fails with the last one seen.
+ * A limiter on a memory store, the two sharing one clock: `options.clock`, or a manual clock that
+ * stands still unless a test moves it.
  */
-export async function usageWhen(limiter: Limiter, identity: Identity, done: (used: Record<string, number>) => boolean): Promise<Record<string, number>> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const used = await usedOf(limiter, identity);
-    if (done(used)) return used;
-    if (Date.now() > deadline) throw new Error(`usage never reached the expected state: ${JSON.stringify(used)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+export function limiterWith(limits: LimitConfig[], options: Partial<LimiterOptions> = {}): Limiter {
+  const { clock = manualClock(), ...rest } = options;
+  return createLimiter({ store: new MemoryStore({ clock }), limits, clock, ...rest });
 }
 
 /** A promise with its resolve function, to hand a moment from one side of a socket to the other. */

@@ -1,3 +1,5 @@
+import { errorPrefix } from '@tollgate/core';
+
 /**
  * A configuration file the gateway cannot start with (or reload): where the problem is, what it
  * is, and how to fix it, in one message that reads well on a terminal.
@@ -15,6 +17,6 @@ export class GatewayConfigError extends Error {
     readonly problem: string,
     readonly fix: string,
   ) {
-    super(`[tollgate] [gateway] ${source}${line === undefined ? '' : `:${line}`}: ${path ? `${path}: ` : ''}${problem}\n  Fix: ${fix}`);
+    super(`${errorPrefix('gateway')} ${source}${line === undefined ? '' : `:${line}`}: ${path ? `${path}: ` : ''}${problem}\n  Fix: ${fix}`);
   }
 }

@@ -93,7 +93,7 @@ class Reader {
 
   object(path: Path, value: unknown, known?: readonly string[]): Json {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.fail(path, `expected a mapping of options, got ${describe(value)}`, 'write it as nested "key: value" lines, or {} for none');
+      this.fail(path, `expected a mapping of options, got ${describeYaml(value)}`, 'write it as nested "key: value" lines, or {} for none');
     }
     if (known) {
       for (const key of Object.keys(value as Json)) {
@@ -113,7 +113,7 @@ class Reader {
 
   integer(path: Path, value: unknown, min: number, max: number, fix: string): number {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-      this.fail(path, `expected a whole number from ${min} to ${max}, got ${describe(value)}`, fix);
+      this.fail(path, `expected a whole number from ${min} to ${max}, got ${describeYaml(value)}`, fix);
     }
     return value as number;
   }
@@ -122,11 +122,12 @@ class Reader {
 type Fail = (problem: string, fix: string) => never;
 
 function text(value: unknown, fail: Fail, fix: string): string {
-  if (typeof value !== 'string' || value.trim() === '') fail(`expected a text value, got ${describe(value)}`, fix);
+  if (typeof value !== 'string' || value.trim() === '') fail(`expected a text value, got ${describeYaml(value)}`, fix);
   return value as string;
 }
 
-function describe(value: unknown): string {
+/** A bad value in the words of the configuration file (a list, a mapping, nothing), not JavaScript's. */
+function describeYaml(value: unknown): string {
   if (value === undefined || value === null) return 'nothing';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
@@ -175,7 +176,7 @@ function trustProxyOf(read: Reader, value: unknown): TrustProxy {
   if (value === undefined || value === false) return false;
   if (typeof value === 'number') return read.integer(path, value, 1, 16, fix);
   if (!Array.isArray(value) || value.length === 0 || !value.every((entry) => typeof entry === 'string' && entry !== '')) {
-    return read.fail(path, `expected a number of hops or a list of addresses, got ${describe(value)}`, fix);
+    return read.fail(path, `expected a number of hops or a list of addresses, got ${describeYaml(value)}`, fix);
   }
   value.forEach((entry: string, index) => {
     if (!isProxyAddress(entry)) read.fail([...path, index], `"${entry}" is not an IP address, a CIDR range or one of ${PROXY_RANGE_NAMES.join(', ')}`, fix);
@@ -303,7 +304,7 @@ export function validate(source: ConfigSource, dir: string, env: Env = {}): Gate
   const port = pick(read, env, ENV.port, ['listen', 'port'], listenRaw.port ?? DEFAULT_PORT);
   const portValue = typeof port.value === 'string' && /^\d+$/.test(port.value) ? Number(port.value) : port.value;
   if (typeof portValue !== 'number' || !Number.isSafeInteger(portValue) || portValue < 0 || portValue > 65_535) {
-    port.fail(`expected a port from 0 to 65535, got ${describe(port.value)}`, 'a TCP port, e.g. 8787 (0 picks a free one)');
+    port.fail(`expected a port from 0 to 65535, got ${describeYaml(port.value)}`, 'a TCP port, e.g. 8787 (0 picks a free one)');
   }
   const listen = {
     host: text(host.value, host.fail, 'an address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)'),
@@ -328,7 +329,7 @@ export function validate(source: ConfigSource, dir: string, env: Env = {}): Gate
   }
 
   const level = pick(read, env, ENV.logLevel, ['logLevel'], root.logLevel ?? 'info');
-  if (!LOG_LEVELS.includes(level.value as LogLevel)) level.fail(`unknown log level ${describe(level.value)}`, `use one of: ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(level.value as LogLevel)) level.fail(`unknown log level ${describeYaml(level.value)}`, `use one of: ${LOG_LEVELS.join(', ')}`);
 
   return { file: source.file, listen, dataDir, store, upstreams, adminToken, logLevel: level.value as LogLevel, alerts: readAlerts(read, env, root), policy: readPolicy(read, source, root) };
 }
@@ -341,7 +342,7 @@ function limitList(read: Reader, at: Path, value: unknown): LimitConfig[] {
 
 function readPolicy(read: Reader, source: ConfigSource, root: Json): GatewayPolicy {
   const limits = root.limits === undefined ? [] : root.limits;
-  if (!Array.isArray(limits)) read.fail(['limits'], `expected a list of limits, got ${describe(limits)}`, 'write each limit as a "- { name, scope, resource, limit, window }" line, or leave limits out');
+  if (!Array.isArray(limits)) read.fail(['limits'], `expected a list of limits, got ${describeYaml(limits)}`, 'write each limit as a "- { name, scope, resource, limit, window }" line, or leave limits out');
 
   const tiersRaw = read.object(['tiers'], root.tiers ?? read.fail(['tiers'], 'no tiers are defined', 'add a tiers: section with at least one tier, e.g. free: { limits: [...] }'));
   const tierNames = Object.keys(tiersRaw);
@@ -351,8 +352,8 @@ function readPolicy(read: Reader, source: ConfigSource, root: Json): GatewayPoli
   for (const name of tierNames) {
     if (!NAME.test(name)) read.fail(['tiers', name], `"${name}" is not a tier name`, 'use lowercase letters, digits, "_" and "-", starting with a letter');
     const { overToolLimit: over = 'refuse', ...tier } = read.object(['tiers', name], tiersRaw[name], ['limits', 'degrade', 'lease', 'overToolLimit']);
-    if (!Array.isArray(tier.limits)) read.fail(['tiers', name, 'limits'], `expected a list of limits, got ${describe(tier.limits)}`, 'give the tier a limits: list (an empty list [] for none)');
-    if (!OVER_TOOL_LIMIT.includes(over as OverToolLimit)) read.fail(['tiers', name, 'overToolLimit'], `expected refuse or remove, got ${describe(over)}`, 'refuse (a 429) or remove (the request goes without the tool) for a request offering a tool past its toolCalls limit');
+    if (!Array.isArray(tier.limits)) read.fail(['tiers', name, 'limits'], `expected a list of limits, got ${describeYaml(tier.limits)}`, 'give the tier a limits: list (an empty list [] for none)');
+    if (!OVER_TOOL_LIMIT.includes(over as OverToolLimit)) read.fail(['tiers', name, 'overToolLimit'], `expected refuse or remove, got ${describeYaml(over)}`, 'refuse (a 429) or remove (the request goes without the tool) for a request offering a tool past its toolCalls limit');
     tiers[name] = tier as unknown as PolicyConfig;
     overToolLimit[name] = over as OverToolLimit;
   }

@@ -1,5 +1,5 @@
 import type { Demand } from '../pricing/demand.js';
-import { ConfigurationError, InvalidInputError } from '../errors.js';
+import { ConfigurationError, errorPrefix, InvalidInputError } from '../errors.js';
 import type { Identity } from '../policy/identity.js';
 import { RELEASED } from '../limiter/lease.js';
 import type { ReleaseOptions } from '../limiter/lease-types.js';
@@ -20,7 +20,7 @@ const REFUND_REQUEST: ReleaseOptions = { refundRequests: true };
 const NO_FIELDS: Identity = {};
 const byAddress = (): Identity => NO_FIELDS;
 
-const warn = (warning: HttpWarning) => console.warn(`[tollgate] ${warning.code}: ${warning.message}`);
+const warn = (warning: HttpWarning) => console.warn(`${errorPrefix()} ${warning.code}: ${warning.message}`);
 
 function forwardedMessage(adapter: string, hint: string | undefined): string {
   return (
@@ -31,7 +31,7 @@ function forwardedMessage(adapter: string, hint: string | undefined): string {
 }
 
 const warnReleaseFailed = (error: unknown) => {
-  console.warn(`[tollgate] releasing a lease failed; it will expire by its TTL: ${(error as Error)?.message ?? String(error)}`);
+  console.warn(`${errorPrefix()} releasing a lease failed; it will expire by its TTL: ${(error as Error)?.message ?? String(error)}`);
 };
 
 /**
@@ -47,7 +47,7 @@ export function createHttpLimit<Req>(
   framework: FrameworkHooks<Req> = {},
 ): (req: Req, clientIp: ClientIp) => MaybePromise<Admission> {
   const fail = (message: string): never => {
-    throw new ConfigurationError(`[tollgate] [${adapter}] ${message}`);
+    throw new ConfigurationError(`${errorPrefix(adapter)} ${message}`);
   };
   const { limiter, identify = byAddress, demand, skip, headers = DEFAULT_HEADER_FAMILIES, ipv6Subnet = 64, lease, onReleaseError = warnReleaseFailed, clock = Date.now, onWarning = warn, refundWhen } =
     options ?? ({} as HttpLimitOptions<Req>);
@@ -105,7 +105,7 @@ export function createHttpLimit<Req>(
   // functions rather than a chain of callbacks, so a synchronous request allocates none of them.
   const decideFor = (req: Req, identity: Identity, demanded: Demand | undefined, clientIp: ClientIp): MaybePromise<Admission> => {
     if (typeof identity !== 'object' || identity === null) {
-      throw new InvalidInputError(`[tollgate] [${adapter}] identify(req) must return an identity object such as { user: 'u1' }, got ${String(identity)}`);
+      throw new InvalidInputError(`${errorPrefix(adapter)} identify(req) must return an identity object such as { user: 'u1' }, got ${String(identity)}`);
     }
     // An ip from identify() wins (null leaves the IP scope out); either way it is grouped like the framework's.
     const ip = identity.ip !== undefined ? identity.ip : usesIp ? addressOf(req, clientIp) : undefined;

@@ -14,4 +14,4 @@ export { ipIdentity } from './ip.js';
 export { ReleaseOnClose } from './release-on-close.js';
 export { refusalResponse } from './refusal.js';
 export type { HttpErrorBody, HttpRefusal } from './refusal.js';
-export { ConfigurationError, InvalidInputError, TollgateError } from '../errors.js';
+export { ConfigurationError, errorPrefix, InvalidInputError, TollgateError } from '../errors.js';

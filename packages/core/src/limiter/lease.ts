@@ -2,7 +2,7 @@ import { DecisionRecord, evaluate, failedDecision, type Applicable } from './dec
 import type { Decision, LimitState } from './decision-types.js';
 import type { Lease, LeaseTotals, RecordOptions, RecordResult, ReleaseOptions } from './lease-types.js';
 import { demandUnits, reservedCost, usageUnits, type Demand, type Usage } from '../pricing/demand.js';
-import { describe } from '../util/describe.js';
+import { describeValue } from '../util/describe-value.js';
 import { InvalidInputError } from '../errors.js';
 import { unitsToUsd } from '../pricing/money.js';
 import type { ResolvedLeaseOptions } from '../policy/policy.js';
@@ -58,7 +58,7 @@ const NO_CHARGES: readonly Charge[] = [];
 function isPartial(options: RecordOptions | undefined): boolean {
   if (options === undefined) return false;
   if (typeof options !== 'object' || options === null || (options.partial !== undefined && typeof options.partial !== 'boolean')) {
-    throw new InvalidInputError(`lease.record(usage, options): options must be { partial?: boolean }, got ${describe(options)}`);
+    throw new InvalidInputError(`lease.record(usage, options): options must be { partial?: boolean }, got ${describeValue(options)}`);
   }
   return options.partial === true;
 }
@@ -198,7 +198,7 @@ export class TollgateLease implements Lease {
 
   async tool(name: string): Promise<Decision> {
     if (typeof name !== 'string' || name === '' || name.length > 256) {
-      throw new InvalidInputError(`lease.tool(name) needs a tool name, got ${describe(name)}`);
+      throw new InvalidInputError(`lease.tool(name) needs a tool name, got ${describeValue(name)}`);
     }
     if (this.released) return refusal('released');
     const { maxToolCalls } = this.options;

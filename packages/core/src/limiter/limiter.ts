@@ -1,7 +1,7 @@
 import { DecisionRecord, evaluate, failedDecision, type Applicable } from './decision.js';
 import type { LimitState } from './decision-types.js';
 import { demandUnits, reservedCost, type Demand, type DemandUnits } from '../pricing/demand.js';
-import { describe } from '../util/describe.js';
+import { describeValue } from '../util/describe-value.js';
 import { ConfigurationError, InvalidInputError } from '../errors.js';
 import { encodeKeyPart, identityValue, KnownScopes, type Identity } from '../policy/identity.js';
 import { TollgateLease, type LeaseContext } from './lease.js';
@@ -76,21 +76,21 @@ class TollgateLimiter implements Limiter, InternalLimiter {
   private readonly localLeaseContext: LeaseContext | undefined;
 
   constructor(options: LimiterOptions) {
-    if (typeof options !== 'object' || options === null) throw new ConfigurationError(`createLimiter needs options, got ${describe(options)}`);
+    if (typeof options !== 'object' || options === null) throw new ConfigurationError(`createLimiter needs options, got ${describeValue(options)}`);
     const { store, timeoutMs = 1000, onStoreError = 'deny', localStore, clock = Date.now, prefix = 'tollgate' } = options;
     if (!isStore(store)) throw new ConfigurationError('store must be a Tollgate store (e.g. new MemoryStore())');
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
-      throw new ConfigurationError(`timeoutMs must be a positive number of ms, got ${describe(timeoutMs)}`);
+      throw new ConfigurationError(`timeoutMs must be a positive number of ms, got ${describeValue(timeoutMs)}`);
     }
     if (!['deny', 'allow', 'local'].includes(onStoreError)) {
-      throw new ConfigurationError(`onStoreError must be 'deny', 'allow' or 'local', got ${describe(onStoreError)}`);
+      throw new ConfigurationError(`onStoreError must be 'deny', 'allow' or 'local', got ${describeValue(onStoreError)}`);
     }
     if (onStoreError === 'local' && !isStore(localStore)) {
       throw new ConfigurationError("onStoreError: 'local' needs localStore, an in-process store such as new MemoryStore()");
     }
     if (typeof clock !== 'function') throw new ConfigurationError('clock must be a function returning epoch ms');
     if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
-      throw new ConfigurationError(`prefix must be 1-64 letters, digits, "_", "." or "-", got ${describe(prefix)}`);
+      throw new ConfigurationError(`prefix must be 1-64 letters, digits, "_", "." or "-", got ${describeValue(prefix)}`);
     }
     const stores = onStoreError === 'local' ? [store, localStore!] : [store];
     this.knownScopes = new KnownScopes(options.scopes);
@@ -184,10 +184,10 @@ class TollgateLimiter implements Limiter, InternalLimiter {
   }
 
   async waitFor(identity: Identity, demand: Demand | undefined, options: WaitOptions): Promise<AcquireDecision> {
-    if (typeof options !== 'object' || options === null) throw new InvalidInputError(`waitFor(identity, demand, { timeoutMs }) needs options, got ${describe(options)}`);
+    if (typeof options !== 'object' || options === null) throw new InvalidInputError(`waitFor(identity, demand, { timeoutMs }) needs options, got ${describeValue(options)}`);
     const { timeoutMs, signal, ...acquireOptions } = options;
     if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      throw new InvalidInputError(`waitFor: timeoutMs must be a finite number of ms of at least 0, got ${describe(timeoutMs)}`);
+      throw new InvalidInputError(`waitFor: timeoutMs must be a finite number of ms of at least 0, got ${describeValue(timeoutMs)}`);
     }
     // Waiting happens in real time, whatever clock the limits count on.
     const deadline = performance.now() + timeoutMs;
@@ -204,7 +204,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
     let applicable = this.applicable(policy, identity, this.clock(), policy.lease.ttlMs);
     if (limitName !== undefined) {
       if (!policy.limits.some((limit) => limit.name === limitName)) {
-        throw new InvalidInputError(`reset: no limit is named ${describe(limitName)} (limits: ${policy.limits.map((l) => l.name).join(', ')})`);
+        throw new InvalidInputError(`reset: no limit is named ${describeValue(limitName)} (limits: ${policy.limits.map((l) => l.name).join(', ')})`);
       }
       applicable = applicable.filter(({ limit }) => limit.name === limitName);
     }
@@ -217,7 +217,7 @@ class TollgateLimiter implements Limiter, InternalLimiter {
    * and `ttlMs`) and nothing charged yet. Validates the identity.
    */
   private applicable(policy: CompiledPolicy, identity: Identity, now: number, ttlMs: number): AppliedLimit[] {
-    if (typeof identity !== 'object' || identity === null) throw new InvalidInputError(`identity must be an object, got ${describe(identity)}`);
+    if (typeof identity !== 'object' || identity === null) throw new InvalidInputError(`identity must be an object, got ${describeValue(identity)}`);
     this.knownScopes.assertIdentity(identity);
     const { scopes, limits, scopeOf } = policy;
     if (scopes.length === 1) {

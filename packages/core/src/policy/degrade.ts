@@ -1,4 +1,4 @@
-import { describe } from '../util/describe.js';
+import { describeValue } from '../util/describe-value.js';
 import { ConfigurationError } from '../errors.js';
 import type { CompiledLimit } from './limits.js';
 
@@ -52,10 +52,10 @@ export function compileDegrade(raw: unknown, limits: readonly CompiledLimit[], w
   const fail = (message: string): never => {
     throw new ConfigurationError(`${where}: ${message}`);
   };
-  if (typeof raw !== 'object' || raw === null) fail(`expected { budget, steps }, got ${describe(raw)}`);
+  if (typeof raw !== 'object' || raw === null) fail(`expected { budget, steps }, got ${describeValue(raw)}`);
   const { budget, steps } = raw as Partial<DegradeConfig>;
   const target = limits.find((limit) => limit.name === budget);
-  if (!target) fail(`budget must name one of the policy's limits (${limits.map((l) => l.name).join(', ')}), got ${describe(budget)}`);
+  if (!target) fail(`budget must name one of the policy's limits (${limits.map((l) => l.name).join(', ')}), got ${describeValue(budget)}`);
   if (target!.resource === 'concurrency' || target!.resource === 'toolCalls') {
     fail(`budget "${budget}" is a ${target!.resource} limit; degradation follows a requests, tokens or cost budget`);
   }
@@ -68,13 +68,13 @@ export function compileDegrade(raw: unknown, limits: readonly CompiledLimit[], w
     if (last && step.below !== undefined) fail(`${at}: the last step must have no "below" (it covers the rest of the budget)`);
     if (!last) {
       if (typeof step.below !== 'number' || !(step.below > previous) || step.below > 1) {
-        fail(`${at}.below must be a number in (${previous}, 1], ascending, got ${describe(step.below)}`);
+        fail(`${at}.below must be a number in (${previous}, 1], ascending, got ${describeValue(step.below)}`);
       }
       previous = step.below!;
     }
     if (step.model !== undefined && (typeof step.model !== 'string' || step.model === '')) fail(`${at}.model must be a model name`);
     if (step.maxTokens !== undefined && (!Number.isSafeInteger(step.maxTokens) || step.maxTokens < 1)) {
-      fail(`${at}.maxTokens must be a whole number of at least 1, got ${describe(step.maxTokens)}`);
+      fail(`${at}.maxTokens must be a whole number of at least 1, got ${describeValue(step.maxTokens)}`);
     }
   });
   const ladder = steps!.map(({ model, maxTokens }) => ({ model, maxTokens }));

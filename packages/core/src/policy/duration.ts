@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../errors.js';
-import { describe } from '../util/describe.js';
+import { describeValue } from '../util/describe-value.js';
 
 /** A duration: milliseconds as a number, or a string such as `'500ms'`, `'30s'`, `'1m'`, `'1h'`, `'1d'`. */
 export type Duration = number | `${number}${DurationUnit}`;
@@ -20,7 +20,7 @@ export function parseDuration(value: unknown, what: string): number {
     }
     ms = Number(match[1]) * UNIT_MS[match[2] as DurationUnit];
   } else {
-    throw new ConfigurationError(`${what}: expected a duration (milliseconds or a string like '1m'), got ${describe(value)}`);
+    throw new ConfigurationError(`${what}: expected a duration (milliseconds or a string like '1m'), got ${describeValue(value)}`);
   }
   if (!Number.isSafeInteger(ms) || ms <= 0) {
     throw new ConfigurationError(`${what}: a duration must be a whole, positive number of milliseconds, got ${String(value)}`);

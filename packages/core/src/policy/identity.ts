@@ -1,4 +1,4 @@
-import { describe } from '../util/describe.js';
+import { describeValue } from '../util/describe-value.js';
 import { ConfigurationError, InvalidInputError } from '../errors.js';
 import { sha256 } from '../util/sha256.js';
 
@@ -40,11 +40,11 @@ export class KnownScopes {
   private readonly fields: ReadonlySet<string>;
 
   constructor(custom: unknown) {
-    if (custom !== undefined && !Array.isArray(custom)) throw new ConfigurationError(`scopes must be an array of custom scope names, e.g. ['team', 'org'], got ${describe(custom)}`);
+    if (custom !== undefined && !Array.isArray(custom)) throw new ConfigurationError(`scopes must be an array of custom scope names, e.g. ['team', 'org'], got ${describeValue(custom)}`);
     const fields = new Set(BUILT_IN_SCOPES);
     for (const scope of (custom ?? []) as unknown[]) {
       if (typeof scope !== 'string' || !SCOPE_NAME.test(scope)) {
-        throw new ConfigurationError(`scopes: a custom scope is a letter then up to 63 letters, digits, "_" or "-", got ${describe(scope)}`);
+        throw new ConfigurationError(`scopes: a custom scope is a letter then up to 63 letters, digits, "_" or "-", got ${describeValue(scope)}`);
       }
       if (fields.has(scope) || scope === GLOBAL_SCOPE) throw new ConfigurationError(`scopes: "${scope}" is built in; declare only custom scopes`);
       fields.add(scope);
@@ -97,7 +97,7 @@ export function identityValue(identity: Identity, scope: string): string | undef
   const value = Object.hasOwn(identity, scope) ? identity[scope] : undefined;
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || value.length === 0) {
-    throw new InvalidInputError(`identity.${scope} must be a non-empty string (or undefined), got ${describe(value)}`);
+    throw new InvalidInputError(`identity.${scope} must be a non-empty string (or undefined), got ${describeValue(value)}`);
   }
   if (value.length > MAX_IDENTITY_VALUE_LENGTH) {
     throw new InvalidInputError(

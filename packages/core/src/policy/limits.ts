@@ -1,7 +1,7 @@
 import { CalendarPeriods, type CalendarReset } from './calendar.js';
 import { parseDuration, type Duration } from './duration.js';
-import { describe } from '../util/describe.js';
-import { ConfigurationError } from '../errors.js';
+import { describeValue } from '../util/describe-value.js';
+import { ConfigurationError, errorPrefix } from '../errors.js';
 import { GLOBAL_SCOPE, type KnownScopes } from './identity.js';
 import { UNITS_PER_USD, usdToUnits } from '../pricing/money.js';
 import type { Counter, CounterAlgorithm, IdentityKey } from '../store/contract.js';
@@ -88,7 +88,7 @@ const DEFAULT_PRECISION = 10;
 
 /** Validates a list of limits (names unique) and compiles them; throws `ConfigurationError` naming the culprit. */
 export function compileLimits(limits: unknown, scopes: KnownScopes, where = 'limits'): CompiledLimit[] {
-  if (!Array.isArray(limits)) throw new ConfigurationError(`${where} must be an array of limits, got ${describe(limits)}`);
+  if (!Array.isArray(limits)) throw new ConfigurationError(`${where} must be an array of limits, got ${describeValue(limits)}`);
   const names = new Set<string>();
   return limits.map((config: unknown, index) => {
     const compiled = compileLimit(config, scopes, `${where}[${index}]`);
@@ -99,7 +99,7 @@ export function compileLimits(limits: unknown, scopes: KnownScopes, where = 'lim
 }
 
 function compileLimit(raw: unknown, scopes: KnownScopes, where: string): CompiledLimit {
-  if (typeof raw !== 'object' || raw === null) throw new ConfigurationError(`${where} must be an object, got ${describe(raw)}`);
+  if (typeof raw !== 'object' || raw === null) throw new ConfigurationError(`${where} must be an object, got ${describeValue(raw)}`);
   const config = raw as Partial<LimitConfig>;
   const fail = (message: string): never => {
     throw new ConfigurationError(`${where}${typeof config.name === 'string' ? ` ("${config.name}")` : ''}: ${message}`);
@@ -108,17 +108,17 @@ function compileLimit(raw: unknown, scopes: KnownScopes, where: string): Compile
 
   const { name, scope, resource, limit } = config;
   if (typeof name !== 'string' || !NAME.test(name)) {
-    fail(`name must be lowercase letters, digits, "_", "." or "-", starting with a letter (at most 64), got ${describe(name)}`);
+    fail(`name must be lowercase letters, digits, "_", "." or "-", starting with a letter (at most 64), got ${describeValue(name)}`);
   }
   if (typeof scope !== 'string' || !SCOPE.test(scope)) {
-    fail(`scope must be an identity field such as 'user', 'apiKey', 'ip', 'session' or 'global', got ${describe(scope)}`);
+    fail(`scope must be an identity field such as 'user', 'apiKey', 'ip', 'session' or 'global', got ${describeValue(scope)}`);
   }
   if (!scopes.knows(scope!)) {
     fail(`scope "${scope}" is not a known scope (known: ${scopes.list()}); declare a custom one with createLimiter({ scopes: ['${scope}'] })`);
   }
-  if (!RESOURCES.includes(resource as Resource)) fail(`resource must be one of ${RESOURCES.join(', ')}, got ${describe(resource)}`);
+  if (!RESOURCES.includes(resource as Resource)) fail(`resource must be one of ${RESOURCES.join(', ')}, got ${describeValue(resource)}`);
   if (typeof limit !== 'number' || !Number.isFinite(limit) || limit < 0) {
-    fail(`limit must be a finite number of at least 0, got ${describe(limit)}`);
+    fail(`limit must be a finite number of at least 0, got ${describeValue(limit)}`);
   }
   const isCost = resource === 'cost';
   if (!isCost && !Number.isSafeInteger(limit)) fail(`limit must be a whole number for ${resource}, got ${limit}`);
@@ -152,7 +152,7 @@ function compileLimit(raw: unknown, scopes: KnownScopes, where: string): Compile
 
   const windowMs = parseDuration(config.window, `${where}.window`);
   const algorithm = config.algorithm ?? (resource === 'tokens' || resource === 'cost' ? 'sliding-window' : 'sliding-log');
-  if (!ALGORITHMS.includes(algorithm)) fail(`algorithm must be one of ${ALGORITHMS.join(', ')}, got ${describe(algorithm)}`);
+  if (!ALGORITHMS.includes(algorithm)) fail(`algorithm must be one of ${ALGORITHMS.join(', ')}, got ${describeValue(algorithm)}`);
   if (config.precision !== undefined && algorithm !== 'sliding-window') fail('precision applies to the sliding-window algorithm only');
   if (config.burst !== undefined && algorithm !== 'token-bucket') fail('burst applies to the token-bucket algorithm only');
 
@@ -161,13 +161,13 @@ function compileLimit(raw: unknown, scopes: KnownScopes, where: string): Compile
   }
   if (algorithm === 'sliding-window') {
     const precision = config.precision ?? DEFAULT_PRECISION;
-    if (!Number.isSafeInteger(precision) || precision < 1 || precision > 1000) fail(`precision must be a whole number from 1 to 1000, got ${describe(precision)}`);
+    if (!Number.isSafeInteger(precision) || precision < 1 || precision > 1000) fail(`precision must be a whole number from 1 to 1000, got ${describeValue(precision)}`);
     const segmentMs = Math.ceil(windowMs / precision);
     return fixedLimit(base, windowMs, `window:${windowMs}:${segmentMs}`, { type: 'window', limit: units, windowMs, segmentMs });
   }
   if (units === 0) fail('a token-bucket limit must be above 0 (it is the refill rate)');
   const burst = config.burst ?? limit!;
-  if (typeof burst !== 'number' || !Number.isFinite(burst) || burst <= 0) fail(`burst must be a positive number, got ${describe(burst)}`);
+  if (typeof burst !== 'number' || !Number.isFinite(burst) || burst <= 0) fail(`burst must be a positive number, got ${describeValue(burst)}`);
   const burstUnits = isCost ? usdToUnits(burst) : burst;
   if (!Number.isSafeInteger(burstUnits) || burstUnits < 1) fail(`burst must be a whole number of at least 1 for ${resource}, got ${burst}`);
   // The bucket counts in ms x limit; keep every product exact in a double.
@@ -211,14 +211,14 @@ function slotsLimit(base: LimitBase, units: number): CompiledLimit {
 }
 
 function calendarLimit(base: LimitBase, units: number, reset: unknown, fail: (message: string) => never): CompiledLimit {
-  if (typeof reset !== 'object' || reset === null) fail(`reset must be { every: 'day', timeZone?: 'UTC' }, got ${describe(reset)}`);
+  if (typeof reset !== 'object' || reset === null) fail(`reset must be { every: 'day', timeZone?: 'UTC' }, got ${describeValue(reset)}`);
   const { every, timeZone = 'UTC', ...rest } = reset as CalendarReset;
   if (Object.keys(rest).length > 0) fail(`reset has unknown option "${Object.keys(rest)[0]}"`);
   let periods: CalendarPeriods;
   try {
     periods = new CalendarPeriods(every, timeZone);
   } catch (error) {
-    return fail((error as Error).message.replace('[tollgate] ', ''));
+    return fail((error as Error).message.replace(`${errorPrefix()} `, ''));
   }
   const field = fieldOf(base, `calendar:${every}:${timeZone}`);
   // The periods around `now` change once a period: so does the algorithm built from them.

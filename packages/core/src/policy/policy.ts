@@ -1,6 +1,6 @@
 import { compileDegrade, type CompiledDegrade, type DegradeConfig } from './degrade.js';
 import { parseDuration, type Duration } from './duration.js';
-import { describe } from '../util/describe.js';
+import { describeValue } from '../util/describe-value.js';
 import { ConfigurationError, TollgateError } from '../errors.js';
 import { encodeKeyPart, type Identity, type KnownScopes } from './identity.js';
 import { compileLimits, type CompiledLimit, type LimitConfig } from './limits.js';
@@ -92,17 +92,17 @@ const TIER_CACHE_ENTRIES = 10_000;
 
 export function resolveLeaseOptions(options: LeaseOptions | undefined, base: ResolvedLeaseOptions, where: string): ResolvedLeaseOptions {
   if (options === undefined) return base;
-  if (typeof options !== 'object' || options === null) throw new ConfigurationError(`${where} must be an object, got ${describe(options)}`);
+  if (typeof options !== 'object' || options === null) throw new ConfigurationError(`${where} must be an object, got ${describeValue(options)}`);
   const cap = (value: unknown, name: string, fallback: number) => {
     if (value === undefined) return fallback;
     if (!Number.isSafeInteger(value) || (value as number) < 0) {
-      throw new ConfigurationError(`${where}.${name} must be a whole number of at least 0, got ${describe(value)}`);
+      throw new ConfigurationError(`${where}.${name} must be a whole number of at least 0, got ${describeValue(value)}`);
     }
     return value as number;
   };
   const { onUnknownUsage = base.onUnknownUsage } = options;
   if (onUnknownUsage !== 'reservation' && onUnknownUsage !== 'counted') {
-    throw new ConfigurationError(`${where}.onUnknownUsage must be 'reservation' or 'counted', got ${describe(onUnknownUsage)}`);
+    throw new ConfigurationError(`${where}.onUnknownUsage must be 'reservation' or 'counted', got ${describeValue(onUnknownUsage)}`);
   }
   return {
     ttlMs: options.ttl === undefined ? base.ttlMs : parseDuration(options.ttl, `${where}.ttl`),
@@ -113,7 +113,7 @@ export function resolveLeaseOptions(options: LeaseOptions | undefined, base: Res
 }
 
 function assertAnonymous(value: unknown, where: string): void {
-  if (value !== undefined && value !== 'refuse' && value !== 'allow') throw new ConfigurationError(`${where} must be 'refuse' or 'allow', got ${describe(value)}`);
+  if (value !== undefined && value !== 'refuse' && value !== 'allow') throw new ConfigurationError(`${where} must be 'refuse' or 'allow', got ${describeValue(value)}`);
 }
 
 /** The algorithms a policy needs from its store. */
@@ -179,12 +179,12 @@ export class PolicyResolver {
     }
     if (typeof tierOf !== 'function') throw new ConfigurationError('tiers need tierOf(identity), which returns a tier name');
     if (typeof tiers !== 'object' || tiers === null || Object.keys(tiers).length === 0) {
-      throw new ConfigurationError(`tiers must map tier names to { limits, degrade? }, got ${describe(tiers)}`);
+      throw new ConfigurationError(`tiers must map tier names to { limits, degrade? }, got ${describeValue(tiers)}`);
     }
     this.tiers = new Map();
     for (const [tier, config] of Object.entries(tiers)) {
       const where = `tiers.${tier}`;
-      if (typeof config !== 'object' || config === null) throw new ConfigurationError(`${where} must be { limits, degrade? }, got ${describe(config)}`);
+      if (typeof config !== 'object' || config === null) throw new ConfigurationError(`${where} must be { limits, degrade? }, got ${describeValue(config)}`);
       const tierLimits = compileLimits(config.limits, this.scopes, `${where}.limits`);
       for (const limit of tierLimits) {
         if (shared.some((s) => s.name === limit.name)) {
@@ -254,7 +254,7 @@ export class PolicyResolver {
   private tierPolicy(tier: string): CompiledPolicy {
     const policy = this.tiers!.get(tier);
     if (!policy) {
-      throw new ConfigurationError(`tierOf returned ${describe(tier)}, which is not one of the tiers (${[...this.tiers!.keys()].join(', ')})`);
+      throw new ConfigurationError(`tierOf returned ${describeValue(tier)}, which is not one of the tiers (${[...this.tiers!.keys()].join(', ')})`);
     }
     return policy;
   }

@@ -1,4 +1,4 @@
-import { describe } from '../util/describe.js';
+import { describeValue } from '../util/describe-value.js';
 import { InvalidInputError } from '../errors.js';
 import { assertUsd, usdToUnits } from './money.js';
 import type { Pricer } from './prices.js';
@@ -74,7 +74,7 @@ const USAGE_KEYS = new Set(['model', 'inputTokens', 'outputTokens', 'cachedInput
 function count(value: unknown, what: string): number {
   if (value === undefined) return 0;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > Number.MAX_SAFE_INTEGER) {
-    throw new InvalidInputError(`${what} must be a finite, non-negative number, got ${describe(value)}`);
+    throw new InvalidInputError(`${what} must be a finite, non-negative number, got ${describeValue(value)}`);
   }
   return Math.ceil(value);
 }
@@ -82,13 +82,13 @@ function count(value: unknown, what: string): number {
 function model(value: unknown, what: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value === '' || value.length > 256) {
-    throw new InvalidInputError(`${what} must be a model name, got ${describe(value)}`);
+    throw new InvalidInputError(`${what} must be a model name, got ${describeValue(value)}`);
   }
   return value;
 }
 
 function assertShape(value: unknown, keys: Set<string>, what: string): asserts value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) throw new InvalidInputError(`${what} must be an object, got ${describe(value)}`);
+  if (typeof value !== 'object' || value === null) throw new InvalidInputError(`${what} must be an object, got ${describeValue(value)}`);
   for (const key in value) {
     if (!keys.has(key)) throw new InvalidInputError(`${what} has unknown field "${key}" (expected ${[...keys].join(', ')})`);
   }

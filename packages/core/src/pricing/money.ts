@@ -1,4 +1,4 @@
-import { describe } from '../util/describe.js';
+import { describeValue } from '../util/describe-value.js';
 import { InvalidInputError } from '../errors.js';
 
 /**
@@ -45,7 +45,7 @@ function decimalToUnits(numerator: bigint, scale: bigint): number {
 /** Checks that a USD amount is a finite, non-negative number; `what` names it in the error. */
 export function assertUsd(value: unknown, what: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidInputError(`${what} must be a finite, non-negative number of USD, got ${describe(value)}`);
+    throw new InvalidInputError(`${what} must be a finite, non-negative number of USD, got ${describeValue(value)}`);
   }
 }
 
@@ -110,7 +110,7 @@ const tokenPrices = new Map<number, TokenPrice>();
 export function costUnits(lines: ReadonlyArray<readonly [usdPerMillionTokens: number, tokens: number]>): number {
   const parts = lines.map(([usd, tokens]) => {
     assertUsd(usd, 'a price');
-    if (!Number.isSafeInteger(tokens) || tokens < 0) throw new InvalidInputError(`a token count must be a whole, non-negative number, got ${describe(tokens)}`);
+    if (!Number.isSafeInteger(tokens) || tokens < 0) throw new InvalidInputError(`a token count must be a whole, non-negative number, got ${describeValue(tokens)}`);
     let price = tokenPrices.get(usd);
     if (price === undefined) {
       price = new TokenPrice(usd);

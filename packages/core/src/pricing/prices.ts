@@ -1,4 +1,4 @@
-import { describe } from '../util/describe.js';
+import { describeValue } from '../util/describe-value.js';
 import { ConfigurationError, UnknownModelError } from '../errors.js';
 import { assertUsd, TokenPrice, usdToUnits } from './money.js';
 
@@ -39,7 +39,7 @@ export interface PriceSource {
  * @example staticPrices({ 'gpt-4o': { input: 2.5, output: 10, cachedInput: 1.25 } })
  */
 export function staticPrices(table: Record<string, ModelPrice>): PriceSource {
-  if (typeof table !== 'object' || table === null) throw new ConfigurationError(`staticPrices takes { [model]: { input, output } }, got ${describe(table)}`);
+  if (typeof table !== 'object' || table === null) throw new ConfigurationError(`staticPrices takes { [model]: { input, output } }, got ${describeValue(table)}`);
   for (const [model, price] of Object.entries(table)) validatePrice(model, price);
   const prices = new Map(Object.entries(table));
   return { price: (model) => prices.get(model) };
@@ -51,7 +51,7 @@ function validatePrice(model: string, price: unknown): asserts price is ModelPri
     const value = p?.[field];
     if (value === undefined && field === 'cachedInput') continue;
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new ConfigurationError(`price of "${model}": ${field} must be a non-negative number of USD per million tokens, got ${describe(value)}`);
+      throw new ConfigurationError(`price of "${model}": ${field} must be a non-negative number of USD per million tokens, got ${describeValue(value)}`);
     }
   }
 }

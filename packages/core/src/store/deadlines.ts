@@ -16,11 +16,9 @@ export class Deadline {
  *
  * The calls wait in an array in start order, and settled ones leave from its front as the calls
  * before them settle: a slow call keeps the settled ones behind it (small objects, their callbacks
- * already dropped) for at most the timeout. A Map keyed by call did the same job, but under load
- * it cost a remote decision a quarter of its throughput: its entries, written into a long-lived
- * table and deleted moments later, kept the young generation's collections slow and pushed garbage
- * into the old one (measured with `--trace-gc`: 3 ms scavenges instead of 0.5, and a mark-compact
- * every 200 ms).
+ * already dropped) for at most the timeout. Not a Map keyed by call: its entries, written into a
+ * long-lived table and deleted moments later, slowed garbage collection enough to cost remote
+ * decisions throughput under load (apps/bench/README.md).
  */
 export class Deadlines {
   /** Calls in start order; those before `head` have all settled or expired. */

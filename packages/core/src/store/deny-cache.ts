@@ -1,4 +1,4 @@
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, errorPrefix } from '../errors.js';
 import type { Counter, CounterReading, StoreBatch, StoreResult } from './contract.js';
 
 /** Options of a store's deny cache. */
@@ -52,7 +52,7 @@ export class DenyCache {
   ) {
     const { maxEntries = 10_000 } = options;
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-      throw new ConfigurationError(`[tollgate] denyCache.maxEntries must be a whole number of at least 1, got ${String(maxEntries)}`);
+      throw new ConfigurationError(`${errorPrefix()} denyCache.maxEntries must be a whole number of at least 1, got ${String(maxEntries)}`);
     }
     this.maxEntries = maxEntries;
   }

@@ -25,4 +25,4 @@ export type { CounterTable } from './engine/index.js';
 export { DenyCache } from './deny-cache.js';
 export type { DenyCacheOptions } from './deny-cache.js';
 export { compensation } from './compensation.js';
-export { ConfigurationError, StoreError, StoreTimeoutError, TollgateError } from '../errors.js';
+export { ConfigurationError, errorPrefix, StoreError, StoreTimeoutError, TollgateError } from '../errors.js';

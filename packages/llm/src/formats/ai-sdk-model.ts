@@ -1,5 +1,5 @@
 import type { Usage } from '@tollgate/core';
-import { describe, invalidInput } from '../errors.js';
+import { describeValue, invalidInput } from '../errors.js';
 import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estimate.js';
 import { isObject, joinStrings, names, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
@@ -33,7 +33,7 @@ function addPromptPart(prompt: Prompt, part: unknown, imageTokens: number): void
 function estimateModelCall(body: unknown, options?: EstimateOptions): Promise<LlmDemand> {
   return estimateRequest(body, 'the language model call', options, (call, model, { defaultMaxTokens, imageTokens }) => {
     const { prompt: messages, tools, responseFormat } = call;
-    if (!Array.isArray(messages)) throw invalidInput(`the language model call's prompt must be an array of messages, got ${describe(messages)}`);
+    if (!Array.isArray(messages)) throw invalidInput(`the language model call's prompt must be an array of messages, got ${describeValue(messages)}`);
     const prompt: Prompt = { texts: [], fixed: OPENAI_REPLY_PRIMING };
     messages.forEach((raw, index) => {
       const message = requireObject(raw, `prompt[${index}]`);

@@ -1,5 +1,5 @@
 import type { Usage } from '@tollgate/core';
-import { describe, invalidInput } from '../errors.js';
+import { describeValue, invalidInput } from '../errors.js';
 import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estimate.js';
 import { isObject, joinStrings, names, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
@@ -26,7 +26,7 @@ const ANTHROPIC_TOOLS_OVERHEAD = 530;
 export function estimateAnthropicMessage(body: unknown, options?: EstimateOptions): Promise<LlmDemand> {
   return estimateRequest(body, 'the messages request', options, (request, model, { defaultMaxTokens, imageTokens }) => {
     const { messages, system, tools } = request;
-    if (!Array.isArray(messages)) throw invalidInput(`the messages request's messages must be an array, got ${describe(messages)}`);
+    if (!Array.isArray(messages)) throw invalidInput(`the messages request's messages must be an array, got ${describeValue(messages)}`);
     const prompt: Prompt = { texts: [], fixed: ANTHROPIC_PER_MESSAGE };
     addContent(prompt, system, imageTokens);
     messages.forEach((raw, index) => {

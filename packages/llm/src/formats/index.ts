@@ -1,4 +1,4 @@
-import { configurationError, describe } from '../errors.js';
+import { configurationError, describeValue } from '../errors.js';
 import { anthropicMessages } from './anthropic-messages.js';
 import type { WireFormat } from './format.js';
 import { openaiChat } from './openai-chat.js';
@@ -26,7 +26,7 @@ function named<Part extends 'stream' | 'output'>(name: unknown, part: Part, what
   const formats: readonly WireFormat[] = FORMATS;
   const having = formats.filter((format): format is WireFormat & Required<Pick<WireFormat, Part>> => format[part] !== undefined);
   const found = having.find((format) => format.name === name);
-  if (!found) throw configurationError(`${what} must be one of ${having.map((format) => `'${format.name}'`).join(', ')}, got ${describe(name)}`);
+  if (!found) throw configurationError(`${what} must be one of ${having.map((format) => `'${format.name}'`).join(', ')}, got ${describeValue(name)}`);
   return found;
 }
 

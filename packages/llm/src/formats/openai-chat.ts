@@ -1,5 +1,5 @@
 import type { Usage } from '@tollgate/core';
-import { describe, invalidInput } from '../errors.js';
+import { describeValue, invalidInput } from '../errors.js';
 import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estimate.js';
 import { isObject, joinStrings, names, positiveInteger, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
@@ -27,7 +27,7 @@ const OPENAI_PER_NAME = 1;
 export function estimateChatCompletion(body: unknown, options?: EstimateOptions): Promise<LlmDemand> {
   return estimateRequest(body, 'the chat completion request', options, (request, model, { defaultMaxTokens, imageTokens }) => {
     const { messages, tools, functions, response_format: responseFormat } = request;
-    if (!Array.isArray(messages)) throw invalidInput(`the chat completion request's messages must be an array, got ${describe(messages)}`);
+    if (!Array.isArray(messages)) throw invalidInput(`the chat completion request's messages must be an array, got ${describeValue(messages)}`);
     const prompt: Prompt = { texts: [], fixed: OPENAI_REPLY_PRIMING };
     messages.forEach((raw, index) => {
       const message = requireObject(raw, `messages[${index}]`);

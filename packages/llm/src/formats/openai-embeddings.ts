@@ -1,5 +1,5 @@
 import type { Usage } from '@tollgate/core';
-import { describe, invalidInput } from '../errors.js';
+import { describeValue, invalidInput } from '../errors.js';
 import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estimate.js';
 import type { Json } from '../json.js';
 import type { Prompt } from '../prompt.js';
@@ -20,11 +20,11 @@ function addInput(prompt: Prompt, input: unknown): void {
     prompt.fixed += input.length;
     return;
   }
-  if (!Array.isArray(input)) throw invalidInput(`the embeddings request's input must be a string or an array of strings or of token ids, got ${describe(input)}`);
+  if (!Array.isArray(input)) throw invalidInput(`the embeddings request's input must be a string or an array of strings or of token ids, got ${describeValue(input)}`);
   input.forEach((item, index) => {
     if (typeof item === 'string') prompt.texts.push(item);
     else if (isTokenIds(item)) prompt.fixed += item.length;
-    else throw invalidInput(`the embeddings request's input[${index}] must be a string or an array of token ids, got ${describe(item)}`);
+    else throw invalidInput(`the embeddings request's input[${index}] must be a string or an array of token ids, got ${describeValue(item)}`);
   });
 }
 

@@ -1,5 +1,5 @@
 import type { Usage } from '@tollgate/core';
-import { describe, invalidInput } from '../errors.js';
+import { describeValue, invalidInput } from '../errors.js';
 import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estimate.js';
 import { isObject, names, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
@@ -41,7 +41,7 @@ export function estimateResponse(body: unknown, options?: EstimateOptions): Prom
         }
       });
     } else if (input !== undefined) {
-      throw invalidInput(`the responses request's input must be a string or an array of items, got ${describe(input)}`);
+      throw invalidInput(`the responses request's input must be a string or an array of items, got ${describeValue(input)}`);
     }
     addDefinitions(prompt, tools, 'tools', OPENAI_TOOLS_OVERHEAD);
     if (typeof request.text === 'object' && request.text !== null) prompt.texts.push(JSON.stringify(request.text));

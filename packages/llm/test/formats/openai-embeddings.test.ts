@@ -1,11 +1,12 @@
 import { ConfigurationError, createLimiter, InvalidInputError } from '@tollgate/core';
 import { MemoryStore } from '@tollgate/store-memory';
+import { usedOf } from '@tollgate/test-kit';
 import { countTokens as cl100k } from 'gpt-tokenizer/encoding/cl100k_base';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { approximateTokens, estimateEmbeddings, genaiPrices, meteredFetch, openaiEmbeddingsUsage, streamMeter, withOutputCap } from '../../src/index.js';
 import { CJK, CODE, EMOJI, ENGLISH, MIXED, SPECIAL } from '../corpus.js';
-import { limiterWith, used } from '../limiters.js';
+import { limiterWith } from '../limiters.js';
 import { startProvider, type Provider } from '../provider.js';
 
 const prices = genaiPrices();
@@ -118,7 +119,7 @@ describe('meteredFetch: POST /v1/embeddings', () => {
     const result = await openai.embeddings.create({ model: 'text-embedding-3-small', input: ['first document', 'second document'], encoding_format: 'float' });
     expect(result.data).toHaveLength(2);
     expect(provider.requests[0]!.body).toEqual({ model: 'text-embedding-3-small', input: ['first document', 'second document'], encoding_format: 'float' });
-    expect(await used(limiter)).toEqual({ rpm: 1, tpm: 21, 'daily-usd': prices.costOf('text-embedding-3-small', { inputTokens: 21 }) });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 1, tpm: 21, 'daily-usd': prices.costOf('text-embedding-3-small', { inputTokens: 21 }) });
   });
 
   it('a response without usage keeps the reservation: the estimated input', async () => {
@@ -129,7 +130,7 @@ describe('meteredFetch: POST /v1/embeddings', () => {
     const response = await fetch(`${provider.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect(response.status).toBe(200);
     const reserved = await estimateEmbeddings(body, { prices });
-    expect(await used(limiter)).toEqual({ rpm: 1, tpm: reserved.tokens, 'daily-usd': reserved.cost });
+    expect(await usedOf(limiter, { user: 'u1' })).toEqual({ rpm: 1, tpm: reserved.tokens, 'daily-usd': reserved.cost });
   });
 
   it('answers a refusal with a 429 and sends nothing', async () => {
