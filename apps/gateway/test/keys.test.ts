@@ -39,7 +39,7 @@ describe('API keys issued through the admin API', () => {
     expect(issued.secret).toMatch(/^sk-tg-/);
     expect(served).toBe(200);
     // Counted under the key's name, as a key of the file is under its id.
-    expect(await usedOf(gateway, { user: 'bob' })).toMatchObject({ rpm: 1 });
+    expect(await usedOf(gateway.policy.limiter, { user: 'bob' })).toMatchObject({ rpm: 1 });
     expect(JSON.stringify(listed)).not.toContain(issued.secret);
     expect(listed.keys).toEqual([expect.objectContaining({ name: 'ci-runner', user: 'bob', last4: issued.secret.slice(-4) })]);
     expect(await chat(gateway, issued.secret)).toBe(401);
@@ -65,7 +65,7 @@ describe('API keys issued through the admin API', () => {
 
     expect(refused).toBeInstanceOf(OpenAI.PermissionDeniedError);
     expect((refused as InstanceType<typeof OpenAI.PermissionDeniedError>).error).toMatchObject({ code: 'model_not_allowed' });
-    expect(await usedOf(gateway, { user: 'bob' })).toMatchObject({ rpm: 0 });
+    expect(await usedOf(gateway.policy.limiter, { user: 'bob' })).toMatchObject({ rpm: 0 });
     expect(await chat(gateway, issued.secret, 'gpt-4o-mini')).toBe(200);
   });
 

@@ -54,7 +54,7 @@ describe('teams and organisations: their limits in each request\'s one decision'
 
     expect(answers.map(({ status }) => status)).toEqual([200, 200, 200, 429]);
     expect(answers[3]!.limit).toBe('team-rpm');
-    expect(await usedOf(gateway, { user: 'ben', team: 'research', org: 'acme' })).toMatchObject({ rpm: 1, 'team-rpm': 3 });
+    expect(await usedOf(gateway.policy.limiter, { user: 'ben', team: 'research', org: 'acme' })).toMatchObject({ rpm: 1, 'team-rpm': 3 });
     // Another team of the organisation, and a user in no team, are not held by it.
     expect((await chat(gateway, 'sk-test-cal')).status).toBe(200);
     expect((await chat(gateway, 'sk-test-solo')).status).toBe(200);
@@ -70,7 +70,7 @@ describe('teams and organisations: their limits in each request\'s one decision'
     const seen: Array<{ status: number; limit: string | undefined }> = [];
     for (let i = 0; i < 20 && !seen.some(({ status }) => status === 429); i++) seen.push(await chat(gateway, i % 2 === 0 ? 'sk-test-ann' : 'sk-test-cal'));
     const refused = seen.at(-1)!;
-    const used = await eventually(() => usedOf(gateway, { user: 'cal', team: 'ops', org: 'acme' }), (u) => u['org-daily-usd']! > 0);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, { user: 'cal', team: 'ops', org: 'acme' }), (u) => u['org-daily-usd']! > 0);
 
     expect(refused).toEqual({ status: 429, limit: 'org-daily-usd' });
     expect(seen.filter(({ status }) => status === 200).length).toBeGreaterThanOrEqual(2);

@@ -278,10 +278,10 @@ function readAlerts(read: Reader, env: Env, root: Json): AlertsSpec | undefined 
   const secret = pick(read, env, ENV.alertSecret, ['alerts', 'secret'], raw.secret);
   const fractions = raw.fractions ?? DEFAULT_ALERT_FRACTIONS;
   const fix = 'list rising fractions of a budget between 0 and 1, e.g. [0.5, 0.8, 1]';
-  if (!Array.isArray(fractions) || fractions.length === 0) read.fail(['alerts', 'fractions'], `expected a list of fractions, got ${describe(fractions)}`, fix);
+  if (!Array.isArray(fractions) || fractions.length === 0) read.fail(['alerts', 'fractions'], `expected a list of fractions, got ${describeYaml(fractions)}`, fix);
   (fractions as unknown[]).forEach((fraction, index) => {
     if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1) || (index > 0 && fraction <= (fractions as number[])[index - 1]!)) {
-      read.fail(['alerts', 'fractions', index], `expected a fraction above the one before and at most 1, got ${describe(fraction)}`, fix);
+      read.fail(['alerts', 'fractions', index], `expected a fraction above the one before and at most 1, got ${describeYaml(fraction)}`, fix);
     }
   });
   return {
@@ -336,7 +336,7 @@ export function validate(source: ConfigSource, dir: string, env: Env = {}): Gate
 
 /** A team's or an organisation's `limits:` list (checked as limits by `checkPolicy`). */
 function limitList(read: Reader, at: Path, value: unknown): LimitConfig[] {
-  if (!Array.isArray(value)) read.fail([...at, 'limits'], `expected a list of limits, got ${describe(value)}`, 'give it a limits: list, e.g. [{ name: team-daily-usd, scope: team, resource: cost, limit: 100, reset: { every: day } }]');
+  if (!Array.isArray(value)) read.fail([...at, 'limits'], `expected a list of limits, got ${describeYaml(value)}`, 'give it a limits: list, e.g. [{ name: team-daily-usd, scope: team, resource: cost, limit: 100, reset: { every: day } }]');
   return value as LimitConfig[];
 }
 
