@@ -22,7 +22,7 @@ import autocannon from 'autocannon';
 import { cpuTime, pinned, placementText } from './cpu.js';
 import { monotonicMicros, profileSplit, type Window } from './cpu-profile.js';
 import { STREAM_CHUNKS } from './fake-answers.js';
-import { GATEWAY_DIR, startGateway } from './gateway-process.js';
+import { GATEWAY_DIR, gatewayYaml, startGateway } from './gateway-process.js';
 import { forkServer, stopChild } from './server-process.js';
 
 const FAKE_UPSTREAM = fileURLToPath(new URL('./fake-upstream.ts', import.meta.url));
@@ -31,14 +31,7 @@ const KEY = 'sk-bench-cpu';
 const WARMUP_SECONDS = 1;
 const MEASURE_SECONDS = 2;
 
-const policy = (store: string, dataDir: string, upstream: string) => `
-listen: { host: 127.0.0.1, port: 0 }
-store: ${JSON.stringify(store)}
-dataDir: ${JSON.stringify(dataDir)}
-upstream: { baseUrl: ${JSON.stringify(upstream)} }
-limits:
-  - { name: global-rpm, scope: global, resource: requests, limit: 1000000, window: 1m }
-  - { name: ip-rpm, scope: ip, resource: requests, limit: 1000000, window: 1m }
+const policy = (store: string, dataDir: string, upstream: string) => `${gatewayYaml(store, dataDir, upstream)}
 tiers:
   bench:
     limits:
@@ -115,15 +108,17 @@ async function measure(server: Running, phase: Phase): Promise<Sample & { window
   const from = monotonicMicros();
   const result = await load(server.url, phase, MEASURE_SECONDS);
   const window = { from, to: monotonicMicros() };
-  const requests = result.requests.total;
+  return { ...sampleOf(result, server.pid, before), window, requests: result.requests.total };
+}
+
+/** What a run of autocannon saw, and the server's CPU per request since `cpuBefore`. */
+function sampleOf(result: autocannon.Result, pid: number, cpuBefore: number): Sample {
   return {
     requestsPerSecond: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     failures: result.non2xx + result.errors,
-    cpuMs: (cpuTime(server.pid) - before) / 1000 / requests,
-    window,
-    requests,
+    cpuMs: (cpuTime(pid) - cpuBefore) / 1000 / result.requests.total,
   };
 }
 
@@ -251,18 +246,9 @@ async function measureHeld(server: Running, phase: Phase, seconds: number): Prom
   await load(server.url, phase, WARMUP_SECONDS);
   const before = cpuTime(server.pid);
   const perSecond: number[] = [];
-  const run = load(server.url, phase, seconds, (counter) => perSecond.push(counter));
-  const result = await run;
-  const requests = result.requests.total;
+  const result = await load(server.url, phase, seconds, (counter) => perSecond.push(counter));
   const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
-  return {
-    requestsPerSecond: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    failures: result.non2xx + result.errors,
-    cpuMs: (cpuTime(server.pid) - before) / 1000 / requests,
-    hold: sum(perSecond.slice(-HOLD_EDGE_SECONDS)) / sum(perSecond.slice(0, HOLD_EDGE_SECONDS)),
-  };
+  return { ...sampleOf(result, server.pid, before), hold: sum(perSecond.slice(-HOLD_EDGE_SECONDS)) / sum(perSecond.slice(0, HOLD_EDGE_SECONDS)) };
 }
 
 /**

@@ -74,3 +74,19 @@ export function startGateway({ config, cpu, dir = GATEWAY_DIR, nodeArgs }: Gatew
     child.once('exit', (code) => reject(new Error(`the gateway exited with ${code}:\n${output}`)));
   });
 }
+
+/**
+ * The start of a bench gateway's configuration: where it listens (a free loopback port), counts and
+ * forwards, and the limits every tier has, a global exact log and a per-IP one, far above any load.
+ */
+export function gatewayYaml(store: string, dataDir: string, upstream: string): string {
+  return `
+listen: { host: 127.0.0.1, port: 0 }
+store: ${JSON.stringify(store)}
+dataDir: ${JSON.stringify(dataDir)}
+upstream: { baseUrl: ${JSON.stringify(upstream)} }
+limits:
+  - { name: global-rpm, scope: global, resource: requests, limit: 1000000, window: 1m }
+  - { name: ip-rpm, scope: ip, resource: requests, limit: 1000000, window: 1m }
+`;
+}

@@ -22,9 +22,10 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startServer as startRedis, stopServer as stopRedis } from '@tollgate/dev-redis';
 import { checkoutGateway } from './gateway-cpu.js';
-import { startGateway, type GatewayProcess } from './gateway-process.js';
+import { gatewayYaml, startGateway, type GatewayProcess } from './gateway-process.js';
 import type { ProbeSample } from './gateway-soak-probe.js';
 import { forkServer, stopChild } from './server-process.js';
+import { seededRandom } from '@tollgate/test-kit/random';
 
 const FAKE_UPSTREAM = fileURLToPath(new URL('./fake-upstream.ts', import.meta.url));
 const PROBE = pathToFileURL(fileURLToPath(new URL('./gateway-soak-probe.ts', import.meta.url))).href;
@@ -57,14 +58,7 @@ const MB = 1024 * 1024;
 const config = (store: string, dataDir: string, upstream: string) => {
   const keys = Array.from({ length: KEYS }, (_, i) => `  ${keyOf(i)}: { user: ${userOf(i)} }`);
   const users = Array.from({ length: KEYS }, (_, i) => `  ${userOf(i)}: { tier: ${i >= KEYS - TIGHT_KEYS ? 'tight' : 'soak'} }`);
-  return `
-listen: { host: 127.0.0.1, port: 0 }
-store: ${JSON.stringify(store)}
-dataDir: ${JSON.stringify(dataDir)}
-upstream: { baseUrl: ${JSON.stringify(upstream)} }
-limits:
-  - { name: global-rpm, scope: global, resource: requests, limit: 1000000, window: 1m }
-  - { name: ip-rpm, scope: ip, resource: requests, limit: 1000000, window: 1m }
+  return `${gatewayYaml(store, dataDir, upstream)}
 tiers:
   soak:
     limits:
@@ -96,17 +90,6 @@ const KINDS: readonly Kind[] = [
   ...Array<Kind>(3).fill('abort'),
   ...Array<Kind>(3).fill('tight'),
 ];
-
-/** A small deterministic generator (mulberry32), so that every run sends the same sequence. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Counts of what the gateway answered: `200`, `429`, `aborted` (the client left mid-stream), `error`, `skipped`. */
 type Outcomes = Record<string, number>;
@@ -146,7 +129,7 @@ class Traffic {
   private sent = 0;
   private inFlight = 0;
   private mostInFlight = 0;
-  private readonly next = random(25);
+  private readonly next = seededRandom(25);
   private readonly timer: NodeJS.Timeout;
   private readonly started = performance.now();
 

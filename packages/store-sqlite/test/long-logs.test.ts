@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { manualClock } from '@tollgate/store-test-suite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/index.js';
+import { seededRandom } from '@tollgate/test-kit/random';
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-sqlite-logs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,24 +23,13 @@ const hot = counterOf('hot', 'rpm/requests/log:3000', { type: 'log', limit: 2_00
 const other = counterOf('other', 'rpm/requests/log:700', { type: 'log', limit: 60, windowMs: 700 });
 const tokens = counterOf('hot', 'tpm/tokens/window:500:100', { type: 'window', limit: 12_000, windowMs: 500, segmentMs: 100 });
 
-/** A small deterministic generator (mulberry32), so a failure replays from its seed. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /**
  * Random batches over long exact logs: charges (some too big, some refused by a neighbour),
  * refunds of earlier charges (expired ones too), overruns, resets, dry runs, and a clock that
  * mostly moves a millisecond or two, sometimes jumps ahead and sometimes steps back.
  */
 function script(seed: number, clock: ReturnType<typeof manualClock>) {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const int = (max: number) => Math.floor(next() * (max + 1));
   const charged: number[] = [];
   const batch = (): StoreBatch => {
