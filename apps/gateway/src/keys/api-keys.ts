@@ -99,7 +99,8 @@ export class ApiKeys {
     const now = this.now();
     let entry = this.lookups.get(hash);
     if (entry === undefined || entry.until <= now) {
-      // The file's secrets never reach here, and a guessed one costs a read a second at most.
+      // The file's secrets never reach here; each other secret in the issued keys' form costs one
+      // read of the records a second (a guessed one too, before any limit applies).
       const stored = secret.startsWith(SECRET_PREFIX) ? await this.records.get(KIND, hash) : undefined;
       entry = { key: stored === undefined ? undefined : (JSON.parse(stored) as IssuedKey), until: now + LOOKUP_TTL_MS };
       // Guessed secrets must not grow it without end.
