@@ -13,6 +13,8 @@ const SYNC_EVERY_MS = 1_000;
  */
 export class SharedTierChanges {
   private timer: NodeJS.Timeout | undefined;
+  /** Counts this instance's own changes: a read that began before one is older than it, and is dropped. */
+  private changes = 0;
 
   constructor(
     private readonly records: Records,
@@ -40,6 +42,7 @@ export class SharedTierChanges {
   /** Moves a user to another tier, here and, within a second, on every instance. Throws `InvalidInputError` for an unknown user or tier. */
   async set(user: string, tier: string): Promise<void> {
     const change = this.policy.tierChange(user, tier);
+    this.changes++;
     if (change === undefined) await this.records.remove(KIND, user);
     else await this.records.put(KIND, user, JSON.stringify(change));
     const next = new Map(this.policy.tierChanges);
@@ -54,7 +57,9 @@ export class SharedTierChanges {
   }
 
   private async sync(): Promise<void> {
+    const changes = this.changes;
     const stored = await this.records.all(KIND);
+    if (changes !== this.changes) return;
     this.policy.applyTierChanges(new Map([...stored].map(([user, value]) => [user, JSON.parse(value) as TierChange])));
   }
 }
