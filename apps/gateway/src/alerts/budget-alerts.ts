@@ -64,7 +64,8 @@ export class BudgetAlerts {
         if (ratio < fraction) break;
         const id = idOf(limit.scope, caller);
         // A calendar budget's period ends at its reset; a rolling one's is its window, counted from the epoch.
-        const period = limit.windowMs === undefined ? new Date(limit.resetAt).toISOString() : `${limit.windowMs / 1000}s #${Math.floor(now / limit.windowMs)}`;
+        const period =
+          limit.windowMs !== undefined ? `${limit.windowMs / 1000}s #${Math.floor(now / limit.windowMs)}` : Number.isFinite(limit.resetAt) ? new Date(limit.resetAt).toISOString() : 'never';
         const key = `${limit.name}|${limit.scope}|${id}|${fraction}|${period}`;
         if (this.queued.has(key)) continue;
         if (this.queued.size >= MAX_REMEMBERED) this.queued.clear();
