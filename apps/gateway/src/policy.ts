@@ -1,4 +1,4 @@
-import { createLimiter, errorPrefix, InvalidInputError, type Identity, type Limiter, type Store } from '@tollgate/core';
+import { createLimiter, errorPrefix, InvalidInputError, type Identity, type Limiter, type LimitConfig, type Store } from '@tollgate/core';
 import { genaiPrices, type LlmPriceSource } from '@tollgate/llm';
 import type { GatewayPolicy, KeyEntry } from './config/policy-types.js';
 import type { NoDearer } from './proxy/degrade.js';
@@ -43,6 +43,10 @@ class PolicyVersion {
   readonly keysByUser = new Map<string, KeyEntry[]>();
   /** The step each caller's last decision saw, under this version's tiers and ladders. */
   readonly steps = new StepHints();
+  /** The tiers whose callers have `toolCalls` limits (their own, or every tier's). */
+  readonly toolLimited: ReadonlySet<string>;
+  /** User id → the limiter's tier for them: their tier joined with their team's limits. */
+  private readonly limiterTierOf = new Map<string, string>();
 
   constructor(
     readonly config: GatewayPolicy,
@@ -56,6 +60,9 @@ class PolicyVersion {
       if (keys) keys.push(key);
       else this.keysByUser.set(key.user, [key]);
     }
+    for (const [user, tier] of tiers) this.limiterTierOf.set(user, groupTierName(tier, config.users.get(user)?.team));
+    const countsTools = (limits: readonly LimitConfig[]) => limits.some((limit) => limit.resource === 'toolCalls');
+    this.toolLimited = new Set(Object.keys(config.tiers).filter((tier) => countsTools(config.limits) || countsTools(config.tiers[tier]!.limits as LimitConfig[])));
     this.limiter = createLimiter({
       store,
       timeoutMs,
@@ -63,13 +70,16 @@ class PolicyVersion {
       scopes: GROUP_SCOPES,
       limits: config.limits,
       tiers: limiterTiers(config),
-      tierOf: (identity) => groupTierName(this.tierOf(identity.user ?? ''), config.users.get(identity.user ?? '')?.team),
+      tierOf: (identity) => this.known(this.limiterTierOf.get(identity.user ?? ''), identity.user ?? undefined),
     });
   }
 
   tierOf(user: string): string {
-    const tier = this.tiers.get(user);
-    // Only callers with a known key are limited, so every identity names a configured user.
+    return this.known(this.tiers.get(user), user);
+  }
+
+  // Only callers with a known key are limited, so every identity names a configured user.
+  private known(tier: string | undefined, user: string | undefined): string {
     if (tier === undefined) throw new InvalidInputError(`${errorPrefix('gateway')} no user is named ${JSON.stringify(user)}`);
     return tier;
   }
@@ -179,8 +189,7 @@ export class LivePolicy {
 
   /** Whether a tier's callers have `toolCalls` limits (its own, or every tier's). */
   limitsTools(tier: string): boolean {
-    const { limits, tiers } = this.config;
-    return [...limits, ...(tiers[tier]?.limits ?? [])].some((limit) => limit.resource === 'toolCalls');
+    return this.version.toolLimited.has(tier);
   }
 
   /**

@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { LimitState } from '@tollgate/core';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Caller } from '../policy.js';
 import type { Records } from '../records/records.js';
 
 /** Where budget alerts go, how they are signed, and at which fractions of a budget. */
@@ -11,6 +10,13 @@ export interface AlertsSpec {
   readonly secret: string | undefined;
   /** Ascending, in (0, 1]. */
   readonly fractions: readonly number[];
+}
+
+/** A cost budget a decision saw: its state, the id it counts (the caller's user, key, team or organisation; empty for `global`), and its used fraction. */
+export interface ObservedBudget {
+  readonly limit: LimitState;
+  readonly id: string;
+  readonly ratio: number;
 }
 
 /** What one alert says, as its JSON body. */
@@ -35,13 +41,11 @@ const RETRY_DELAYS_MS = [1_000, 2_000, 4_000, 8_000];
 /** Alerts this instance remembers having queued; past it, the records' claims still stop repeats. */
 const MAX_REMEMBERED = 10_000;
 
-const idOf = (scope: string, caller: Caller): string => ({ user: caller.user, apiKey: caller.keyId, team: caller.team, org: caller.org })[scope] ?? '';
-
 /**
  * Webhooks when a cost budget reaches a configured fraction, sent off the request path: each
- * decision's limit states are checked in memory, and a fraction newly reached is claimed in the
+ * decision's budgets (`observeBudgets`) are checked in memory, and a fraction newly reached is claimed in the
  * gateway's records (so one instance sends it, once per budget period and id) and delivered,
- * signed, with retries. Budgets keyed on the IP are left out, as in the metrics.
+ * signed, with retries.
  */
 export class BudgetAlerts {
   private readonly queued = new Set<string>();
@@ -54,15 +58,12 @@ export class BudgetAlerts {
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  /** Queues an alert for each fraction a cost budget the decision saw has reached, once per period. */
-  observe(limits: readonly LimitState[], caller: Caller): void {
+  /** Queues an alert for each fraction a cost budget a decision saw has reached, once per period. */
+  observe(budgets: readonly ObservedBudget[]): void {
     const now = Date.now();
-    for (const limit of limits) {
-      if (limit.resource !== 'cost' || limit.scope === 'ip' || !(limit.limit > 0)) continue;
-      const ratio = limit.used / limit.limit;
+    for (const { limit, id, ratio } of budgets) {
       for (const fraction of this.spec.fractions) {
         if (ratio < fraction) break;
-        const id = idOf(limit.scope, caller);
         // A calendar budget's period ends at its reset; a rolling one's is its window, counted from the epoch.
         const period =
           limit.windowMs !== undefined ? `${limit.windowMs / 1000}s #${Math.floor(now / limit.windowMs)}` : Number.isFinite(limit.resetAt) ? new Date(limit.resetAt).toISOString() : 'never';

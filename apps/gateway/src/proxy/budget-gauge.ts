@@ -1,23 +1,7 @@
 import type { LimitState } from '@tollgate/core';
-import type { BudgetAlerts } from '../alerts/budget-alerts.js';
+import type { BudgetAlerts, ObservedBudget } from '../alerts/budget-alerts.js';
 import type { GatewayMetrics } from '../metrics.js';
-import type { Caller } from '../policy.js';
-
-/** The id a limit of `scope` counts the caller's requests under. */
-function idOf(scope: string, caller: Caller): string {
-  switch (scope) {
-    case 'user':
-      return caller.user;
-    case 'apiKey':
-      return caller.keyId;
-    case 'team':
-      return caller.team ?? '';
-    case 'org':
-      return caller.org ?? '';
-    default:
-      return '';
-  }
-}
+import { identityOf, type Caller } from '../policy.js';
 
 /** Who watches the budgets a decision saw: the metrics, and the alerts when configured. */
 export interface BudgetWatchers {
@@ -32,9 +16,13 @@ export interface BudgetWatchers {
  * client address would grow without end.
  */
 export function observeBudgets({ metrics, alerts }: BudgetWatchers, limits: readonly LimitState[], caller: Caller): void {
-  alerts?.observe(limits, caller);
+  const identity = identityOf(caller);
+  const budgets: ObservedBudget[] = [];
   for (const limit of limits) {
     if (limit.resource !== 'cost' || limit.scope === 'ip' || !(limit.limit > 0)) continue;
-    metrics.budgetUsed.set({ limit: limit.name, scope: limit.scope, id: idOf(limit.scope, caller) }, limit.used / limit.limit);
+    const budget = { limit, id: String(identity[limit.scope] ?? ''), ratio: limit.used / limit.limit };
+    metrics.budgetUsed.set({ limit: limit.name, scope: limit.scope, id: budget.id }, budget.ratio);
+    budgets.push(budget);
   }
+  if (budgets.length > 0) alerts?.observe(budgets);
 }
