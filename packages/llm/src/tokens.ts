@@ -138,11 +138,12 @@ export class BoundedCounter {
   /** The tokenizer's count, with each long run cut out and bounded. */
   private exactly(slice: string): number {
     let bounded = 0;
-    // From above, a space keeps the run's neighbours apart (and two tokens cover the seams); from
-    // below, they may merge, which only lowers the count.
+    // From above, a space keeps the run's neighbours apart (and two tokens cover the seams). From
+    // below, the neighbours may merge, which only lowers the count, but the run's first and last
+    // tokens may be ones it shared with them (a space before punctuation): those two are not counted.
     const upper = this.bound === 'upper';
     const rest = slice.replace(LONG_RUN, (run) => {
-      bounded += this.bounded(run) + (upper ? 2 : 0);
+      bounded += upper ? this.bounded(run) + 2 : Math.max(0, this.bounded(run) - 2);
       return upper ? ' ' : '';
     });
     return this.count(rest) + bounded;
