@@ -40,6 +40,24 @@ export interface EstimateOptions {
    * @example { countTokens: (text, model) => model.startsWith('claude') ? myClaudeCounter(text) : undefined }
    */
   countTokens?: (text: string, model: string) => number | undefined;
+  /**
+   * Texts of the request counted ahead, elsewhere, and replaced in it by short stand-ins (the
+   * gateway counts a large body's long texts in a worker thread, so that they never reach the event
+   * loop). A text with stand-ins counts each one as `tokens(standIn, model)` says, plus its other
+   * characters, plus two tokens at each cut. `tokens` must bound the text from above, as it is
+   * sent (a text inside a part counted by its JSON is counted by its JSON form).
+   * @default undefined
+   * @example { countedTexts: { standIn: /counted-ahead-\d+/g, tokens: (standIn, model) => counts.get(standIn)! } }
+   */
+  countedTexts?: CountedTexts;
+}
+
+/** Texts counted ahead of an estimate (see `EstimateOptions.countedTexts`). */
+export interface CountedTexts {
+  /** Matches every stand-in in a text: a regular expression with the global flag. */
+  readonly standIn: RegExp;
+  /** The tokens of the text `standIn` stands for, counted for `model`, from above. */
+  tokens(standIn: string, model: string): number;
 }
 
 /** An estimate ready for `limiter.acquire` or `lease.step`: input, output, their sum, the model. */
@@ -59,13 +77,16 @@ function modelOf(body: Json, what: string): string {
 export type ResolvedEstimateOptions = ReturnType<typeof resolveOptions>;
 
 function resolveOptions(options: EstimateOptions | undefined) {
-  const { defaultMaxTokens = DEFAULT_MAX_TOKENS, imageTokens = DEFAULT_IMAGE_TOKENS, prices, countTokens } = options ?? {};
+  const { defaultMaxTokens = DEFAULT_MAX_TOKENS, imageTokens = DEFAULT_IMAGE_TOKENS, prices, countTokens, countedTexts } = options ?? {};
   positiveInteger(defaultMaxTokens, 'options.defaultMaxTokens');
   if (typeof imageTokens !== 'number' || !Number.isSafeInteger(imageTokens) || imageTokens < 0) {
     throw invalidInput(`options.imageTokens must be a whole, non-negative number, got ${describeValue(imageTokens)}`);
   }
   if (countTokens !== undefined && typeof countTokens !== 'function') throw invalidInput('options.countTokens must be a function');
-  return { defaultMaxTokens, imageTokens, prices, countTokens };
+  if (countedTexts !== undefined && !(countedTexts.standIn instanceof RegExp && countedTexts.standIn.global && typeof countedTexts.tokens === 'function')) {
+    throw invalidInput('options.countedTexts.standIn must be a global regular expression (with the g flag) and options.countedTexts.tokens a function');
+  }
+  return { defaultMaxTokens, imageTokens, prices, countTokens, countedTexts };
 }
 
 /**
@@ -95,6 +116,36 @@ async function total(prompt: Prompt, count: Counter): Promise<number> {
   let tokens = prompt.fixed;
   for (const text of prompt.texts) tokens += await count(text);
   return tokens;
+}
+
+/** Two tokens at each cut around a stand-in cover what its neighbours could have merged into. */
+const CUT_SLACK = 2;
+
+/** `count`, except that each stand-in in a text counts as `counted` says. */
+function withCountedTexts(count: Counter, counted: CountedTexts, model: string): Counter {
+  return async (text) => {
+    let tokens = 0;
+    let cuts = 0;
+    let last = 0;
+    for (const match of text.matchAll(counted.standIn)) {
+      const standIn = match[0];
+      const ahead = counted.tokens(standIn, model);
+      if (!Number.isSafeInteger(ahead) || ahead < 0) throw invalidInput(`options.countedTexts.tokens returned ${describeValue(ahead)} for "${standIn}"; expected a whole number of tokens`);
+      if (match.index > last) {
+        tokens += await count(text.slice(last, match.index));
+        // A cut before this stand-in, and one after the stand-in before the text in between, if any.
+        cuts += last > 0 ? 2 : 1;
+      }
+      tokens += ahead;
+      last = match.index + standIn.length;
+    }
+    if (last === 0) return count(text);
+    if (last < text.length) {
+      tokens += await count(text.slice(last));
+      cuts += 1;
+    }
+    return tokens + cuts * CUT_SLACK;
+  };
 }
 
 /**
@@ -140,7 +191,8 @@ export async function estimateRequest(
   const resolved = resolveOptions(options);
   const { prompt, outputTokens, cacheWrite = 'none' } = read(request, model, resolved);
   const count = await counterFor(model, resolved.countTokens);
-  return demand(model, await total(prompt, count), outputTokens, resolved.prices, cacheWrite);
+  const { countedTexts } = resolved;
+  return demand(model, await total(prompt, countedTexts ? withCountedTexts(count, countedTexts, model) : count), outputTokens, resolved.prices, cacheWrite);
 }
 
 /**

@@ -18,7 +18,7 @@ export { aiSdkUsage } from './ai-sdk.js';
 
 // What the estimates and the extractors share.
 export { countTokens, preloadTokenizer } from './estimate.js';
-export type { EstimateOptions, LlmDemand } from './estimate.js';
+export type { CountedTexts, EstimateOptions, LlmDemand } from './estimate.js';
 export { approximateTokens } from './tokens.js';
 export type { UsageOptions } from './usage.js';
 

@@ -43,3 +43,37 @@ describe('the output reserved when a request sets no cap', () => {
   });
 });
 
+
+describe('texts counted ahead (countedTexts)', () => {
+  const STAND_IN = /counted-ahead-(\d+)/g;
+  const counts = [1_000, 7];
+  const countedTexts = { standIn: STAND_IN, tokens: (standIn: string) => counts[Number(standIn.slice('counted-ahead-'.length))]! };
+  const chat = (content: unknown) => ({ model: 'gpt-4o', max_tokens: 1, messages: [{ role: 'user', content }] });
+
+  it('count a text that is a stand-in as the stand-in says, and the text around one as its own tokens plus two at each cut', async () => {
+    const empty = (await estimateChatCompletion(chat(''))).inputTokens;
+    expect((await estimateChatCompletion(chat('counted-ahead-0'), { countedTexts })).inputTokens).toBe(empty + 1_000);
+    const around = (await estimateChatCompletion(chat('Hello counted-ahead-0 and counted-ahead-1'), { countedTexts })).inputTokens;
+    const pieces = (await countTokens('Hello ', 'gpt-4o')) + (await countTokens(' and ', 'gpt-4o'));
+    expect(around).toBe(empty + pieces + 1_000 + 7 + 3 * 2);
+  });
+
+  it('find stand-ins in the JSON a part is counted by, and ask for each with the model', async () => {
+    const asked: string[] = [];
+    const tokens = (standIn: string, model: string) => {
+      asked.push(`${standIn} ${model}`);
+      return 500;
+    };
+    const toolUse = { model: 'claude-haiku-4-5', max_tokens: 1, messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'f', input: { text: 'counted-ahead-1' } }] }] };
+    const plain = (await estimateAnthropicMessage(toolUse)).inputTokens;
+    const json = approximateTokens('{"text":"counted-ahead-1"}');
+    const around = approximateTokens('{"text":"') + approximateTokens('"}');
+    expect((await estimateAnthropicMessage(toolUse, { countedTexts: { standIn: STAND_IN, tokens } })).inputTokens).toBe(plain - json + around + 500 + 2 * 2);
+    expect(asked).toEqual(['counted-ahead-1 claude-haiku-4-5']);
+  });
+
+  it('are refused, changing nothing, when the stand-in pattern is not global or the count is no whole number', async () => {
+    await expect(estimateChatCompletion(chat('x'), { countedTexts: { standIn: /counted-ahead-\d+/, tokens: () => 1 } })).rejects.toThrow(/countedTexts.standIn must be a global regular expression/);
+    await expect(estimateChatCompletion(chat('counted-ahead-0'), { countedTexts: { standIn: STAND_IN, tokens: () => -1 } })).rejects.toThrow(/countedTexts.tokens returned number -1/);
+  });
+});
