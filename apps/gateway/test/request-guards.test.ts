@@ -144,4 +144,30 @@ keys:
     expect([statuses[2], statuses[6]]).toEqual([400, 400]);
     expect(await send(chat(20_000))).toBe(200);
   });
+
+  it('a large prompt reaches the upstream as it was sent, with the output cap the gateway reserved', async () => {
+    const forwarded: Array<Record<string, unknown>> = [];
+    const gateway = await gatewayWith(writeConfig(CAROL), { onSimulatedRequest: (body) => forwarded.push(body) });
+    const messages = [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'quote " backslash \\ newline \n é 東京 🚀 '.repeat(3_000) },
+    ];
+
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer sk-test-carol', 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages }) });
+
+    expect(response.status).toBe(200);
+    expect(forwarded).toHaveLength(1);
+    expect(forwarded[0]!.messages).toEqual(messages);
+    expect(forwarded[0]!.max_completion_tokens).toBe(Number(response.headers.get('x-tollgate-max-tokens')));
+  });
+
+  it('a large body with an object key of 2048 characters: 400, nothing counted', async () => {
+    const gateway = await gatewayWith(writeConfig(CAROL));
+
+    const { status, json } = await post(gateway, JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(100_000) }], metadata: { ['k'.repeat(2048)]: 'v' } }), 'sk-test-carol');
+
+    expect(status).toBe(400);
+    expect(json.error?.message).toBe('The request body has an object key of 2048 characters or more.');
+    expect(await usedOf(gateway.policy.limiter, { user: 'carol' })).toMatchObject({ tpm: 0 });
+  });
 });

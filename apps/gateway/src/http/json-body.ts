@@ -1,55 +1,28 @@
 import { InvalidInputError } from '@tollgate/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MAX_JSON_DEPTH, nestedDeeperThan, nestedTooDeep } from './json-depth.js';
 
-/**
- * How deeply a request body's JSON may nest (the body itself is level 1). A chat request needs a
- * handful of levels (messages, content parts, tool schemas); code that walks a body recursively
- * (the estimator, the upstream's parser) must not meet thousands.
- */
-export const MAX_JSON_DEPTH = 64;
-
-/** Whether `value` nests objects and arrays deeper than `max`; iterative, so a deep value cannot overflow the stack. */
-export function nestedDeeperThan(value: unknown, max: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  // Two parallel stacks rather than an object per node: every chat request's body goes through here.
-  const nodes: object[] = [value];
-  const depths: number[] = [1];
-  while (nodes.length > 0) {
-    const node = nodes.pop()!;
-    const depth = depths.pop()!;
-    if (depth > max) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (typeof child === 'object' && child !== null) {
-        nodes.push(child);
-        depths.push(depth + 1);
-      }
-    }
-  }
-  return false;
-}
-
-/** Waits, if need be, before a body of `bytes` is decoded and parsed (see `largeBodiesInTurn`). */
-export type BeforeParsing = (request: FastifyRequest, bytes: number) => Promise<void> | undefined;
+/** Parses a body elsewhere (see `largeBodies`), or returns `undefined` to have it parsed at once, here. */
+export type ParseElsewhere = (request: FastifyRequest, bytes: Buffer) => Promise<unknown> | undefined;
 
 /**
  * Replaces Fastify's JSON body parser, in `app`'s context, with the same parser (prototype
  * poisoning refused) that also refuses bodies nested deeper than `MAX_JSON_DEPTH`, with a 400
- * before any handler sees them. The body is read as bytes and decoded here, after `before`.
+ * before any handler sees them. The body is read as bytes, and decoded here unless `elsewhere`
+ * takes it.
  */
-export function parseJsonBodies(app: FastifyInstance, before?: BeforeParsing): void {
+export function parseJsonBodies(app: FastifyInstance, elsewhere?: ParseElsewhere): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const bytes = body as Buffer;
-    const parseNow = () =>
-      parse(request, bytes.toString('utf8'), (error, value) => {
-        if (error) return done(error);
-        if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return done(new InvalidInputError(`The request body is nested deeper than ${MAX_JSON_DEPTH} levels.`));
-        return done(null, value);
-      });
-    const waiting = before?.(request, bytes.length);
-    if (waiting === undefined) parseNow();
-    else waiting.then(parseNow, (error: Error) => done(error));
+    const parsing = elsewhere?.(request, bytes);
+    if (parsing !== undefined) return void parsing.then((value) => done(null, value), done);
+    parse(request, bytes.toString('utf8'), (error, value) => {
+      if (error) return done(error);
+      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return done(nestedTooDeep());
+      return done(null, value);
+    });
   });
 }
 

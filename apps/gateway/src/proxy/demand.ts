@@ -1,6 +1,7 @@
 import type { AcquireDecision, Demand, DegradeStep, Limiter } from '@tollgate/core';
 import type { LlmDemand } from '@tollgate/llm';
 import type { FastifyRequest } from 'fastify';
+import { countedTexts } from '../http/long-texts.js';
 import { identityOf, type LivePolicy } from '../policy.js';
 import type { Api } from './apis.js';
 import { applyStep } from './degrade.js';
@@ -42,7 +43,8 @@ export function llmDemand(policy: LivePolicy, api: Api) {
     const body = request.body as Body;
     const caller = request.caller!;
     const estimateFor = async (step: DegradeStep | undefined) => {
-      const estimate = await api.estimate(applyStep(body, step, policy.noDearer, api.output), { prices: policy.prices });
+      const { longTexts } = request;
+      const estimate = await api.estimate(applyStep(body, step, policy.noDearer, api.output), { prices: policy.prices, ...(longTexts && { countedTexts: countedTexts(longTexts) }) });
       request.estimate = estimate;
       return estimate;
     };

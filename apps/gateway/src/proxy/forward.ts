@@ -3,6 +3,7 @@ import { hideInjectedUsage, meterEventStream, toolCallsOf, type LlmDemand, type 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { BudgetAlerts } from '../alerts/budget-alerts.js';
 import type { Activity } from '../dashboard/activity.js';
+import { serializedBody } from '../http/long-texts.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { LivePolicy } from '../policy.js';
 import type { Api } from './apis.js';
@@ -60,7 +61,7 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity, 
     const started = performance.now();
     let response: Response;
     try {
-      response = await callUpstream(upstream, api.path, { method: 'POST', headers: upstreamHeaders(request, upstream, api.family), body: JSON.stringify(body) }, cancel.signal);
+      response = await callUpstream(upstream, api.path, { method: 'POST', headers: upstreamHeaders(request, upstream, api.family), body: serializedBody(body, request.longTexts) }, cancel.signal);
     } catch (error) {
       metrics.upstream.inc({ status: '0' });
       const failure = upstreamFailure(error);

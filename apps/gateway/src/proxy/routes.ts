@@ -11,7 +11,8 @@ import { authenticate } from './auth.js';
 import { llmDemand, steppedLimiter } from './demand.js';
 import { anthropicError, errorHandler, inAnthropicShape, openAiError } from './errors.js';
 import { forwardHandler, type ProxyDependencies } from './forward.js';
-import { largeBodiesInTurn } from './large-bodies.js';
+import { largeBodies } from './large-bodies.js';
+import { serializedBody } from '../http/long-texts.js';
 import { withReservation } from './refusal-text.js';
 import { toolLimits } from './tool-limits.js';
 import { callUpstream, cancellation, replyFrom, upstreamFailure, upstreamHeaders, type Upstreams } from './upstream.js';
@@ -42,10 +43,11 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiRoutesDependencie
   const { policy, metrics, activity, upstreams } = deps;
   app.decorateRequest('caller', null);
   app.decorateRequest('estimate', null);
+  app.decorateRequest('longTexts', null);
   app.setErrorHandler(errorHandler);
   app.addHook('onRequest', authenticate(policy, deps.keys));
-  const turns = largeBodiesInTurn(app);
-  parseJsonBodies(app, turns.beforeParsing);
+  const large = largeBodies(app, policy);
+  parseJsonBodies(app, large.parse);
   app.setNotFoundHandler((request, reply) => {
     const family = familyOfPath(request.url);
     const served = upstreams[family] !== undefined;
@@ -79,7 +81,7 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiRoutesDependencie
     const shape = api.family === 'anthropic' ? { preSerialization: inAnthropicShape } : {};
     // The route's own preHandler runs before the tollgate plugin's: tools past their limit go first.
     app.post(api.path, { ...shape, bodyLimit: deps.maxBodyBytes, preValidation: [requireObjectBody, allowedModel], preHandler: toolLimits(api, policy, onLimited), config: { tollgate: { demand: llmDemand(policy, api) } } }, (request, reply) => {
-      turns.decided(request);
+      large.decided(request);
       return handle(request, reply);
     });
   };
@@ -102,7 +104,7 @@ function passThrough(app: FastifyInstance, method: 'GET' | 'POST', path: string,
     config: { tollgate: false },
     handler: async (request, reply) => {
       let response: Response;
-      const body = method === 'POST' ? JSON.stringify(request.body) : undefined;
+      const body = method === 'POST' ? serializedBody(request.body, request.longTexts) : undefined;
       try {
         response = await callUpstream(upstream, path, { method, headers: upstreamHeaders(request, upstream, family), body }, cancellation(reply, upstream.timeoutMs).signal);
       } catch (error) {

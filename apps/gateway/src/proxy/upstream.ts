@@ -98,7 +98,7 @@ export function cancellation(reply: FastifyReply, timeoutMs: number): Cancellati
 }
 
 /** Calls the upstream, given up when `cancel` fires (the client went away, or the upstream's timeout passed). */
-export function callUpstream(upstream: Upstream, path: string, init: { method: string; headers: Record<string, string>; body?: string }, cancel: AbortSignal): Promise<Response> {
+export function callUpstream(upstream: Upstream, path: string, init: { method: string; headers: Record<string, string>; body?: string | Uint8Array<ArrayBuffer> }, cancel: AbortSignal): Promise<Response> {
   // The body is the gateway's own serialization of the (possibly rewritten) request.
   if (init.body !== undefined) init.headers['content-type'] = 'application/json';
   return fetch(`${upstream.baseUrl}${path}`, { ...init, signal: cancel });
