@@ -13,6 +13,7 @@ import { openAiError } from './errors.js';
 import { withinReservation } from './reservation.js';
 import { settlement, type Metered } from './settlement.js';
 import { callUpstream, cancellation, reachedUpstream, replyFrom, upstreamFailure, upstreamHeaders, type Upstream } from './upstream.js';
+import type { UpstreamResponse } from './upstream-request.js';
 
 type Body = Record<string, unknown>;
 
@@ -59,7 +60,7 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity, 
 
     const cancel = cancellation(reply, upstream.timeoutMs);
     const started = performance.now();
-    let response: Response;
+    let response: UpstreamResponse;
     try {
       response = await callUpstream(upstream, api.path, { method: 'POST', headers: upstreamHeaders(request, upstream, api.family), body: serializedBody(body, request.longTexts) }, cancel.signal);
     } catch (error) {
@@ -78,10 +79,10 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity, 
 
     // An upstream error (bad request, unknown model, its own rate limit) is passed back as it is;
     // nothing is recorded, and releasing the lease refunds the reservation.
-    if (!response.ok) return reply.send(Buffer.from(await response.arrayBuffer()));
+    if (!response.ok) return reply.send(await response.bytes());
 
-    if (streaming && response.body && response.headers.get('content-type')?.includes('text/event-stream')) {
-      const metered = meterEventStream(response.body, api.stream!, { model, inputTokens: estimate.inputTokens, prices: policy.prices }, (usage, end) =>
+    if (streaming && response.headers['content-type']?.includes('text/event-stream')) {
+      const metered = meterEventStream(response.stream(), api.stream!, { model, inputTokens: estimate.inputTokens, prices: policy.prices }, (usage, end) =>
         settle({ usage, known: end.complete, how: end.complete ? 'stream' : `stream ${STREAM_CUT[end.how]} before its usage`, toolCalls: end.toolCalls }),
       );
       return reply.send(asked ? metered.pipeThrough(hideInjectedUsage()) : metered);
@@ -89,7 +90,7 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity, 
 
     let text: string;
     try {
-      text = await response.text();
+      text = (await response.bytes()).toString('utf8');
     } catch (error) {
       // Cut off while the answer was arriving: the upstream did the work, but its count never came.
       if (cancel.clientGone) {

@@ -16,6 +16,7 @@ import { serializedBody } from '../http/long-texts.js';
 import { withReservation } from './refusal-text.js';
 import { toolLimits } from './tool-limits.js';
 import { callUpstream, cancellation, replyFrom, upstreamFailure, upstreamHeaders, type Upstreams } from './upstream.js';
+import type { UpstreamResponse } from './upstream-request.js';
 
 export interface ApiRoutesDependencies extends Omit<ProxyDependencies, 'upstream'> {
   readonly upstreams: Upstreams;
@@ -103,7 +104,7 @@ function passThrough(app: FastifyInstance, method: 'GET' | 'POST', path: string,
     ...shape,
     config: { tollgate: false },
     handler: async (request, reply) => {
-      let response: Response;
+      let response: UpstreamResponse;
       const body = method === 'POST' ? serializedBody(request.body, request.longTexts) : undefined;
       try {
         response = await callUpstream(upstream, path, { method, headers: upstreamHeaders(request, upstream, family), body }, cancellation(reply, upstream.timeoutMs).signal);
@@ -111,7 +112,7 @@ function passThrough(app: FastifyInstance, method: 'GET' | 'POST', path: string,
         const failure = upstreamFailure(error);
         return reply.code(failure.status).send(failure.body);
       }
-      return replyFrom(reply, response, upstream).send(Buffer.from(await response.arrayBuffer()));
+      return replyFrom(reply, response, upstream).send(await response.bytes());
     },
   });
 }

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiFamily } from '../config/schema.js';
 import { openAiError } from './errors.js';
+import { requestUpstream, type UpstreamResponse } from './upstream-request.js';
 
 /** Where the gateway forwards one family's requests to, resolved: a configured API or the simulated one. */
 export interface Upstream {
@@ -27,13 +28,10 @@ const FAMILY_HEADERS: Record<ApiFamily, { readonly forwarded: readonly string[];
   anthropic: { forwarded: ['accept', 'content-type', 'user-agent', 'anthropic-version', 'anthropic-beta', 'x-request-id'], key: (key) => ['x-api-key', key] },
 };
 
-/** Response headers that describe one hop, or the encoding fetch has already undone: not passed back. */
+/** Response headers that describe one hop, or the encoding already undone: not passed back. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'proxy-connection', 'upgrade', 'trailer', 'te', 'date', 'server']);
 
-/**
- * The headers to send upstream: the client's allowed ones, and the upstream's own key. A plain
- * record: fetch builds its own headers list from it, so a `Headers` here would be built twice.
- */
+/** The headers to send upstream: the client's allowed ones, and the upstream's own key. */
 export function upstreamHeaders(request: FastifyRequest, upstream: Upstream, family: ApiFamily): Record<string, string> {
   const { forwarded, key } = FAMILY_HEADERS[family];
   const headers: Record<string, string> = {};
@@ -52,11 +50,11 @@ export function upstreamHeaders(request: FastifyRequest, upstream: Upstream, fam
  * Starts the reply with the upstream's status and the response headers worth passing back
  * (request ids, processing time, content type), marked when the upstream is the simulated one.
  */
-export function replyFrom(reply: FastifyReply, response: Response, upstream: Upstream): FastifyReply {
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => {
-    if (!HOP_HEADERS.has(name)) headers[name] = value;
-  });
+export function replyFrom(reply: FastifyReply, response: UpstreamResponse, upstream: Upstream): FastifyReply {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = value;
+  }
   reply.code(response.status).headers(headers);
   if (upstream.simulated) reply.header('x-tollgate-upstream', 'simulated');
   return reply;
@@ -98,25 +96,25 @@ export function cancellation(reply: FastifyReply, timeoutMs: number): Cancellati
 }
 
 /** Calls the upstream, given up when `cancel` fires (the client went away, or the upstream's timeout passed). */
-export function callUpstream(upstream: Upstream, path: string, init: { method: string; headers: Record<string, string>; body?: string | Uint8Array<ArrayBuffer> }, cancel: AbortSignal): Promise<Response> {
+export function callUpstream(upstream: Upstream, path: string, init: { method: string; headers: Record<string, string>; body?: string | Uint8Array }, cancel: AbortSignal): Promise<UpstreamResponse> {
   // The body is the gateway's own serialization of the (possibly rewritten) request.
   if (init.body !== undefined) init.headers['content-type'] = 'application/json';
-  return fetch(`${upstream.baseUrl}${path}`, { ...init, signal: cancel });
+  return requestUpstream(`${upstream.baseUrl}${path}`, init, cancel);
 }
 
 /** Connection failures: the upstream never received the request, so it billed nothing. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
 
 /**
  * Whether an upstream call that failed before its response may have reached the upstream: it
  * timed out, was abandoned, or lost a connection the request went out on. The upstream may then
- * have worked on it and billed it; one that could not be connected to (or a URL fetch refuses)
- * billed nothing.
+ * have worked on it and billed it; one that could not be connected to (or whose URL is no HTTP
+ * URL) billed nothing.
  */
 export function reachedUpstream(error: unknown): boolean {
   const name = (error as Error)?.name;
   if (name === 'TimeoutError' || name === 'AbortError') return true;
-  const code = ((error as Error)?.cause as NodeJS.ErrnoException | undefined)?.code;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code !== undefined && !NOT_CONNECTED.has(code);
 }
 
