@@ -29,7 +29,7 @@ export { toolCallsOf } from './tool-calls.js';
 export type { OutputCapOptions } from './cap.js';
 
 // Usage from streams: SDK streams, raw SSE.
-export { hideInjectedUsage, meterEventStream, sseMeter, sseParser, streamMeter } from './stream.js';
+export { hideInjectedUsage, hideInjectedUsageFrom, meterEventIterable, meterEventStream, sseMeter, sseParser, streamMeter } from './stream.js';
 export type { ServerSentEvent, SseMeter, StreamEnd } from './stream.js';
 export type { StreamMeter, StreamMeterOptions } from './stream-meter.js';
 

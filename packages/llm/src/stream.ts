@@ -170,6 +170,77 @@ export function meterEventStream(
 }
 
 /**
+ * `meterEventStream` for Node streams and other async iterables of bytes: yields the chunks of
+ * `body` unchanged and calls `onUsage` exactly once, when `body` ends or fails, when the consumer
+ * stops early (`return()`, which a destroyed `Readable.from` calls; `body` is stopped first), or
+ * as soon as `gone` aborts. A consumer's `return()` waits for a pending read of `body` to finish,
+ * so a proxy whose client leaves passes `gone`: the call is settled at once, as `cancelled`, with
+ * what went through. No web streams on the way: what a Node proxy that pipes an upstream needs.
+ *
+ * @example
+ * const metered = meterEventIterable(upstreamResponse, 'openai-chat', { model, inputTokens, prices }, (usage, end) => lease.finish(usage, end.complete ? undefined : { partial: true }), clientGone);
+ * reply.send(Readable.from(metered, { objectMode: false }));
+ */
+export function meterEventIterable(
+  body: AsyncIterable<Uint8Array>,
+  format: StreamFormat,
+  options: StreamMeterOptions | undefined,
+  onUsage: (usage: Usage, end: StreamEnd) => unknown,
+  gone?: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  if (typeof onUsage !== 'function') throw configurationError('meterEventIterable needs an onUsage(usage, end) callback');
+  const meter = sseMeter(format, options);
+  const settle = settlement(meter, options, onUsage);
+  const cancelled = () => void settle('cancelled');
+  if (gone?.aborted) cancelled();
+  else gone?.addEventListener('abort', cancelled, { once: true });
+  return meteredChunks(body, meter, (how) => {
+    gone?.removeEventListener('abort', cancelled);
+    return settle(how);
+  });
+}
+
+async function* meteredChunks(body: AsyncIterable<Uint8Array>, meter: SseMeter, settle: (how: StreamEnd['how']) => Promise<void>): AsyncGenerator<Uint8Array> {
+  // Unless the loop ends or throws, the consumer stopped early: leaving the loop stopped `body`.
+  let how: StreamEnd['how'] = 'cancelled';
+  try {
+    for await (const chunk of body) {
+      meter.write(chunk);
+      yield chunk;
+    }
+    how = 'done';
+  } catch (error) {
+    how = 'error';
+    throw error;
+  } finally {
+    await settle(how);
+  }
+}
+
+/**
+ * Settles a metered body once, however it ends: `onUsage` with the meter's usage. A usage that
+ * cannot be counted (a counter of your own that throws) is still settled, as partial: the caller
+ * must get its one call to record and release. A failing callback must not fail the body the
+ * client is reading: it is reported instead.
+ */
+function settlement(meter: StreamMeter, options: StreamMeterOptions | undefined, onUsage: (usage: Usage, end: StreamEnd) => unknown): (how: StreamEnd['how']) => Promise<void> {
+  let settled: Promise<void> | undefined;
+  const warn = (error: unknown) => console.warn(`${errorPrefix('llm')} settling a metered stream failed: ${(error as Error)?.message ?? String(error)}`);
+  const measured = (): Promise<[Usage, boolean]> =>
+    meter.usage().then(
+      (usage) => [usage, meter.complete],
+      (error: unknown) => {
+        warn(error);
+        return [{ ...(options?.model !== undefined && { model: options.model }), inputTokens: options?.inputTokens ?? 0 }, false];
+      },
+    );
+  return (how) =>
+    (settled ??= measured()
+      .then(([usage, complete]) => onUsage(usage, { complete, how, toolCalls: meter.toolCalls() }))
+      .then(() => undefined, warn));
+}
+
+/**
  * `body` passed through `meter`, each chunk given to it by `feed` (raw bytes to an SSE meter, parts
  * to a meter of parts), and settled once through `onUsage` (see `meterEventStream`).
  */
@@ -181,23 +252,7 @@ export function meteredBody<T>(
   onUsage: (usage: Usage, end: StreamEnd) => unknown,
 ): ReadableStream<T> {
   const reader = body.getReader();
-  let settled: Promise<void> | undefined;
-  const warn = (error: unknown) => console.warn(`${errorPrefix('llm')} settling a metered stream failed: ${(error as Error)?.message ?? String(error)}`);
-  // A usage that cannot be counted (a counter of your own that throws) is still settled, as
-  // partial: the caller must get its one call to record and release.
-  const measured = (): Promise<[Usage, boolean]> =>
-    meter.usage().then(
-      (usage) => [usage, meter.complete],
-      (error: unknown) => {
-        warn(error);
-        return [{ ...(options?.model !== undefined && { model: options.model }), inputTokens: options?.inputTokens ?? 0 }, false];
-      },
-    );
-  // A failing callback must not fail the body the client is reading: it is reported instead.
-  const settle = (how: StreamEnd['how']) =>
-    (settled ??= measured()
-      .then(([usage, complete]) => onUsage(usage, { complete, how, toolCalls: meter.toolCalls() }))
-      .then(() => undefined, warn));
+  const settle = settlement(meter, options, onUsage);
   return new ReadableStream<T>({
     async pull(controller) {
       let chunk: ReadableStreamReadResult<T>;
@@ -237,20 +292,35 @@ export function meteredBody<T>(
  * return new Response(upstream.body!.pipeThrough(hideInjectedUsage()), { headers: upstream.headers });
  */
 export function hideInjectedUsage(): TransformStream<Uint8Array, Uint8Array> {
+  const hider = usageHider();
+  return new TransformStream({
+    transform: (chunk, controller) => hider.push(chunk).forEach((bytes) => controller.enqueue(bytes)),
+    flush: (controller) => hider.end().forEach((bytes) => controller.enqueue(bytes)),
+  });
+}
+
+/** `hideInjectedUsage` for Node streams and other async iterables of bytes: yields `body`'s events without the injected usage. */
+export async function* hideInjectedUsageFrom(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const hider = usageHider();
+  for await (const chunk of body) yield* hider.push(chunk);
+  yield* hider.end();
+}
+
+/** The events of a chat stream's bytes, as bytes again, without what `include_usage` added. */
+function usageHider(): { push(chunk: Uint8Array): Uint8Array[]; end(): Uint8Array[] } {
   const parser = sseParser();
   const encoder = new TextEncoder();
-  const forward = (events: ServerSentEvent[], controller: TransformStreamDefaultController<Uint8Array>) => {
+  const kept = (events: ServerSentEvent[]) => {
+    const out: Uint8Array[] = [];
     for (const { event, data } of events) {
-      const kept = withoutUsage(data);
-      if (kept === undefined) continue;
-      const lines = kept.split('\n').map((line) => `data: ${line}\n`).join('');
-      controller.enqueue(encoder.encode(`${event === undefined ? '' : `event: ${event}\n`}${lines}\n`));
+      const without = withoutUsage(data);
+      if (without === undefined) continue;
+      const lines = without.split('\n').map((line) => `data: ${line}\n`).join('');
+      out.push(encoder.encode(`${event === undefined ? '' : `event: ${event}\n`}${lines}\n`));
     }
+    return out;
   };
-  return new TransformStream({
-    transform: (chunk, controller) => forward(parser.push(chunk), controller),
-    flush: (controller) => forward(parser.end(), controller),
-  });
+  return { push: (chunk) => kept(parser.push(chunk)), end: () => kept(parser.end()) };
 }
 
 /** A chunk's data without what `include_usage` added: `undefined` for the usage-only chunk. */

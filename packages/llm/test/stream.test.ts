@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countTokens, genaiPrices, meterEventStream, sseMeter, sseParser, streamMeter, type StreamEnd } from '../src/index.js';
+import { countTokens, genaiPrices, hideInjectedUsage, hideInjectedUsageFrom, meterEventIterable, meterEventStream, sseMeter, sseParser, streamMeter, type StreamEnd } from '../src/index.js';
 import type { Usage } from '@tollgate/core';
 import { CHAT_CHUNKS, MESSAGE_EVENTS, RESPONSE_EVENTS, sse } from './fixtures.js';
 
@@ -99,5 +99,108 @@ describe('meterEventStream', () => {
     const body = meterEventStream(failing, 'anthropic', undefined, (_usage, end) => settled.push(end));
     await expect(new Response(body).text()).rejects.toThrow('socket hang up');
     expect(settled).toEqual([{ complete: false, how: 'error', toolCalls: [] }]);
+  });
+});
+
+/** Yields `chunks`, then throws `failure` if given; records whether the consumer stopped it early. */
+function chunksOf(chunks: Uint8Array[], failure?: Error): AsyncIterable<Uint8Array> & { stopped: boolean } {
+  const iterable = {
+    stopped: false,
+    async *[Symbol.asyncIterator]() {
+      try {
+        for (const chunk of chunks) yield chunk;
+        if (failure) throw failure;
+      } finally {
+        iterable.stopped = true;
+      }
+    },
+  };
+  return iterable;
+}
+
+const joined = async (body: AsyncIterable<Uint8Array>) => {
+  const parts: Uint8Array[] = [];
+  for await (const part of body) parts.push(part);
+  return new TextDecoder().decode(Buffer.concat(parts));
+};
+
+describe('meterEventIterable (Node streams and other async iterables)', () => {
+  it('yields the bytes unchanged and settles once at the end, as meterEventStream does', async () => {
+    const raw = bytes(sse(CHAT_CHUNKS, 'openai-chat'));
+    const settled: Array<[Usage, StreamEnd]> = [];
+
+    const text = await joined(meterEventIterable(chunksOf([raw.subarray(0, 100), raw.subarray(100)]), 'openai-chat', { prices }, (usage, end) => settled.push([usage, end])));
+
+    expect(text).toBe(new TextDecoder().decode(raw));
+    expect(settled).toEqual([[{ model: 'gpt-4o-mini-2024-07-18', inputTokens: 9, outputTokens: 7, cost: 0.00000555 }, { complete: true, how: 'done', toolCalls: [] }]]);
+  });
+
+  it('a consumer that stops early stops the source first, then settles the output received as cancelled', async () => {
+    const raw = bytes(sse(CHAT_CHUNKS.slice(0, 3), 'openai-chat').replace('data: [DONE]\n\n', ''));
+    const upstream = chunksOf([raw, bytes('data: {}\n\n')]);
+    const seen: string[] = [];
+    const metered = meterEventIterable(upstream, 'openai-chat', { model: 'gpt-4o-mini', inputTokens: 120 }, (usage, end) => void seen.push(`stopped=${upstream.stopped} ${usage.outputTokens} ${end.how} ${end.complete}`));
+
+    await metered.next();
+    await metered.return(undefined);
+
+    expect(seen).toEqual([`stopped=true ${await countTokens('Hello there', 'gpt-4o')} cancelled false`]);
+  });
+
+  it('settles when the source fails, and still fails the consumer', async () => {
+    const settled: StreamEnd[] = [];
+
+    await expect(joined(meterEventIterable(chunksOf([bytes(sse(MESSAGE_EVENTS.slice(0, 4), 'named'))], new Error('socket hang up')), 'anthropic', undefined, (_usage, end) => settled.push(end)))).rejects.toThrow('socket hang up');
+
+    expect(settled).toEqual([{ complete: false, how: 'error', toolCalls: [] }]);
+  });
+
+  it('refuses a missing callback at once', () => {
+    expect(() => meterEventIterable(chunksOf([]), 'openai-chat', undefined, undefined as never)).toThrow(/meterEventIterable needs an onUsage/);
+  });
+});
+
+describe('hiding the usage a proxy asked for', () => {
+  it('gives the same bytes from an async iterable as from a web stream', async () => {
+    const withUsage = CHAT_CHUNKS.map((chunk) => ({ usage: null, ...(chunk as object) }));
+    const raw = bytes(sse(withUsage, 'openai-chat'));
+    const halves = () => [raw.subarray(0, 77), raw.subarray(77)];
+
+    const fromIterable = await joined(hideInjectedUsageFrom(chunksOf(halves())));
+    const fromStream = await new Response(source(halves()).pipeThrough(hideInjectedUsage())).text();
+
+    expect(fromIterable).toBe(fromStream);
+    expect(fromIterable).not.toContain('"usage"');
+    expect(fromIterable).toContain('data: [DONE]');
+  });
+});
+
+describe('meterEventIterable with a signal that the consumer is gone', () => {
+  it('settles at once when it aborts, as cancelled, while a read of the source is still pending', async () => {
+    const raw = bytes(sse(CHAT_CHUNKS.slice(0, 3), 'openai-chat').replace('data: [DONE]\n\n', ''));
+    let release!: () => void;
+    const pending = new Promise<void>((resolve) => (release = resolve));
+    const hanging = {
+      async *[Symbol.asyncIterator]() {
+        yield raw;
+        await pending;
+      },
+    };
+    const gone = new AbortController();
+    const settled: StreamEnd[] = [];
+    let onSettled!: () => void;
+    const settledOnce = new Promise<void>((resolve) => (onSettled = resolve));
+    const metered = meterEventIterable(hanging, 'openai-chat', { model: 'gpt-4o-mini', inputTokens: 5 }, (_usage, end) => void (settled.push(end), onSettled()), gone.signal);
+    await metered.next();
+    const stuck = metered.next();
+
+    gone.abort();
+    // Settled while the read is still pending (were it not, this would wait for ever).
+    await settledOnce;
+
+    expect(settled).toEqual([{ complete: false, how: 'cancelled', toolCalls: [] }]);
+    release();
+    await stuck;
+    expect(settled).toHaveLength(1);
   });
 });

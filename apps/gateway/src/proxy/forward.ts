@@ -1,5 +1,6 @@
+import { Readable } from 'node:stream';
 import type { Usage } from '@tollgate/core';
-import { hideInjectedUsage, meterEventStream, toolCallsOf, type LlmDemand, type LlmPriceSource, type StreamEnd } from '@tollgate/llm';
+import { hideInjectedUsageFrom, meterEventIterable, toolCallsOf, type LlmDemand, type LlmPriceSource, type StreamEnd } from '@tollgate/llm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { BudgetAlerts } from '../alerts/budget-alerts.js';
 import type { Activity } from '../dashboard/activity.js';
@@ -82,10 +83,16 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity, 
     if (!response.ok) return reply.send(await response.bytes());
 
     if (streaming && response.headers['content-type']?.includes('text/event-stream')) {
-      const metered = meterEventStream(response.stream(), api.stream!, { model, inputTokens: estimate.inputTokens, prices: policy.prices }, (usage, end) =>
-        settle({ usage, known: end.complete, how: end.complete ? 'stream' : `stream ${STREAM_CUT[end.how]} before its usage`, toolCalls: end.toolCalls }),
+      // Settled as soon as the client goes away, in the same turn as the lease's release: a later
+      // settlement would leave the refunded reservation free for other requests meanwhile.
+      const metered = meterEventIterable(
+        response.body,
+        api.stream!,
+        { model, inputTokens: estimate.inputTokens, prices: policy.prices },
+        (usage, end) => settle({ usage, known: end.complete, how: end.complete ? 'stream' : `stream ${streamCut(end, cancel.clientGone)} before its usage`, toolCalls: end.toolCalls }),
+        cancel.signal,
       );
-      return reply.send(asked ? metered.pipeThrough(hideInjectedUsage()) : metered);
+      return reply.send(Readable.from(asked ? hideInjectedUsageFrom(metered) : metered, { objectMode: false }));
     }
 
     let text: string;
@@ -109,8 +116,14 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity, 
 /** How a call that reached the upstream failed before its answer, for the log. */
 const FAILED_BEFORE_ANSWER: Record<ReturnType<typeof upstreamFailure>['status'], string> = { 504: 'upstream timed out', 502: 'upstream connection lost before its answer' };
 
-/** How a stream ended without its usage, for the log. */
-const STREAM_CUT: Record<StreamEnd['how'], string> = { done: 'ended', cancelled: 'cancelled by the client', error: 'cut off by the upstream' };
+/**
+ * How a stream ended without its usage, for the log. The meter sees a cancellation when the
+ * call's signal aborts: the client left, or else the upstream's timeout passed.
+ */
+function streamCut(end: StreamEnd, clientGone: boolean): string {
+  if (clientGone) return 'cancelled by the client';
+  return { done: 'ended', cancelled: 'timed out', error: 'cut off by the upstream' }[end.how];
+}
 
 /** What is known of a call whose count never came: the prompt as estimated, no output seen. */
 const lowerBound = (model: string, estimate: LlmDemand): Usage => ({ model, inputTokens: estimate.inputTokens, outputTokens: 0 });

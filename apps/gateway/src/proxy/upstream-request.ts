@@ -9,10 +9,10 @@ export interface UpstreamResponse {
   readonly ok: boolean;
   /** Node's parsed headers: lower-case names. */
   readonly headers: IncomingHttpHeaders;
+  /** The body, decoded, to stream; destroying it ends the call. */
+  readonly body: Readable;
   /** The whole body; rejects if the connection is lost, or the call given up, before its end. */
   bytes(): Promise<Buffer>;
-  /** The body as a web stream (what the stream meter reads); cancelling it ends the call. */
-  stream(): ReadableStream<Uint8Array>;
 }
 
 export interface UpstreamRequestInit {
@@ -30,8 +30,7 @@ const DECODERS: Record<string, () => NodeJS.ReadWriteStream> = { gzip: createGun
 
 /**
  * One call to an upstream with `node:http` (or `https`): a request through `fetch` costs the
- * gateway several times the CPU (its WHATWG headers, body and stream objects), and most answers are
- * read whole. The body is streamed through web streams only when asked for. Given up when `signal`
+ * gateway several times the CPU (its WHATWG headers, body and stream objects). Given up when `signal`
  * aborts, with the signal's reason as the error (a `TimeoutError`, an `AbortError`); a call that
  * could not connect fails with the socket's error and its `code` (`ECONNREFUSED`, …).
  */
@@ -61,12 +60,12 @@ function responseOf(message: IncomingMessage): UpstreamResponse {
     status,
     ok: status >= 200 && status < 300,
     headers: message.headers,
+    body,
     bytes: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(chunk as Buffer);
       if (!message.complete) throw Object.assign(new Error('The upstream closed the connection before the end of its answer.'), { code: 'ECONNRESET' });
       return Buffer.concat(chunks);
     },
-    stream: () => Readable.toWeb(body) as ReadableStream<Uint8Array>,
   };
 }
