@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiFamily } from '../config/schema.js';
 import { parseJsonBodies, requireObjectBody } from '../http/json-body.js';
 import type { ApiKeys } from '../keys/api-keys.js';
+import { spendRows } from '../ledger/request-rows.js';
+import type { SpendLedger } from '../ledger/spend-ledger.js';
 import { identityOf } from '../policy.js';
 import { allowedModel } from './allowed-models.js';
 import { observeBudgets } from './budget-gauge.js';
@@ -19,6 +21,7 @@ import { callUpstream, cancellation, replyFrom, upstreamFailure, upstreamHeaders
 export interface ApiRoutesDependencies extends Omit<ProxyDependencies, 'upstream'> {
   readonly upstreams: Upstreams;
   readonly keys: ApiKeys;
+  readonly ledger: SpendLedger;
   readonly maxBodyBytes: number;
 }
 
@@ -34,7 +37,7 @@ const familyOfPath = (url: string): ApiFamily => (/^\/v1\/messages(?:[/?]|$)/.te
  * Anthropic's messages (each where its family has an upstream) are limited per user, key, IP, team
  * and organisation by the tollgate plugin (deciding in `preHandler`, once the body is parsed and
  * estimated with its API's estimate; a caller's large bodies in turn), after a key's model
- * allow-list and the tools past their limits.
+ * allow-list and the tools past their limits. Each of their requests leaves a row in the spend ledger.
  * Errors are answered in the shape of the API asked: OpenAI's, or Anthropic's on `/v1/messages`;
  * an unknown path too.
  */
@@ -42,8 +45,10 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiRoutesDependencie
   const { policy, metrics, activity, upstreams } = deps;
   app.decorateRequest('caller', null);
   app.decorateRequest('estimate', null);
+  app.decorateRequest('spend', null);
   app.setErrorHandler(errorHandler);
   app.addHook('onRequest', authenticate(policy, deps.keys));
+  const openSpendRow = spendRows(app, deps.ledger);
   const turns = largeBodiesInTurn(app);
   parseJsonBodies(app, turns.beforeParsing);
   app.setNotFoundHandler((request, reply) => {
@@ -78,9 +83,9 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiRoutesDependencie
     const handle = forwardHandler(api, { ...deps, upstream });
     const shape = api.family === 'anthropic' ? { preSerialization: inAnthropicShape } : {};
     // The route's own preHandler runs before the tollgate plugin's: tools past their limit go first.
-    app.post(api.path, { ...shape, bodyLimit: deps.maxBodyBytes, preValidation: [requireObjectBody, allowedModel], preHandler: toolLimits(api, policy, onLimited), config: { tollgate: { demand: llmDemand(policy, api) } } }, (request, reply) => {
+    app.post(api.path, { ...shape, bodyLimit: deps.maxBodyBytes, onRequest: openSpendRow, preValidation: [requireObjectBody, allowedModel], preHandler: toolLimits(api, policy, onLimited), config: { tollgate: { demand: llmDemand(policy, api) } } }, (request, reply) => {
       turns.decided(request);
-      return handle(request, reply);
+      return request.spend!.handling(handle(request, reply));
     });
   };
   for (const api of APIS) forward(api);
