@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, stopServer } from '@tollgate/dev-redis';
+import { MISBEHAVIOURS, startHostileUpstream } from '@tollgate/test-kit/hostile-upstream';
 import { seededRandom } from '@tollgate/test-kit/random';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../src/gateway.js';
 import type { GroupReport } from '../src/ledger/spend-report.js';
-import { eventually, gatewayWith, spend, usedOf, writeConfig } from './support.js';
+import { afterTest, client, eventually, gatewayWith, spend, usedOf, writeConfig } from './support.js';
 
 const nano = (usd: number) => Math.round(usd * 1e9);
 const REQUESTS = 1_000;
@@ -159,5 +160,39 @@ describe.each(stores)('the spend ledger on %s', (_name, store) => {
 
     const after = await ledgerAndCounters(restarted);
     expect(after).toEqual(before);
+  });
+});
+
+describe('the spend ledger in front of an upstream that misbehaves', () => {
+  const carol = `
+tiers:
+  metered:
+    limits:
+      - { name: daily-usd, scope: user, resource: cost, limit: 1000, reset: { every: day } }
+      - { name: inflight, scope: user, resource: concurrency, limit: 100 }
+users:
+  carol: { tier: metered }
+keys:
+  sk-test-carol: { user: carol, name: carol-key }
+`;
+
+  it.each(MISBEHAVIOURS)('%s: each row is what the counters charged (kept reservations and overruns included)', async (behaviour) => {
+    const upstream = await startHostileUpstream({ behaviour });
+    afterTest(() => upstream.close());
+    const gateway = await gatewayWith(writeConfig(carol, { upstream: upstream.url }));
+    const openai = client(gateway, 'sk-test-carol');
+    const body = { model: 'o3', messages: [{ role: 'user' as const, content: 'Think, then answer.' }], max_completion_tokens: 500 };
+
+    for (let i = 0; i < 3; i++) {
+      await openai.chat.completions.create(body).catch(() => undefined);
+      await (async () => {
+        for await (const _ of await openai.chat.completions.create({ ...body, stream: true }));
+      })().catch(() => undefined);
+    }
+
+    const { body: report } = await eventually(() => spend<GroupReport>(gateway, { groupBy: 'user' }), ({ body }) => body.total.requests === 6);
+    const used = await eventually(() => usedOf(gateway.policy.limiter, { user: 'carol' }), (u) => u.inflight === 0);
+    expect(report.total.costNanoUsd).toBe(nano(used['daily-usd']!));
+    expect(report.total.costNanoUsd).toBeGreaterThan(0);
   });
 });
