@@ -1,5 +1,5 @@
 import type { Usage } from '@tollgate/core';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { LedgerRow } from './ledger-types.js';
 import type { SpendLedger } from './spend-ledger.js';
 
@@ -100,21 +100,22 @@ function errorOf(payload: unknown): { limit?: unknown; code?: unknown; type?: un
 /**
  * Puts a ledger row together for each request to the routes given `open` as their `onRequest`
  * hook, and hands it to `ledger` when it is complete. Registered in the APIs' context after the
- * authentication: a request refused for its key has no caller to charge, and no row.
+ * authentication: a request refused for its key has no caller to charge, and no row. The hooks
+ * take Fastify's callback form: they run on every request, and an async hook costs a promise each.
  */
 export function spendRows(app: FastifyInstance, ledger: SpendLedger) {
-  app.addHook('preSerialization', async (request, reply, payload) => {
+  app.addHook('preSerialization', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void) => {
     // The gateway's own error bodies: a refusal names its limit, any other error its code.
     const error = request.spend && reply.statusCode >= 400 ? errorOf(payload) : undefined;
     const reason = error?.limit ?? error?.code ?? error?.type;
     if (error && typeof reason === 'string') request.spend!.refusal = reason;
-    return payload;
+    done(null, payload);
   });
-  app.addHook('onSend', async (request, _reply, payload) => {
+  app.addHook('onSend', (request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void) => {
     if (payload instanceof ReadableStream) request.spend?.streaming();
-    return payload;
+    done(null, payload);
   });
-  return async function open(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  return function open(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const entry = (request.spend = new SpendEntry(request));
     reply.raw.once('close', () => {
       entry.row(reply).then(
@@ -122,5 +123,6 @@ export function spendRows(app: FastifyInstance, ledger: SpendLedger) {
         (error: unknown) => request.log.error({ err: error }, 'building the spend ledger row failed'),
       );
     });
+    done();
   };
 }
