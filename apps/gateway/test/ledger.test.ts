@@ -76,6 +76,20 @@ describe('the spend ledger', () => {
     expect(refused).toMatchObject({ user: 'bob', status: 400, requestedModel: 'house-model', costNanoUsd: 0, refusal: 'model_not_priced' });
   });
 
+  it('writes the rows of the streams its own stop cuts off before it closes: a restart finds them, and the counters agree', async () => {
+    const file = writeConfig(POLICY, { chunkDelayMs: 200 });
+    const gateway = await gatewayWith(file);
+    const stream = await client(gateway, 'sk-test-alice').chat.completions.create({ model: 'gpt-4o', messages: HELLO, max_tokens: 200, stream: true });
+    for await (const _ of stream) break;
+
+    await gateway.close();
+    const restarted = await gatewayWith(file);
+
+    const [cut] = (await spend(restarted)).body.rows;
+    expect(cut).toMatchObject({ user: 'alice', status: 499, usageKnown: false });
+    expect(cut!.costNanoUsd).toBe(nano((await usedOf(restarted.policy.limiter, { user: 'alice' }))['daily-usd']!));
+  });
+
   it('fails no request when the ledger cannot be written: the failure is logged and counted, and the rows are written once it can be', async () => {
     const log = logLines();
     const gateway = await gatewayWith(writeConfig(POLICY, { logLevel: 'error' }), { logStream: log.stream });

@@ -117,12 +117,8 @@ export function spendRows(app: FastifyInstance, ledger: SpendLedger) {
   });
   return function open(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const entry = (request.spend = new SpendEntry(request));
-    reply.raw.once('close', () => {
-      entry.row(reply).then(
-        (row) => ledger.add(row),
-        (error: unknown) => request.log.error({ err: error }, 'building the spend ledger row failed'),
-      );
-    });
+    // Handed over now, not at the close: a gateway that stops waits for the rows of the requests it cuts off.
+    ledger.addWhenReady(new Promise((resolve) => reply.raw.once('close', () => resolve(entry.row(reply)))));
     done();
   };
 }

@@ -31,6 +31,8 @@ export interface SpendLedgerOptions {
 export class SpendLedger {
   private buffer: LedgerRow[] = [];
   private writing: Promise<void> | undefined;
+  /** Rows of requests still in flight, or waiting for their settlement (a stream the client left): closing waits for them. */
+  private readonly pending = new Set<Promise<void>>();
   private readonly flushTimer: NodeJS.Timeout;
   private readonly pruneTimer: NodeJS.Timeout;
 
@@ -45,6 +47,17 @@ export class SpendLedger {
   /** How long rows are kept, in ms. */
   get retentionMs(): number {
     return this.options.retentionDays * DAY_MS;
+  }
+
+  /** Adds a request's row once it is complete (after its response and its settlement); one that cannot be put together is logged. */
+  addWhenReady(row: Promise<LedgerRow>): void {
+    const added: Promise<void> = row
+      .then(
+        (complete) => this.add(complete),
+        (error: unknown) => this.options.log.error({ err: error }, 'building a spend ledger row failed'),
+      )
+      .finally(() => this.pending.delete(added));
+    this.pending.add(added);
   }
 
   add(row: LedgerRow): void {
@@ -69,10 +82,17 @@ export class SpendLedger {
     yield* this.options.store.rows(filter);
   }
 
-  /** Stops the timers and writes what is left. */
+  /**
+   * Stops the timers and writes what is left, the rows of the requests the server's closing cut
+   * off included (their settlements come as their streams are cancelled), waiting for them at
+   * most the store's deadline. Call it after the server has closed and before the store does.
+   */
   async close(): Promise<void> {
     clearInterval(this.flushTimer);
     clearInterval(this.pruneTimer);
+    await withinDeadline(Promise.allSettled(this.pending), this.options.timeoutMs).catch(() => {
+      this.options.log.error({ rows: this.pending.size }, 'spend ledger rows still unsettled at close are not written');
+    });
     await this.flush();
   }
 
