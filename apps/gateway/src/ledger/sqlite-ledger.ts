@@ -22,10 +22,11 @@ CREATE INDEX IF NOT EXISTS gateway_spend_ledger_time ON gateway_spend_ledger (ti
 ${FILTERED.map((field) => `CREATE INDEX IF NOT EXISTS gateway_spend_ledger_${field} ON gateway_spend_ledger (${field}, time);`).join('\n')}
 `;
 
-type Stored = Record<(typeof COLUMNS)[number], unknown> & { seq: number };
+/** A row as SQLite returns it: its columns, and its insertion order. */
+type Stored = Record<string, unknown> & { seq: number; time: number };
 
 function rowOf(stored: Stored): LedgerRow {
-  const row = Object.fromEntries(FIELDS.map((field) => [field, stored[column(field) as keyof Stored]]));
+  const row = Object.fromEntries(FIELDS.map((field) => [field, stored[column(field)]]));
   return { ...row, usageKnown: stored.usage_known === null ? null : stored.usage_known === 1 } as unknown as LedgerRow;
 }
 
