@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { preloadTokenizer } from '@tollgate/llm';
 import Fastify, { LogController } from 'fastify';
 import { GatewayConfigError } from './config/errors.js';
@@ -9,6 +9,7 @@ import { Activity } from './dashboard/activity.js';
 import { adminRoutes } from './dashboard/routes.js';
 import { BudgetAlerts } from './alerts/budget-alerts.js';
 import { ApiKeys } from './keys/api-keys.js';
+import { SpendLedger } from './ledger/spend-ledger.js';
 import { withDeadline } from './records/records.js';
 import { SharedTierChanges } from './records/tier-changes.js';
 import { healthRoutes } from './health.js';
@@ -64,7 +65,7 @@ const STORE_TIMEOUT_MS = 1_000;
 const QUIET_REQUESTS = new LogController({ disableRequestLogging: true });
 
 /** Settings only a restart applies, named in the warning a reload logs when they change. */
-const RESTART_ONLY = ['listen', 'store', 'dataDir', 'upstreams', 'adminToken', 'logLevel', 'alerts'] as const;
+const RESTART_ONLY = ['listen', 'store', 'dataDir', 'upstreams', 'adminToken', 'logLevel', 'alerts', 'ledger'] as const;
 
 /** Each family's upstream: the configured ones, or the simulated one for every family. */
 function upstreamsOf(spec: UpstreamsSpec, simulated: SimulatedUpstream | undefined): Upstreams {
@@ -82,15 +83,17 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   // A number of hops as proxy-addr counts them (Fastify's types take only its function form).
   const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : hops;
   const stdout = options.logStream ? undefined : stdoutLines();
-  const app = Fastify({ logger: { level: config.logLevel, stream: options.logStream ?? stdout }, logController: QUIET_REQUESTS, forceCloseConnections: true, trustProxy, ...serverOptions(config.listen) });
+  // Request ids unique across restarts and instances: the spend ledger's rows and the log lines share them.
+  const app = Fastify({ logger: { level: config.logLevel, stream: options.logStream ?? stdout }, logController: QUIET_REQUESTS, forceCloseConnections: true, trustProxy, genReqId: () => randomUUID(), ...serverOptions(config.listen) });
   parseJsonBodies(app);
   const metrics = new GatewayMetrics();
-  const opened = openStore(config.store, (error) => app.log.error({ err: error }, 'redis connection error'));
+  const opened = openStore(config.store, config.ledger, (error) => app.log.error({ err: error }, 'redis connection error'));
   const policy = new LivePolicy(config.policy, timedStore(opened.store, metrics.storeLatency), STORE_TIMEOUT_MS);
   const activity = new Activity();
   const records = withDeadline(opened.records, STORE_TIMEOUT_MS);
   const tiers = new SharedTierChanges(records, policy, app.log);
   const alerts = config.alerts && new BudgetAlerts(config.alerts, records, app.log);
+  const ledger = new SpendLedger({ store: opened.ledger, retentionDays: config.ledger.retentionDays, timeoutMs: STORE_TIMEOUT_MS, metrics, log: app.log });
   const keys = new ApiKeys(records, () => ({ users: policy.config.users, keyNames: new Set([...policy.config.keys.values()].map((key) => key.id)) }));
 
   const simulated = config.upstreams.kind === 'simulated' ? await startSimulatedUpstream({ chunkDelayMs: config.upstreams.chunkDelayMs, onRequest: options.onSimulatedRequest }) : undefined;
@@ -98,8 +101,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const adminToken = config.adminToken ?? randomBytes(18).toString('base64url');
   const about = { upstream: simulated ? 'simulated' : Object.values(upstreams).map((upstream) => upstream.baseUrl).join(', '), store: opened.description };
 
-  await app.register(apiRoutes, { prefix: '/v1', policy, keys, upstreams, metrics, activity, alerts, maxBodyBytes: config.listen.maxBodyBytes });
-  await app.register(adminRoutes, { policy, keys, tiers, activity, adminToken, about });
+  await app.register(apiRoutes, { prefix: '/v1', policy, keys, ledger, upstreams, metrics, activity, alerts, maxBodyBytes: config.listen.maxBodyBytes });
+  await app.register(adminRoutes, { policy, keys, tiers, activity, ledger, adminToken, about });
   await app.register(healthRoutes, { store: opened.store, storeTimeoutMs: STORE_TIMEOUT_MS, upstream: about.upstream });
   app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.text()));
   app.get('/', async (_request, reply) => reply.redirect('/dashboard'));
@@ -129,6 +132,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   } catch (error) {
     unwatch();
     tiers.stop();
+    await ledger.close();
     await Promise.all([simulated?.close(), opened.close()]);
     stdout?.close();
     throw error;
@@ -150,6 +154,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       tiers.stop();
       alerts?.close();
       await app.close();
+      // After the server: the last requests' rows are written before the store closes.
+      await ledger.close();
       await Promise.all([simulated?.close(), opened.close()]);
       stdout?.close();
     },

@@ -152,17 +152,21 @@ export class GatewayMetrics {
     'tollgate_budget_used_ratio',
     'Each cost budget\'s used fraction as the last decision on it saw it (an admitted request\'s reservation included), by limit, scope and the id it counts (user, key, team, organisation; empty for global)',
   );
+  readonly ledgerWriteFailures = new Counter('tollgate_ledger_write_failures_total', 'Spend ledger batches the store did not take (kept for the next write, up to a bound)');
+  readonly ledgerRowsDropped = new Counter('tollgate_ledger_rows_dropped_total', 'Spend ledger rows given up: the store failed for longer than the buffer holds');
 
   constructor() {
     // Exported as 0 from the start: an alert on their increase needs the series before the first event.
     this.spend.inc({}, 0);
     this.overruns.inc({}, 0);
     this.overrunUsd.inc({}, 0);
+    this.ledgerWriteFailures.inc({}, 0);
+    this.ledgerRowsDropped.inc({}, 0);
   }
 
   /** The exposition text, for `GET /metrics`. */
   text(): string {
-    const all = [this.decisions, this.degraded, this.storeLatency, this.upstream, this.upstreamLatency, this.tokens, this.spend, this.overruns, this.overrunUsd, this.budgetUsed];
+    const all = [this.decisions, this.degraded, this.storeLatency, this.upstream, this.upstreamLatency, this.tokens, this.spend, this.overruns, this.overrunUsd, this.budgetUsed, this.ledgerWriteFailures, this.ledgerRowsDropped];
     return all.flatMap((metric) => metric.lines()).join('\n') + '\n';
   }
 }

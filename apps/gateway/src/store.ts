@@ -4,7 +4,10 @@ import type { Store, StoreBatch, StoreResult } from '@tollgate/core';
 import { RedisStore } from '@tollgate/store-redis';
 import { SqliteStore } from '@tollgate/store-sqlite';
 import { Redis } from 'ioredis';
-import type { StoreSpec } from './config/schema.js';
+import type { LedgerSpec, StoreSpec } from './config/schema.js';
+import type { LedgerStore } from './ledger/ledger-types.js';
+import { redisLedger } from './ledger/redis-ledger.js';
+import { sqliteLedger } from './ledger/sqlite-ledger.js';
 import type { Histogram } from './metrics.js';
 import { redisRecords, sqliteRecords, type Records } from './records/records.js';
 
@@ -13,13 +16,15 @@ export interface OpenStore {
   readonly store: Store;
   /** The gateway's own records, beside the counters. */
   readonly records: Records;
+  /** The spend ledger's rows, beside the counters. */
+  readonly ledger: LedgerStore;
   /** What the startup banner and the dashboard say the store is (a Redis URL without its password). */
   readonly description: string;
   close(): Promise<void>;
 }
 
 /** What the gateway's keys in Redis start with. */
-const PREFIX = 'gateway:';
+export const REDIS_PREFIX = 'gateway:';
 
 /** How long closing waits for Redis to acknowledge QUIT before dropping the connection. */
 const QUIT_WAIT_MS = 1_000;
@@ -29,17 +34,20 @@ const QUIT_WAIT_MS = 1_000;
  * that is down does not stop the gateway from starting: decisions fail with the limiter's
  * `onStoreError` policy (deny) until it is back.
  */
-export function openStore(spec: StoreSpec, onRedisError: (error: Error) => void): OpenStore {
+export function openStore(spec: StoreSpec, ledgerSpec: LedgerSpec, onRedisError: (error: Error) => void): OpenStore {
   if (spec.kind === 'sqlite') {
     mkdirSync(dirname(spec.path), { recursive: true });
     const store = new SqliteStore({ database: spec.path });
     const records = sqliteRecords(spec.path);
+    const ledger = sqliteLedger(spec.path);
     return {
       store,
       records,
+      ledger,
       description: `sqlite:${spec.path}`,
       close: async () => {
         await records.close();
+        await ledger.close();
         store.close();
       },
     };
@@ -50,8 +58,9 @@ export function openStore(spec: StoreSpec, onRedisError: (error: Error) => void)
   const url = new URL(spec.url);
   if (url.password) url.password = '***';
   return {
-    store: new RedisStore({ client, prefix: PREFIX }),
-    records: redisRecords(client, PREFIX),
+    store: new RedisStore({ client, prefix: REDIS_PREFIX }),
+    records: redisRecords(client, REDIS_PREFIX),
+    ledger: redisLedger(client, REDIS_PREFIX, ledgerSpec.retentionDays),
     description: url.toString(),
     close: async () => {
       // A server that does not answer never acknowledges QUIT: stopping must not wait for it.

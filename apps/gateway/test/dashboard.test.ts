@@ -1,33 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningGateway } from '../src/gateway.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { openDashboard, screenshot, useChromium } from './browser.js';
 import { ADMIN_TOKEN, client, gatewayWith, HELLO, POLICY, writeConfig } from './support.js';
 
-/** Where the run leaves its screenshot (gitignored), for people to look at. */
-const RESULTS = fileURLToPath(new URL('../test-results/', import.meta.url));
-
-let profile: string;
-let browser: BrowserContext;
-
-beforeAll(async () => {
-  // Debian's chromium, never a downloaded build; a fresh profile per run.
-  profile = mkdtempSync(join(tmpdir(), 'tollgate-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 900 },
-  });
-});
-
-afterAll(async () => {
-  await browser?.close();
-  rmSync(profile, { recursive: true, force: true });
-});
+const browser = useChromium();
 
 /** `used` of one limit bar of one user, as the page shows it. */
 const barUsed = (page: Page, user: string, limit: string) => page.locator(`[data-user="${user}"] > .bar[data-limit="${limit}"]`).getAttribute('data-used').then(Number);
@@ -42,23 +18,12 @@ async function barShown(page: Page, user: string, limit: string): Promise<{ amou
   return { amounts, width, level };
 }
 
-/** Opens the dashboard with the admin token; the Content-Security-Policy violations it reports (Chromium logs each as a console error) go to `violations`. */
-async function openDashboard(gateway: RunningGateway, violations: string[] = []): Promise<Page> {
-  const page = await browser.newPage();
-  page.on('console', (message) => {
-    if (message.type() === 'error' && message.text().includes('Content Security Policy')) violations.push(message.text());
-  });
-  await page.goto(`${gateway.url}/dashboard#token=${ADMIN_TOKEN}`);
-  await page.locator('[data-user="alice"]').waitFor();
-  return page;
-}
-
 describe('the dashboard in headless Chromium', () => {
   it('loads, shows the user\'s usage rising after requests and the refusals, and is written to a screenshot', async () => {
     // Two requests a minute for alice, so the third shows up as a refusal.
     const gateway = await gatewayWith(writeConfig(POLICY.replace('limit: 100, window: 1m }\n      - { name: tpm', 'limit: 3, window: 1m }\n      - { name: tpm')));
     const violations: string[] = [];
-    const page = await openDashboard(gateway, violations);
+    const page = await openDashboard(browser(), gateway, violations);
 
     expect(await page.title()).toBe('Tollgate gateway');
     expect(await page.locator('#simulated').isVisible()).toBe(true);
@@ -80,8 +45,7 @@ describe('the dashboard in headless Chromium', () => {
     // The page works whole under its own Content-Security-Policy: no inline script, style or attribute it blocks.
     expect(violations).toEqual([]);
 
-    mkdirSync(RESULTS, { recursive: true });
-    await page.screenshot({ path: `${RESULTS}dashboard.png`, fullPage: true });
+    await screenshot(page, 'dashboard');
   });
 
   it('never shows a budget as spent while its bar is not full: the text and the bar agree when the budget is nearly spent', async () => {
@@ -95,7 +59,7 @@ describe('the dashboard in headless Chromium', () => {
     const refused = await client(gateway, 'sk-test-alice').chat.completions.create({ model: 'gpt-4o', messages: HELLO, max_tokens: 50 }).then(() => undefined, (error: unknown) => error);
     expect(refused).toMatchObject({ status: 429, error: { code: 'rate_limit_exceeded', limit: 'daily-usd' } });
 
-    const page = await openDashboard(gateway);
+    const page = await openDashboard(browser(), gateway);
     await page.waitForFunction(() => Number(document.querySelector('[data-user="alice"] > .bar[data-limit="daily-usd"]')?.getAttribute('data-used')) > 0, undefined, { timeout: 10_000 });
 
     const budget = await barShown(page, 'alice', 'daily-usd');
@@ -114,7 +78,7 @@ describe('the dashboard in headless Chromium', () => {
     const openai = client(gateway, 'sk-test-alice');
     for (let i = 0; i < 3; i++) await openai.chat.completions.create({ model: 'gpt-4o', messages: HELLO, max_tokens: 5 });
 
-    const page = await openDashboard(gateway);
+    const page = await openDashboard(browser(), gateway);
     await page.waitForFunction(() => Number(document.querySelector('[data-user="alice"] > .bar[data-limit="rpm"]')?.getAttribute('data-used')) === 3, undefined, { timeout: 10_000 });
 
     expect(await barShown(page, 'alice', 'rpm')).toEqual({ amounts: '3 of 3', width: 100, level: 'full' });
@@ -138,7 +102,7 @@ describe('the dashboard in headless Chromium', () => {
 
   it('asks for the admin token when it has none, and refuses a wrong one', async () => {
     const gateway = await gatewayWith(writeConfig());
-    const page = await browser.newPage();
+    const page = await browser().newPage();
 
     await page.goto(`${gateway.url}/dashboard`);
     await page.locator('#login').waitFor();
@@ -155,7 +119,7 @@ describe('the dashboard in headless Chromium', () => {
   it('resets a user from the page', async () => {
     const gateway = await gatewayWith(writeConfig());
     await client(gateway, 'sk-test-alice').chat.completions.create({ model: 'gpt-4o', messages: HELLO });
-    const page = await openDashboard(gateway);
+    const page = await openDashboard(browser(), gateway);
     await page.waitForFunction(() => Number(document.querySelector('[data-user="alice"] > .bar[data-limit="rpm"]')?.getAttribute('data-used')) === 1, undefined, { timeout: 10_000 });
 
     page.once('dialog', (dialog) => void dialog.accept());

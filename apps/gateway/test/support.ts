@@ -6,6 +6,7 @@ import OpenAI from 'openai';
 import { afterEach, expect } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { startGateway, type GatewayOptions, type RunningGateway } from '../src/gateway.js';
+import type { RowPage } from '../src/ledger/spend-report.js';
 
 export { eventually, usedOf } from '@tollgate/test-kit';
 
@@ -119,3 +120,9 @@ export async function leaveMidStream(gateway: RunningGateway, user: string, open
 }
 
 export const HELLO = [{ role: 'user' as const, content: 'Hello from the gateway tests' }];
+
+/** The spend ledger's admin API with `query`: its status and JSON answer (a page of rows unless `T` says). */
+export async function spend<T = RowPage>(gateway: RunningGateway, query: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+  const response = await admin(gateway, 'GET', `/admin/api/spend?${new URLSearchParams(query)}`);
+  return { status: response.status, body: (await response.json()) as T };
+}

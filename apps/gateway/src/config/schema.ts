@@ -64,10 +64,16 @@ export interface GatewayConfig {
   readonly logLevel: LogLevel;
   /** Budget alerts' webhook; `undefined`: none are sent. */
   readonly alerts: AlertsSpec | undefined;
+  readonly ledger: LedgerSpec;
   readonly policy: GatewayPolicy;
 }
 
-const TOP_LEVEL = ['listen', 'store', 'dataDir', 'upstream', 'upstreams', 'demo', 'admin', 'logLevel', 'alerts', 'limits', 'tiers', 'orgs', 'teams', 'users', 'keys', 'prices'];
+/** The spend ledger: how long its rows are kept. */
+export interface LedgerSpec {
+  readonly retentionDays: number;
+}
+
+const TOP_LEVEL = ['listen', 'store', 'dataDir', 'upstream', 'upstreams', 'demo', 'admin', 'logLevel', 'alerts', 'ledger', 'limits', 'tiers', 'orgs', 'teams', 'users', 'keys', 'prices'];
 const NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
 const DEFAULT_PORT = 8787;
@@ -291,6 +297,16 @@ function readAlerts(read: Reader, env: Env, root: Json): AlertsSpec | undefined 
   };
 }
 
+/** Days the spend ledger keeps its rows, unless the file says. */
+const DEFAULT_LEDGER_RETENTION_DAYS = 30;
+
+/** `ledger: { retentionDays }`. */
+function readLedger(read: Reader, root: Json): LedgerSpec {
+  const raw = read.optionalObject(['ledger'], root.ledger, ['retentionDays']);
+  const retentionDays = raw.retentionDays === undefined ? DEFAULT_LEDGER_RETENTION_DAYS : read.integer(['ledger', 'retentionDays'], raw.retentionDays, 1, 3_650, `the days a request's row is kept, e.g. ${DEFAULT_LEDGER_RETENTION_DAYS}`);
+  return { retentionDays };
+}
+
 /**
  * Validates a parsed configuration file, with the environment's overrides. Relative paths in the
  * file are relative to its folder (`dir`); in the environment, to the working directory.
@@ -331,7 +347,7 @@ export function validate(source: ConfigSource, dir: string, env: Env = {}): Gate
   const level = pick(read, env, ENV.logLevel, ['logLevel'], root.logLevel ?? 'info');
   if (!LOG_LEVELS.includes(level.value as LogLevel)) level.fail(`unknown log level ${describeYaml(level.value)}`, `use one of: ${LOG_LEVELS.join(', ')}`);
 
-  return { file: source.file, listen, dataDir, store, upstreams, adminToken, logLevel: level.value as LogLevel, alerts: readAlerts(read, env, root), policy: readPolicy(read, source, root) };
+  return { file: source.file, listen, dataDir, store, upstreams, adminToken, logLevel: level.value as LogLevel, alerts: readAlerts(read, env, root), ledger: readLedger(read, root), policy: readPolicy(read, source, root) };
 }
 
 /** A team's or an organisation's `limits:` list (checked as limits by `checkPolicy`). */

@@ -6,16 +6,19 @@ import { bearerToken } from '../proxy/auth.js';
 import { identityOf, type LivePolicy } from '../policy.js';
 import type { Activity } from './activity.js';
 import type { ApiKeys } from '../keys/api-keys.js';
+import type { SpendLedger } from '../ledger/spend-ledger.js';
 import type { SharedTierChanges } from '../records/tier-changes.js';
 import { keyRoutes } from './key-routes.js';
 import { overview } from './overview.js';
 import { pageSecurityHeaders } from './page-security.js';
+import { spendRoutes } from './spend-routes.js';
 
 export interface AdminDependencies {
   readonly policy: LivePolicy;
   readonly keys: ApiKeys;
   readonly tiers: SharedTierChanges;
   readonly activity: Activity;
+  readonly ledger: SpendLedger;
   readonly adminToken: string;
   readonly about: { upstream: string; store: string };
 }
@@ -41,9 +44,10 @@ function objectWith(body: unknown, fields: readonly string[]): Record<string, un
 /**
  * The dashboard page (`GET /dashboard`, public: it holds no data) and the admin API it reads
  * (`/admin/api/*`, which needs `Authorization: Bearer <admin token>`): the live overview, resetting
- * a user's counters, moving a user to another tier, and the API keys it issues (`keyRoutes`).
+ * a user's counters, moving a user to another tier, the API keys it issues (`keyRoutes`) and the
+ * spend ledger (`spendRoutes`).
  */
-export async function adminRoutes(app: FastifyInstance, { policy, keys, tiers, activity, adminToken, about }: AdminDependencies): Promise<void> {
+export async function adminRoutes(app: FastifyInstance, { policy, keys, tiers, activity, ledger, adminToken, about }: AdminDependencies): Promise<void> {
   const expected = digest(adminToken);
 
   app.get('/dashboard', async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').headers(PAGE_HEADERS).send(PAGE));
@@ -96,5 +100,6 @@ export async function adminRoutes(app: FastifyInstance, { policy, keys, tiers, a
     });
 
     keyRoutes(api, keys);
+    spendRoutes(api, ledger);
   });
 }

@@ -92,6 +92,7 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity, 
         (usage, end) => settle({ usage, known: end.complete, how: end.complete ? 'stream' : `stream ${streamCut(end, cancel.clientGone)} before its usage`, toolCalls: end.toolCalls }),
         cancel.signal,
       );
+      request.spend?.streaming();
       return reply.send(Readable.from(asked ? hideInjectedUsageFrom(metered) : metered, { objectMode: false }));
     }
 

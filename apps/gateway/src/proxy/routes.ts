@@ -2,7 +2,10 @@ import { tollgate, type TollgateRefusal } from '@tollgate/adapter-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiFamily } from '../config/schema.js';
 import { parseJsonBodies, requireObjectBody } from '../http/json-body.js';
+import { serializedBody } from '../http/long-texts.js';
 import type { ApiKeys } from '../keys/api-keys.js';
+import { spendRows } from '../ledger/request-rows.js';
+import type { SpendLedger } from '../ledger/spend-ledger.js';
 import { identityOf } from '../policy.js';
 import { allowedModel } from './allowed-models.js';
 import { observeBudgets } from './budget-gauge.js';
@@ -12,7 +15,6 @@ import { llmDemand, steppedLimiter } from './demand.js';
 import { anthropicError, errorHandler, inAnthropicShape, openAiError } from './errors.js';
 import { forwardHandler, type ProxyDependencies } from './forward.js';
 import { largeBodies } from './large-bodies.js';
-import { serializedBody } from '../http/long-texts.js';
 import { withReservation } from './refusal-text.js';
 import { toolLimits } from './tool-limits.js';
 import { callUpstream, cancellation, replyFrom, upstreamFailure, upstreamHeaders, type Upstreams } from './upstream.js';
@@ -21,6 +23,7 @@ import type { UpstreamResponse } from './upstream-request.js';
 export interface ApiRoutesDependencies extends Omit<ProxyDependencies, 'upstream'> {
   readonly upstreams: Upstreams;
   readonly keys: ApiKeys;
+  readonly ledger: SpendLedger;
   readonly maxBodyBytes: number;
 }
 
@@ -36,7 +39,7 @@ const familyOfPath = (url: string): ApiFamily => (/^\/v1\/messages(?:[/?]|$)/.te
  * Anthropic's messages (each where its family has an upstream) are limited per user, key, IP, team
  * and organisation by the tollgate plugin (deciding in `preHandler`, once the body is parsed and
  * estimated with its API's estimate; a caller's large bodies in turn), after a key's model
- * allow-list and the tools past their limits.
+ * allow-list and the tools past their limits. Each of their requests leaves a row in the spend ledger.
  * Errors are answered in the shape of the API asked: OpenAI's, or Anthropic's on `/v1/messages`;
  * an unknown path too.
  */
@@ -45,8 +48,10 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiRoutesDependencie
   app.decorateRequest('caller', null);
   app.decorateRequest('estimate', null);
   app.decorateRequest('longTexts', null);
+  app.decorateRequest('spend', null);
   app.setErrorHandler(errorHandler);
   app.addHook('onRequest', authenticate(policy, deps.keys));
+  const openSpendRow = spendRows(app, deps.ledger);
   const large = largeBodies(app, policy);
   parseJsonBodies(app, large.parse);
   app.setNotFoundHandler((request, reply) => {
@@ -81,9 +86,9 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiRoutesDependencie
     const handle = forwardHandler(api, { ...deps, upstream });
     const shape = api.family === 'anthropic' ? { preSerialization: inAnthropicShape } : {};
     // The route's own preHandler runs before the tollgate plugin's: tools past their limit go first.
-    app.post(api.path, { ...shape, bodyLimit: deps.maxBodyBytes, preValidation: [requireObjectBody, allowedModel], preHandler: toolLimits(api, policy, onLimited), config: { tollgate: { demand: llmDemand(policy, api) } } }, (request, reply) => {
+    app.post(api.path, { ...shape, bodyLimit: deps.maxBodyBytes, onRequest: openSpendRow, preValidation: [requireObjectBody, allowedModel], preHandler: toolLimits(api, policy, onLimited), config: { tollgate: { demand: llmDemand(policy, api) } } }, (request, reply) => {
       large.decided(request);
-      return handle(request, reply);
+      return request.spend!.handling(handle(request, reply));
     });
   };
   for (const api of APIS) forward(api);

@@ -1,6 +1,7 @@
 import { unitsToUsd, usdToUnits, type RecordResult, type TollgateContext, type Usage } from '@tollgate/core';
 import type { FastifyRequest } from 'fastify';
 import type { Activity } from '../dashboard/activity.js';
+import type { SettledCall } from '../ledger/request-rows.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Caller } from '../policy.js';
 
@@ -45,8 +46,8 @@ const PARTIAL = { partial: true } as const;
 /**
  * Settles one forwarded call on the request's lease: records its usage (a lower bound with
  * `partial`, when the upstream's count is missing), counts it in the metrics, logs what was
- * charged, and reports an overrun (usage beyond the reservation: an upstream that ignored the cap
- * or over-reports). A client that goes away has its lease released before a cut stream is
+ * charged, hands it to the request's spend ledger row, and reports an overrun (usage beyond the
+ * reservation: an upstream that ignored the cap or over-reports). A client that goes away has its lease released before a cut stream is
  * metered; the partial record that follows charges back what the release refunded (core's rule).
  */
 export function settlement(call: Call): Settle {
@@ -55,7 +56,7 @@ export function settlement(call: Call): Settle {
   const reserved = { tokens: lease.totals.reservedTokens, cost: lease.totals.reservedCost };
   const model = String(call.sent.model);
 
-  const settle = async ({ usage, known, how, toolCalls = [] }: Metered): Promise<void> => {
+  const settle = async ({ usage, known, how, toolCalls = [] }: Metered): Promise<SettledCall> => {
     const { request, caller, metrics, activity } = call;
     // Before the lease ends: its tool calls count under the request's identity.
     if (toolCalls.length > 0 && call.limitsTools) await chargeToolCalls(call, toolCalls);
@@ -69,7 +70,7 @@ export function settlement(call: Call): Settle {
         { err: error, user: caller.user, key: caller.keyId, model, reservedTokens: reserved.tokens, reservedUsd: reserved.cost, metered: how },
         'recording usage failed: the call is charged its reservation, which the lease keeps',
       );
-      return;
+      return { model, usage, known, toolCalls: toolCalls.length, costNanoUsd: usdToUnits(reserved.cost) };
     }
     // The lease keeps its whole reservation: the usage is unknown (or a client left before it was known).
     const kept = lease.totals.unknownUsage;
@@ -99,19 +100,27 @@ export function settlement(call: Call): Settle {
         ? call.call
         : `${call.call}: usage unknown, charged what was counted (onUnknownUsage: counted)`;
     request.log.info(fields, message);
+    // The amounts are whole nano-dollars the lease reported in USD: converting back is exact.
+    const settled = { model, usage, known, toolCalls: toolCalls.length, costNanoUsd: usdToUnits(charged.cost) };
 
     const costLimited = context.decision.limits.some((limit) => limit.resource === 'cost');
     const overrunTokens = Math.max(0, recorded.tokens - reserved.tokens);
     const overrunUnits = costLimited ? Math.max(0, usdToUnits(recorded.cost) - usdToUnits(reserved.cost)) : 0;
-    if (overrunTokens === 0 && overrunUnits === 0) return;
+    if (overrunTokens === 0 && overrunUnits === 0) return settled;
     metrics.overruns.inc();
     metrics.overrunUsd.inc({}, unitsToUsd(overrunUnits));
     request.log.warn(
       { user: caller.user, key: caller.keyId, model, servedModel: usage.model, reservedTokens: reserved.tokens, reportedTokens: recorded.tokens, reservedUsd: reserved.cost, reportedUsd: recorded.cost, metered: how },
       'the upstream reported more than was reserved for the call (it ignored the output cap or over-reports): the overrun is charged, and the caller is refused while the budget has no room',
     );
+    return settled;
   };
-  return settle;
+  // The request's ledger row waits for what its call was charged, however late that is known.
+  return async (metered) => {
+    const settled = settle(metered);
+    call.request.spend?.settling(settled);
+    await settled;
+  };
 }
 
 /**

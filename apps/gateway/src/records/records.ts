@@ -63,15 +63,18 @@ export class RecordsTimeout extends Error {
 }
 
 /**
- * `records` with every call given up after `timeoutMs`, as the limiter gives up a store call: a
- * store that accepts a connection and never answers must not hold a request (or the start) forever.
+ * `call`, given up with a `RecordsTimeout` after `timeoutMs`: a store that accepts a connection
+ * and never answers must not hold a request (or the start, or a background write) forever.
  */
+export function withinDeadline<T>(call: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new RecordsTimeout(timeoutMs)), timeoutMs)));
+  return Promise.race([call, late]).finally(() => clearTimeout(timer));
+}
+
+/** `records` with every call given up after `timeoutMs`, as the limiter gives up a store call. */
 export function withDeadline(records: Records, timeoutMs: number): Records {
-  const bounded = <T>(call: Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new RecordsTimeout(timeoutMs)), timeoutMs)));
-    return Promise.race([call, late]).finally(() => clearTimeout(timer));
-  };
+  const bounded = <T>(call: Promise<T>): Promise<T> => withinDeadline(call, timeoutMs);
   return {
     get: (kind, id) => bounded(records.get(kind, id)),
     put: (kind, id, value) => bounded(records.put(kind, id, value)),
