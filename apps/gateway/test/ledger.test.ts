@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../src/gateway.js';
 import type { LedgerRow } from '../src/ledger/ledger-types.js';
 import { sqliteLedger } from '../src/ledger/sqlite-ledger.js';
-import { client, eventually, gatewayWith, HELLO, logLines, POLICY, spend, usedOf, writeConfig } from './support.js';
+import { startHostileUpstream } from '@tollgate/test-kit/hostile-upstream';
+import { afterTest, client, eventually, gatewayWith, HELLO, logLines, POLICY, spend, usedOf, writeConfig } from './support.js';
 
 const nano = (usd: number) => Math.round(usd * 1e9);
 /** alice may make three requests a minute: the fourth is refused on `rpm`. */
@@ -21,7 +22,7 @@ const rowsWhen = async (gateway: RunningGateway, count: number, query: Record<st
 
 /** A row as a test writes it straight into a ledger. */
 function row(time: number, requestId: string): LedgerRow {
-  return { time, requestId, user: 'alice', team: null, key: 'alice-key', route: '/v1/chat/completions', requestedModel: 'gpt-4o', model: 'gpt-4o', degradeStep: 0, inputTokens: 10, outputTokens: 5, cachedInputTokens: 0, toolCalls: 0, costNanoUsd: 1_000, usageKnown: true, status: 200, latencyMs: 3, refusal: null };
+  return { time, requestId, user: 'alice', team: null, key: 'alice-key', route: '/v1/chat/completions', requestedModel: 'gpt-4o', model: 'gpt-4o', degradeStep: 0, inputTokens: 10, outputTokens: 5, cachedInputTokens: 0, reasoningTokens: 0, toolCalls: 0, costNanoUsd: 1_000, usageKnown: true, status: 200, latencyMs: 3, refusal: null };
 }
 
 describe('the spend ledger', () => {
@@ -56,6 +57,21 @@ describe('the spend ledger', () => {
       expect(r.latencyMs).toBeGreaterThanOrEqual(0);
       expect(r.costUsd).toBe(r.costNanoUsd / 1e9);
     }
+  });
+
+  it("keeps the reasoning part of a reasoning model's output, JSON or streamed", async () => {
+    const upstream = await startHostileUpstream({ behaviour: 'honest' });
+    afterTest(() => upstream.close());
+    const gateway = await gatewayWith(writeConfig(undefined, { upstream: upstream.url }));
+    const openai = client(gateway, 'sk-test-bob');
+
+    await openai.chat.completions.create({ model: 'o3', messages: HELLO, max_completion_tokens: 300 });
+    for await (const _ of await openai.chat.completions.create({ model: 'o3', messages: HELLO, max_completion_tokens: 200, stream: true }));
+
+    const rows = await rowsWhen(gateway, 2);
+    const billed = upstream.billed.map((call) => call.reasoningTokens).reverse();
+    expect(billed.every((tokens) => tokens > 0)).toBe(true);
+    expect(rows.map((row) => row.reasoningTokens)).toEqual(billed);
   });
 
   it('says 499 for a stream the client cut off, charged what the counters kept for it, and names the refusals the gateway makes itself', async () => {

@@ -21,12 +21,12 @@ const ODD_MODEL = 'odd,"model"\nname';
 const FORMULA_MODEL = '=HYPERLINK("https://example.com")';
 
 function row(id: string, time: number, fields: Partial<LedgerRow>): LedgerRow {
-  return { time, requestId: id, user: 'alice', team: 'research', key: 'alice-key', route: '/v1/chat/completions', requestedModel: 'gpt-4o', model: 'gpt-4o', degradeStep: 0, inputTokens: 10, outputTokens: 5, cachedInputTokens: 0, toolCalls: 0, costNanoUsd: 0, usageKnown: true, status: 200, latencyMs: 12, refusal: null, ...fields };
+  return { time, requestId: id, user: 'alice', team: 'research', key: 'alice-key', route: '/v1/chat/completions', requestedModel: 'gpt-4o', model: 'gpt-4o', degradeStep: 0, inputTokens: 10, outputTokens: 5, cachedInputTokens: 0, reasoningTokens: 0, toolCalls: 0, costNanoUsd: 0, usageKnown: true, status: 200, latencyMs: 12, refusal: null, ...fields };
 }
 
 /** Six requests over three days, three users, four keys and three models (and one never sent upstream). */
 const ROWS: LedgerRow[] = [
-  row('r1', today - 2 * DAY_MS + 10 * HOUR_MS, { costNanoUsd: 1_000 }),
+  row('r1', today - 2 * DAY_MS + 10 * HOUR_MS, { costNanoUsd: 1_000, reasoningTokens: 2 }),
   row('r2', today - 2 * DAY_MS + 11 * HOUR_MS, { user: 'bob', team: null, key: 'bob-key', requestedModel: 'gpt-4o-mini', model: 'gpt-4o-mini', costNanoUsd: 200, toolCalls: 2 }),
   row('r3', today - DAY_MS + 9 * HOUR_MS, { key: 'alice-second', requestedModel: 'gpt-4o-mini', model: 'gpt-4o-mini', costNanoUsd: 30 }),
   row('r4', today - DAY_MS + 12 * HOUR_MS, { user: 'carol', key: 'carol-key', requestedModel: ODD_MODEL, model: 'claude-haiku-4-5', route: '/v1/messages', costNanoUsd: 4_000, cachedInputTokens: 4 }),
@@ -118,7 +118,7 @@ describe.each(stores)('GET /admin/api/spend on %s', (_name, { store, ledger }) =
       [dayText(today - DAY_MS), 3, 4_530],
       [dayText(today), 1, 0],
     ]);
-    expect(byDay.total).toEqual({ requests: 6, inputTokens: 50, outputTokens: 25, cachedInputTokens: 4, toolCalls: 2, costNanoUsd: 5_730, costUsd: 0.00000573 });
+    expect(byDay.total).toEqual({ requests: 6, inputTokens: 50, outputTokens: 25, cachedInputTokens: 4, reasoningTokens: 2, toolCalls: 2, costNanoUsd: 5_730, costUsd: 0.00000573 });
     expect(byModel.groups.map(({ key, costNanoUsd }) => [key, costNanoUsd])).toEqual([['claude-haiku-4-5', 4_000], ['gpt-4o', 1_500], ['gpt-4o-mini', 230], [null, 0]]);
     expect(byUser.groups.map(({ key, requests, costNanoUsd }) => [key, requests, costNanoUsd])).toEqual([['carol', 1, 4_000], ['alice', 3, 1_530]]);
   });
@@ -133,13 +133,13 @@ describe.each(stores)('GET /admin/api/spend on %s', (_name, { store, ledger }) =
     expect(rows.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(rows.headers.get('content-disposition')).toBe('attachment; filename="spend.csv"');
     const lines = (await rows.text()).split('\r\n');
-    expect(lines[0]).toBe('time,requestId,user,team,key,route,requestedModel,model,degradeStep,inputTokens,outputTokens,cachedInputTokens,toolCalls,costNanoUsd,costUsd,usageKnown,status,latencyMs,refusal');
+    expect(lines[0]).toBe('time,requestId,user,team,key,route,requestedModel,model,degradeStep,inputTokens,outputTokens,cachedInputTokens,reasoningTokens,toolCalls,costNanoUsd,costUsd,usageKnown,status,latencyMs,refusal');
     // r6: a model name a spreadsheet would run as a formula, quoted (it holds quotes) and defused.
-    expect(lines[1]).toBe(`${new Date(ROWS[5]!.time).toISOString()},r6,alice,research,alice-key,/v1/chat/completions,"'=HYPERLINK(""https://example.com"")",gpt-4o,0,10,5,0,0,500,0.000000500,true,200,12,`);
+    expect(lines[1]).toBe(`${new Date(ROWS[5]!.time).toISOString()},r6,alice,research,alice-key,/v1/chat/completions,"'=HYPERLINK(""https://example.com"")",gpt-4o,0,10,5,0,0,0,500,0.000000500,true,200,12,`);
     // r4: a comma, quotes and a line break inside one quoted field (records end in CRLF; the field keeps its LF).
-    expect(lines[2]).toBe(`${new Date(ROWS[3]!.time).toISOString()},r4,carol,research,carol-key,/v1/messages,"odd,""model""\nname",claude-haiku-4-5,0,10,5,4,0,4000,0.000004000,true,200,12,`);
+    expect(lines[2]).toBe(`${new Date(ROWS[3]!.time).toISOString()},r4,carol,research,carol-key,/v1/messages,"odd,""model""\nname",claude-haiku-4-5,0,10,5,4,0,0,4000,0.000004000,true,200,12,`);
     expect(lines.slice(3)).toEqual([expect.stringContaining(',r3,'), expect.stringContaining(',r1,'), '']);
-    expect(await groups.text()).toBe('model,requests,inputTokens,outputTokens,cachedInputTokens,toolCalls,costNanoUsd,costUsd\r\nclaude-haiku-4-5,1,10,5,4,0,4000,0.000004000\r\ngpt-4o,2,20,10,0,0,1500,0.000001500\r\ngpt-4o-mini,2,20,10,0,2,230,0.000000230\r\n,1,0,0,0,0,0,0.000000000\r\n');
+    expect(await groups.text()).toBe('model,requests,inputTokens,outputTokens,cachedInputTokens,reasoningTokens,toolCalls,costNanoUsd,costUsd\r\nclaude-haiku-4-5,1,10,5,4,0,0,4000,0.000004000\r\ngpt-4o,2,20,10,0,2,0,1500,0.000001500\r\ngpt-4o-mini,2,20,10,0,0,2,230,0.000000230\r\n,1,0,0,0,0,0,0,0.000000000\r\n');
   });
 });
 

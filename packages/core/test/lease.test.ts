@@ -228,11 +228,24 @@ describe('agent steps and tool calls', () => {
     expect(await lease!.step()).toMatchObject({ allowed: false, reason: 'released' });
   });
 
+  it('reasoning tokens are part of the output: recorded and priced with it, not again', async () => {
+    const { limiter, used } = setup([tpm, usd]);
+    const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 10, cost: 0.001 });
+
+    await lease!.finish({ model: 'gpt-4o', inputTokens: 100, outputTokens: 50, reasoningTokens: 40 });
+
+    expect(await used('tpm')).toBe(150);
+    // 100 in at $2.50 and 50 out at $10 a million.
+    expect(Math.round((await used('usd')) * 1e9)).toBe(750_000);
+  });
+
   it('bad usage throws and charges nothing itself', async () => {
     const { limiter, used } = setup([tpm, usd]);
     const { lease } = await limiter.acquire({ user: 'u' }, { tokens: 10, cost: 0.001 });
     await expect(lease!.record({ inputTokens: Number.NaN })).rejects.toBeInstanceOf(InvalidInputError);
     await expect(lease!.record({ inputTokens: 5, cachedInputTokens: 6 })).rejects.toThrow(/cannot exceed/);
+    await expect(lease!.record({ outputTokens: 5, reasoningTokens: 6 })).rejects.toThrow(/usage.reasoningTokens \(6\) is part of outputTokens and cannot exceed it \(5\)/);
+    await expect(lease!.record({ outputTokens: 5, reasoningTokens: -1 })).rejects.toBeInstanceOf(InvalidInputError);
     await expect(lease!.record({ model: 'unknown', inputTokens: 5 })).rejects.toThrow(/no price/);
     await expect(lease!.record({ inputTokens: 5 }, { partial: 'yes' } as never)).rejects.toThrow(/partial\?: boolean/);
     await expect(lease!.tool('')).rejects.toBeInstanceOf(InvalidInputError);

@@ -25,6 +25,9 @@ export function aiSdkTokens(usage: Json, model: string | undefined, providerMeta
   const input = tokenCount(usage[inputField], `usage.${inputField}`);
   if (!reports(usage, inputField) || (!reports(usage, 'outputTokens') && !reports(usage, 'completionTokens'))) return undefined;
   const outputTokens = aiSdkOutputTokens(usage, input);
+  const reasoningTokens = isObject(usage.outputTokenDetails)
+    ? tokenCount(usage.outputTokenDetails.reasoningTokens, 'usage.outputTokenDetails.reasoningTokens')
+    : tokenCount(usage.reasoningTokens, 'usage.reasoningTokens');
   if (isObject(usage.inputTokenDetails)) {
     const details = usage.inputTokenDetails;
     const tokens: CallTokens = {
@@ -33,6 +36,7 @@ export function aiSdkTokens(usage: Json, model: string | undefined, providerMeta
       outputTokens,
       cachedInputTokens: tokenCount(details.cacheReadTokens, 'usage.inputTokenDetails.cacheReadTokens'),
       cacheWriteTokens: tokenCount(details.cacheWriteTokens, 'usage.inputTokenDetails.cacheWriteTokens'),
+      reasoningTokens,
     };
     return consistent(tokens, 'usage.inputTokenDetails');
   }
@@ -41,18 +45,19 @@ export function aiSdkTokens(usage: Json, model: string | undefined, providerMeta
   if (anthropic) {
     // AI SDK 5's Anthropic provider passes Anthropic's counts through: input without the cache.
     const written = tokenCount(anthropic.cacheCreationInputTokens, 'providerMetadata.anthropic.cacheCreationInputTokens');
-    return { model, inputTokens: input + cached + written, outputTokens, cachedInputTokens: cached, cacheWriteTokens: written };
+    return consistent({ model, inputTokens: input + cached + written, outputTokens, cachedInputTokens: cached, cacheWriteTokens: written, reasoningTokens }, 'usage');
   }
-  return { model, inputTokens: Math.max(input, cached), outputTokens, cachedInputTokens: cached };
+  return consistent({ model, inputTokens: Math.max(input, cached), outputTokens, cachedInputTokens: cached, reasoningTokens }, 'usage');
 }
 
 function sum(parts: readonly CallTokens[], model: string | undefined): CallTokens {
-  const total: CallTokens = { model, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0 };
+  const total: CallTokens = { model, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
   for (const part of parts) {
     total.inputTokens += part.inputTokens;
     total.outputTokens += part.outputTokens;
     total.cachedInputTokens! += part.cachedInputTokens ?? 0;
     total.cacheWriteTokens! += part.cacheWriteTokens ?? 0;
+    total.reasoningTokens! += part.reasoningTokens ?? 0;
   }
   return total;
 }

@@ -29,12 +29,19 @@ export interface CallTokens extends TokenCounts {
   model?: string;
   inputTokens: number;
   outputTokens: number;
+  /** The part of the output spent reasoning (priced as output). */
+  reasoningTokens?: number;
 }
 
-/** `tokens` once its parts add up: cached and cache-write tokens are part of the input, and cannot exceed it. */
+/**
+ * `tokens` once its parts add up: cached and cache-write tokens are part of the input, reasoning
+ * tokens part of the output, and neither can exceed its whole.
+ */
 export function consistent(tokens: CallTokens, what: string): CallTokens {
   const parts = (tokens.cachedInputTokens ?? 0) + (tokens.cacheWriteTokens ?? 0);
   if (parts > tokens.inputTokens) throw invalidInput(`${what}: cached and cache-write tokens (${parts}) are part of the input tokens and cannot exceed them (${tokens.inputTokens})`);
+  const reasoning = tokens.reasoningTokens ?? 0;
+  if (reasoning > tokens.outputTokens) throw invalidInput(`${what}: reasoning tokens (${reasoning}) are part of the output tokens and cannot exceed them (${tokens.outputTokens})`);
   return tokens;
 }
 
@@ -59,6 +66,7 @@ export function toUsage(tokens: CallTokens, prices: LlmPriceSource | undefined, 
   const model = tokens.model ?? requested;
   if (model !== undefined) usage.model = model;
   if (tokens.cachedInputTokens) usage.cachedInputTokens = tokens.cachedInputTokens;
+  if (tokens.reasoningTokens) usage.reasoningTokens = tokens.reasoningTokens;
   const priced = prices && [tokens.model, requested].find((name) => name !== undefined && prices.lookup(name));
   if (priced) usage.cost = prices.costOf(priced, tokens);
   return usage;

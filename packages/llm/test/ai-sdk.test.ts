@@ -31,7 +31,7 @@ describe('aiSdkUsage', () => {
   it('AI SDK 5 Gemini thinking: reasoning left out of outputTokens is counted from totalTokens; AI SDK 6 already counts it', () => {
     // gemini-2.5-pro, 150k in, 2k text and 18k thinking out: 150,000 × $1.25 + 20,000 × $10 per million.
     const v5 = { usage: { inputTokens: 150_000, outputTokens: 2_000, totalTokens: 170_000, reasoningTokens: 18_000 }, response: { modelId: 'gemini-2.5-pro' } };
-    expect(aiSdkUsage(v5, { prices })).toEqual({ model: 'gemini-2.5-pro', inputTokens: 150_000, outputTokens: 20_000, cost: 0.3875 });
+    expect(aiSdkUsage(v5, { prices })).toEqual({ model: 'gemini-2.5-pro', inputTokens: 150_000, outputTokens: 20_000, reasoningTokens: 18_000, cost: 0.3875 });
     const v6 = {
       usage: {
         inputTokens: 150_000,
@@ -42,9 +42,9 @@ describe('aiSdkUsage', () => {
       },
       response: { modelId: 'gemini-2.5-pro' },
     };
-    expect(aiSdkUsage(v6, { prices })).toEqual({ model: 'gemini-2.5-pro', inputTokens: 150_000, outputTokens: 20_000, cost: 0.3875 });
+    expect(aiSdkUsage(v6, { prices })).toEqual({ model: 'gemini-2.5-pro', inputTokens: 150_000, outputTokens: 20_000, reasoningTokens: 18_000, cost: 0.3875 });
     // The same rule summed over steps.
-    expect(aiSdkUsage({ steps: [v5, v5] }, { prices })).toMatchObject({ inputTokens: 300_000, outputTokens: 40_000, cost: 0.775 });
+    expect(aiSdkUsage({ steps: [v5, v5] }, { prices })).toMatchObject({ inputTokens: 300_000, outputTokens: 40_000, reasoningTokens: 36_000, cost: 0.775 });
     // AI SDK 5's Anthropic provider: totalTokens leaves the cache out as inputTokens does.
     const v5anthropic = {
       usage: { inputTokens: 100, outputTokens: 255, totalTokens: 355, cachedInputTokens: 2_000 },

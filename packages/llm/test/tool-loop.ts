@@ -74,6 +74,7 @@ export const recorded = STEP_USAGE.map((step) => ({
   inputTokens: step.prompt,
   outputTokens: step.completion,
   ...(step.cached > 0 && { cachedInputTokens: step.cached }),
+  ...(step.reasoning > 0 && { reasoningTokens: step.reasoning }),
   cost: prices.costOf(SERVED, { inputTokens: step.prompt, outputTokens: step.completion, cachedInputTokens: step.cached }),
 }));
 

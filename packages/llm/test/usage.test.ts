@@ -14,6 +14,16 @@ describe('usage from responses, whatever the format', () => {
     expect(() => openaiResponseUsage('nope')).toThrow(InvalidInputError);
   });
 
+  it('says how much of the output was reasoning, where the API reports it, and refuses more reasoning than output', () => {
+    const chat = openaiChatUsage({ model: 'o3', usage: { prompt_tokens: 10, completion_tokens: 50, completion_tokens_details: { reasoning_tokens: 42 } } });
+    const response = openaiResponseUsage({ model: 'o3', usage: { input_tokens: 10, output_tokens: 50, output_tokens_details: { reasoning_tokens: 30 } } });
+
+    expect(chat).toMatchObject({ outputTokens: 50, reasoningTokens: 42 });
+    expect(response).toMatchObject({ outputTokens: 50, reasoningTokens: 30 });
+    expect(openaiChatUsage({ model: 'gpt-4o', usage: { prompt_tokens: 10, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 0 } } })).not.toHaveProperty('reasoningTokens');
+    expect(() => openaiChatUsage({ usage: { prompt_tokens: 10, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 6 } } })).toThrow(/reasoning tokens \(6\) are part of the output tokens/);
+  });
+
   it('leaves the cost to core for a model the table does not know', () => {
     expect(openaiChatUsage({ model: 'my-local-llama', usage: { prompt_tokens: 5, completion_tokens: 2 } }, { prices })).toEqual({ model: 'my-local-llama', inputTokens: 5, outputTokens: 2 });
   });

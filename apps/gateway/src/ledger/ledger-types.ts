@@ -29,6 +29,8 @@ export interface LedgerRow {
   readonly outputTokens: number;
   /** The part of `inputTokens` served from the prompt cache. */
   readonly cachedInputTokens: number;
+  /** The part of `outputTokens` the model spent reasoning, where the API reports it. */
+  readonly reasoningTokens: number;
   /** Tool calls the model made. */
   readonly toolCalls: number;
   /** What the counters charged for it, in nano-dollars (0 for a refusal). */

@@ -81,6 +81,7 @@ export class SpendEntry {
       inputTokens: call?.usage.inputTokens ?? 0,
       outputTokens: call?.usage.outputTokens ?? 0,
       cachedInputTokens: call?.usage.cachedInputTokens ?? 0,
+      reasoningTokens: call?.usage.reasoningTokens ?? 0,
       toolCalls: call?.toolCalls ?? 0,
       costNanoUsd: call?.costNanoUsd ?? 0,
       usageKnown: call?.known ?? null,

@@ -22,7 +22,7 @@ export function usdText(nanoUsd: number): string {
   return `${Math.floor(nanoUsd / 1e9)}.${String(nanoUsd % 1e9).padStart(9, '0')}`;
 }
 
-const ROW_COLUMNS = ['time', 'requestId', 'user', 'team', 'key', 'route', 'requestedModel', 'model', 'degradeStep', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'toolCalls', 'costNanoUsd', 'costUsd', 'usageKnown', 'status', 'latencyMs', 'refusal'] as const;
+const ROW_COLUMNS = ['time', 'requestId', 'user', 'team', 'key', 'route', 'requestedModel', 'model', 'degradeStep', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'reasoningTokens', 'toolCalls', 'costNanoUsd', 'costUsd', 'usageKnown', 'status', 'latencyMs', 'refusal'] as const;
 
 /** The rows as CSV, a header first; `time` in ISO 8601 (UTC). */
 export async function* rowsCsv(rows: AsyncIterable<LedgerRow>): AsyncIterable<string> {
@@ -34,6 +34,6 @@ export async function* rowsCsv(rows: AsyncIterable<LedgerRow>): AsyncIterable<st
 
 /** A grouping as CSV: one line per group, a header first (the grouping's name, then the sums). */
 export function groupsCsv({ groupBy, groups }: GroupReport): string {
-  const sums = ['requests', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'toolCalls', 'costNanoUsd'] as const;
+  const sums = ['requests', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'reasoningTokens', 'toolCalls', 'costNanoUsd'] as const;
   return [line([groupBy, ...sums, 'costUsd']), ...groups.map((group) => line([group.key, ...sums.map((sum) => group[sum]), usdText(group.costNanoUsd)]))].join('');
 }

@@ -11,6 +11,7 @@ export interface SpendTotals {
   inputTokens: number;
   outputTokens: number;
   cachedInputTokens: number;
+  reasoningTokens: number;
   toolCalls: number;
   costNanoUsd: number;
   costUsd: number;
@@ -40,13 +41,14 @@ const KEY_OF: Record<Grouping, (row: LedgerRow) => string | null> = {
   user: (row) => row.user,
 };
 
-const empty = (): SpendTotals => ({ requests: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, toolCalls: 0, costNanoUsd: 0, costUsd: 0 });
+const empty = (): SpendTotals => ({ requests: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0, toolCalls: 0, costNanoUsd: 0, costUsd: 0 });
 
 function add(totals: SpendTotals, row: LedgerRow): void {
   totals.requests++;
   totals.inputTokens += row.inputTokens;
   totals.outputTokens += row.outputTokens;
   totals.cachedInputTokens += row.cachedInputTokens;
+  totals.reasoningTokens += row.reasoningTokens;
   totals.toolCalls += row.toolCalls;
   totals.costNanoUsd += row.costNanoUsd;
   // From the exact sum each time, never summed as floats.

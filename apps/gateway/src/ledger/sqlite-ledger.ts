@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type { LedgerFilter, LedgerRow, LedgerStore } from './ledger-types.js';
 
 /** The columns, in the rows' field order: `snake_case` of each `LedgerRow` field. */
-const FIELDS = ['time', 'requestId', 'user', 'team', 'key', 'route', 'requestedModel', 'model', 'degradeStep', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'toolCalls', 'costNanoUsd', 'usageKnown', 'status', 'latencyMs', 'refusal'] as const;
+const FIELDS = ['time', 'requestId', 'user', 'team', 'key', 'route', 'requestedModel', 'model', 'degradeStep', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'reasoningTokens', 'toolCalls', 'costNanoUsd', 'usageKnown', 'status', 'latencyMs', 'refusal'] as const;
 const column = (field: string) => field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 const COLUMNS = FIELDS.map(column);
 /** The filters that have an index, each on its column and time. */
@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS gateway_spend_ledger (
   seq INTEGER PRIMARY KEY,
   time INTEGER NOT NULL, request_id TEXT NOT NULL UNIQUE, user TEXT NOT NULL, team TEXT, key TEXT NOT NULL, route TEXT NOT NULL,
   requested_model TEXT, model TEXT, degrade_step INTEGER, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
-  cached_input_tokens INTEGER NOT NULL, tool_calls INTEGER NOT NULL, cost_nano_usd INTEGER NOT NULL, usage_known INTEGER,
+  cached_input_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL, tool_calls INTEGER NOT NULL, cost_nano_usd INTEGER NOT NULL, usage_known INTEGER,
   status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, refusal TEXT
 );
 CREATE INDEX IF NOT EXISTS gateway_spend_ledger_time ON gateway_spend_ledger (time);

@@ -40,6 +40,8 @@ export interface Usage {
   outputTokens?: number;
   /** The part of `inputTokens` served from the prompt cache (priced at the cached rate). */
   cachedInputTokens?: number;
+  /** The part of `outputTokens` the model spent reasoning: priced as output, with it; for reports. */
+  reasoningTokens?: number;
   /** The call's cost in USD, when the provider reports it: overrides pricing. */
   cost?: number;
 }
@@ -68,7 +70,7 @@ const DEFAULT_DEMAND: DemandUnits = Object.freeze({
 });
 
 const DEMAND_KEYS = new Set(['requests', 'tokens', 'inputTokens', 'outputTokens', 'cost', 'model']);
-const USAGE_KEYS = new Set(['model', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'cost']);
+const USAGE_KEYS = new Set(['model', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'reasoningTokens', 'cost']);
 
 /** A token (or request) count: finite and non-negative; fractional estimates round up. */
 function count(value: unknown, what: string): number {
@@ -146,6 +148,8 @@ export function usageUnits(usage: Usage, defaultModel: string | undefined, price
   if (cachedInput > input) {
     throw new InvalidInputError(`usage.cachedInputTokens (${cachedInput}) is part of inputTokens and cannot exceed it (${input})`);
   }
+  const reasoning = count(usage.reasoningTokens, 'usage.reasoningTokens');
+  if (reasoning > output) throw new InvalidInputError(`usage.reasoningTokens (${reasoning}) is part of outputTokens and cannot exceed it (${output})`);
   const tokens = input + output;
   if (usage.cost !== undefined) {
     assertUsd(usage.cost, 'usage.cost');

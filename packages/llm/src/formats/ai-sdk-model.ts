@@ -63,13 +63,15 @@ function modelTokens(usage: Json, model: string | undefined, providerMetadata?: 
   const cachedInputTokens = tokenCount(input.cacheRead, 'usage.inputTokens.cacheRead');
   const cacheWriteTokens = tokenCount(input.cacheWrite, 'usage.inputTokens.cacheWrite');
   const inputParts = tokenCount(input.noCache, 'usage.inputTokens.noCache') + cachedInputTokens + cacheWriteTokens;
-  const outputParts = tokenCount(output.text, 'usage.outputTokens.text') + tokenCount(output.reasoning, 'usage.outputTokens.reasoning');
+  const reasoningTokens = tokenCount(output.reasoning, 'usage.outputTokens.reasoning');
+  const outputParts = tokenCount(output.text, 'usage.outputTokens.text') + reasoningTokens;
   const tokens: CallTokens = {
     model,
     inputTokens: Math.max(tokenCount(input.total, 'usage.inputTokens.total'), inputParts),
     outputTokens: Math.max(tokenCount(output.total, 'usage.outputTokens.total'), outputParts),
     cachedInputTokens,
     cacheWriteTokens,
+    reasoningTokens,
   };
   const counted = (side: Json, parts: string[]) => ['total', ...parts].some((field) => reports(side, field));
   return counted(input, ['noCache']) && counted(output, ['text']) ? consistent(tokens, 'usage.inputTokens') : undefined;

@@ -59,8 +59,11 @@ export function estimateChatCompletion(body: unknown, options?: EstimateOptions)
  */
 function chatTokens(usage: Json, model: string | undefined): CallTokens | undefined {
   const responsesStyle = !reports(usage, 'prompt_tokens') && !reports(usage, 'completion_tokens');
-  const [input, output, detailsField] = responsesStyle ? ['input_tokens', 'output_tokens', 'input_tokens_details'] : ['prompt_tokens', 'completion_tokens', 'prompt_tokens_details'];
+  const [input, output, detailsField, outputDetailsField] = responsesStyle
+    ? ['input_tokens', 'output_tokens', 'input_tokens_details', 'output_tokens_details']
+    : ['prompt_tokens', 'completion_tokens', 'prompt_tokens_details', 'completion_tokens_details'];
   const details = isObject(usage[detailsField]) ? (usage[detailsField] as Json) : {};
+  const outputDetails = isObject(usage[outputDetailsField]) ? (usage[outputDetailsField] as Json) : {};
   const cached = details.cached_tokens ?? usage.prompt_cache_hit_tokens;
   const tokens: CallTokens = {
     model,
@@ -68,6 +71,7 @@ function chatTokens(usage: Json, model: string | undefined): CallTokens | undefi
     outputTokens: tokenCount(usage[output], `usage.${output}`),
     cachedInputTokens: tokenCount(cached, `usage.${detailsField}.cached_tokens`),
     cacheWriteTokens: tokenCount(details.cache_write_tokens, `usage.${detailsField}.cache_write_tokens`),
+    reasoningTokens: tokenCount(outputDetails.reasoning_tokens, `usage.${outputDetailsField}.reasoning_tokens`),
   };
   return reports(usage, input) && reports(usage, output) ? consistent(tokens, 'usage') : undefined;
 }

@@ -52,11 +52,13 @@ export function estimateResponse(body: unknown, options?: EstimateOptions): Prom
 /** The tokens of an OpenAI Responses API `usage` object, or `undefined` when it lacks the input or the output count. */
 function responseTokens(usage: Json, model: string | undefined): CallTokens | undefined {
   const details = isObject(usage.input_tokens_details) ? usage.input_tokens_details : {};
+  const outputDetails = isObject(usage.output_tokens_details) ? usage.output_tokens_details : {};
   const tokens: CallTokens = {
     model,
     inputTokens: tokenCount(usage.input_tokens, 'usage.input_tokens'),
     outputTokens: tokenCount(usage.output_tokens, 'usage.output_tokens'),
     cachedInputTokens: tokenCount(details.cached_tokens, 'usage.input_tokens_details.cached_tokens'),
+    reasoningTokens: tokenCount(outputDetails.reasoning_tokens, 'usage.output_tokens_details.reasoning_tokens'),
   };
   return reports(usage, 'input_tokens') && reports(usage, 'output_tokens') ? consistent(tokens, 'usage') : undefined;
 }
