@@ -112,6 +112,8 @@ describe.each(stores)('GET /admin/api/spend on %s', (_name, { store, ledger }) =
     const byDay = (await spend<GroupReport>(gateway, { groupBy: 'day' })).body;
     const byModel = (await spend<GroupReport>(gateway, { groupBy: 'model' })).body;
     const byUser = (await spend<GroupReport>(gateway, { groupBy: 'user', team: 'research' })).body;
+    const byTeam = (await spend<GroupReport>(gateway, { groupBy: 'team' })).body;
+    const byKey = (await spend<GroupReport>(gateway, { groupBy: 'key', user: 'alice' })).body;
 
     expect(byDay.groups.map(({ key, requests, costNanoUsd }) => [key, requests, costNanoUsd])).toEqual([
       [dayText(today - 2 * DAY_MS), 2, 1_200],
@@ -121,6 +123,8 @@ describe.each(stores)('GET /admin/api/spend on %s', (_name, { store, ledger }) =
     expect(byDay.total).toEqual({ requests: 6, inputTokens: 50, outputTokens: 25, cachedInputTokens: 4, reasoningTokens: 2, toolCalls: 2, costNanoUsd: 5_730, costUsd: 0.00000573 });
     expect(byModel.groups.map(({ key, costNanoUsd }) => [key, costNanoUsd])).toEqual([['claude-haiku-4-5', 4_000], ['gpt-4o', 1_500], ['gpt-4o-mini', 230], [null, 0]]);
     expect(byUser.groups.map(({ key, requests, costNanoUsd }) => [key, requests, costNanoUsd])).toEqual([['carol', 1, 4_000], ['alice', 3, 1_530]]);
+    expect(byTeam.groups.map(({ key, requests, costNanoUsd }) => [key, requests, costNanoUsd])).toEqual([['research', 4, 5_530], [null, 2, 200]]);
+    expect(byKey.groups.map(({ key, requests, costNanoUsd }) => [key, requests, costNanoUsd])).toEqual([['alice-key', 2, 1_500], ['alice-second', 1, 30]]);
   });
 
   it('exports rows and groups as CSV, escaping what needs it', async () => {
@@ -151,7 +155,7 @@ describe('GET /admin/api/spend refuses what it cannot read', () => {
     [{ limit: '0' }, 'limit must be a whole number from 1 to 1000, got "0".'],
     [{ limit: '1001' }, 'limit must be a whole number from 1 to 1000, got "1001".'],
     [{ offset: '-1' }, 'offset must be a whole number from 0 to 1000000000, got "-1".'],
-    [{ groupBy: 'week' }, 'groupBy must be one of day, model, user, got "week".'],
+    [{ groupBy: 'week' }, 'groupBy must be one of day, model, user, team, key, got "week".'],
     [{ format: 'xml' }, 'format must be json or csv, got "xml".'],
     [{ groupBy: 'day', limit: '10' }, 'limit and offset page rows: leave them out with groupBy, which returns every group.'],
     [{ usr: 'alice' }, 'Unknown parameter "usr": use user, team, key, model, from, to, limit, offset, groupBy, format.'],

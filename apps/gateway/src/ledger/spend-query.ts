@@ -1,6 +1,6 @@
 import type { LedgerFilter } from './ledger-types.js';
 
-export const GROUPINGS = ['day', 'model', 'user'] as const;
+export const GROUPINGS = ['day', 'model', 'user', 'team', 'key'] as const;
 export type Grouping = (typeof GROUPINGS)[number];
 
 /** A query of `GET /admin/api/spend`, checked. */

@@ -39,6 +39,8 @@ const KEY_OF: Record<Grouping, (row: LedgerRow) => string | null> = {
   day: (row) => new Date(row.time).toISOString().slice(0, 10),
   model: (row) => row.model,
   user: (row) => row.user,
+  team: (row) => row.team,
+  key: (row) => row.key,
 };
 
 const empty = (): SpendTotals => ({ requests: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0, toolCalls: 0, costNanoUsd: 0, costUsd: 0 });
@@ -78,7 +80,7 @@ export async function rowPage(source: RowSource, query: SpendQuery): Promise<Row
   return { rows: rows.slice(0, limit), offset: query.offset, limit, next: more ? query.offset + limit : null };
 }
 
-/** The sums of the rows matching the query, per day, model or user. */
+/** The sums of the rows matching the query, per day, model, user, team or key. */
 export async function groupReport(source: RowSource, query: SpendQuery & { groupBy: Grouping }): Promise<GroupReport> {
   const keyOf = KEY_OF[query.groupBy];
   const groups = new Map<string | null, SpendGroup>();
