@@ -106,6 +106,25 @@ describe('API keys issued through the admin API', () => {
     expect((await (await admin(gateway, 'GET', '/admin/api/keys')).json()).keys.map((key: { name: string }) => key.name)).toEqual(['taken']);
   });
 
+  it('an address that sent 20 unknown keys in a minute gets 429s for the next ones, unread; known keys still pass', async () => {
+    const gateway = await gatewayWith(writeConfig());
+    const { json } = await issue(gateway, { user: 'alice', name: 'before' });
+    // Looked up once before the address is blocked: its lookup is remembered for a second.
+    expect(await chat(gateway, json.secret)).toBe(200);
+    const guesses = Array.from({ length: 20 }, (_, i) => `sk-tg-guess-${i}`);
+
+    const statuses = [];
+    for (const guess of guesses) statuses.push(await chat(gateway, guess));
+    const blocked = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer sk-tg-guess-20', 'content-type': 'application/json' }, body: '{}' });
+
+    expect(statuses).toEqual(Array(20).fill(401));
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await blocked.json()).toMatchObject({ error: { code: 'too_many_failed_authentications' } });
+    expect(await chat(gateway, 'sk-test-alice')).toBe(200);
+    expect(await chat(gateway, json.secret)).toBe(200);
+  });
+
   it('answers 404 for rotating or revoking a key no one issued', async () => {
     const gateway = await gatewayWith(writeConfig());
 

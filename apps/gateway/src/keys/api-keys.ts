@@ -93,14 +93,15 @@ export class ApiKeys {
     return this.revokeStored(hash, key);
   }
 
-  /** The key in force whose secret this is, if any. */
-  async find(secret: string): Promise<IssuedKey | undefined> {
+  /** The key in force whose secret this is, if any; with `read` false, only from a lookup still remembered. */
+  async find(secret: string, read = true): Promise<IssuedKey | undefined> {
     const hash = hashOf(secret);
     const now = this.now();
     let entry = this.lookups.get(hash);
     if (entry === undefined || entry.until <= now) {
+      if (!read) return undefined;
       // The file's secrets never reach here; each other secret in the issued keys' form costs one
-      // read of the records a second (a guessed one too, before any limit applies).
+      // read of the records a second (a guessed one too, until its address has failed too often).
       const stored = secret.startsWith(SECRET_PREFIX) ? await this.records.get(KIND, hash) : undefined;
       entry = { key: stored === undefined ? undefined : (JSON.parse(stored) as IssuedKey), until: now + LOOKUP_TTL_MS };
       // Guessed secrets must not grow it without end.
