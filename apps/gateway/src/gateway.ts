@@ -11,6 +11,7 @@ import { BudgetAlerts } from './alerts/budget-alerts.js';
 import { ApiKeys } from './keys/api-keys.js';
 import { SpendLedger } from './ledger/spend-ledger.js';
 import { withDeadline } from './records/records.js';
+import { SharedKeyLimits } from './records/key-limits.js';
 import { SharedTierChanges } from './records/tier-changes.js';
 import { healthRoutes } from './health.js';
 import { parseJsonBodies } from './http/json-body.js';
@@ -94,7 +95,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const tiers = new SharedTierChanges(records, policy, app.log);
   const alerts = config.alerts && new BudgetAlerts(config.alerts, records, app.log);
   const ledger = new SpendLedger({ store: opened.ledger, retentionDays: config.ledger.retentionDays, timeoutMs: STORE_TIMEOUT_MS, metrics, log: app.log });
-  const keys = new ApiKeys(records, () => ({ users: policy.config.users, keyNames: new Set([...policy.config.keys.values()].map((key) => key.id)) }));
+  const keys: ApiKeys = new ApiKeys(records, () => ({ users: policy.config.users, keyNames: new Set([...policy.config.keys.values()].map((key) => key.id)) }), {
+    check: (user, limits) => policy.checkKeyLimits(user, limits),
+    // The keys' limits are read through the keys, which tell them of a change: one refers to the other.
+    changed: (): Promise<void> => keyLimits.changed(),
+  });
+  const keyLimits: SharedKeyLimits = new SharedKeyLimits(keys, policy, app.log);
 
   const simulated = config.upstreams.kind === 'simulated' ? await startSimulatedUpstream({ chunkDelayMs: config.upstreams.chunkDelayMs, onRequest: options.onSimulatedRequest }) : undefined;
   const upstreams = upstreamsOf(config.upstreams, simulated);
@@ -126,12 +132,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   // The tokenizer's ranks take a moment to load, once: better at start than on the first request.
   await preloadTokenizer('gpt-4o');
   await tiers.start();
+  await keyLimits.start();
   let url: string;
   try {
     url = await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (error) {
     unwatch();
     tiers.stop();
+    keyLimits.stop();
     await ledger.close();
     await Promise.all([simulated?.close(), opened.close()]);
     stdout?.close();
@@ -152,6 +160,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     async close() {
       unwatch();
       tiers.stop();
+      keyLimits.stop();
       alerts?.close();
       await app.close();
       // After the server: the last requests' rows are written before the store closes.

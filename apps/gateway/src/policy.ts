@@ -29,6 +29,12 @@ export interface TierChange {
   readonly over: string;
 }
 
+/** An issued key's own limits (scope `apiKey`), with its user: by key name. */
+export type KeyLimits = ReadonlyMap<string, { readonly user: string; readonly limits: readonly LimitConfig[] }>;
+
+/** The limiter's tier for a request of a key with limits of its own: its user's, with the key's limits added. */
+const keyTierName = (userTier: string, key: string) => `${userTier}+key:${key}`;
+
 /** The call `noDearer` compares two models' prices on, unless told the call's size. */
 const REFERENCE_CALL = { inputTokens: 1000, outputTokens: 1000 };
 
@@ -47,6 +53,8 @@ class PolicyVersion {
   readonly toolLimited: ReadonlySet<string>;
   /** User id → the limiter's tier for them: their tier joined with their team's limits. */
   private readonly limiterTierOf = new Map<string, string>();
+  /** Key name → the limiter's tier for its requests, for the issued keys with limits of their own. */
+  private readonly keyTierOf = new Map<string, { readonly user: string; readonly tier: string }>();
 
   constructor(
     readonly config: GatewayPolicy,
@@ -54,6 +62,7 @@ class PolicyVersion {
     readonly prices: LlmPriceSource,
     store: Store,
     timeoutMs: number,
+    keyLimits: KeyLimits,
   ) {
     for (const key of config.keys.values()) {
       const keys = this.keysByUser.get(key.user);
@@ -63,19 +72,36 @@ class PolicyVersion {
     for (const [user, tier] of tiers) this.limiterTierOf.set(user, groupTierName(tier, config.users.get(user)?.team));
     const countsTools = (limits: readonly LimitConfig[]) => limits.some((limit) => limit.resource === 'toolCalls');
     this.toolLimited = new Set(Object.keys(config.tiers).filter((tier) => countsTools(config.limits) || countsTools(config.tiers[tier]!.limits as LimitConfig[])));
+    const tiersOfLimiter = limiterTiers(config);
+    for (const [key, { user, limits }] of keyLimits) {
+      const base = this.limiterTierOf.get(user);
+      if (base === undefined) continue;
+      const tier = keyTierName(base, key);
+      tiersOfLimiter[tier] = { ...tiersOfLimiter[base]!, limits: [...tiersOfLimiter[base]!.limits, ...limits] };
+      this.keyTierOf.set(key, { user, tier });
+    }
     this.limiter = createLimiter({
       store,
       timeoutMs,
       prices: this.prices,
       scopes: GROUP_SCOPES,
       limits: config.limits,
-      tiers: limiterTiers(config),
-      tierOf: (identity) => this.known(this.limiterTierOf.get(identity.user ?? ''), identity.user ?? undefined),
+      tiers: tiersOfLimiter,
+      tierOf: (identity) => {
+        const keyed = identity.apiKey === undefined || identity.apiKey === null ? undefined : this.keyTierOf.get(identity.apiKey);
+        if (keyed !== undefined && keyed.user === identity.user) return keyed.tier;
+        return this.known(this.limiterTierOf.get(identity.user ?? ''), identity.user ?? undefined);
+      },
     });
   }
 
   tierOf(user: string): string {
     return this.known(this.tiers.get(user), user);
+  }
+
+  /** The limiter's tier for a user: their tier, joined with their team's limits. */
+  limiterTier(user: string): string {
+    return this.known(this.limiterTierOf.get(user), user);
   }
 
   // Only callers with a known key are limited, so every identity names a configured user.
@@ -95,6 +121,8 @@ export class LivePolicy {
   private version: PolicyVersion;
   /** Tier changes from the admin API, and the file's tier they were made over. */
   private readonly changed = new Map<string, TierChange>();
+  /** The issued keys' own limits in force. */
+  private keyLimits: KeyLimits = new Map();
 
   /** A limiter that always decides with the current policy. */
   readonly limiter: Limiter = {
@@ -172,6 +200,38 @@ export class LivePolicy {
     this.version = this.build(this.config, this.prices);
   }
 
+  /**
+   * `limits` as a key of `user` may have them: each in the key's scope (`apiKey`, the default),
+   * named apart from every limit the user's requests count against, and valid as core reads it.
+   * Throws `InvalidInputError` saying what is wrong.
+   */
+  checkKeyLimits(user: string, limits: unknown): LimitConfig[] {
+    if (!Array.isArray(limits) || limits.length === 0 || !limits.every((limit) => typeof limit === 'object' && limit !== null && !Array.isArray(limit))) {
+      throw new InvalidInputError('limits, when given, must be a non-empty list of limits, e.g. [{ "name": "key-usd", "resource": "cost", "limit": 5, "reset": { "every": "day" } }].');
+    }
+    const keyed = (limits as Array<Record<string, unknown>>).map((limit) => {
+      if (limit.scope !== undefined && limit.scope !== 'apiKey') throw new InvalidInputError(`A key's limit has the key's scope (apiKey): ${JSON.stringify(limit.name)} names scope ${JSON.stringify(limit.scope)}.`);
+      return { ...limit, scope: 'apiKey' } as unknown as LimitConfig;
+    });
+    const base = limiterTiers(this.config)[this.version.limiterTier(user)]!;
+    try {
+      // Compiled as the limiter will compile it, against nothing: a bad limit throws here, not at the next sync.
+      createLimiter({ store: this.store, scopes: GROUP_SCOPES, limits: this.config.limits, tiers: { key: { ...base, limits: [...base.limits, ...keyed] } }, tierOf: () => 'key' });
+    } catch (error) {
+      // Core's message, without its package prefixes: this error adds its own.
+      throw new InvalidInputError(`The key's limits cannot be used: ${(error as Error).message.replace(/^(\[[^\]]+\]\s*)+/, '')}`);
+    }
+    return keyed;
+  }
+
+  /** Puts the issued keys' own limits in force (as read from the records); unchanged limits change nothing. */
+  applyKeyLimits(next: KeyLimits): void {
+    const sorted = (limits: KeyLimits) => JSON.stringify([...limits].sort(([a], [b]) => a.localeCompare(b)));
+    if (sorted(next) === sorted(this.keyLimits)) return;
+    this.keyLimits = next;
+    this.version = this.build(this.config, this.prices);
+  }
+
   /** The caller holding this API key, or undefined for a key the configuration does not list. */
   callerOf(secret: string): Caller | undefined {
     const key = this.config.keys.get(secret);
@@ -212,6 +272,6 @@ export class LivePolicy {
 
   private build(config: GatewayPolicy, prices: LlmPriceSource = genaiPrices({ overrides: config.prices })): PolicyVersion {
     const tiers = new Map([...config.users].map(([user, { tier }]) => [user, this.changed.get(user)?.tier ?? tier]));
-    return new PolicyVersion(config, tiers, prices, this.store, this.storeTimeoutMs);
+    return new PolicyVersion(config, tiers, prices, this.store, this.storeTimeoutMs, this.keyLimits);
   }
 }

@@ -9,7 +9,7 @@ import { admin, client, eventually, gatewayWith, HELLO, POLICY, usedOf, writeCon
 
 interface Issued {
   secret: string;
-  key: { name: string; user: string; models?: string[]; createdAt: string; expiresAt?: string; revokedAt?: string; last4: string };
+  key: { name: string; user: string; models?: string[]; limits?: unknown[]; createdAt: string; expiresAt?: string; revokedAt?: string; last4: string };
 }
 
 const issue = async (gateway: RunningGateway, body: unknown) => {
@@ -125,6 +125,50 @@ describe('API keys issued through the admin API', () => {
     expect(await chat(gateway, json.secret)).toBe(200);
   });
 
+  it('with limits of its own: its requests count against them too, in the same decision, and its user\'s other keys do not', async () => {
+    const gateway = await gatewayWith(writeConfig());
+    const { status, json } = await issue(gateway, { user: 'alice', name: 'capped', limits: [{ name: 'own-rpm', resource: 'requests', limit: 2, window: '1m' }] });
+    expect(status).toBe(201);
+    expect(json.key).toMatchObject({ limits: [{ name: 'own-rpm', scope: 'apiKey', resource: 'requests', limit: 2, window: '1m' }] });
+
+    const statuses = [await chat(gateway, json.secret), await chat(gateway, json.secret), await chat(gateway, json.secret)];
+    const refusal = await client(gateway, json.secret).chat.completions.create({ model: 'gpt-4o', messages: HELLO, max_tokens: 5 }).catch((error: unknown) => error);
+
+    expect(statuses).toEqual([200, 200, 429]);
+    expect((refusal as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ limit: 'own-rpm' });
+    expect(await chat(gateway, 'sk-test-alice')).toBe(200);
+    // The user's own limits counted the key's requests as well.
+    expect(await usedOf(gateway.policy.limiter, { user: 'alice', apiKey: 'capped' })).toMatchObject({ rpm: 3, 'key-rpm': 2, 'own-rpm': 2 });
+  });
+
+  it('a key\'s own budget, in USD: refused once spent, and the rotated key keeps it', async () => {
+    const gateway = await gatewayWith(writeConfig());
+    const { json } = await issue(gateway, { user: 'bob', name: 'budgeted', limits: [{ name: 'key-usd', resource: 'cost', limit: 0.0001, reset: { every: 'day' } }] });
+
+    const first = await chat(gateway, json.secret);
+    const rotated = (await (await admin(gateway, 'POST', '/admin/api/keys/budgeted/rotate')).json()) as Issued;
+
+    expect(first).toBe(200);
+    expect(rotated.key.limits).toEqual(json.key.limits);
+    expect(await chat(gateway, rotated.secret)).toBe(429);
+    expect(await chat(gateway, 'sk-test-bob')).toBe(200);
+  });
+
+  it.each([
+    ['a scope other than the key\'s', [{ name: 'k', scope: 'user', resource: 'requests', limit: 1, window: '1m' }], /scope/],
+    ['the name of a limit the tier has', [{ name: 'rpm', resource: 'requests', limit: 1, window: '1m' }], /rpm/],
+    ['no window nor reset', [{ name: 'k', resource: 'requests', limit: 1 }], /window/],
+    ['not a list', { name: 'k' }, /limits/],
+  ])('limits with %s: 400, and no key is issued', async (_what, limits, message) => {
+    const gateway = await gatewayWith(writeConfig());
+
+    const { status, json } = await issue(gateway, { user: 'alice', name: 'bad', limits });
+
+    expect(status).toBe(400);
+    expect(json.error?.message).toMatch(message);
+    expect(((await (await admin(gateway, 'GET', '/admin/api/keys')).json()) as { keys: unknown[] }).keys).toEqual([]);
+  });
+
   it('answers 404 for rotating or revoking a key no one issued', async () => {
     const gateway = await gatewayWith(writeConfig());
 
@@ -179,6 +223,18 @@ describe('API keys and tier changes shared by two gateway instances on one redis
     await new Promise((resolve) => setTimeout(resolve, 1_000));
 
     expect(await chat(second, issued.secret)).toBe(401);
+  });
+
+  it('a key\'s own limits apply on the other instance too, on the shared counters', async () => {
+    const store = `redis://127.0.0.1:${redisPort}`;
+    const [first, second] = [await gatewayWith(writeConfig(POLICY, { store })), await gatewayWith(writeConfig(POLICY, { store }))];
+
+    const { json: issued } = await issue(first, { user: 'bob', name: 'shared-capped', limits: [{ name: 'own-rpm', resource: 'requests', limit: 1, window: '1m' }] });
+    expect(await chat(first, issued.secret)).toBe(200);
+    // The other instance reads the issued keys' limits every second.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+
+    expect(await chat(second, issued.secret)).toBe(429);
   });
 
   it('a tier change made on one applies on the other within a second', async () => {

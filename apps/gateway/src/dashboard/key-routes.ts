@@ -6,9 +6,9 @@ const MODEL = /^\S{1,200}$/;
 
 /** The fields a key's creation takes, checked; a message saying what to send otherwise. */
 function keyRequest(body: unknown): KeyRequest | string {
-  const usage = 'Send { "user": "<user>", "name": "<key name>", "models"?: ["<model>", ...], "expiresAt"?: "<ISO date>" }.';
+  const usage = 'Send { "user": "<user>", "name": "<key name>", "models"?: ["<model>", ...], "limits"?: [<limit>, ...], "expiresAt"?: "<ISO date>" }.';
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return usage;
-  const { user, name, models, expiresAt, ...rest } = body as Record<string, unknown>;
+  const { user, name, models, limits, expiresAt, ...rest } = body as Record<string, unknown>;
   if (Object.keys(rest).length > 0) return `Unknown field ${JSON.stringify(Object.keys(rest)[0])}. ${usage}`;
   if (typeof user !== 'string') return `user must be a user's id. ${usage}`;
   if (typeof name !== 'string' || !NAME.test(name)) return 'name must be 1 to 64 letters, digits, "_", ".", "@" or "-", starting with a letter or digit.';
@@ -17,7 +17,7 @@ function keyRequest(body: unknown): KeyRequest | string {
   }
   const expires = typeof expiresAt === 'string' ? Date.parse(expiresAt) : NaN;
   if (expiresAt !== undefined && Number.isNaN(expires)) return 'expiresAt, when given, must be an ISO date, e.g. "2027-01-31T00:00:00Z".';
-  return { user, name, ...(models !== undefined && { models: models as string[] }), ...(expiresAt !== undefined && { expiresAt: expires }) };
+  return { user, name, ...(models !== undefined && { models: models as string[] }), ...(limits !== undefined && { limits }), ...(expiresAt !== undefined && { expiresAt: expires }) };
 }
 
 const problem = (reply: FastifyReply, status: number, message: string) => reply.code(status).send({ error: { message, status } });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { InvalidInputError } from '@tollgate/core';
+import { InvalidInputError, type LimitConfig } from '@tollgate/core';
 import type { Records } from '../records/records.js';
 
 /** An API key issued through the admin API, as stored: never its secret, only the secret's SHA-256. */
@@ -9,6 +9,8 @@ export interface IssuedKey {
   readonly user: string;
   /** The models a request with it may ask for; absent: any. */
   readonly models?: readonly string[];
+  /** Limits of its own (scope `apiKey`), which its requests count against besides its user's. */
+  readonly limits?: readonly LimitConfig[];
   readonly createdAt: string;
   readonly expiresAt?: string;
   readonly revokedAt?: string;
@@ -20,6 +22,8 @@ export interface KeyRequest {
   readonly user: string;
   readonly name: string;
   readonly models?: readonly string[];
+  /** Checked by the policy's `checkKeyLimits` before the key is issued. */
+  readonly limits?: unknown;
   /** Epoch ms. */
   readonly expiresAt?: number;
 }
@@ -64,6 +68,12 @@ export class ApiKeys {
     private readonly records: Records,
     /** The configuration's users, and the names its own keys take (an issued key may not reuse one: their counters would merge). */
     private readonly config: () => { readonly users: ReadonlyMap<string, unknown>; readonly keyNames: ReadonlySet<string> },
+    private readonly limits: {
+      /** A key's own limits as the policy will use them; throws `InvalidInputError` for limits it cannot. */
+      check(user: string, limits: unknown): LimitConfig[];
+      /** Puts the keys' limits in force here at once, after a key was issued, rotated or revoked. */
+      changed(): Promise<void>;
+    },
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -71,8 +81,16 @@ export class ApiKeys {
     const { users, keyNames } = this.config();
     if (!users.has(request.user)) throw new InvalidInputError(`No user is named ${JSON.stringify(request.user)}: keys belong to users of the configuration file.`);
     if (request.expiresAt !== undefined && request.expiresAt <= this.now()) throw new InvalidInputError('expiresAt must be in the future.');
+    const limits = request.limits === undefined ? undefined : this.limits.check(request.user, request.limits);
     if (keyNames.has(request.name) || (await this.inForce(request.name))) throw new KeyRequestError(`A key named ${JSON.stringify(request.name)} exists: choose another name, or rotate that key.`, 409);
-    return this.create(request);
+    return this.create({ ...request, limits });
+  }
+
+  /** The keys in force with limits of their own, by name, with their user. */
+  async limitsInForce(): Promise<Map<string, { user: string; limits: readonly LimitConfig[] }>> {
+    const now = this.now();
+    const keys = [...(await this.records.all(KIND)).values()].map((value) => JSON.parse(value) as IssuedKey);
+    return new Map(keys.filter((key) => key.limits !== undefined && inForce(key, now)).map((key) => [key.name, { user: key.user, limits: key.limits! }]));
   }
 
   /** Every issued key, revoked and expired ones included, newest first. */
@@ -85,7 +103,7 @@ export class ApiKeys {
   async rotate(name: string): Promise<NewKey> {
     const [hash, key] = await this.named(name);
     await this.revokeStored(hash, key);
-    return this.create({ user: key.user, name: key.name, models: key.models, expiresAt: key.expiresAt === undefined ? undefined : Date.parse(key.expiresAt) });
+    return this.create({ user: key.user, name: key.name, models: key.models, limits: key.limits, expiresAt: key.expiresAt === undefined ? undefined : Date.parse(key.expiresAt) });
   }
 
   async revoke(name: string): Promise<IssuedKey> {
@@ -111,12 +129,13 @@ export class ApiKeys {
     return entry.key !== undefined && inForce(entry.key, now) ? entry.key : undefined;
   }
 
-  private async create({ user, name, models, expiresAt }: KeyRequest): Promise<NewKey> {
+  private async create({ user, name, models, limits, expiresAt }: Omit<KeyRequest, 'limits'> & { readonly limits?: readonly LimitConfig[] }): Promise<NewKey> {
     const secret = `${SECRET_PREFIX}${randomBytes(24).toString('base64url')}`;
     const key: IssuedKey = {
       name,
       user,
       ...(models !== undefined && { models: [...models] }),
+      ...(limits !== undefined && { limits: [...limits] }),
       createdAt: new Date(this.now()).toISOString(),
       ...(expiresAt !== undefined && { expiresAt: new Date(expiresAt).toISOString() }),
       last4: secret.slice(-4),
@@ -124,6 +143,7 @@ export class ApiKeys {
     const hash = hashOf(secret);
     await this.records.put(KIND, hash, JSON.stringify(key));
     this.lookups.delete(hash);
+    if (limits !== undefined) await this.limits.changed();
     return { secret, key };
   }
 
@@ -131,6 +151,7 @@ export class ApiKeys {
     const revoked = { ...key, revokedAt: new Date(this.now()).toISOString() };
     await this.records.put(KIND, hash, JSON.stringify(revoked));
     this.lookups.delete(hash);
+    if (key.limits !== undefined) await this.limits.changed();
     return revoked;
   }
 

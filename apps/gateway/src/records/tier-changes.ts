@@ -1,10 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { LivePolicy, TierChange } from '../policy.js';
+import { EverySecond } from './every-second.js';
 import type { Records } from './records.js';
 
 const KIND = 'tier-changes';
-/** How often an instance reads the others' changes: one changed elsewhere applies here within it. */
-const SYNC_EVERY_MS = 1_000;
 
 /**
  * The admin's tier changes, kept in the gateway's records so that they survive a restart and reach
@@ -12,31 +11,28 @@ const SYNC_EVERY_MS = 1_000;
  * instance reads them all again every second (a handful of rows).
  */
 export class SharedTierChanges {
-  private timer: NodeJS.Timeout | undefined;
+  private readonly reads: EverySecond;
   /** Counts this instance's own changes: a read that began before one is older than it, and is dropped. */
   private changes = 0;
 
   constructor(
     private readonly records: Records,
     private readonly policy: LivePolicy,
-    private readonly log: FastifyBaseLogger,
-  ) {}
+    log: FastifyBaseLogger,
+  ) {
+    this.reads = new EverySecond(
+      () => this.sync(),
+      (error) => log.error({ err: error }, 'reading the tier changes failed; the ones in force stay'),
+    );
+  }
 
-  /** Reads the changes in force and applies them, then keeps reading them every second. A store that is down delays them, never the start. */
-  async start(): Promise<void> {
-    let pending: Promise<void> | undefined;
-    // One read at a time: a slow store is not asked again until it answers (or its deadline passes).
-    const sync = () =>
-      (pending ??= this.sync()
-        .catch((error: unknown) => this.log.error({ err: error }, 'reading the tier changes failed; the ones in force stay'))
-        .finally(() => (pending = undefined)));
-    await sync();
-    this.timer = setInterval(() => void sync(), SYNC_EVERY_MS);
-    this.timer.unref();
+  /** Reads the changes in force and applies them, then keeps reading them every second. */
+  start(): Promise<void> {
+    return this.reads.start();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.reads.stop();
   }
 
   /** Moves a user to another tier, here and, within a second, on every instance. Throws `InvalidInputError` for an unknown user or tier. */
