@@ -11,6 +11,7 @@ import { BudgetAlerts } from './alerts/budget-alerts.js';
 import { ApiKeys } from './keys/api-keys.js';
 import { SpendLedger } from './ledger/spend-ledger.js';
 import { withDeadline } from './records/records.js';
+import { SharedAddedGroups } from './records/added-groups.js';
 import { SharedKeyLimits } from './records/key-limits.js';
 import { SharedTierChanges } from './records/tier-changes.js';
 import { healthRoutes } from './health.js';
@@ -93,6 +94,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const activity = new Activity();
   const records = withDeadline(opened.records, STORE_TIMEOUT_MS);
   const tiers = new SharedTierChanges(records, policy, app.log);
+  const groups = new SharedAddedGroups(records, policy, app.log);
   const alerts = config.alerts && new BudgetAlerts(config.alerts, records, app.log);
   const ledger = new SpendLedger({ store: opened.ledger, retentionDays: config.ledger.retentionDays, timeoutMs: STORE_TIMEOUT_MS, metrics, log: app.log });
   const keys: ApiKeys = new ApiKeys(records, () => ({ users: policy.config.users, keyNames: new Set([...policy.config.keys.values()].map((key) => key.id)) }), {
@@ -108,7 +110,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const about = { upstream: simulated ? 'simulated' : Object.values(upstreams).map((upstream) => upstream.baseUrl).join(', '), store: opened.description };
 
   await app.register(apiRoutes, { prefix: '/v1', policy, keys, ledger, upstreams, metrics, activity, alerts, maxBodyBytes: config.listen.maxBodyBytes });
-  await app.register(adminRoutes, { policy, keys, tiers, activity, ledger, adminToken, about });
+  await app.register(adminRoutes, { policy, keys, tiers, groups, activity, ledger, adminToken, about });
   await app.register(healthRoutes, { store: opened.store, storeTimeoutMs: STORE_TIMEOUT_MS, upstream: about.upstream });
   app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.text()));
   app.get('/', async (_request, reply) => reply.redirect('/dashboard'));
@@ -131,6 +133,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   // The tokenizer's ranks take a moment to load, once: better at start than on the first request.
   await preloadTokenizer('gpt-4o');
+  await groups.start();
   await tiers.start();
   await keyLimits.start();
   let url: string;
@@ -140,6 +143,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     unwatch();
     tiers.stop();
     keyLimits.stop();
+    groups.stop();
     await ledger.close();
     await Promise.all([simulated?.close(), opened.close()]);
     stdout?.close();
@@ -161,6 +165,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       unwatch();
       tiers.stop();
       keyLimits.stop();
+      groups.stop();
       alerts?.close();
       await app.close();
       // After the server: the last requests' rows are written before the store closes.

@@ -4,6 +4,7 @@ import type { GatewayPolicy, KeyEntry } from './config/policy-types.js';
 import type { NoDearer } from './proxy/degrade.js';
 import { groupOf, groupTierName, GROUP_SCOPES, limiterTiers } from './groups.js';
 import { StepHints } from './proxy/step-hints.js';
+import { addedTeam, addedUser, checkTeamRemoval, NOTHING_ADDED, withAdded, type AddedGroups } from './added-groups.js';
 
 /** Who is calling, once the API key is known. */
 export interface Caller {
@@ -123,6 +124,10 @@ export class LivePolicy {
   private readonly changed = new Map<string, TierChange>();
   /** The issued keys' own limits in force. */
   private keyLimits: KeyLimits = new Map();
+  /** The configuration file's policy, without what the admin added. */
+  private file: GatewayPolicy;
+  /** Users and teams added through the admin API. */
+  private added: AddedGroups = NOTHING_ADDED;
 
   /** A limiter that always decides with the current policy. */
   readonly limiter: Limiter = {
@@ -142,7 +147,8 @@ export class LivePolicy {
     /** The longest a store call may take before the store counts as failed. */
     private readonly storeTimeoutMs: number,
   ) {
-    this.version = this.build(config);
+    this.file = config;
+    this.version = this.build();
   }
 
   get config(): GatewayPolicy {
@@ -163,10 +169,39 @@ export class LivePolicy {
    * that user's tier too; returns the users whose changes it dropped.
    */
   replace(config: GatewayPolicy): string[] {
-    const dropped = [...this.changed].filter(([user, { over }]) => config.users.get(user)?.tier !== over).map(([user]) => user);
+    const next = withAdded(config, this.added);
+    const dropped = [...this.changed].filter(([user, { over }]) => next.users.get(user)?.tier !== over).map(([user]) => user);
     for (const user of dropped) this.changed.delete(user);
-    this.version = this.build(config);
+    this.file = config;
+    this.version = this.build();
     return dropped;
+  }
+
+  /** Users and teams added through the admin API (the file's own are not here). */
+  get addedGroups(): AddedGroups {
+    return this.added;
+  }
+
+  /** A user to add (or change) through the admin API, checked: see `addedUser`. */
+  checkAddedUser(id: string, body: unknown) {
+    return addedUser(this.file, this.config, id, body);
+  }
+
+  /** A team to add (or change) through the admin API, checked: see `addedTeam`. */
+  checkAddedTeam(id: string, body: unknown) {
+    return addedTeam(this.file, this.config, this.store, id, body);
+  }
+
+  checkTeamRemoval(id: string): void {
+    checkTeamRemoval(this.file, this.config, this.added, id);
+  }
+
+  /** Puts the added users and teams in force (as read from the records); the same ones change nothing. */
+  applyAddedGroups(next: AddedGroups): void {
+    const sorted = (groups: AddedGroups) => JSON.stringify([[...groups.users].sort(([a], [b]) => a.localeCompare(b)), [...groups.teams].sort(([a], [b]) => a.localeCompare(b))]);
+    if (sorted(next) === sorted(this.added)) return;
+    this.added = next;
+    this.version = this.build(this.prices);
   }
 
   /**
@@ -197,7 +232,7 @@ export class LivePolicy {
     this.changed.clear();
     for (const [user, change] of valid) this.changed.set(user, change);
     // The same file: its price source, and what it has looked up, stay.
-    this.version = this.build(this.config, this.prices);
+    this.version = this.build(this.prices);
   }
 
   /**
@@ -229,7 +264,7 @@ export class LivePolicy {
     const sorted = (limits: KeyLimits) => JSON.stringify([...limits].sort(([a], [b]) => a.localeCompare(b)));
     if (sorted(next) === sorted(this.keyLimits)) return;
     this.keyLimits = next;
-    this.version = this.build(this.config, this.prices);
+    this.version = this.build(this.prices);
   }
 
   /** The caller holding this API key, or undefined for a key the configuration does not list. */
@@ -270,7 +305,9 @@ export class LivePolicy {
     return this.version.keysByUser.get(user) ?? [];
   }
 
-  private build(config: GatewayPolicy, prices: LlmPriceSource = genaiPrices({ overrides: config.prices })): PolicyVersion {
+  /** A version of the file's policy with what the admin added; `prices` when the file's prices did not change. */
+  private build(prices: LlmPriceSource = genaiPrices({ overrides: this.file.prices })): PolicyVersion {
+    const config = withAdded(this.file, this.added);
     const tiers = new Map([...config.users].map(([user, { tier }]) => [user, this.changed.get(user)?.tier ?? tier]));
     return new PolicyVersion(config, tiers, prices, this.store, this.storeTimeoutMs, this.keyLimits);
   }

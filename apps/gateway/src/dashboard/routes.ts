@@ -7,7 +7,9 @@ import { identityOf, type LivePolicy } from '../policy.js';
 import type { Activity } from './activity.js';
 import type { ApiKeys } from '../keys/api-keys.js';
 import type { SpendLedger } from '../ledger/spend-ledger.js';
+import type { SharedAddedGroups } from '../records/added-groups.js';
 import type { SharedTierChanges } from '../records/tier-changes.js';
+import { groupRoutes } from './group-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { overview } from './overview.js';
 import { pageSecurityHeaders } from './page-security.js';
@@ -17,6 +19,7 @@ export interface AdminDependencies {
   readonly policy: LivePolicy;
   readonly keys: ApiKeys;
   readonly tiers: SharedTierChanges;
+  readonly groups: SharedAddedGroups;
   readonly activity: Activity;
   readonly ledger: SpendLedger;
   readonly adminToken: string;
@@ -47,7 +50,7 @@ function objectWith(body: unknown, fields: readonly string[]): Record<string, un
  * a user's counters, moving a user to another tier, the API keys it issues (`keyRoutes`) and the
  * spend ledger (`spendRoutes`).
  */
-export async function adminRoutes(app: FastifyInstance, { policy, keys, tiers, activity, ledger, adminToken, about }: AdminDependencies): Promise<void> {
+export async function adminRoutes(app: FastifyInstance, { policy, keys, tiers, groups, activity, ledger, adminToken, about }: AdminDependencies): Promise<void> {
   const expected = digest(adminToken);
 
   app.get('/dashboard', async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').headers(PAGE_HEADERS).send(PAGE));
@@ -100,6 +103,7 @@ export async function adminRoutes(app: FastifyInstance, { policy, keys, tiers, a
     });
 
     keyRoutes(api, keys);
+    groupRoutes(api, policy, groups);
     spendRoutes(api, ledger);
   });
 }
