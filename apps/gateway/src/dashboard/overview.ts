@@ -20,6 +20,16 @@ export interface UserView {
   keys: Array<{ id: string; limits: LimitView[] }>;
 }
 
+export interface TeamView {
+  id: string;
+  org: string | null;
+  /** `file` for a team of the configuration file, `admin` for one added through the admin API. */
+  source: 'file' | 'admin';
+  users: string[];
+  /** The team's limits and its organisation's, live from the store; null while no user is in it (nothing counts against them). */
+  limits: LimitView[] | null;
+}
+
 export interface Overview {
   now: number;
   /** `simulated` in demo mode, else the upstream's base URL. */
@@ -27,6 +37,7 @@ export interface Overview {
   store: string;
   tiers: string[];
   users: UserView[];
+  teams: TeamView[];
   hour: MinuteTotals[];
   denials: readonly Denial[];
 }
@@ -60,5 +71,17 @@ export async function overview(policy: LivePolicy, activity: Activity, about: { 
       };
     }),
   );
-  return { now: Date.now(), ...about, tiers: Object.keys(config.tiers), users, hour: activity.hour(), denials: activity.recentDenials() };
+  return { now: Date.now(), ...about, tiers: Object.keys(config.tiers), users, teams: await teamViews(policy), hour: activity.hour(), denials: activity.recentDenials() };
+}
+
+/** Each team's limits and its organisation's, read as one of its users sees them (the limiter decides per user). */
+function teamViews(policy: LivePolicy): Promise<TeamView[]> {
+  const { config, limiter, addedGroups } = policy;
+  return Promise.all(
+    [...config.teams].map(async ([id, team]): Promise<TeamView> => {
+      const users = [...config.users].filter(([, user]) => user.team === id).map(([user]) => user);
+      const shared = users.length === 0 ? null : (await limiter.usage({ user: users[0]!, ...groupOf(config, users[0]!) })).filter((l) => l.scope === 'team' || l.scope === 'org');
+      return { id, org: team.org ?? null, source: addedGroups.teams.has(id) ? 'admin' : 'file', users, limits: shared && shared.map(view) };
+    }),
+  );
 }
