@@ -100,7 +100,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const keys: ApiKeys = new ApiKeys(records, () => ({ users: policy.config.users, keyNames: new Set([...policy.config.keys.values()].map((key) => key.id)) }), {
     check: (user, limits) => policy.checkKeyLimits(user, limits),
     // The keys' limits are read through the keys, which tell them of a change: one refers to the other.
-    changed: (): Promise<void> => keyLimits.changed(),
+    changed: (): Promise<void> => keyLimits.keyChanged(),
   });
   const keyLimits: SharedKeyLimits = new SharedKeyLimits(keys, policy, app.log);
 

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { AdminConflict, type AddedGroups } from '../added-groups.js';
 import type { Team, UserEntry } from '../config/policy-types.js';
 import type { LivePolicy } from '../policy.js';
-import { EverySecond } from './every-second.js';
+import { ReadEverySecond } from './read-every-second.js';
 import type { Records } from './records.js';
 
 const USERS = 'added-users';
@@ -13,28 +13,13 @@ const TEAMS = 'added-teams';
  * survive a restart and reach every instance sharing the counters: a change is written before it
  * applies here, and every instance reads them all again every second.
  */
-export class SharedAddedGroups {
-  private readonly reads: EverySecond;
-  /** Counts this instance's own changes: a read that began before one is older than it, and is dropped. */
-  private changes = 0;
-
+export class SharedAddedGroups extends ReadEverySecond {
   constructor(
     private readonly records: Records,
     private readonly policy: LivePolicy,
     log: FastifyBaseLogger,
   ) {
-    this.reads = new EverySecond(
-      () => this.sync(),
-      (error) => log.error({ err: error }, 'reading the users and teams added through the admin API failed; the ones in force stay'),
-    );
-  }
-
-  start(): Promise<void> {
-    return this.reads.start();
-  }
-
-  stop(): void {
-    this.reads.stop();
+    super(log, 'the users and teams added through the admin API');
   }
 
   /** Adds the user `id` (or changes one added before); throws for a user of the file, an unknown tier or team. */
@@ -63,7 +48,7 @@ export class SharedAddedGroups {
 
   /** Stores one change (`undefined`: a removal) and applies it here at once. */
   private async write(kind: typeof USERS | typeof TEAMS, id: string, value: UserEntry | Team | undefined): Promise<void> {
-    this.changes++;
+    this.changed();
     if (value === undefined) await this.records.remove(kind, id);
     else await this.records.put(kind, id, JSON.stringify(value));
     const { users, teams } = this.policy.addedGroups;
@@ -74,11 +59,9 @@ export class SharedAddedGroups {
     this.policy.applyAddedGroups(next as AddedGroups);
   }
 
-  private async sync(): Promise<void> {
-    const changes = this.changes;
+  protected async read(): Promise<() => void> {
     const [users, teams] = await Promise.all([this.records.all(USERS), this.records.all(TEAMS)]);
-    if (changes !== this.changes) return;
     const parsed = <T>(stored: ReadonlyMap<string, string>) => new Map([...stored].map(([id, value]) => [id, JSON.parse(value) as T]));
-    this.policy.applyAddedGroups({ users: parsed<UserEntry>(users), teams: parsed<Team>(teams) });
+    return () => this.policy.applyAddedGroups({ users: parsed<UserEntry>(users), teams: parsed<Team>(teams) });
   }
 }
