@@ -52,6 +52,10 @@ const MIGRATIONS: readonly Migration[] = [
    CREATE TRIGGER tollgate_identities_drop_blocks AFTER DELETE ON tollgate_identities BEGIN
      DELETE FROM tollgate_log_blocks WHERE key = old.key;
    END;`,
+  // 4: an exact log's head stores its keys less its oldest (`o`), small integers rather than epoch
+  //    milliseconds (see `LogHead`). Nothing to rewrite: heads without `o` are read as they are and
+  //    rewritten on their next change; the version is raised so that an older store refuses the file.
+  () => undefined,
 ];
 
 /** A version-1 log (`{ t, a, s }`) or window (`{ i, a }`) state as a series; undefined for anything else. */

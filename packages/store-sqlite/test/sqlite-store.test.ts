@@ -162,6 +162,39 @@ describe('SqliteStore', () => {
     store.close();
   });
 
+  it('opens a schema-3 file and keeps its exact logs (log heads store their keys less their oldest since schema 4)', async () => {
+    const database = file();
+    const clock = manualClock();
+    const now = clock();
+    // Schema 4 added no table, so today's tables with the version set back are a schema-3 file.
+    new SqliteStore({ database }).close();
+    const raw = new Database(database);
+    raw.prepare('UPDATE tollgate_schema SET version = 3').run();
+    // As schema 3 stored a log: whole keys in the head's front and tail, and a block row between.
+    const key = 'tollgate:{user:u}';
+    const field = 'rpm/requests/log:60000';
+    const entries = (from: number, count: number) => Array.from({ length: count }, (_, i) => [from + i * 100, 1]).flat();
+    const head = { n: 30, f: entries(now - 50_000, 10), t: entries(now - 10_000, 10) };
+    raw.prepare('INSERT INTO tollgate_identities VALUES (?, ?, ?)').run(key, JSON.stringify({ [field]: { s: head, e: now + 51_000, b: 1 } }), now + 51_000);
+    const block = entries(now - 30_000, 10);
+    raw.prepare('INSERT INTO tollgate_log_blocks VALUES (?, ?, ?, ?, ?, ?)').run(key, field, block[0], block[18], 10, JSON.stringify(block));
+    raw.close();
+
+    const { store, limiter } = openOldFile(database, clock, 10_000);
+    const used = async () => (await limiter.usage({ user: 'u' }))[0]!.used;
+    expect(await used()).toBe(30);
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(true);
+    expect(await used()).toBe(31);
+    const stored = JSON.parse(store.database.prepare('SELECT counters FROM tollgate_identities WHERE key = ?').pluck().get(key) as string);
+    expect(stored[field].s.o).toBe(now - 50_000);
+    // The old entries leave the window when they should: the front's 20 s on, the block row's 20 s later.
+    clock.advance(11_000);
+    expect(await used()).toBe(21);
+    clock.advance(20_000);
+    expect(await used()).toBe(11);
+    store.close();
+  });
+
   it('a lock held beyond busyTimeoutMs is a store error the failure policy handles', async () => {
     const database = file();
     const store = new SqliteStore({ database, busyTimeoutMs: 50 });
