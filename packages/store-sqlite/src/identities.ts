@@ -46,12 +46,15 @@ export class IdentityRows {
       'DELETE FROM tollgate_identities WHERE key IN (SELECT key FROM tollgate_identities WHERE expires_at <= ? LIMIT ?)',
     );
     this.table = {
-      get: (counter) => this.row(counter).counters[counter.field]?.s,
+      get: (counter) => {
+        const state = this.row(counter).counters[counter.field]?.s;
+        return counter.algorithm.type === 'slots' ? slotsOf(state) : state;
+      },
       set: (counter, state, expiresAt) => {
         const row = this.row(counter);
         row.dirty = true;
         if (state === undefined) delete row.counters[counter.field];
-        else row.counters[counter.field] = { s: state, e: expiresAt };
+        else row.counters[counter.field] = { s: counter.algorithm.type === 'slots' ? storedSlots(state as SlotsState) : state, e: expiresAt };
       },
     };
   }
@@ -136,4 +139,27 @@ export class IdentityRows {
     }
     return expiresAt;
   }
+}
+
+/** Lease id → when its slot expires: core's state of a concurrency counter. */
+type SlotsState = Record<string, number>;
+
+/**
+ * A concurrency counter's state as the engine reads it, from its stored form: flat `[lease id,
+ * expiry, …]` (schema 4), or an object as schema 3 stored it. Lease ids are random, so an object
+ * parsed from JSON with them as keys gave V8 a new hidden class per lease on every decision; an
+ * object without a prototype keeps its properties in a hash table from the start.
+ */
+function slotsOf(stored: unknown): SlotsState | undefined {
+  if (!Array.isArray(stored)) return stored as SlotsState | undefined;
+  const slots: SlotsState = Object.create(null) as SlotsState;
+  for (let i = 0; i < stored.length; i += 2) slots[stored[i] as string] = stored[i + 1] as number;
+  return slots;
+}
+
+/** The stored form of a concurrency counter's state: flat `[lease id, expiry, …]`. */
+function storedSlots(slots: SlotsState): (string | number)[] {
+  const stored: (string | number)[] = [];
+  for (const id in slots) stored.push(id, slots[id]!);
+  return stored;
 }

@@ -53,8 +53,10 @@ const MIGRATIONS: readonly Migration[] = [
      DELETE FROM tollgate_log_blocks WHERE key = old.key;
    END;`,
   // 4: an exact log's head stores its keys less its oldest (`o`), small integers rather than epoch
-  //    milliseconds (see `LogHead`). Nothing to rewrite: heads without `o` are read as they are and
-  //    rewritten on their next change; the version is raised so that an older store refuses the file.
+  //    milliseconds (see `LogHead`), and a concurrency counter's leases are a flat `[lease id,
+  //    expiry, …]` rather than an object keyed by lease id (see `slotsOf`). Nothing to rewrite:
+  //    the schema-3 forms are read as they are and rewritten on their next change; the version is
+  //    raised so that an older store refuses the file.
   () => undefined,
 ];
 

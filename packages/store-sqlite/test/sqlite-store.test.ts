@@ -162,7 +162,7 @@ describe('SqliteStore', () => {
     store.close();
   });
 
-  it('opens a schema-3 file and keeps its exact logs (log heads store their keys less their oldest since schema 4)', async () => {
+  it('opens a schema-3 file and keeps its exact logs and leases (stored in a leaner form since schema 4)', async () => {
     const database = file();
     const clock = manualClock();
     const now = clock();
@@ -175,23 +175,40 @@ describe('SqliteStore', () => {
     const field = 'rpm/requests/log:60000';
     const entries = (from: number, count: number) => Array.from({ length: count }, (_, i) => [from + i * 100, 1]).flat();
     const head = { n: 30, f: entries(now - 50_000, 10), t: entries(now - 10_000, 10) };
-    raw.prepare('INSERT INTO tollgate_identities VALUES (?, ?, ?)').run(key, JSON.stringify({ [field]: { s: head, e: now + 51_000, b: 1 } }), now + 51_000);
+    // And a concurrency counter as schema 3 stored it: an object of lease id -> expiry.
+    const slots = { 'lease-a': now + 20_000, 'lease-b': now + 70_000 };
+    const counters = { [field]: { s: head, e: now + 51_000, b: 1 }, 'inflight/concurrency/slots': { s: slots, e: now + 70_000 } };
+    raw.prepare('INSERT INTO tollgate_identities VALUES (?, ?, ?)').run(key, JSON.stringify(counters), now + 70_000);
     const block = entries(now - 30_000, 10);
     raw.prepare('INSERT INTO tollgate_log_blocks VALUES (?, ?, ?, ?, ?, ?)').run(key, field, block[0], block[18], 10, JSON.stringify(block));
     raw.close();
 
-    const { store, limiter } = openOldFile(database, clock, 10_000);
-    const used = async () => (await limiter.usage({ user: 'u' }))[0]!.used;
-    expect(await used()).toBe(30);
-    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(true);
-    expect(await used()).toBe(31);
+    const store = new SqliteStore({ database, clock });
+    const limiter = createLimiter({
+      store,
+      clock,
+      limits: [
+        { name: 'rpm', scope: 'user', resource: 'requests', limit: 10_000, window: '1m' },
+        { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 3 },
+      ],
+    });
+    const used = async () => (await limiter.usage({ user: 'u' })).map(({ name, used }) => [name, used]);
+    expect(await used()).toEqual([['rpm', 30], ['inflight', 2]]);
+    const decision = await limiter.acquire({ user: 'u' });
+    expect(decision.allowed).toBe(true);
+    expect(await used()).toEqual([['rpm', 31], ['inflight', 3]]);
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(false);
     const stored = JSON.parse(store.database.prepare('SELECT counters FROM tollgate_identities WHERE key = ?').pluck().get(key) as string);
     expect(stored[field].s.o).toBe(now - 50_000);
-    // The old entries leave the window when they should: the front's 20 s on, the block row's 20 s later.
+    expect(stored['inflight/concurrency/slots'].s).toEqual(['lease-a', now + 20_000, 'lease-b', now + 70_000, expect.any(String), expect.any(Number)]);
+    await decision.lease!.release();
+    expect(await used()).toEqual([['rpm', 31], ['inflight', 2]]);
+    // The old entries leave the window when they should: the front's 20 s on, the block row's 20 s
+    // later; the old leases when their slots expire.
     clock.advance(11_000);
-    expect(await used()).toBe(21);
+    expect(await used()).toEqual([['rpm', 21], ['inflight', 2]]);
     clock.advance(20_000);
-    expect(await used()).toBe(11);
+    expect(await used()).toEqual([['rpm', 11], ['inflight', 1]]);
     store.close();
   });
 
