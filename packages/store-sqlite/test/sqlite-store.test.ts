@@ -166,10 +166,14 @@ describe('SqliteStore', () => {
     const database = file();
     const clock = manualClock();
     const now = clock();
-    // Schema 4 added no table, so today's tables with the version set back are a schema-3 file.
-    new SqliteStore({ database }).close();
+    writeOldFile(database, 3, {}, 0);
     const raw = new Database(database);
-    raw.prepare('UPDATE tollgate_schema SET version = 3').run();
+    raw.exec(`DELETE FROM tollgate_identities;
+      CREATE TABLE tollgate_log_blocks (key TEXT NOT NULL, field TEXT NOT NULL, start INTEGER NOT NULL, last INTEGER NOT NULL,
+        total INTEGER NOT NULL, entries TEXT NOT NULL, PRIMARY KEY (key, field, start)) WITHOUT ROWID;
+      CREATE TRIGGER tollgate_identities_drop_blocks AFTER DELETE ON tollgate_identities BEGIN
+        DELETE FROM tollgate_log_blocks WHERE key = old.key;
+      END;`);
     // As schema 3 stored a log: whole keys in the head's front and tail, and a block row between.
     const key = 'tollgate:{user:u}';
     const field = 'rpm/requests/log:60000';
@@ -209,6 +213,43 @@ describe('SqliteStore', () => {
     expect(await used()).toEqual([['rpm', 21], ['inflight', 2]]);
     clock.advance(20_000);
     expect(await used()).toEqual([['rpm', 11], ['inflight', 1]]);
+    // Since schema 5 the identities are a rowid table, and deleting one still deletes its block rows.
+    const sql = store.database.prepare("SELECT sql FROM sqlite_schema WHERE name = 'tollgate_identities'").pluck().get() as string;
+    expect(sql).not.toMatch(/WITHOUT ROWID/i);
+    const blocks = () => store.database.prepare('SELECT count(*) FROM tollgate_log_blocks').pluck().get();
+    expect(blocks()).toBe(1);
+    store.database.prepare('DELETE FROM tollgate_identities').run();
+    expect(blocks()).toBe(0);
+    store.close();
+  });
+
+  it('a decision on an identity with 40 leases in flight writes its row in place, not through overflow pages', async () => {
+    const clock = manualClock();
+    const store = new SqliteStore({ database: file(), clock });
+    const limiter = createLimiter({
+      store,
+      clock,
+      limits: [
+        { name: 'rpm', scope: 'user', resource: 'requests', limit: 1e6, window: '1m' },
+        { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 100 },
+      ],
+    });
+    const leases = [];
+    for (let i = 0; i < 40; i++) leases.push((await limiter.acquire({ user: 'u' })).lease!);
+    const { database } = store;
+    const row = database.prepare('SELECT length(counters) FROM tollgate_identities').pluck();
+    expect(row.get()).toBeGreaterThan(2_000); // past what a WITHOUT ROWID leaf keeps of a row
+    database.pragma('wal_autocheckpoint = 0'); // so that the WAL holds every page written from here
+    database.pragma('wal_checkpoint(TRUNCATE)');
+    const commits = 40;
+    for (let i = 0; i < commits / 2; i++) {
+      clock.advance(1);
+      leases.push((await limiter.acquire({ user: 'u' })).lease!);
+      await leases.shift()!.release();
+    }
+    const [{ log: pages }] = database.pragma('wal_checkpoint(PASSIVE)') as [{ log: number }];
+    // The row's page and the expiry index's page (the WITHOUT ROWID table of schema 3 wrote about 5).
+    expect(pages / commits).toBeLessThanOrEqual(2.5);
     store.close();
   });
 
