@@ -253,6 +253,86 @@ describe('SqliteStore', () => {
     store.close();
   });
 
+  describe('identities kept parsed between decisions', () => {
+    const rpm: LimitConfig[] = [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 10, window: '1m' }];
+    const counter: Counter = {
+      identity: { key: 'tollgate:{user:u}', namespace: 'tollgate:user', id: 'u' },
+      field: 'rpm/requests/log:60000',
+      algorithm: { type: 'log', limit: 10, windowMs: 60_000 },
+    };
+
+    /** Alternates 30 acquires over the stores' limiters: how many each admitted. */
+    async function alternate(stores: SqliteStore[], clock: () => number) {
+      const limiters = stores.map((store) => createLimiter({ store, clock, limits: rpm }));
+      const admitted = limiters.map(() => 0);
+      for (let i = 0; i < 30; i++) if ((await limiters[i % limiters.length]!.acquire({ user: 'u' })).allowed) admitted[i % limiters.length]!++;
+      return admitted;
+    }
+
+    it('two stores on one file, each with its connection, see each other’s charges at once', async () => {
+      const database = file();
+      const clock = manualClock();
+      const stores = [new SqliteStore({ database, clock }), new SqliteStore({ database, clock })];
+      expect(await alternate(stores, clock)).toEqual([5, 5]);
+      // A write from outside any store (here: the admin deleting the file's identities) is seen too.
+      const raw = new Database(database);
+      raw.exec('DELETE FROM tollgate_identities');
+      raw.close();
+      expect(await alternate(stores, clock)).toEqual([5, 5]);
+      stores.forEach((store) => store.close());
+    });
+
+    it('two stores sharing one connection see each other’s charges at once', async () => {
+      const clock = manualClock();
+      const database = new Database(file());
+      const stores = [new SqliteStore({ database, clock }), new SqliteStore({ database, clock })];
+      expect(await alternate(stores, clock)).toEqual([5, 5]);
+      database.close();
+    });
+
+    it('a decision inside a transaction of the app’s that rolls back leaves nothing behind', () => {
+      const clock = manualClock();
+      const database = new Database(file());
+      const store = new SqliteStore({ database, clock });
+      const charge = () => store.apply({ charges: [{ counter, amount: 1 }], adjustments: [], dryRun: false });
+      const used = () => store.apply({ charges: [{ counter, amount: 0 }], adjustments: [], dryRun: true }).readings[0]!.used;
+      charge();
+      expect(used()).toBe(1);
+      expect(() =>
+        database.transaction(() => {
+          charge();
+          expect(used()).toBe(2);
+          throw new Error('the app changes its mind');
+        })(),
+      ).toThrow('the app changes its mind');
+      expect(used()).toBe(1);
+      charge();
+      expect(used()).toBe(2);
+      database.close();
+    });
+
+    it('a decision whose write fails leaves nothing behind', () => {
+      const clock = manualClock();
+      const database = new Database(file());
+      const store = new SqliteStore({ database, clock });
+      const charge = () => store.apply({ charges: [{ counter, amount: 1 }], adjustments: [], dryRun: false });
+      const used = () => store.apply({ charges: [{ counter, amount: 0 }], adjustments: [], dryRun: true }).readings[0]!.used;
+      charge();
+      expect(used()).toBe(1);
+      // The row is charged in memory, then its write fails (as a full disk would fail it).
+      database.exec("CREATE TEMP TRIGGER fail BEFORE UPDATE ON tollgate_identities BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+      expect(charge).toThrow(StoreError);
+      database.exec('DROP TRIGGER fail');
+      expect(used()).toBe(1);
+      database.close();
+    });
+
+    it('cachedIdentities must be a whole number', () => {
+      expect(() => new SqliteStore({ database: file(), cachedIdentities: -1 })).toThrow(ConfigurationError);
+      expect(() => new SqliteStore({ database: file(), cachedIdentities: 1.5 })).toThrow(/cachedIdentities/);
+    });
+  });
+
   it('a lock held beyond busyTimeoutMs is a store error the failure policy handles', async () => {
     const database = file();
     const store = new SqliteStore({ database, busyTimeoutMs: 50 });
