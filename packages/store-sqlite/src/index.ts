@@ -56,7 +56,9 @@ export interface SqliteStoreOptions {
    * long as no other connection writes to the file: a decision on one of them reads nothing from the
    * file before writing. Another process's write, a failed decision, or a decision inside a
    * transaction of your own (on a shared connection) drops them all. 0 reads every row from the file.
-   * @default 1024
+   * A few dozen hold the identities every request shares (a global limit, a busy IP or user); many
+   * more cost traffic spread over many identities more than they save, in garbage collection.
+   * @default 64
    */
   cachedIdentities?: number;
   /**
@@ -87,7 +89,7 @@ export class SqliteStore implements Store {
   private readonly rows: IdentityRows;
 
   constructor(options: SqliteStoreOptions) {
-    const { database, prefix = '', busyTimeoutMs = 1000, prunePerWrite = 8, cachedIdentities = 1024, clock = Date.now } = options ?? {};
+    const { database, prefix = '', busyTimeoutMs = 1000, prunePerWrite = 8, cachedIdentities = 64, clock = Date.now } = options ?? {};
     if (typeof prefix !== 'string') throw new ConfigurationError(`${PREFIX} prefix must be a string`);
     if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new ConfigurationError(`${PREFIX} busyTimeoutMs must be a whole number of ms`);
     if (!Number.isSafeInteger(prunePerWrite) || prunePerWrite < 0) throw new ConfigurationError(`${PREFIX} prunePerWrite must be a whole number`);
