@@ -13,9 +13,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer as startRedis, stopServer as stopRedis } from '@tollgate/dev-redis';
 import autocannon from 'autocannon';
@@ -125,9 +125,13 @@ function sampleOf(result: autocannon.Result, pid: number, cpuBefore: number): Sa
 /**
  * The gateway source of another commit (`git archive`), runnable beside this one: its `src` and
  * `package.json` in a temporary folder whose `node_modules` is this app's, so both run on the same
- * built packages in the same run.
+ * built packages in the same run. Given the folder of another checkout (a worktree of another
+ * commit, installed and built), its own gateway on its own packages: to compare a change to a
+ * package, not only to the gateway.
  */
 export function checkoutGateway(revision: string, into: string): string {
+  const other = resolve(revision, 'apps/gateway');
+  if (existsSync(join(other, 'src/main.ts'))) return other;
   const dir = join(into, `gateway-${revision.replace(/[^\w.-]/g, '_')}`);
   mkdirSync(dir, { recursive: true });
   const root = execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd: GATEWAY_DIR, encoding: 'utf8' }).trim();
@@ -157,7 +161,10 @@ const median = (samples: Sample[], by: (sample: Sample) => number) => [...sample
 export interface CpuSuiteOptions {
   /** Rounds per contender (the median counts). @default 3 */
   readonly rounds?: number;
-  /** A commit whose gateway runs too, as "before" beside the working tree's (e.g. `HEAD`). */
+  /**
+   * A commit whose gateway runs too, as "before" beside the working tree's (e.g. `HEAD`), or the
+   * folder of another checkout, whose gateway then runs on that checkout's built packages.
+   */
   readonly baseline?: string;
   /** Also profile the gateway on SQLite (`--cpu-prof`) and print where its CPU went. */
   readonly profile?: boolean;

@@ -1,12 +1,13 @@
 /**
- * `pnpm bench [memory|sqlite|redis|http|llm|budget|gateway|gateway-cpu|gateway-hold|gateway-soak] [--rounds n] [--baseline <commit>] [--profile] [--seconds n] [--minutes n] [--store sqlite|redis]`: benchmarks with their peers in the same run (alternating fresh
+ * `pnpm bench [memory|sqlite|redis|http|llm|budget|gateway|gateway-cpu|gateway-hold|gateway-soak] [--rounds n] [--baseline <commit|checkout>] [--profile] [--seconds n] [--minutes n] [--store sqlite|redis]`: benchmarks with their peers in the same run (alternating fresh
  * processes); prints Markdown tables with ratios (absolute numbers on shared machines are noisy,
  * ratios less so). Starts its own redis-server on a free loopback port for the Redis suites.
  * `budget` is no throughput measure: it prints what the gateway's budget charged against what a
  * misbehaving upstream billed; `gateway` puts hostile clients (1 MB prompts without a space) beside
  * ordinary ones and prints what they cost the ordinary ones' latency, then compares the gateway's
  * CPU per request with a bare proxy's (`gateway-cpu` runs only that: `--rounds` of it, beside the
- * gateway of `--baseline <commit>` if given, and with `--profile`, where the gateway's CPU goes),
+ * gateway of `--baseline <commit>` if given, or of another checkout's folder on its own built packages,
+ * and with `--profile`, where the gateway's CPU goes),
  * then runs each contender for a minute and prints whether its throughput holds to the end
  * (`gateway-hold` runs only that, `--seconds` long), then soaks it for 15 minutes of mixed traffic
  * on SQLite and Redis and says whether its memory levels off (`gateway-soak` runs only that:

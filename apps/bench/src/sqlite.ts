@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLimiter, staticPrices } from '@tollgate/core';
+import { createLimiter, staticPrices, type Lease } from '@tollgate/core';
 import { SqliteStore } from '@tollgate/store-sqlite';
 import Database from 'better-sqlite3';
 import { RateLimiterSQLite, RateLimiterUnion } from 'rate-limiter-flexible';
@@ -62,6 +62,38 @@ async function hotCaller(entries: number) {
   };
   for (let i = 0; i < entries; i++) await decide();
   return decide;
+}
+
+/** Requests in flight in `gatewayTier`, as at 32 clients in `pnpm bench gateway-cpu`. */
+const IN_FLIGHT = 32;
+
+/**
+ * The gateway's tier of `pnpm bench gateway-cpu` (rpm, tpm, daily USD and in-flight per user, and
+ * a global and a per-IP exact log) on one caller with 32 requests in flight: each operation
+ * acquires a request (40 tokens of gpt-4o reserved) and finishes the oldest in flight with its
+ * usage, the two store calls a gateway request makes.
+ */
+function gatewayTier(cachedIdentities?: number) {
+  const limiter = createLimiter({
+    store: new SqliteStore({ database: database(), cachedIdentities }),
+    prices: staticPrices({ 'gpt-4o': { input: 2.5, output: 10 }, 'gpt-4o-mini': { input: 0.15, output: 0.6 } }),
+    limits: [
+      { name: 'global-rpm', scope: 'global', resource: 'requests', limit: 1e6, window: '1m' },
+      { name: 'ip-rpm', scope: 'ip', resource: 'requests', limit: 1e6, window: '1m' },
+      { name: 'rpm', scope: 'user', resource: 'requests', limit: 1e6, window: '1m' },
+      { name: 'tpm', scope: 'user', resource: 'tokens', limit: 1e12, window: '1m' },
+      { name: 'daily-usd', scope: 'user', resource: 'cost', limit: 1e6, reset: { every: 'day', timeZone: 'UTC' } },
+      { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 64 },
+    ],
+    degrade: { budget: 'daily-usd', steps: [{ below: 0.5, model: 'gpt-4o', maxTokens: 512 }, { model: 'gpt-4o-mini', maxTokens: 256 }] },
+  });
+  const identity = { user: 'bench', ip: '127.0.0.1' };
+  const inFlight: Lease[] = [];
+  return async () => {
+    const decision = await limiter.acquire(identity, { tokens: 40, model: 'gpt-4o' });
+    inFlight.push(decision.lease!);
+    if (inFlight.length > IN_FLIGHT) await inFlight.shift()!.finish({ model: 'gpt-4o', inputTokens: 20, outputTokens: 16 });
+  };
 }
 
 export const suites: Record<string, Suite> = {
@@ -129,6 +161,13 @@ export const suites: Record<string, Suite> = {
       },
       { name: 'Tollgate SqliteStore, exact log of 20 entries', setup: () => hotCaller(20) },
       { name: `Tollgate SqliteStore, exact log of ${LONG_LOG.toLocaleString('en-US')} entries`, setup: () => hotCaller(LONG_LOG) },
+    ],
+  },
+  tier: {
+    title: `(d) the gateway's tier, ${IN_FLIGHT} requests in flight: acquire, and finish the oldest (Tollgate only: what keeping identities parsed saves)`,
+    contenders: [
+      { name: 'Tollgate SqliteStore, cachedIdentities: 0 (every row read from the file)', setup: () => gatewayTier(0) },
+      { name: 'Tollgate SqliteStore (identities kept parsed between decisions)', setup: () => gatewayTier() },
     ],
   },
 };

@@ -52,6 +52,16 @@ export interface SqliteStoreOptions {
    */
   prunePerWrite?: number;
   /**
+   * Identities whose rows stay parsed in memory between decisions (the most recently used), for as
+   * long as no other connection writes to the file: a decision on one of them reads nothing from the
+   * file before writing. Another process's write, a failed decision, or a decision inside a
+   * transaction of your own (on a shared connection) drops them all. 0 reads every row from the file.
+   * A few dozen hold the identities every request shares (a global limit, a busy IP or user); many
+   * more cost traffic spread over many identities more than they save, in garbage collection.
+   * @default 64
+   */
+  cachedIdentities?: number;
+  /**
    * The time source (epoch ms). Processes sharing a file should share a clock source (they do on
    * one host).
    * @default Date.now
@@ -76,12 +86,14 @@ export class SqliteStore implements Store {
   private readonly owned: boolean;
   private readonly clock: () => number;
   private readonly transaction: (batch: StoreBatch) => StoreResult;
+  private readonly rows: IdentityRows;
 
   constructor(options: SqliteStoreOptions) {
-    const { database, prefix = '', busyTimeoutMs = 1000, prunePerWrite = 8, clock = Date.now } = options ?? {};
+    const { database, prefix = '', busyTimeoutMs = 1000, prunePerWrite = 8, cachedIdentities = 64, clock = Date.now } = options ?? {};
     if (typeof prefix !== 'string') throw new ConfigurationError(`${PREFIX} prefix must be a string`);
     if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new ConfigurationError(`${PREFIX} busyTimeoutMs must be a whole number of ms`);
     if (!Number.isSafeInteger(prunePerWrite) || prunePerWrite < 0) throw new ConfigurationError(`${PREFIX} prunePerWrite must be a whole number`);
+    if (!Number.isSafeInteger(cachedIdentities) || cachedIdentities < 0) throw new ConfigurationError(`${PREFIX} cachedIdentities must be a whole number`);
     if (typeof clock !== 'function') throw new ConfigurationError(`${PREFIX} clock must be a function returning epoch ms`);
     this.owned = typeof database === 'string';
     this.database = open(database);
@@ -99,11 +111,12 @@ export class SqliteStore implements Store {
       throw new StoreError(`${PREFIX} cannot use the database: ${(error as Error).message}`, { cause: error });
     }
 
-    const rows = new IdentityRows(this.database, prefix, new BlockRows(this.database));
+    const rows = new IdentityRows(this.database, prefix, new BlockRows(this.database), cachedIdentities);
     let writes = 0;
-    const transaction = this.database.transaction((batch: StoreBatch) => {
+    this.rows = rows;
+    const transaction = this.database.transaction((batch: StoreBatch, keep: boolean) => {
       const now = this.clock();
-      rows.clear();
+      rows.begin(keep);
       const result = decide(batch, now, rows);
       // Pruning is batched: every 16th write deletes up to 16 writes' worth of expired rows.
       if (rows.flush(now) && prunePerWrite > 0 && ++writes % 16 === 0) rows.prune(now, 16 * prunePerWrite);
@@ -112,8 +125,12 @@ export class SqliteStore implements Store {
     // A write takes the lock up front (IMMEDIATE), so two processes cannot both read the same count
     // and then both write: the second waits (busy_timeout) and reads what the first committed. A pure
     // read (check, usage) reads a WAL snapshot and never waits for writers.
-    this.transaction = (batch) =>
-      batch.dryRun && batch.adjustments.length === 0 ? transaction.deferred(batch) : transaction.immediate(batch);
+    // Inside a transaction of the app's (one connection, shared), which may yet roll back, the rows
+    // read are not kept.
+    this.transaction = (batch) => {
+      const keep = !this.database.inTransaction;
+      return batch.dryRun && batch.adjustments.length === 0 ? transaction.deferred(batch, keep) : transaction.immediate(batch, keep);
+    };
   }
 
   /** Atomic: one `BEGIN IMMEDIATE` transaction evaluates every charge and writes all or nothing. */
@@ -121,6 +138,8 @@ export class SqliteStore implements Store {
     try {
       return this.transaction(batch);
     } catch (error) {
+      // Rolled back: the rows kept parsed may hold what was never committed.
+      this.rows.forget();
       if (error instanceof TollgateError) throw error;
       const busy = (error as { code?: string }).code === 'SQLITE_BUSY';
       throw new StoreError(

@@ -14,26 +14,42 @@ const BLOCK_LENGTH = 2 * BLOCK_ENTRIES;
  * sum of all its entries, its oldest entries (`f`, older than every block row's) and its newest
  * (`t`, newer than every block row's; empty only when the log is). The entries in between live in
  * block rows (see `BlockRows`), so the row stays the same size however long the log grows.
+ *
+ * Keys are stored less `o`, the head's oldest key: epoch milliseconds do not fit V8's small
+ * integers, and reading and writing them as doubles was most of the cost of a decision's JSON.
+ * A head written before `o` existed (schema 3) holds whole keys.
  */
 export interface LogHead {
   n: number;
+  o?: number;
   f: number[];
   t: number[];
 }
 
 /**
- * A stored log state as a head: the current shape as it is, and the shape written before block
- * rows existed (one series `[key, amount, …, sum]`, whose long form marks expired entries with a
+ * A stored log state as a head with whole keys, in new arrays the log may change: the current
+ * shape, the shape of schema 3 (whole keys, no `o`), and the shape written before block rows
+ * existed (one series `[key, amount, …, sum]`, whose long form marks expired entries with a
  * negative amount) with all its entries in the tail, for the next write to spill.
  */
 export function headOf(state: unknown): LogHead {
-  if (!Array.isArray(state)) return state as LogHead;
+  if (!Array.isArray(state)) {
+    const { n, o = 0, f, t } = state as LogHead;
+    return { n, f: shifted(f, o), t: shifted(t, o) };
+  }
   const series = state as number[];
   const tail: number[] = [];
   for (let i = 0; i < series.length - 1; i += 2) {
     if (series[i + 1]! >= 0) tail.push(series[i]!, series[i + 1]!);
   }
   return { n: series[series.length - 1]!, f: [], t: tail };
+}
+
+/** A copy of flat `[key, amount, …]` entries with `by` added to every key. */
+function shifted(entries: readonly number[], by: number): number[] {
+  const copy = entries.slice();
+  for (let i = 0; i < copy.length; i += 2) copy[i]! += by;
+  return copy;
 }
 
 /** Where an entry is or belongs: the head's front or tail, or the block row starting at `start`. */
@@ -71,10 +87,10 @@ export class LogCounter {
     head: LogHead | undefined,
     blocks: number,
   ) {
-    // Copies: the stored head stays as it was unless this log is written back.
+    // `headOf` made the arrays: the stored head stays as it was unless this log is written back.
     this.sum = head?.n ?? 0;
-    this.front = head ? head.f.slice() : [];
-    this.tail = head ? head.t.slice() : [];
+    this.front = head ? head.f : [];
+    this.tail = head ? head.t : [];
     this.blocks = blocks;
   }
 
@@ -148,7 +164,7 @@ export class LogCounter {
 
   /**
    * Brings the log to its stored shape (the newest entries in the tail, overflow in block rows)
-   * and returns its head; undefined once it is empty.
+   * and returns its head, keys less its oldest; undefined once it is empty.
    */
   settle(): LogHead | undefined {
     this.beginWriting();
@@ -156,7 +172,8 @@ export class LogCounter {
     if (this.tail.length === 0) this.refillTail();
     this.spillTail();
     this.spillFront();
-    return { n: this.sum, f: this.front, t: this.tail };
+    const oldest = this.front.length > 0 ? this.front[0]! : this.tail[0]!;
+    return { n: this.sum, o: oldest, f: shifted(this.front, -oldest), t: shifted(this.tail, -oldest) };
   }
 
   private isEmpty(): boolean {

@@ -52,6 +52,30 @@ const MIGRATIONS: readonly Migration[] = [
    CREATE TRIGGER tollgate_identities_drop_blocks AFTER DELETE ON tollgate_identities BEGIN
      DELETE FROM tollgate_log_blocks WHERE key = old.key;
    END;`,
+  // 4: an exact log's head stores its keys less its oldest (`o`), small integers rather than epoch
+  //    milliseconds (see `LogHead`), and a concurrency counter's leases are a flat `[lease id,
+  //    expiry, …]` rather than an object keyed by lease id (see `slotsOf`). Nothing to rewrite:
+  //    the schema-3 forms are read as they are and rewritten on their next change; the version is
+  //    raised so that an older store refuses the file.
+  () => undefined,
+  // 5: the identities become a rowid table. In a WITHOUT ROWID table a row keeps at most about a
+  //    quarter of a page (some 1,000 bytes) in its leaf and the rest in overflow pages, which every
+  //    update frees and allocates again; an identity with a few dozen leases in flight passes that,
+  //    and each of its decisions wrote four pages instead of one. A rowid table keeps rows up to
+  //    almost a page in the leaf. The trigger goes with the old table and is made again.
+  `DROP TRIGGER tollgate_identities_drop_blocks;
+   CREATE TABLE tollgate_identities_rowid (
+     key TEXT PRIMARY KEY,
+     counters TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   INSERT INTO tollgate_identities_rowid (key, counters, expires_at) SELECT key, counters, expires_at FROM tollgate_identities;
+   DROP TABLE tollgate_identities;
+   ALTER TABLE tollgate_identities_rowid RENAME TO tollgate_identities;
+   CREATE INDEX tollgate_identities_expiry ON tollgate_identities (expires_at);
+   CREATE TRIGGER tollgate_identities_drop_blocks AFTER DELETE ON tollgate_identities BEGIN
+     DELETE FROM tollgate_log_blocks WHERE key = old.key;
+   END;`,
 ];
 
 /** A version-1 log (`{ t, a, s }`) or window (`{ i, a }`) state as a series; undefined for anything else. */

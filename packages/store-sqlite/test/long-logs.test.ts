@@ -121,9 +121,10 @@ function countReads(database: Database.Database): { rows: number; bytes: number 
  * (one per millisecond of its window), written in the layout of schema 2 (one series in the
  * identity's row): what each decision reads (rows and bytes returned by the store's statements)
  * and writes (pages appended to the WAL, SQLite's own count), once the first decisions have
- * rewritten the log in the current layout.
+ * rewritten the log in the current layout. Without identities kept parsed between decisions
+ * unless `cachedIdentities` says so, so that the identity's row is read every time.
  */
-function costOfDecisions(entries: number) {
+function costOfDecisions(entries: number, cachedIdentities = 0) {
   const clock = manualClock();
   const path = file();
   new SqliteStore({ database: path }).close();
@@ -138,7 +139,7 @@ function costOfDecisions(entries: number) {
 
   const database = new Database(path);
   const reads = countReads(database);
-  const store = new SqliteStore({ database, clock });
+  const store = new SqliteStore({ database, clock, cachedIdentities });
   const counter = counterOf('hot', field, { type: 'log', limit: 1e9, windowMs: entries });
   const decide = () => {
     clock.advance(1);
@@ -165,6 +166,15 @@ describe('exact logs in block rows', () => {
     expect(long.rowsRead).toBeLessThanOrEqual(short.rowsRead + 0.25);
     expect(long.bytesRead).toBeLessThanOrEqual(short.bytesRead * 3);
     expect(long.pagesWritten).toBeLessThanOrEqual(short.pagesWritten * 1.5);
+  });
+
+  it('with the identity kept parsed between decisions, a decision reads only what it needs of the block rows', () => {
+    const read = costOfDecisions(60_000);
+    const kept = costOfDecisions(60_000, 1);
+    expect(kept.used).toBe(60_000);
+    expect(kept.rowsRead).toBeLessThanOrEqual(read.rowsRead - 0.9); // the identity's row, nearly every time
+    expect(kept.bytesRead).toBeLessThan(read.bytesRead / 4);
+    expect(kept.pagesWritten).toBeLessThanOrEqual(read.pagesWritten);
   });
 
   for (const seed of [1, 2, 3, 4]) {

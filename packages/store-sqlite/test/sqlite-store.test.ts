@@ -162,6 +162,177 @@ describe('SqliteStore', () => {
     store.close();
   });
 
+  it('opens a schema-3 file and keeps its exact logs and leases (stored in a leaner form since schema 4)', async () => {
+    const database = file();
+    const clock = manualClock();
+    const now = clock();
+    writeOldFile(database, 3, {}, 0);
+    const raw = new Database(database);
+    raw.exec(`DELETE FROM tollgate_identities;
+      CREATE TABLE tollgate_log_blocks (key TEXT NOT NULL, field TEXT NOT NULL, start INTEGER NOT NULL, last INTEGER NOT NULL,
+        total INTEGER NOT NULL, entries TEXT NOT NULL, PRIMARY KEY (key, field, start)) WITHOUT ROWID;
+      CREATE TRIGGER tollgate_identities_drop_blocks AFTER DELETE ON tollgate_identities BEGIN
+        DELETE FROM tollgate_log_blocks WHERE key = old.key;
+      END;`);
+    // As schema 3 stored a log: whole keys in the head's front and tail, and a block row between.
+    const key = 'tollgate:{user:u}';
+    const field = 'rpm/requests/log:60000';
+    const entries = (from: number, count: number) => Array.from({ length: count }, (_, i) => [from + i * 100, 1]).flat();
+    const head = { n: 30, f: entries(now - 50_000, 10), t: entries(now - 10_000, 10) };
+    // And a concurrency counter as schema 3 stored it: an object of lease id -> expiry.
+    const slots = { 'lease-a': now + 20_000, 'lease-b': now + 70_000 };
+    const counters = { [field]: { s: head, e: now + 51_000, b: 1 }, 'inflight/concurrency/slots': { s: slots, e: now + 70_000 } };
+    raw.prepare('INSERT INTO tollgate_identities VALUES (?, ?, ?)').run(key, JSON.stringify(counters), now + 70_000);
+    const block = entries(now - 30_000, 10);
+    raw.prepare('INSERT INTO tollgate_log_blocks VALUES (?, ?, ?, ?, ?, ?)').run(key, field, block[0], block[18], 10, JSON.stringify(block));
+    raw.close();
+
+    const store = new SqliteStore({ database, clock });
+    const limiter = createLimiter({
+      store,
+      clock,
+      limits: [
+        { name: 'rpm', scope: 'user', resource: 'requests', limit: 10_000, window: '1m' },
+        { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 3 },
+      ],
+    });
+    const used = async () => (await limiter.usage({ user: 'u' })).map(({ name, used }) => [name, used]);
+    expect(await used()).toEqual([['rpm', 30], ['inflight', 2]]);
+    const decision = await limiter.acquire({ user: 'u' });
+    expect(decision.allowed).toBe(true);
+    expect(await used()).toEqual([['rpm', 31], ['inflight', 3]]);
+    expect((await limiter.acquire({ user: 'u' })).allowed).toBe(false);
+    const stored = JSON.parse(store.database.prepare('SELECT counters FROM tollgate_identities WHERE key = ?').pluck().get(key) as string);
+    expect(stored[field].s.o).toBe(now - 50_000);
+    expect(stored['inflight/concurrency/slots'].s).toEqual(['lease-a', now + 20_000, 'lease-b', now + 70_000, expect.any(String), expect.any(Number)]);
+    await decision.lease!.release();
+    expect(await used()).toEqual([['rpm', 31], ['inflight', 2]]);
+    // The old entries leave the window when they should: the front's 20 s on, the block row's 20 s
+    // later; the old leases when their slots expire.
+    clock.advance(11_000);
+    expect(await used()).toEqual([['rpm', 21], ['inflight', 2]]);
+    clock.advance(20_000);
+    expect(await used()).toEqual([['rpm', 11], ['inflight', 1]]);
+    // Since schema 5 the identities are a rowid table, and deleting one still deletes its block rows.
+    const sql = store.database.prepare("SELECT sql FROM sqlite_schema WHERE name = 'tollgate_identities'").pluck().get() as string;
+    expect(sql).not.toMatch(/WITHOUT ROWID/i);
+    const blocks = () => store.database.prepare('SELECT count(*) FROM tollgate_log_blocks').pluck().get();
+    expect(blocks()).toBe(1);
+    store.database.prepare('DELETE FROM tollgate_identities').run();
+    expect(blocks()).toBe(0);
+    store.close();
+  });
+
+  it('a decision on an identity with 40 leases in flight writes its row in place, not through overflow pages', async () => {
+    const clock = manualClock();
+    const store = new SqliteStore({ database: file(), clock });
+    const limiter = createLimiter({
+      store,
+      clock,
+      limits: [
+        { name: 'rpm', scope: 'user', resource: 'requests', limit: 1e6, window: '1m' },
+        { name: 'inflight', scope: 'user', resource: 'concurrency', limit: 100 },
+      ],
+    });
+    const leases = [];
+    for (let i = 0; i < 40; i++) leases.push((await limiter.acquire({ user: 'u' })).lease!);
+    const { database } = store;
+    const row = database.prepare('SELECT length(counters) FROM tollgate_identities').pluck();
+    expect(row.get()).toBeGreaterThan(2_000); // past what a WITHOUT ROWID leaf keeps of a row
+    database.pragma('wal_autocheckpoint = 0'); // so that the WAL holds every page written from here
+    database.pragma('wal_checkpoint(TRUNCATE)');
+    const commits = 40;
+    for (let i = 0; i < commits / 2; i++) {
+      clock.advance(1);
+      leases.push((await limiter.acquire({ user: 'u' })).lease!);
+      await leases.shift()!.release();
+    }
+    const [{ log: pages }] = database.pragma('wal_checkpoint(PASSIVE)') as [{ log: number }];
+    // The row's page and the expiry index's page (the WITHOUT ROWID table of schema 3 wrote about 5).
+    expect(pages / commits).toBeLessThanOrEqual(2.5);
+    store.close();
+  });
+
+  describe('identities kept parsed between decisions', () => {
+    const rpm: LimitConfig[] = [{ name: 'rpm', scope: 'user', resource: 'requests', limit: 10, window: '1m' }];
+    const counter: Counter = {
+      identity: { key: 'tollgate:{user:u}', namespace: 'tollgate:user', id: 'u' },
+      field: 'rpm/requests/log:60000',
+      algorithm: { type: 'log', limit: 10, windowMs: 60_000 },
+    };
+
+    /** Alternates 30 acquires over the stores' limiters: how many each admitted. */
+    async function alternate(stores: SqliteStore[], clock: () => number) {
+      const limiters = stores.map((store) => createLimiter({ store, clock, limits: rpm }));
+      const admitted = limiters.map(() => 0);
+      for (let i = 0; i < 30; i++) if ((await limiters[i % limiters.length]!.acquire({ user: 'u' })).allowed) admitted[i % limiters.length]!++;
+      return admitted;
+    }
+
+    it('two stores on one file, each with its connection, see each other’s charges at once', async () => {
+      const database = file();
+      const clock = manualClock();
+      const stores = [new SqliteStore({ database, clock }), new SqliteStore({ database, clock })];
+      expect(await alternate(stores, clock)).toEqual([5, 5]);
+      // A write from outside any store (here: the admin deleting the file's identities) is seen too.
+      const raw = new Database(database);
+      raw.exec('DELETE FROM tollgate_identities');
+      raw.close();
+      expect(await alternate(stores, clock)).toEqual([5, 5]);
+      stores.forEach((store) => store.close());
+    });
+
+    it('two stores sharing one connection see each other’s charges at once', async () => {
+      const clock = manualClock();
+      const database = new Database(file());
+      const stores = [new SqliteStore({ database, clock }), new SqliteStore({ database, clock })];
+      expect(await alternate(stores, clock)).toEqual([5, 5]);
+      database.close();
+    });
+
+    it('a decision inside a transaction of the app’s that rolls back leaves nothing behind', () => {
+      const clock = manualClock();
+      const database = new Database(file());
+      const store = new SqliteStore({ database, clock });
+      const charge = () => store.apply({ charges: [{ counter, amount: 1 }], adjustments: [], dryRun: false });
+      const used = () => store.apply({ charges: [{ counter, amount: 0 }], adjustments: [], dryRun: true }).readings[0]!.used;
+      charge();
+      expect(used()).toBe(1);
+      expect(() =>
+        database.transaction(() => {
+          charge();
+          expect(used()).toBe(2);
+          throw new Error('the app changes its mind');
+        })(),
+      ).toThrow('the app changes its mind');
+      expect(used()).toBe(1);
+      charge();
+      expect(used()).toBe(2);
+      database.close();
+    });
+
+    it('a decision whose write fails leaves nothing behind', () => {
+      const clock = manualClock();
+      const database = new Database(file());
+      const store = new SqliteStore({ database, clock });
+      const charge = () => store.apply({ charges: [{ counter, amount: 1 }], adjustments: [], dryRun: false });
+      const used = () => store.apply({ charges: [{ counter, amount: 0 }], adjustments: [], dryRun: true }).readings[0]!.used;
+      charge();
+      expect(used()).toBe(1);
+      // The row is charged in memory, then its write fails (as a full disk would fail it).
+      database.exec("CREATE TEMP TRIGGER fail BEFORE UPDATE ON tollgate_identities BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+      expect(charge).toThrow(StoreError);
+      database.exec('DROP TRIGGER fail');
+      expect(used()).toBe(1);
+      database.close();
+    });
+
+    it('cachedIdentities must be a whole number', () => {
+      expect(() => new SqliteStore({ database: file(), cachedIdentities: -1 })).toThrow(ConfigurationError);
+      expect(() => new SqliteStore({ database: file(), cachedIdentities: 1.5 })).toThrow(/cachedIdentities/);
+    });
+  });
+
   it('a lock held beyond busyTimeoutMs is a store error the failure policy handles', async () => {
     const database = file();
     const store = new SqliteStore({ database, busyTimeoutMs: 50 });
