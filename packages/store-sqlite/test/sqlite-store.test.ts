@@ -290,12 +290,17 @@ describe('SqliteStore', () => {
       database.close();
     });
 
-    it('a decision inside a transaction of the app’s that rolls back leaves nothing behind', () => {
-      const clock = manualClock();
+    /** A store on a fresh file, one charge to `counter`, and a read of what it holds. */
+    const charged = () => {
       const database = new Database(file());
-      const store = new SqliteStore({ database, clock });
+      const store = new SqliteStore({ database, clock: manualClock() });
       const charge = () => store.apply({ charges: [{ counter, amount: 1 }], adjustments: [], dryRun: false });
       const used = () => store.apply({ charges: [{ counter, amount: 0 }], adjustments: [], dryRun: true }).readings[0]!.used;
+      return { database, charge, used };
+    };
+
+    it('a decision inside a transaction of the app’s that rolls back leaves nothing behind', () => {
+      const { database, charge, used } = charged();
       charge();
       expect(used()).toBe(1);
       expect(() =>
@@ -312,11 +317,7 @@ describe('SqliteStore', () => {
     });
 
     it('a decision whose write fails leaves nothing behind', () => {
-      const clock = manualClock();
-      const database = new Database(file());
-      const store = new SqliteStore({ database, clock });
-      const charge = () => store.apply({ charges: [{ counter, amount: 1 }], adjustments: [], dryRun: false });
-      const used = () => store.apply({ charges: [{ counter, amount: 0 }], adjustments: [], dryRun: true }).readings[0]!.used;
+      const { database, charge, used } = charged();
       charge();
       expect(used()).toBe(1);
       // The row is charged in memory, then its write fails (as a full disk would fail it).
