@@ -1,4 +1,4 @@
-import { createLimiter, InvalidInputError, type LimitConfig, type Store } from '@tollgate/core';
+import { createLimiter, InvalidInputError, type LimitConfig, type PolicyConfig, type Store } from '@tollgate/core';
 import type { GatewayPolicy, Team, UserEntry } from './config/policy-types.js';
 import { GROUP_SCOPES, limiterTiers } from './groups.js';
 
@@ -68,13 +68,21 @@ export function addedTeam(file: GatewayPolicy, policy: GatewayPolicy, store: Sto
   });
   const team: Team = { ...(org !== undefined && { org }), limits: scoped };
   const probe = { ...policy, teams: new Map([[id, team]]) };
+  usableLimits("The team's limits", store, policy.limits, limiterTiers(probe));
+  return team;
+}
+
+/**
+ * Compiles `tiers` as the limiter will (against nothing: no store call), so that limits the admin
+ * sends are refused when they are sent, not met at the next sync. `what` names them in the error.
+ */
+export function usableLimits(what: string, store: Store, limits: readonly LimitConfig[], tiers: Record<string, PolicyConfig>): void {
   try {
-    createLimiter({ store, scopes: GROUP_SCOPES, limits: policy.limits, tiers: limiterTiers(probe), tierOf: () => Object.keys(policy.tiers)[0]! });
+    createLimiter({ store, scopes: GROUP_SCOPES, limits: [...limits], tiers, tierOf: () => Object.keys(tiers)[0]! });
   } catch (error) {
     // Core's message, without its package prefixes: this error adds its own.
-    throw new InvalidInputError(`The team's limits cannot be used: ${(error as Error).message.replace(/^(\[[^\]]+\]\s*)+/, '')}`);
+    throw new InvalidInputError(`${what} cannot be used: ${(error as Error).message.replace(/^(\[[^\]]+\]\s*)+/, '')}`);
   }
-  return team;
 }
 
 /** Throws unless the team `id` was added through the admin API and no user is in it. */

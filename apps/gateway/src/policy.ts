@@ -4,7 +4,7 @@ import type { GatewayPolicy, KeyEntry } from './config/policy-types.js';
 import type { NoDearer } from './proxy/degrade.js';
 import { groupOf, groupTierName, GROUP_SCOPES, limiterTiers } from './groups.js';
 import { StepHints } from './proxy/step-hints.js';
-import { addedTeam, addedUser, checkTeamRemoval, NOTHING_ADDED, withAdded, type AddedGroups } from './added-groups.js';
+import { addedTeam, addedUser, checkTeamRemoval, NOTHING_ADDED, usableLimits, withAdded, type AddedGroups } from './added-groups.js';
 
 /** Who is calling, once the API key is known. */
 export interface Caller {
@@ -249,13 +249,7 @@ export class LivePolicy {
       return { ...limit, scope: 'apiKey' } as unknown as LimitConfig;
     });
     const base = limiterTiers(this.config)[this.version.limiterTier(user)]!;
-    try {
-      // Compiled as the limiter will compile it, against nothing: a bad limit throws here, not at the next sync.
-      createLimiter({ store: this.store, scopes: GROUP_SCOPES, limits: this.config.limits, tiers: { key: { ...base, limits: [...base.limits, ...keyed] } }, tierOf: () => 'key' });
-    } catch (error) {
-      // Core's message, without its package prefixes: this error adds its own.
-      throw new InvalidInputError(`The key's limits cannot be used: ${(error as Error).message.replace(/^(\[[^\]]+\]\s*)+/, '')}`);
-    }
+    usableLimits("The key's limits", this.store, this.config.limits, { key: { ...base, limits: [...base.limits, ...keyed] } });
     return keyed;
   }
 

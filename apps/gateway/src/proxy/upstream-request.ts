@@ -28,6 +28,26 @@ const REQUESTS = { 'http:': httpRequest, 'https:': httpsRequest };
 /** The decoders of the encodings an upstream may compress with although it was asked for none. */
 const DECODERS: Record<string, () => NodeJS.ReadWriteStream> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
 
+interface Target {
+  readonly send: typeof httpRequest;
+  readonly options: { protocol: string; hostname: string; port: string; path: string; agent: HttpAgent };
+}
+
+/** Each upstream URL called, parsed once: a gateway calls a handful (one per route and upstream). */
+const targets = new Map<string, Target | undefined>();
+
+function targetOf(url: string): Target | undefined {
+  if (targets.has(url)) return targets.get(url);
+  const parsed = new URL(url);
+  const protocol = parsed.protocol as keyof typeof AGENTS;
+  const send = Object.hasOwn(REQUESTS, protocol) ? REQUESTS[protocol] : undefined;
+  // An IPv6 host is written in brackets in a URL, and without them for a socket.
+  const hostname = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  const target = send && { send, options: { protocol, hostname, port: parsed.port, path: `${parsed.pathname}${parsed.search}`, agent: AGENTS[protocol] } };
+  targets.set(url, target);
+  return target;
+}
+
 /**
  * One call to an upstream with `node:http` (or `https`): a request through `fetch` costs the
  * gateway several times the CPU (its WHATWG headers, body and stream objects). Given up when `signal`
@@ -35,13 +55,11 @@ const DECODERS: Record<string, () => NodeJS.ReadWriteStream> = { gzip: createGun
  * could not connect fails with the socket's error and its `code` (`ECONNREFUSED`, …).
  */
 export function requestUpstream(url: string, init: UpstreamRequestInit, signal: AbortSignal): Promise<UpstreamResponse> {
-  const target = new URL(url);
-  const protocol = target.protocol as keyof typeof AGENTS;
-  const send = REQUESTS[protocol];
-  if (send === undefined) return Promise.reject(new TypeError(`The upstream URL ${url} is neither http: nor https:.`));
+  const target = targetOf(url);
+  if (target === undefined) return Promise.reject(new TypeError(`The upstream URL ${url} is neither http: nor https:.`));
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const call = send(target, { method: init.method, headers: init.headers, agent: AGENTS[protocol] }, (message) => resolve(responseOf(message)));
+    const call = target.send({ ...target.options, method: init.method, headers: init.headers }, (message) => resolve(responseOf(message)));
     const giveUp = () => call.destroy(signal.reason as Error);
     signal.addEventListener('abort', giveUp, { once: true });
     call.once('close', () => signal.removeEventListener('abort', giveUp));
