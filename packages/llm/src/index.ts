@@ -29,8 +29,11 @@ export { toolCallsOf } from './tool-calls.js';
 export type { OutputCapOptions } from './cap.js';
 
 // Usage from streams: SDK streams, raw SSE.
-export { hideInjectedUsage, hideInjectedUsageFrom, meterEventIterable, meterEventStream, sseMeter, sseParser, streamMeter } from './stream.js';
-export type { ServerSentEvent, SseMeter, StreamEnd } from './stream.js';
+export { hideInjectedUsage, hideInjectedUsageFrom, meterEventChunks, meterEventIterable, meterEventStream, sseMeter, streamMeter } from './stream.js';
+export type { EventChunksOptions, MeteredEventChunks, SseMeter } from './stream.js';
+export { sseParser } from './sse.js';
+export type { ServerSentEvent } from './sse.js';
+export type { StreamEnd } from './stream-end.js';
 export type { StreamMeter, StreamMeterOptions } from './stream-meter.js';
 
 // One-line wrappers.

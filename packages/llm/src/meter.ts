@@ -5,7 +5,7 @@ import type { WireFormat } from './formats/format.js';
 import { isObject, positiveInteger, type Json } from './json.js';
 import { capOutput, DEFAULT_MAX_TOKENS, outputPerChoice } from './output.js';
 import { defaultPrices, type LlmPriceSource } from './prices.js';
-import { resolveStreamOptions, type StreamMeter, type StreamMeterOptions } from './stream-meter.js';
+import { resolveStreamOptions, type Meter, type StreamMeterOptions } from './stream-meter.js';
 
 /**
  * How wrapped calls are admitted and accounted. Two modes:
@@ -108,7 +108,7 @@ export interface Admitted {
   /** How to meter the call's stream: its model, estimated input and prices. */
   readonly meterOptions: StreamMeterOptions;
   /** A meter for the call's stream, settling the call when the stream ends. */
-  streamMeter(): StreamMeter;
+  streamMeter(): Meter;
   /**
    * Records the call's usage, as partial unless the provider's final count arrived (`complete`),
    * and, per call, releases the lease. Once; failures go to `onError`.

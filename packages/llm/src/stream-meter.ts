@@ -1,6 +1,7 @@
 import type { Usage } from '@tollgate/core';
 import { countReceived, type EstimateOptions } from './estimate.js';
 import { configurationError, describeValue } from './errors.js';
+import { eventJson } from './sse.js';
 import type { Json } from './json.js';
 import type { LlmPriceSource } from './prices.js';
 import { toUsage, type CallTokens, type TokenReader } from './usage.js';
@@ -75,16 +76,30 @@ export function resolveStreamOptions(options: StreamMeterOptions | undefined): R
   return resolved;
 }
 
+/** An event's data kept as it came: it carries output text alone, read only if counted. */
+interface Unread {
+  readonly data: string;
+}
+
+/** The characters of unread events a meter keeps before it reads them: what a stream holds, bounded. */
+const UNREAD_KEPT = 32 * 1024;
+
 /**
  * What every format's meter keeps: the model, the provider's usage when seen, and the text so far.
- * A format's meter reads its chunks or events in `push`.
+ * A format's meter reads its chunks or events in `push`, and tells by `textOnly` the SSE events it
+ * may leave unparsed.
  */
 export abstract class Meter implements StreamMeter {
   protected model: string | undefined;
   protected reported: CallTokens | undefined;
   complete = false;
-  /** Output text and tool-call arguments received, in pieces (joined once, when counted). */
-  protected readonly text: string[] = [];
+  /**
+   * Output text and tool-call arguments received, in pieces (joined once, when counted), and the
+   * events carrying text alone that are not read yet, in order.
+   */
+  private text: Array<string | Unread> = [];
+  /** The characters of the unread events in `text`. */
+  private unread = 0;
   /** The tools called, one name per call. */
   private readonly calls: string[] = [];
   constructor(protected readonly options: ResolvedStreamOptions) {
@@ -93,8 +108,48 @@ export abstract class Meter implements StreamMeter {
 
   abstract push(chunk: unknown): void;
 
+  /**
+   * Whether an SSE event's data (its JSON text) can carry nothing this meter must read at once:
+   * output text alone, and nothing else that `push` reads from it. Such events are kept unparsed,
+   * and read only if their text is counted (a stream cut before its usage); most streams end with
+   * their usage, and are never parsed but for the events that matter. The test is on the text and
+   * must never say yes for an event that carries more (a usage, a tool call's opening, the model).
+   */
+  protected textOnly(_data: string): boolean {
+    return false;
+  }
+
+  /**
+   * Feeds one SSE event's data: parsed and pushed, or kept for later when it carries text alone.
+   * Returns the JSON it parsed (`undefined` when the data is no JSON, or was kept unparsed).
+   */
+  pushData(data: string): unknown {
+    if (this.textOnly(data)) {
+      if (this.complete) return undefined;
+      this.text.push({ data });
+      this.unread += data.length;
+      if (this.unread > UNREAD_KEPT) this.readText();
+      return undefined;
+    }
+    const json = eventJson(data);
+    if (json !== undefined) this.push(json);
+    return json;
+  }
+
+  /** Reads the events kept unread, their text taking their place. */
+  private readText(): void {
+    const pieces = this.text;
+    this.text = [];
+    this.unread = 0;
+    for (const piece of pieces) {
+      if (typeof piece === 'string') this.text.push(piece);
+      else this.push(eventJson(piece.data));
+    }
+  }
+
   protected addText(value: unknown): void {
-    if (typeof value === 'string' && value !== '') this.text.push(value);
+    // Once the usage is final, what was generated is known: the text is no longer counted.
+    if (typeof value === 'string' && value !== '' && !this.complete) this.text.push(value);
   }
 
   protected addToolCall(name: unknown): void {
@@ -121,10 +176,14 @@ export abstract class Meter implements StreamMeter {
     }
     if (!tokens) return;
     this.reported = tokens;
-    if (final) this.complete = true;
+    if (!final) return;
+    this.complete = true;
+    this.text = [];
+    this.unread = 0;
   }
 
   protected async generatedTokens(): Promise<number> {
+    if (this.unread > 0) this.readText();
     if (this.text.length === 0) return 0;
     const text = this.text.join('');
     return countReceived(text, this.model, { countTokens: this.options.countTokens });

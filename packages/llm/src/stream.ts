@@ -1,8 +1,10 @@
-import { errorPrefix, type Usage } from '@tollgate/core';
+import type { Usage } from '@tollgate/core';
 import { configurationError } from './errors.js';
 import { streamingFormat, type StreamFormat } from './formats/index.js';
-import { isUsageOnlyChunk } from './formats/openai-chat.js';
-import { resolveStreamOptions, type StreamMeter, type StreamMeterOptions } from './stream-meter.js';
+import { openaiChat } from './formats/openai-chat.js';
+import { eventJson, eventText, sseParser, type ServerSentEvent } from './sse.js';
+import { settlement, type StreamEnd } from './stream-end.js';
+import { resolveStreamOptions, type Meter, type StreamMeter, type StreamMeterOptions } from './stream-meter.js';
 
 /**
  * A meter for one streamed call in `format`, fed the chunks or events the SDK yields.
@@ -15,72 +17,6 @@ import { resolveStreamOptions, type StreamMeter, type StreamMeterOptions } from 
 export function streamMeter(format: StreamFormat, options?: StreamMeterOptions): StreamMeter {
   const resolved = resolveStreamOptions(options);
   return streamingFormat(format).stream.meter(resolved);
-}
-
-/** One server-sent event: its `event:` name (if any) and its `data:` lines joined by newlines. */
-export interface ServerSentEvent {
-  event?: string;
-  data: string;
-}
-
-/**
- * An incremental parser of `text/event-stream` bytes (or text), per the HTML spec: lines end in
- * LF, CRLF or CR, `data:` lines of one event are joined, comments are skipped, a blank line ends an
- * event. Chunks may split anywhere, a UTF-8 character included.
- *
- * @example
- * const parser = sseParser();
- * for (const event of parser.push(bytes)) console.log(event.event, event.data);
- */
-export function sseParser(): { push(chunk: Uint8Array | string): ServerSentEvent[]; end(): ServerSentEvent[] } {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let data: string[] | undefined;
-  let event: string | undefined;
-  /** The previous chunk ended in CR: an LF starting this one belongs to it. */
-  let pendingCR = false;
-
-  const line = (text: string, out: ServerSentEvent[]) => {
-    if (text === '') {
-      if (data) out.push(event === undefined ? { data: data.join('\n') } : { event, data: data.join('\n') });
-      data = undefined;
-      event = undefined;
-      return;
-    }
-    if (text.startsWith(':')) return;
-    const colon = text.indexOf(':');
-    const field = colon < 0 ? text : text.slice(0, colon);
-    let value = colon < 0 ? '' : text.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') (data ??= []).push(value);
-    else if (field === 'event') event = value;
-  };
-
-  const drain = (text: string): ServerSentEvent[] => {
-    const out: ServerSentEvent[] = [];
-    if (pendingCR && text.startsWith('\n')) text = text.slice(1);
-    pendingCR = false;
-    buffer += text;
-    let start = 0;
-    for (let i = 0; i < buffer.length; i++) {
-      const c = buffer.charCodeAt(i);
-      if (c !== 10 && c !== 13) continue;
-      line(buffer.slice(start, i), out);
-      if (c === 13) {
-        if (i + 1 === buffer.length) pendingCR = true;
-        else if (buffer.charCodeAt(i + 1) === 10) i++;
-      }
-      start = i + 1;
-    }
-    buffer = buffer.slice(start);
-    return out;
-  };
-
-  return {
-    push: (chunk) => drain(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true })),
-    // An event not ended by a blank line is incomplete and is dropped, as browsers do.
-    end: () => drain(decoder.decode()),
-  };
 }
 
 /** A stream meter over the raw bytes of an SSE stream, for proxies that pass the bytes on unparsed. */
@@ -101,49 +37,117 @@ export interface SseMeter extends StreamMeter {
  * await lease.record(await meter.usage(), { partial: !meter.complete });
  */
 export function sseMeter(format: StreamFormat, options?: StreamMeterOptions): SseMeter {
-  return sseOver(streamMeter(format, options));
+  return sseOver(streamingFormat(format).stream.meter(resolveStreamOptions(options)));
 }
 
-/** `meter` fed from raw SSE bytes: the JSON of each `data:` line (what is not JSON, chat's `[DONE]` included, is no event). */
-export function sseOver(meter: StreamMeter): SseMeter {
+/** What `hide` keeps of an event's data, from its text and its JSON (see `StreamReading.usageOnRequest.hide`). */
+type Hide = (data: string, json: unknown) => string | undefined;
+
+/** An SSE meter that also gives back the events it read, as text, less what `hide` drops. */
+interface HidingSseMeter extends SseMeter {
+  /** Meters a chunk; returns the events it completed, as text without what `hide` drops ('' without `hide`). */
+  write(chunk: Uint8Array | string): string;
+  /** Meters what the body left (the end of a character split by the last chunk); returns it as `write` does. */
+  end(): string;
+}
+
+/**
+ * `meter` fed from raw SSE bytes: the JSON of each `data:` line (what is not JSON, chat's `[DONE]`
+ * included, is no event), but for the events the meter leaves unparsed (`Meter.textOnly`). With
+ * `hide`, an event parsed is parsed once for both the meter and the hiding.
+ */
+export function sseOver(meter: Meter, hide?: Hide): HidingSseMeter {
   const parser = sseParser();
-  const feed = (events: ServerSentEvent[]) => {
-    for (const { data } of events) {
-      if (data === '') continue;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(data);
-      } catch {
-        continue;
-      }
-      meter.push(parsed);
+  const read = (events: ServerSentEvent[]): string => {
+    let kept = '';
+    for (const event of events) {
+      const json = meter.pushData(event.data);
+      if (!hide) continue;
+      const data = hide(event.data, json);
+      if (data !== undefined) kept += eventText(data === event.data ? event : { event: event.event, data });
     }
+    return kept;
   };
+  const end = () => read(parser.end());
   return {
-    write: (chunk) => feed(parser.push(chunk)),
+    write: (chunk) => read(parser.push(chunk)),
+    end,
     push: (chunk) => meter.push(chunk),
     get complete() {
       return meter.complete;
     },
     usage: () => {
-      feed(parser.end());
+      end();
       return meter.usage();
     },
     toolCalls: () => meter.toolCalls(),
   };
 }
 
-/** How a metered body ended, for `onUsage`. */
-export interface StreamEnd {
+/** Options of `meterEventChunks`. */
+export interface EventChunksOptions {
   /**
-   * Whether the provider's final usage arrived (`false`: cut off, or the usage never came or was
-   * not usable; record the usage with `{ partial: true }`).
+   * Removes what asking for the usage added (chat's `stream_options.include_usage`: the usage-only
+   * last chunk, and `"usage": null` on every other), for a client that did not ask for it, as
+   * `hideInjectedUsage` does, reading each event once for both. For a format whose stream reports
+   * its usage only when asked (`'openai-chat'`).
+   * @default false
    */
-  complete: boolean;
-  /** `'done'` (read to the end), `'cancelled'` (the reader went away), `'error'` (the source failed). */
-  how: 'done' | 'cancelled' | 'error';
-  /** The names of the tools the stream called (as far as it went), one per call. */
-  toolCalls: readonly string[];
+  hideInjectedUsage?: boolean;
+  /** When it aborts (the client is gone), the call is settled at once, as `cancelled`, with what went through. */
+  gone?: AbortSignal;
+}
+
+/** An SSE body that a proxy moves itself, metered as it passes (see `meterEventChunks`). */
+export interface MeteredEventChunks {
+  /**
+   * Meters a chunk of the body (split anywhere) and returns what to send on in its place: the
+   * chunk itself, or, when hiding the injected usage, the events it completed without it
+   * (`undefined`: nothing to send yet).
+   */
+  pass(chunk: Uint8Array): Uint8Array | undefined;
+  /** The body was read to its end: what is left to send, as `pass` returns it. */
+  end(): Uint8Array | undefined;
+  /** Calls `onUsage`, the first time only, with the usage of what went through and `how` the body ended. */
+  settle(how: StreamEnd['how']): Promise<void>;
+}
+
+/**
+ * The core of the metered pass-throughs, for a proxy that moves an SSE body's chunks itself (a
+ * Node `Transform`, a socket handler): each chunk is metered, and passed on or rid of the injected
+ * usage, synchronously, with no stream or promise per chunk; `settle` calls `onUsage` exactly
+ * once, however the body ends, or at once when `gone` aborts.
+ *
+ * @example
+ * const chunks = meterEventChunks('openai-chat', { model, inputTokens, prices }, (usage, end) => lease.finish(usage, end.complete ? undefined : { partial: true }), { gone });
+ * const passing = new Transform({ transform: (chunk, _, done) => done(null, chunks.pass(chunk)), flush: (done) => done(null, chunks.end()) });
+ * pipeline(upstream, passing, (error) => void chunks.settle(error ? 'error' : 'done'));
+ */
+export function meterEventChunks(
+  format: StreamFormat,
+  options: StreamMeterOptions | undefined,
+  onUsage: (usage: Usage, end: StreamEnd) => unknown,
+  { hideInjectedUsage = false, gone }: EventChunksOptions = {},
+): MeteredEventChunks {
+  if (typeof onUsage !== 'function') throw configurationError('meterEventChunks needs an onUsage(usage, end) callback');
+  const reading = streamingFormat(format).stream;
+  const hide = hideInjectedUsage ? reading.usageOnRequest?.hide : undefined;
+  if (hideInjectedUsage && !hide) throw configurationError(`meterEventChunks: a ${format} stream reports its usage unasked, and has none to hide`);
+  const meter = sseOver(reading.meter(resolveStreamOptions(options)), hide);
+  const settle = settlement(meter, options, onUsage);
+  const cancelled = () => void settle('cancelled');
+  if (gone?.aborted) cancelled();
+  else gone?.addEventListener('abort', cancelled, { once: true });
+  const encoder = new TextEncoder();
+  const bytes = (text: string) => (text === '' ? undefined : encoder.encode(text));
+  return {
+    pass: hide ? (chunk) => bytes(meter.write(chunk)) : (chunk) => (meter.write(chunk), chunk),
+    end: () => bytes(meter.end()),
+    settle: (how) => {
+      gone?.removeEventListener('abort', cancelled);
+      return settle(how);
+    },
+  };
 }
 
 /**
@@ -189,55 +193,26 @@ export function meterEventIterable(
   gone?: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
   if (typeof onUsage !== 'function') throw configurationError('meterEventIterable needs an onUsage(usage, end) callback');
-  const meter = sseMeter(format, options);
-  const settle = settlement(meter, options, onUsage);
-  const cancelled = () => void settle('cancelled');
-  if (gone?.aborted) cancelled();
-  else gone?.addEventListener('abort', cancelled, { once: true });
-  return meteredChunks(body, meter, (how) => {
-    gone?.removeEventListener('abort', cancelled);
-    return settle(how);
-  });
+  return meteredChunks(body, meterEventChunks(format, options, onUsage, { gone }));
 }
 
-async function* meteredChunks(body: AsyncIterable<Uint8Array>, meter: SseMeter, settle: (how: StreamEnd['how']) => Promise<void>): AsyncGenerator<Uint8Array> {
+async function* meteredChunks(body: AsyncIterable<Uint8Array>, chunks: MeteredEventChunks): AsyncGenerator<Uint8Array> {
   // Unless the loop ends or throws, the consumer stopped early: leaving the loop stopped `body`.
   let how: StreamEnd['how'] = 'cancelled';
   try {
     for await (const chunk of body) {
-      meter.write(chunk);
-      yield chunk;
+      const passed = chunks.pass(chunk);
+      if (passed) yield passed;
     }
+    const rest = chunks.end();
+    if (rest) yield rest;
     how = 'done';
   } catch (error) {
     how = 'error';
     throw error;
   } finally {
-    await settle(how);
+    await chunks.settle(how);
   }
-}
-
-/**
- * Settles a metered body once, however it ends: `onUsage` with the meter's usage. A usage that
- * cannot be counted (a counter of your own that throws) is still settled, as partial: the caller
- * must get its one call to record and release. A failing callback must not fail the body the
- * client is reading: it is reported instead.
- */
-function settlement(meter: StreamMeter, options: StreamMeterOptions | undefined, onUsage: (usage: Usage, end: StreamEnd) => unknown): (how: StreamEnd['how']) => Promise<void> {
-  let settled: Promise<void> | undefined;
-  const warn = (error: unknown) => console.warn(`${errorPrefix('llm')} settling a metered stream failed: ${(error as Error)?.message ?? String(error)}`);
-  const measured = (): Promise<[Usage, boolean]> =>
-    meter.usage().then(
-      (usage) => [usage, meter.complete],
-      (error: unknown) => {
-        warn(error);
-        return [{ ...(options?.model !== undefined && { model: options.model }), inputTokens: options?.inputTokens ?? 0 }, false];
-      },
-    );
-  return (how) =>
-    (settled ??= measured()
-      .then(([usage, complete]) => onUsage(usage, { complete, how, toolCalls: meter.toolCalls() }))
-      .then(() => undefined, warn));
 }
 
 /**
@@ -283,8 +258,9 @@ export function meteredBody<T>(
  * What `stream_options.include_usage` adds to a chat completion stream, removed for a client that
  * did not ask for it: the usage-only last chunk (`choices: []`) and the `"usage": null` on every
  * other chunk. A proxy or a metered fetch asks the upstream for usage so that it can meter the
- * stream, and pipes the bytes through this so the client sees the stream it asked for. Anything
- * else (`[DONE]`, data that is not JSON) passes unchanged; events are re-emitted as `event:` and
+ * stream, and pipes the bytes through this so the client sees the stream it asked for. A chunk
+ * whose data ends in `,"usage":null}` loses it from its text, its other bytes unchanged; anything
+ * else (`[DONE]`, data that is not JSON) passes unchanged. Events are re-emitted as `event:` and
  * `data:` lines (comments and `id:`/`retry:` fields, which OpenAI-compatible APIs do not send, are
  * dropped).
  *
@@ -294,47 +270,40 @@ export function meteredBody<T>(
 export function hideInjectedUsage(): TransformStream<Uint8Array, Uint8Array> {
   const hider = usageHider();
   return new TransformStream({
-    transform: (chunk, controller) => hider.push(chunk).forEach((bytes) => controller.enqueue(bytes)),
-    flush: (controller) => hider.end().forEach((bytes) => controller.enqueue(bytes)),
+    transform: (chunk, controller) => {
+      const kept = hider.push(chunk);
+      if (kept) controller.enqueue(kept);
+    },
+    flush: (controller) => {
+      const rest = hider.end();
+      if (rest) controller.enqueue(rest);
+    },
   });
 }
 
 /** `hideInjectedUsage` for Node streams and other async iterables of bytes: yields `body`'s events without the injected usage. */
 export async function* hideInjectedUsageFrom(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   const hider = usageHider();
-  for await (const chunk of body) yield* hider.push(chunk);
-  yield* hider.end();
+  for await (const chunk of body) {
+    const kept = hider.push(chunk);
+    if (kept) yield kept;
+  }
+  const rest = hider.end();
+  if (rest) yield rest;
 }
 
 /** The events of a chat stream's bytes, as bytes again, without what `include_usage` added. */
-function usageHider(): { push(chunk: Uint8Array): Uint8Array[]; end(): Uint8Array[] } {
+function usageHider(): { push(chunk: Uint8Array): Uint8Array | undefined; end(): Uint8Array | undefined } {
   const parser = sseParser();
   const encoder = new TextEncoder();
+  const { hide } = openaiChat.stream.usageOnRequest;
   const kept = (events: ServerSentEvent[]) => {
-    const out: Uint8Array[] = [];
-    for (const { event, data } of events) {
-      const without = withoutUsage(data);
-      if (without === undefined) continue;
-      const lines = without.split('\n').map((line) => `data: ${line}\n`).join('');
-      out.push(encoder.encode(`${event === undefined ? '' : `event: ${event}\n`}${lines}\n`));
+    let text = '';
+    for (const event of events) {
+      const data = hide(event.data, eventJson(event.data));
+      if (data !== undefined) text += eventText(data === event.data ? event : { event: event.event, data });
     }
-    return out;
+    return text === '' ? undefined : encoder.encode(text);
   };
   return { push: (chunk) => kept(parser.push(chunk)), end: () => kept(parser.end()) };
-}
-
-/** A chunk's data without what `include_usage` added: `undefined` for the usage-only chunk. */
-function withoutUsage(data: string): string | undefined {
-  if (!data.startsWith('{')) return data;
-  let chunk: { choices?: unknown; usage?: unknown };
-  try {
-    chunk = JSON.parse(data) as typeof chunk;
-  } catch {
-    return data;
-  }
-  if (chunk.usage === null) {
-    delete chunk.usage;
-    return JSON.stringify(chunk);
-  }
-  return isUsageOnlyChunk(chunk) ? undefined : data;
 }

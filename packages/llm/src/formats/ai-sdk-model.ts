@@ -4,7 +4,7 @@ import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estima
 import { isObject, joinStrings, names, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
 import { addDefinitions, type Prompt } from '../prompt.js';
-import { Meter, type StreamMeter } from '../stream-meter.js';
+import { Meter } from '../stream-meter.js';
 import { aiSdkTokens } from '../ai-sdk.js';
 import { consistent, modelName, reports, tokenCount, toUsage, type CallTokens, type UsageOptions } from '../usage.js';
 import { wireFormat } from './format.js';
@@ -137,6 +137,6 @@ export const aiSdkModel = wireFormat({
     toolCalls: (result) => names((isObject(result) && Array.isArray(result.content) ? result.content : []).map((part) => (isObject(part) && part.type === 'tool-call' ? part.toolName : undefined))),
   },
   stream: {
-    meter: (options): StreamMeter => new ModelStreamMeter(options),
+    meter: (options): Meter => new ModelStreamMeter(options),
   },
 });

@@ -4,7 +4,7 @@ import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estima
 import { isObject, joinStrings, names, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
 import { addContent, addDefinitions, cacheWriteOf, type Prompt } from '../prompt.js';
-import { Meter, type StreamMeter } from '../stream-meter.js';
+import { Meter } from '../stream-meter.js';
 import { reports, tokenCount, usageOf, type CallTokens, type UsageOptions } from '../usage.js';
 import { wireFormat } from './format.js';
 
@@ -79,6 +79,12 @@ function isToolUse(block: unknown): block is Json {
 
 class AnthropicMeter extends Meter {
   private start: Json | undefined;
+
+  /** A content block's delta (text, a tool's input, thinking), as Anthropic writes it: its type first. */
+  protected override textOnly(data: string): boolean {
+    return data.startsWith('{"type":"content_block_delta"');
+  }
+
   push(event: unknown): void {
     if (!isObject(event)) return;
     switch (event.type) {
@@ -134,5 +140,5 @@ export const anthropicMessages = wireFormat({
       ),
     toolCalls: (message) => names((isObject(message) && Array.isArray(message.content) ? message.content : []).map((block) => (isToolUse(block) ? block.name : undefined))),
   },
-  stream: { meter: (options): StreamMeter => new AnthropicMeter(options) },
+  stream: { meter: (options): Meter => new AnthropicMeter(options) },
 });

@@ -1,7 +1,7 @@
 import type { Usage } from '@tollgate/core';
 import type { EstimateOptions, LlmDemand } from '../estimate.js';
 import type { Json } from '../json.js';
-import type { ResolvedStreamOptions, StreamMeter } from '../stream-meter.js';
+import type { Meter, ResolvedStreamOptions } from '../stream-meter.js';
 import type { UsageOptions } from '../usage.js';
 
 /**
@@ -56,15 +56,18 @@ export interface OutputFields {
 /** How a format's stream is metered. */
 export interface StreamReading {
   /** A meter for one streamed call, fed the chunks or events the SDK yields (or parsed from SSE). */
-  meter(options: ResolvedStreamOptions): StreamMeter;
+  meter(options: ResolvedStreamOptions): Meter;
   /**
    * For a stream that reports its usage only when asked (chat's `stream_options.include_usage`):
-   * `ask` returns the request asking for it (`undefined` when it already does), and `isAnswer`
-   * tells the events the asking added, which a caller who did not ask must not see.
+   * `ask` returns the request asking for it (`undefined` when it already does), `isAnswer` tells
+   * the events the asking added, which a caller who did not ask must not see, and `hide` gives an
+   * event's `data:` as that caller would have had it (`undefined`: none of it), from its text and
+   * its JSON (`undefined` when it is no JSON, or the meter left it unparsed: see `Meter.textOnly`).
    */
   readonly usageOnRequest?: {
     ask(body: Json): Json | undefined;
     isAnswer(event: unknown): boolean;
+    hide(data: string, json: unknown): string | undefined;
   };
 }
 

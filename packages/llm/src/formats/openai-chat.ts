@@ -4,7 +4,7 @@ import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estima
 import { isObject, joinStrings, names, positiveInteger, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
 import { addContent, addDefinitions, cacheWriteOf, type Prompt } from '../prompt.js';
-import { Meter, type StreamMeter } from '../stream-meter.js';
+import { Meter } from '../stream-meter.js';
 import { consistent, reports, tokenCount, usageOf, type CallTokens, type UsageOptions } from '../usage.js';
 import { wireFormat } from './format.js';
 import { OPENAI_PER_MESSAGE, OPENAI_REPLY_PRIMING, OPENAI_TOOLS_OVERHEAD } from './openai-framing.js';
@@ -94,10 +94,20 @@ export function openaiChatUsage(response: unknown, options?: UsageOptions): Usag
 class OpenAIChatMeter extends Meter {
   /** The tool calls already seen, by choice and call index: a call's later deltas carry its arguments only. */
   private readonly opened = new Set<string>();
+  /** Whether a chunk has named the model (each chunk names the same one). */
+  private named = false;
+
+  /** After the first chunk, one with neither a tool call nor a usage (but `include_usage`'s null). */
+  protected override textOnly(data: string): boolean {
+    return this.named && !data.includes('"tool_calls"') && !carriesUsage(data);
+  }
 
   push(chunk: unknown): void {
     if (!isObject(chunk)) return;
-    if (typeof chunk.model === 'string' && chunk.model !== '') this.model = chunk.model;
+    if (typeof chunk.model === 'string' && chunk.model !== '') {
+      this.model = chunk.model;
+      this.named = true;
+    }
     if (Array.isArray(chunk.choices)) {
       for (const choice of chunk.choices) {
         const delta = isObject(choice) && isObject(choice.delta) ? choice.delta : undefined;
@@ -137,6 +147,36 @@ export function isUsageOnlyChunk(chunk: unknown): boolean {
   return Array.isArray(c?.choices) && c.choices.length === 0 && typeof c.usage === 'object' && c.usage !== null;
 }
 
+/** How OpenAI ends every chunk of a stream that includes the usage, but the usage-only one. */
+const NULL_USAGE_LAST = ',"usage":null}';
+
+/**
+ * Whether a chunk's text may carry a usage: a `"usage"` that is not just `include_usage`'s null at
+ * its end. (A quote inside a string is escaped, so `"usage"` in the text is a key, or a whole
+ * string that says usage: then it is read, to be sure.)
+ */
+function carriesUsage(data: string): boolean {
+  const at = data.indexOf('"usage"');
+  return at >= 0 && !(data.endsWith(NULL_USAGE_LAST) && at === data.length - NULL_USAGE_LAST.length + 1);
+}
+
+/**
+ * A chunk's data as a client that did not ask for the usage would have had it: without the
+ * `"usage": null` that `include_usage` adds to every chunk, and none for the usage-only last
+ * chunk. `chunk` is its JSON, `undefined` when the meter left it unparsed (a chunk of text alone).
+ */
+function withoutInjectedUsage(data: string, chunk: unknown): string | undefined {
+  // JSON that ends so has the member last in its outermost object (a key is the only string a
+  // colon follows, and an unescaped quote after a comma opens one): cut from the text, the chunk's
+  // other bytes are passed on as they came, and nothing is serialised again.
+  if (data.endsWith(NULL_USAGE_LAST)) return `${data.slice(0, -NULL_USAGE_LAST.length)}}`;
+  if (!isObject(chunk)) return data;
+  if (isUsageOnlyChunk(chunk)) return undefined;
+  if (chunk.usage !== null) return data;
+  const { usage: _injected, ...rest } = chunk;
+  return JSON.stringify(rest);
+}
+
 /** OpenAI Chat Completions: `POST /v1/chat/completions`, as OpenAI and every OpenAI-compatible server speak it. */
 export const openaiChat = wireFormat({
   name: 'openai-chat',
@@ -161,7 +201,7 @@ export const openaiChat = wireFormat({
       }),
   },
   stream: {
-    meter: (options): StreamMeter => new OpenAIChatMeter(options),
+    meter: (options): Meter => new OpenAIChatMeter(options),
     // Without include_usage a chat stream never says what it cost.
     usageOnRequest: {
       ask: (body) => {
@@ -169,6 +209,7 @@ export const openaiChat = wireFormat({
         return streamOptions?.include_usage === true ? undefined : { ...body, stream_options: { ...streamOptions, include_usage: true } };
       },
       isAnswer: isUsageOnlyChunk,
+      hide: withoutInjectedUsage,
     },
   },
 });

@@ -4,7 +4,7 @@ import { estimateRequest, type EstimateOptions, type LlmDemand } from '../estima
 import { isObject, names, requireObject, type Json } from '../json.js';
 import { outputPerChoice } from '../output.js';
 import { addContent, addDefinitions, addPart, type Prompt } from '../prompt.js';
-import { Meter, type StreamMeter } from '../stream-meter.js';
+import { Meter } from '../stream-meter.js';
 import { consistent, reports, tokenCount, usageOf, type CallTokens, type UsageOptions } from '../usage.js';
 import { wireFormat } from './format.js';
 import { OPENAI_PER_MESSAGE, OPENAI_REPLY_PRIMING, OPENAI_TOOLS_OVERHEAD } from './openai-framing.js';
@@ -84,7 +84,17 @@ function toolOfItem(item: unknown): string | undefined {
   return item.type.endsWith('_call') ? item.type.slice(0, -'_call'.length) : undefined;
 }
 
+/** How OpenAI starts every event's data: with its type. */
+const TYPE_FIRST = '{"type":"';
+
 class OpenAIResponsesMeter extends Meter {
+  /** A delta (of output text, a function's arguments, reasoning…): only the terminal events carry a response, and a usage. */
+  protected override textOnly(data: string): boolean {
+    if (!data.startsWith(TYPE_FIRST)) return false;
+    const end = data.indexOf('"', TYPE_FIRST.length);
+    return end > 0 && data.slice(TYPE_FIRST.length, end).endsWith('.delta') && !data.includes('"response":');
+  }
+
   push(event: unknown): void {
     if (!isObject(event) || typeof event.type !== 'string') return;
     const response = isObject(event.response) ? event.response : undefined;
@@ -108,5 +118,5 @@ export const openaiResponses = wireFormat({
     text: (response) => (isObject(response) && Array.isArray(response.output) ? JSON.stringify(response.output) : ''),
     toolCalls: (response) => names((isObject(response) && Array.isArray(response.output) ? response.output : []).map(toolOfItem)),
   },
-  stream: { meter: (options): StreamMeter => new OpenAIResponsesMeter(options) },
+  stream: { meter: (options): Meter => new OpenAIResponsesMeter(options) },
 });
