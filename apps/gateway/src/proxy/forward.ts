@@ -1,6 +1,5 @@
-import { Readable } from 'node:stream';
 import type { Usage } from '@tollgate/core';
-import { hideInjectedUsageFrom, meterEventIterable, toolCallsOf, type LlmDemand, type LlmPriceSource, type StreamEnd } from '@tollgate/llm';
+import { toolCallsOf, type LlmDemand, type LlmPriceSource, type StreamEnd } from '@tollgate/llm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { BudgetAlerts } from '../alerts/budget-alerts.js';
 import type { Activity } from '../dashboard/activity.js';
@@ -12,6 +11,7 @@ import { observeBudgets } from './budget-gauge.js';
 import { applyStep, describeRewrite } from './degrade.js';
 import { openAiError } from './errors.js';
 import { withinReservation } from './reservation.js';
+import { meteredStream } from './metered-stream.js';
 import { settlement, type Metered } from './settlement.js';
 import { callUpstream, cancellation, reachedUpstream, replyFrom, upstreamFailure, upstreamHeaders, type Upstream } from './upstream.js';
 import type { UpstreamResponse } from './upstream-request.js';
@@ -85,15 +85,15 @@ export function forwardHandler(api: Api, { policy, upstream, metrics, activity, 
     if (streaming && response.headers['content-type']?.includes('text/event-stream')) {
       // Settled as soon as the client goes away, in the same turn as the lease's release: a later
       // settlement would leave the refunded reservation free for other requests meanwhile.
-      const metered = meterEventIterable(
+      const metered = meteredStream(
         response.body,
         api.stream!,
         { model, inputTokens: estimate.inputTokens, prices: policy.prices },
         (usage, end) => settle({ usage, known: end.complete, how: end.complete ? 'stream' : `stream ${streamCut(end, cancel.clientGone)} before its usage`, toolCalls: end.toolCalls }),
-        cancel.signal,
+        { hideInjectedUsage: asked !== undefined, gone: cancel.signal },
       );
       request.spend?.streaming();
-      return reply.send(Readable.from(asked ? hideInjectedUsageFrom(metered) : metered, { objectMode: false }));
+      return reply.send(metered);
     }
 
     let text: string;
