@@ -6,6 +6,13 @@ type SlotsAlgorithm = Extract<CounterAlgorithm, { type: 'slots' }>;
 /** Lease id → time its slot expires. */
 export type SlotsState = Record<string, number>;
 
+/** How many slots are held (without the array `Object.keys` would allocate). */
+function held(state: SlotsState | undefined): number {
+  let count = 0;
+  for (const _ in state) count++;
+  return count;
+}
+
 /** Leases in flight. A slot is held until released, or until `ttlMs` after its last touch. */
 export const slotsModel: CounterReader<SlotsState, SlotsAlgorithm> & {
   hold(state: SlotsState | undefined, algorithm: SlotsAlgorithm, leaseId: string, now: number): SlotsState;
@@ -22,15 +29,16 @@ export const slotsModel: CounterReader<SlotsState, SlotsAlgorithm> & {
     return live === 0 ? undefined : state;
   },
 
-  used: (state) => (state ? Object.keys(state).length : 0),
+  used: (state) => held(state),
 
   resetAt: (state, _algorithm, now) => (state ? slotsModel.expiresAt(state, _algorithm) : now),
 
   retryAt(state, { limit }, need, now) {
     if (need > limit) return Infinity;
-    const expiries = state ? Object.values(state).sort((a, b) => a - b) : [];
-    const excess = expiries.length + need - limit;
-    return excess <= 0 ? now : expiries[excess - 1]!;
+    const excess = held(state) + need - limit;
+    // Only a full counter has to know which slots free first: every decision of a request asks.
+    if (excess <= 0) return now;
+    return Object.values(state!).sort((a, b) => a - b)[excess - 1]!;
   },
 
   hold(state, { ttlMs }, leaseId, now) {
@@ -51,5 +59,9 @@ export const slotsModel: CounterReader<SlotsState, SlotsAlgorithm> & {
     return state;
   },
 
-  expiresAt: (state) => Math.max(...Object.values(state)),
+  expiresAt: (state) => {
+    let last = -Infinity;
+    for (const id in state) if (state[id]! > last) last = state[id]!;
+    return last;
+  },
 };
