@@ -40,9 +40,10 @@ export function sqliteLedger(path: string): LedgerStore {
   database.pragma('busy_timeout = 5000');
   database.exec(SCHEMA);
   // A row already there (a retried batch) is kept as it is.
-  const insert = database.prepare(`INSERT OR IGNORE INTO gateway_spend_ledger (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((name) => `@${name}`).join(', ')})`);
+  const insert = database.prepare<unknown[]>(`INSERT OR IGNORE INTO gateway_spend_ledger (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
   const append = database.transaction((rows: readonly LedgerRow[]) => {
-    for (const row of rows) insert.run(Object.fromEntries(FIELDS.map((field) => [column(field), field === 'usageKnown' ? (row.usageKnown === null ? null : Number(row.usageKnown)) : row[field]])));
+    // One row per request: its values in column order, with nothing built per field but the values.
+    for (const row of rows) insert.run(FIELDS.map((field) => (field === 'usageKnown' ? (row.usageKnown === null ? null : Number(row.usageKnown)) : row[field])));
   });
   const prune = database.prepare<[number]>('DELETE FROM gateway_spend_ledger WHERE time < ?');
 
