@@ -22,7 +22,7 @@ import autocannon from 'autocannon';
 import { cpuTime, pinned, placementText } from './cpu.js';
 import { monotonicMicros, profileSplit, type Window } from './cpu-profile.js';
 import { STREAM_CHUNKS } from './fake-answers.js';
-import { GATEWAY_DIR, gatewayYaml, startGateway } from './gateway-process.js';
+import { GATEWAY_DIR, gatewayFolder, gatewayYaml, startGateway } from './gateway-process.js';
 import { forkServer, stopChild } from './server-process.js';
 
 const FAKE_UPSTREAM = fileURLToPath(new URL('./fake-upstream.ts', import.meta.url));
@@ -146,9 +146,7 @@ function gatewayContender(name: string, work: string, store: () => string, upstr
   return {
     name,
     async start(cpu, nodeArgs) {
-      const dataDir = join(work, `data-${name.replace(/\W+/g, '-')}-${started++}`);
-      mkdirSync(dataDir, { recursive: true });
-      const config = join(dataDir, 'gateway.yaml');
+      const { config, dataDir } = gatewayFolder(work, `${name.replace(/\W+/g, '-')}-${started++}`);
       writeFileSync(config, policy(store(), dataDir, upstream));
       const gateway = await startGateway({ config, cpu, dir, nodeArgs });
       return { pid: gateway.child.pid!, url: gateway.url, stop: () => stopChild(gateway.child) };

@@ -3,7 +3,9 @@
  * the gateway suites, and the load generators beside it, each placed on a CPU with `taskset`.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 export { stopChild } from './server-process.js';
 
@@ -73,6 +75,18 @@ export function startGateway({ config, cpu, dir = GATEWAY_DIR, nodeArgs }: Gatew
     });
     child.once('exit', (code) => reject(new Error(`the gateway exited with ${code}:\n${output}`)));
   });
+}
+
+/**
+ * Where one bench gateway keeps its files, laid out as `pnpm start` has them: `gateway.yaml` beside
+ * its `data` folder, not in it. The gateway watches its file's folder for edits, and a store
+ * writing in that folder would wake the watch on every decision.
+ */
+export function gatewayFolder(parent: string, name: string): { config: string; dataDir: string } {
+  const folder = join(parent, name);
+  const dataDir = join(folder, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  return { config: join(folder, 'gateway.yaml'), dataDir };
 }
 
 /**

@@ -16,13 +16,13 @@
  * With `--baseline <commit>`, that commit's gateway runs too (on both stores), under the same
  * traffic at the same time.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startServer as startRedis, stopServer as stopRedis } from '@tollgate/dev-redis';
 import { checkoutGateway } from './gateway-cpu.js';
-import { gatewayYaml, startGateway, type GatewayProcess } from './gateway-process.js';
+import { gatewayFolder, gatewayYaml, startGateway, type GatewayProcess } from './gateway-process.js';
 import type { ProbeSample } from './gateway-soak-probe.js';
 import { forkServer, stopChild } from './server-process.js';
 import { seededRandom } from '@tollgate/test-kit/random';
@@ -268,11 +268,9 @@ export async function gatewaySoakReport({ minutes = 15, baseline, stores = ['sql
       // One Redis database per gateway, so that two versions side by side count apart.
       const specs = [['SQLite', 'sqlite'], ['Redis', `redis://127.0.0.1:${redisPort}/${v}`]] as const;
       for (const [name, store] of specs.filter(([, spec]) => stores.includes(spec === 'sqlite' ? 'sqlite' : 'redis'))) {
-        const dataDir = join(work, `data-${soaked.length}`);
-        mkdirSync(dataDir);
-        const file = join(dataDir, 'gateway.yaml');
+        const { config: file, dataDir } = gatewayFolder(work, `gateway-${soaked.length}`);
         writeFileSync(file, config(store, dataDir, upstreamUrl));
-        const samplesFile = join(dataDir, 'samples.jsonl');
+        const samplesFile = join(work, `samples-${soaked.length}.jsonl`);
         writeFileSync(samplesFile, '');
         const gateway = await startGateway({ config: file, cpu: undefined, dir, nodeArgs: ['--expose-gc', '--import', `${PROBE}?samples=${encodeURIComponent(samplesFile)}`] });
         soaked.push({ name: `gateway${label}, ${name}`, gateway, samplesFile, samples: [] });

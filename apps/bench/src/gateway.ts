@@ -16,7 +16,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadKind, LoadOptions, LoadResult } from './gateway-load.js';
-import { canPin, GATEWAY_DIR, node, startGateway, stopChild } from './gateway-process.js';
+import { canPin, GATEWAY_DIR, gatewayFolder, node, startGateway, stopChild } from './gateway-process.js';
 const LOAD = fileURLToPath(new URL('./gateway-load.ts', import.meta.url));
 const CLIENTS = 8;
 const WARMUP_MS = 1_500;
@@ -102,8 +102,8 @@ async function runPhase(url: string, phase: Phase, cpu: string | undefined, seen
 /** A Markdown table: per phase, the ordinary chats' latency and `/health/live`'s, and what the hostile clients got. */
 export async function gatewayReport(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-gateway-'));
-  const config = join(dir, 'gateway.yaml');
-  writeFileSync(config, `dataDir: ${dir}\n${CONFIG}`);
+  const { config, dataDir } = gatewayFolder(dir, 'gateway');
+  writeFileSync(config, `dataDir: ${dataDir}\n${CONFIG}`);
   const pinned = canPin();
   const [gatewayCpu, loadCpu] = pinned ? ['0', String(availableParallelism() - 1)] : [undefined, undefined];
   const gateway = await startGateway({ config, cpu: gatewayCpu });
