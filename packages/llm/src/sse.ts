@@ -14,16 +14,17 @@ export interface ServerSentEvent {
  * for (const event of parser.push(bytes)) console.log(event.event, event.data);
  */
 export function sseParser(): { push(chunk: Uint8Array | string): ServerSentEvent[]; end(): ServerSentEvent[] } {
-  const decoder = new TextDecoder();
+  const decoder = utf8Decoder();
   let buffer = '';
-  let data: string[] | undefined;
+  /** The event's data lines so far, joined by newlines (`undefined`: none yet). */
+  let data: string | undefined;
   let event: string | undefined;
   /** The previous chunk ended in CR: an LF starting this one belongs to it. */
   let pendingCR = false;
 
   const line = (text: string, out: ServerSentEvent[]) => {
     if (text === '') {
-      if (data) out.push(event === undefined ? { data: data.length === 1 ? data[0]! : data.join('\n') } : { event, data: data.join('\n') });
+      if (data !== undefined) out.push(event === undefined ? { data } : { event, data });
       data = undefined;
       event = undefined;
       return;
@@ -31,9 +32,8 @@ export function sseParser(): { push(chunk: Uint8Array | string): ServerSentEvent
     if (text.charCodeAt(0) === COLON) return;
     const colon = text.indexOf(':');
     const field = colon < 0 ? text : text.slice(0, colon);
-    let value = colon < 0 ? '' : text.slice(colon + 1);
-    if (value.charCodeAt(0) === SPACE) value = value.slice(1);
-    if (field === 'data') (data ??= []).push(value);
+    const value = colon < 0 ? '' : text.slice(text.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1);
+    if (field === 'data') data = data === undefined ? value : `${data}\n${value}`;
     else if (field === 'event') event = value;
   };
 
@@ -66,9 +66,38 @@ export function sseParser(): { push(chunk: Uint8Array | string): ServerSentEvent
   };
 
   return {
-    push: (chunk) => drain(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true })),
+    push: (chunk) => drain(typeof chunk === 'string' ? chunk : decoder.decode(chunk)),
     // An event not ended by a blank line is incomplete and is dropped, as browsers do.
-    end: () => drain(decoder.decode()),
+    end: () => drain(decoder.end()),
+  };
+}
+
+/**
+ * Decodes every chunk that ends on a whole character (an SSE chunk ends in a newline): one decoder
+ * serves every stream. A byte-order mark is kept by the decoders, and dropped at a stream's start only.
+ */
+const wholeChunks = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/**
+ * UTF-8 text from chunks split anywhere, as one decoder of the whole stream would give it: a stream
+ * gets a decoder of its own, which keeps the bytes of a character split between two chunks, only
+ * once a chunk ends inside one.
+ */
+function utf8Decoder(): { decode(chunk: Uint8Array): string; end(): string } {
+  let split: TextDecoder | undefined;
+  let started = false;
+  const text = (decoded: string) => {
+    if (started || decoded === '') return decoded;
+    started = true;
+    return decoded.charCodeAt(0) === BOM ? decoded.slice(1) : decoded;
+  };
+  return {
+    decode(chunk) {
+      if (split === undefined && chunk.length > 0 && chunk[chunk.length - 1]! < 0x80) return text(wholeChunks.decode(chunk));
+      split ??= new TextDecoder('utf-8', { ignoreBOM: true });
+      return text(split.decode(chunk, { stream: true }));
+    },
+    end: () => text(split?.decode() ?? ''),
   };
 }
 
@@ -76,6 +105,8 @@ const LF = 10;
 const CR = 13;
 const COLON = 58;
 const SPACE = 32;
+const OPEN_BRACE = 123;
+const BOM = 0xfeff;
 
 /** An event as `text/event-stream` text: its `event:` line if named, a `data:` line per line of data, and the blank line that ends it. */
 export function eventText({ event, data }: ServerSentEvent): string {
@@ -83,9 +114,12 @@ export function eventText({ event, data }: ServerSentEvent): string {
   return `${event === undefined ? '' : `event: ${event}\n`}${lines}\n`;
 }
 
-/** The JSON of an event's data; `undefined` for data that is not JSON (chat's `[DONE]`, an empty event). */
+/**
+ * The JSON of an event's data, every provider's event being an object; `undefined` for anything
+ * else (chat's `[DONE]`, an empty event, data that is not JSON), without the cost of a failed parse.
+ */
 export function eventJson(data: string): unknown {
-  if (data === '') return undefined;
+  if (data.charCodeAt(0) !== OPEN_BRACE) return undefined;
   try {
     return JSON.parse(data);
   } catch {

@@ -5,6 +5,8 @@ import { CHAT_CHUNKS, MESSAGE_EVENTS, RESPONSE_EVENTS, sse } from './fixtures.js
 
 const prices = genaiPrices();
 const bytes = (text: string) => new TextEncoder().encode(text);
+/** `raw` in pieces of `size` bytes. */
+const split = (raw: Uint8Array, size: number) => Array.from({ length: Math.ceil(raw.length / size) }, (_, i) => raw.subarray(i * size, (i + 1) * size));
 
 describe('SSE', () => {
   it('parses events split at every byte, with CRLF, CR, comments and multi-line data', () => {
@@ -15,6 +17,18 @@ describe('SSE', () => {
     for (let i = 0; i < encoded.length; i++) events.push(...parser.push(encoded.subarray(i, i + 1)));
     events.push(...parser.end());
     expect(events).toEqual([{ event: 'a', data: 'one\ntwo' }, { data: 'three' }, { data: 'é🚀' }]);
+  });
+
+  it('drops a byte-order mark at the start of a stream only, whole or split, and keeps one later', () => {
+    const events = ['\uFEFFdata: one\n\n', '\uFEFFdata: two\n\n', 'data: \uFEFFthree\n\n'];
+    const encoded = bytes(events.join(''));
+    for (const chunks of [...[1, 2, 4, encoded.length].map((size) => split(encoded, size)), events.map(bytes)]) {
+      const parser = sseParser();
+      const parsed = chunks.flatMap((chunk) => parser.push(chunk));
+      parsed.push(...parser.end());
+      // A mark after the start is part of the line: its field is no longer "data".
+      expect(parsed).toEqual([{ data: 'one' }, { data: '\uFEFFthree' }]);
+    }
   });
 
   for (const [format, events, framing] of [
