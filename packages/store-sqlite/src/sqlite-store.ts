@@ -1,9 +1,3 @@
-/**
- * The embedded, durable store over better-sqlite3: limits that survive restarts, shared by every
- * process on the host.
- *
- * @module @tollgate/store-sqlite
- */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
@@ -85,7 +79,7 @@ export class SqliteStore implements Store {
   readonly database: Connection;
   private readonly owned: boolean;
   private readonly clock: () => number;
-  private readonly transaction: (batch: StoreBatch) => StoreResult;
+  private readonly transaction: (batches: readonly StoreBatch[]) => StoreResult[];
   private readonly rows: IdentityRows;
 
   constructor(options: SqliteStoreOptions) {
@@ -114,29 +108,42 @@ export class SqliteStore implements Store {
     const rows = new IdentityRows(this.database, prefix, new BlockRows(this.database), cachedIdentities);
     let writes = 0;
     this.rows = rows;
-    const transaction = this.database.transaction((batch: StoreBatch, keep: boolean) => {
+    // Decisions in one transaction are made in order on the rows as the earlier ones left them, at
+    // one instant, and each row they changed is written once.
+    const transaction = this.database.transaction((batches: readonly StoreBatch[], keep: boolean) => {
       const now = this.clock();
       rows.begin(keep);
-      const result = decide(batch, now, rows);
+      const results = batches.map((batch) => decide(batch, now, rows));
       // Pruning is batched: every 16th write deletes up to 16 writes' worth of expired rows.
       if (rows.flush(now) && prunePerWrite > 0 && ++writes % 16 === 0) rows.prune(now, 16 * prunePerWrite);
-      return result;
+      return results;
     });
     // A write takes the lock up front (IMMEDIATE), so two processes cannot both read the same count
     // and then both write: the second waits (busy_timeout) and reads what the first committed. A pure
     // read (check, usage) reads a WAL snapshot and never waits for writers.
     // Inside a transaction of the app's (one connection, shared), which may yet roll back, the rows
     // read are not kept.
-    this.transaction = (batch) => {
+    const reads = (batch: StoreBatch) => batch.dryRun && batch.adjustments.length === 0;
+    this.transaction = (batches) => {
       const keep = !this.database.inTransaction;
-      return batch.dryRun && batch.adjustments.length === 0 ? transaction.deferred(batch, keep) : transaction.immediate(batch, keep);
+      return batches.every(reads) ? transaction.deferred(batches, keep) : transaction.immediate(batches, keep);
     };
   }
 
   /** Atomic: one `BEGIN IMMEDIATE` transaction evaluates every charge and writes all or nothing. */
   apply(batch: StoreBatch): StoreResult {
+    return this.applyAll([batch])[0]!;
+  }
+
+  /**
+   * Several decisions in one transaction, made in order at one instant, each on what the earlier
+   * ones left, as it would be made alone: each row they change is written once, and the file is
+   * committed once. All or nothing: if one fails, none is written, and its error is thrown. What
+   * `groupedDecisions` does with the decisions of a turn of the event loop.
+   */
+  applyAll(batches: readonly StoreBatch[]): StoreResult[] {
     try {
-      return this.transaction(batch);
+      return this.transaction(batches);
     } catch (error) {
       // Rolled back: the rows kept parsed may hold what was never committed.
       this.rows.forget();
