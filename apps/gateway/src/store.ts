@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Store, StoreBatch, StoreResult } from '@tollgate/core';
 import { RedisStore } from '@tollgate/store-redis';
-import { SqliteStore } from '@tollgate/store-sqlite';
+import { groupedDecisions, SqliteStore } from '@tollgate/store-sqlite';
 import { Redis } from 'ioredis';
 import type { LedgerSpec, StoreSpec } from './config/schema.js';
 import type { LedgerStore } from './ledger/ledger-types.js';
@@ -37,7 +37,9 @@ const QUIT_WAIT_MS = 1_000;
 export function openStore(spec: StoreSpec, ledgerSpec: LedgerSpec, onRedisError: (error: Error) => void): OpenStore {
   if (spec.kind === 'sqlite') {
     mkdirSync(dirname(spec.path), { recursive: true });
-    const store = new SqliteStore({ database: spec.path });
+    // A busy gateway's requests share identities (the global limit, a user, a key): the decisions
+    // of one turn of the event loop are made in one transaction.
+    const store = groupedDecisions(new SqliteStore({ database: spec.path }));
     const records = sqliteRecords(spec.path);
     const ledger = sqliteLedger(spec.path);
     return {
