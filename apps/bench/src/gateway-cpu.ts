@@ -6,8 +6,9 @@
  * in flight, a degradation ladder) plus a global and a per-IP rpm: every limit checked on every
  * request, all far above the load. On SQLite (a fresh file per process) and on a real redis-server.
  *
- * Each contender runs in a fresh process per round on the server CPU, JSON and a 10-chunk stream
- * at 1 and 32 clients (autocannon in this process, on the load CPU with the upstream and Redis);
+ * Each contender runs in a fresh process per round on the server CPU, warmed up with every load
+ * shape, then measured on JSON and a 10-chunk stream at 1 and 32 clients (autocannon in this
+ * process, on the load CPU with the upstream and Redis);
  * contenders alternate round by round, and the median round counts. The CPU per request is the
  * server process's user and system time from /proc over the measured seconds.
  */
@@ -29,6 +30,12 @@ const FAKE_UPSTREAM = fileURLToPath(new URL('./fake-upstream.ts', import.meta.ur
 const BARE_PROXY = fileURLToPath(new URL('./bare-proxy.ts', import.meta.url));
 const KEY = 'sk-bench-cpu';
 const WARMUP_SECONDS = 1;
+/**
+ * Seconds of each phase's load a fresh process gets before anything is measured: the gateway's
+ * CPU per request falls by half over its first ten seconds or so, while V8 optimises its code on
+ * other threads (which /proc counts), and a gateway in front of agents runs for days.
+ */
+const PROCESS_WARMUP_SECONDS_PER_PHASE = 3;
 const MEASURE_SECONDS = 2;
 
 const policy = (store: string, dataDir: string, upstream: string) => `${gatewayYaml(store, dataDir, upstream)}
@@ -99,6 +106,11 @@ function load(url: string, phase: Phase, seconds: number, onSecond?: (answers: n
   // Without a callback autocannon returns its running instance, an event emitter that is also a promise of the result (its types show only the promise).
   if (onSecond) (instance as unknown as EventEmitter).on('tick', ({ counter }: { counter: number }) => onSecond(counter));
   return instance;
+}
+
+/** Runs every phase's load on a fresh process, so that what is measured next is its steady state. */
+async function warmUp(server: Running): Promise<void> {
+  for (const phase of PHASES) await load(server.url, phase, PROCESS_WARMUP_SECONDS_PER_PHASE);
 }
 
 /** Measures one phase on a running server, after a warm-up; the window is when it measured, for a profile. */
@@ -225,6 +237,7 @@ export function gatewayCpuReport({ rounds = 3, baseline, profile = false }: CpuS
       for (const [c, contender] of contenders.entries()) {
         const server = await contender.start(placement?.server);
         try {
+          await warmUp(server);
           for (const [p, phase] of PHASES.entries()) samples[c]![p]!.push(await measure(server, phase));
         } finally {
           await server.stop();
@@ -271,6 +284,7 @@ export function gatewayHoldReport({ seconds = 60 }: { readonly seconds?: number 
         const server = await contender.start(placement?.server);
         let held: Held;
         try {
+          await warmUp(server);
           held = await measureHeld(server, phase, seconds);
         } finally {
           await server.stop();
@@ -282,7 +296,7 @@ export function gatewayHoldReport({ seconds = 60 }: { readonly seconds?: number 
       }
     }
     return [
-      `One run of ${seconds} s per row (after ${WARMUP_SECONDS} s of warm-up), a fresh process per run, contenders alternating within each phase; ${placementText(placement)}. Hold: the requests answered in the last ${HOLD_EDGE_SECONDS} s over those in the first ${HOLD_EDGE_SECONDS} s.`,
+      `One run of ${seconds} s per row, a fresh process per run warmed up with ${PROCESS_WARMUP_SECONDS_PER_PHASE} s of every phase's load and then ${WARMUP_SECONDS} s of its own, contenders alternating within each phase; ${placementText(placement)}. Hold: the requests answered in the last ${HOLD_EDGE_SECONDS} s over those in the first ${HOLD_EDGE_SECONDS} s.`,
       '',
       '| answer | clients | contender | req/s | p50 ms | p99 ms | server CPU ms/request | CPU vs bare proxy | hold |',
       '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -307,7 +321,7 @@ function cpuTable(contenders: Contender[], samples: Sample[][][], rounds: number
     }
   }
   return [
-    `Median of ${rounds} rounds of ${MEASURE_SECONDS} s per row (after ${WARMUP_SECONDS} s of warm-up), a fresh process per contender and round, contenders alternating; ${placement}. CPU: the server process's user + system time per request (every round's in brackets).`,
+    `Median of ${rounds} rounds of ${MEASURE_SECONDS} s per row (after ${WARMUP_SECONDS} s of warm-up), a fresh process per contender and round warmed up first with ${PROCESS_WARMUP_SECONDS_PER_PHASE} s of every phase's load, contenders alternating; ${placement}. CPU: the server process's user + system time per request (every round's in brackets).`,
     '',
     '| answer | clients | contender | req/s | p50 ms | p99 ms | server CPU ms/request (rounds) | CPU vs bare proxy |',
     '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
@@ -321,10 +335,12 @@ async function profiled(contender: Contender, work: string, cpu: string | undefi
   const server = await contender.start(cpu, ['--cpu-prof', '--cpu-prof-dir', dir]);
   const measured: Array<{ phase: Phase; window: Window; requests: number }> = [];
   try {
+    await warmUp(server);
     for (const phase of PHASES.filter((p) => p.clients > 1)) measured.push({ phase, ...(await measure(server, phase)) });
   } finally {
     await server.stop();
   }
-  const file = join(dir, readdirSync(dir).find((name) => name.endsWith('.cpuprofile'))!);
+  // The main thread's profile (thread 0), not the body worker's.
+  const file = join(dir, readdirSync(dir).find((name) => /\.0\.\d+\.cpuprofile$/.test(name))!);
   return measured.map(({ phase, window, requests }) => `**Where the CPU of ${contender.name} goes: ${phaseName(phase)}, ${phase.clients} clients (\`--cpu-prof\`, self time)**\n\n${profileSplit(file, window, requests)}`).join('\n\n');
 }
