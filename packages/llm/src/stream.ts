@@ -116,12 +116,20 @@ export interface MeteredEventChunks {
  * The core of the metered pass-throughs, for a proxy that moves an SSE body's chunks itself (a
  * Node `Transform`, a socket handler): each chunk is metered, and passed on or rid of the injected
  * usage, synchronously, with no stream or promise per chunk; `settle` calls `onUsage` exactly
- * once, however the body ends, or at once when `gone` aborts.
+ * once, however the body ends, or at once when `gone` aborts. Call `end` before settling a body
+ * read to its end: settling reads what is left, and what it would have sent is then lost.
  *
  * @example
  * const chunks = meterEventChunks('openai-chat', { model, inputTokens, prices }, (usage, end) => lease.finish(usage, end.complete ? undefined : { partial: true }), { gone });
- * const passing = new Transform({ transform: (chunk, _, done) => done(null, chunks.pass(chunk)), flush: (done) => done(null, chunks.end()) });
- * pipeline(upstream, passing, (error) => void chunks.settle(error ? 'error' : 'done'));
+ * const passing = new Transform({
+ *   transform: (chunk, _encoding, done) => done(null, chunks.pass(chunk)),
+ *   // Settled before the response ends, while the lease is held.
+ *   flush(done) {
+ *     const rest = chunks.end();
+ *     void chunks.settle('done').then(() => done(null, rest));
+ *   },
+ * });
+ * upstream.once('error', () => void chunks.settle('error')).pipe(passing);
  */
 export function meterEventChunks(
   format: StreamFormat,

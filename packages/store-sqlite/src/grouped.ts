@@ -1,4 +1,4 @@
-import type { Store, StoreBatch, StoreResult } from '@tollgate/core';
+import { StoreError, type Store, type StoreBatch, type StoreResult } from '@tollgate/core';
 import type { SqliteStore } from './sqlite-store.js';
 
 /** A decision asked for in this turn of the event loop, made at its end. */
@@ -38,7 +38,8 @@ export function groupedDecisions(store: SqliteStore): GroupedSqliteStore {
     try {
       results = store.applyAll(turn.map(({ batch }) => batch));
     } catch (error) {
-      if (turn.length === 1) return turn[0]!.reject(error);
+      // A file another process keeps locked would keep each decision alone waiting as long.
+      if (turn.length === 1 || lockedOut(error)) return turn.forEach(({ reject }) => reject(error));
       for (const { batch, resolve, reject } of turn) {
         try {
           resolve(store.apply(batch));
@@ -65,4 +66,9 @@ export function groupedDecisions(store: SqliteStore): GroupedSqliteStore {
       store.close();
     },
   };
+}
+
+/** Whether a decision failed waiting for another process's lock beyond `busyTimeoutMs`. */
+function lockedOut(error: unknown): boolean {
+  return error instanceof StoreError && (error.cause as { code?: unknown } | undefined)?.code === 'SQLITE_BUSY';
 }

@@ -60,6 +60,24 @@ describe('groupedDecisions', () => {
     database.close();
   });
 
+  it('fails every decision of the turn at once when another process keeps the file locked, without trying each alone', async () => {
+    const database = file();
+    const sqlite = new SqliteStore({ database, busyTimeoutMs: 20, clock: manualClock() });
+    const grouped = groupedDecisions(sqlite);
+    const alone = vi.spyOn(sqlite, 'apply');
+    const other = new Database(database);
+    other.exec('BEGIN IMMEDIATE');
+
+    const results = await Promise.allSettled(['a', 'b', 'c'].map((user) => grouped.apply(charge(user))));
+
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ name: 'StoreError', message: expect.stringMatching(/locked by another process/) });
+    expect(alone).not.toHaveBeenCalled();
+    other.exec('ROLLBACK');
+    other.close();
+    grouped.close();
+  });
+
   it('makes a decision asked for inside a transaction of the app at once, in it', () => {
     const database = new Database(file());
     const grouped = groupedDecisions(new SqliteStore({ database, clock: manualClock() }));
