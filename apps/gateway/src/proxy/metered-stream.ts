@@ -29,7 +29,7 @@ export function meteredStream(
   });
   // Piped and watched by hand: `pipeline` makes an AbortController per call and aborts it at the
   // end, which builds an AbortError with its stack trace for every stream.
-  upstream.once('error', (error) => {
+  upstream.on('error', (error) => {
     void chunks.settle('error');
     metered.destroy(error);
   });
