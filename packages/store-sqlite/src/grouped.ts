@@ -21,7 +21,7 @@ export interface GroupedSqliteStore extends Store {
  * Each is decided as it would be alone at that instant, and answered with a promise. A decision
  * asked for inside a transaction of your own (on a shared connection) is made at once, in it. If a
  * turn's transaction fails, its decisions are made again one by one, so that only the one at fault
- * fails.
+ * fails; if another process kept the file locked beyond `busyTimeoutMs`, they all fail at once.
  *
  * @example
  * const store = groupedDecisions(new SqliteStore({ database: './data/limits.db' }));
