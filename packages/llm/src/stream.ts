@@ -43,6 +43,17 @@ export function sseMeter(format: StreamFormat, options?: StreamMeterOptions): Ss
 /** What `hide` keeps of an event's data, from its text and its JSON (see `StreamReading.usageOnRequest.hide`). */
 type Hide = (data: string, json: unknown) => string | undefined;
 
+/** An event as a client sees it once `hide` has had its data: its text, or '' when hidden whole. */
+function hiddenText(event: ServerSentEvent, json: unknown, hide: Hide): string {
+  const data = hide(event.data, json);
+  if (data === undefined) return '';
+  return eventText(data === event.data ? event : { event: event.event, data });
+}
+
+/** Text as bytes to send; none for no text. One encoder serves every stream: it keeps no state. */
+const encoder = new TextEncoder();
+const bytes = (text: string): Uint8Array | undefined => (text === '' ? undefined : encoder.encode(text));
+
 /** An SSE meter that also gives back the events it read, as text, less what `hide` drops. */
 interface HidingSseMeter extends SseMeter {
   /** Meters a chunk; returns the events it completed, as text without what `hide` drops ('' without `hide`). */
@@ -62,9 +73,7 @@ export function sseOver(meter: Meter, hide?: Hide): HidingSseMeter {
     let kept = '';
     for (const event of events) {
       const json = meter.pushData(event.data);
-      if (!hide) continue;
-      const data = hide(event.data, json);
-      if (data !== undefined) kept += eventText(data === event.data ? event : { event: event.event, data });
+      if (hide) kept += hiddenText(event, json, hide);
     }
     return kept;
   };
@@ -146,8 +155,6 @@ export function meterEventChunks(
   const cancelled = () => void settle('cancelled');
   if (gone?.aborted) cancelled();
   else gone?.addEventListener('abort', cancelled, { once: true });
-  const encoder = new TextEncoder();
-  const bytes = (text: string) => (text === '' ? undefined : encoder.encode(text));
   return {
     pass: hide ? (chunk) => bytes(meter.write(chunk)) : (chunk) => (meter.write(chunk), chunk),
     end: () => bytes(meter.end()),
@@ -303,15 +310,11 @@ export async function* hideInjectedUsageFrom(body: AsyncIterable<Uint8Array>): A
 /** The events of a chat stream's bytes, as bytes again, without what `include_usage` added. */
 function usageHider(): { push(chunk: Uint8Array): Uint8Array | undefined; end(): Uint8Array | undefined } {
   const parser = sseParser();
-  const encoder = new TextEncoder();
   const { hide } = openaiChat.stream.usageOnRequest;
   const kept = (events: ServerSentEvent[]) => {
     let text = '';
-    for (const event of events) {
-      const data = hide(event.data, eventJson(event.data));
-      if (data !== undefined) text += eventText(data === event.data ? event : { event: event.event, data });
-    }
-    return text === '' ? undefined : encoder.encode(text);
+    for (const event of events) text += hiddenText(event, eventJson(event.data), hide);
+    return bytes(text);
   };
   return { push: (chunk) => kept(parser.push(chunk)), end: () => kept(parser.end()) };
 }
